@@ -1,0 +1,119 @@
+import { z } from 'zod';
+
+const nameRule = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const name = (what: string) =>
+  z.string().regex(nameRule, `${what} names use lower-case letters, digits, ".", "_" and "-" (1-63 characters, starting with a letter or digit)`);
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:/]+:\d{1,5}$/, 'expected "host:port", e.g. "127.0.0.1:19092"');
+
+const envVarName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name such as "SHARDSYNC_DC_A_ACCESS_KEY_ID"');
+
+/**
+ * Credentials are never written in the topology file, only named: `env` reads them from
+ * environment variables at start; `none` is for servers that do not check signatures (the
+ * local s3proxy emulation), where the SDK signs with a fixed placeholder.
+ */
+const credentialsSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('none') }),
+  z.strictObject({
+    type: z.literal('env'),
+    accessKeyIdEnv: envVarName,
+    secretAccessKeyEnv: envVarName,
+    sessionTokenEnv: envVarName.optional(),
+  }),
+]);
+
+const s3Schema = z.strictObject({
+  /** Base URL of the S3 API, e.g. `http://127.0.0.1:19001`. */
+  endpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as "http://127.0.0.1:19001"' }),
+  region: z.string().min(1),
+  bucket: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'S3 bucket names are 3-63 lower-case letters, digits, "." and "-"'),
+  /** Path-style addressing; every S3-compatible server on one host needs it. */
+  forcePathStyle: z.boolean().default(true),
+  credentials: credentialsSchema.default({ type: 'none' }),
+});
+
+const datacenterSchema = z.strictObject({
+  name: name('datacenter'),
+  s3: s3Schema,
+});
+
+const datasetSchema = z.strictObject({
+  name: name('dataset'),
+  /** The datacenters that hold a full copy of this dataset. */
+  datacenters: z.array(name('datacenter')).min(1, 'a dataset must replicate to at least one datacenter'),
+});
+
+export const topologySchema = z
+  .strictObject({
+    kafka: z.strictObject({
+      brokers: z.array(hostPort).min(1, 'at least one broker is needed'),
+      clientId: z.string().min(1).default('shardsync'),
+      topics: z
+        .strictObject({
+          updates: z.string().min(1).default('shardsync.updates'),
+          deadLetters: z.string().min(1).default('shardsync.updates.dlq'),
+        })
+        .default({ updates: 'shardsync.updates', deadLetters: 'shardsync.updates.dlq' }),
+      /** Partitions of the updates topic: the unit of consumer parallelism per datacenter. */
+      partitions: z.number().int().min(1).max(10_000).default(12),
+      replicationFactor: z.number().int().min(1).max(16).default(1),
+    }),
+    redis: z.strictObject({
+      url: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }),
+    }),
+    datacenters: z.array(datacenterSchema).min(1, 'at least one datacenter is needed'),
+    datasets: z.array(datasetSchema).min(1, 'at least one dataset is needed'),
+  })
+  .superRefine((t, ctx) => {
+    const dcNames = t.datacenters.map((d) => d.name);
+    const known = new Set<string>();
+    t.datacenters.forEach((dc, i) => {
+      if (known.has(dc.name)) {
+        ctx.addIssue({ code: 'custom', path: ['datacenters', i, 'name'], message: `datacenter "${dc.name}" is declared twice` });
+      }
+      known.add(dc.name);
+    });
+    const endpoints = new Map<string, string>();
+    t.datacenters.forEach((dc, i) => {
+      const where = `${dc.s3.endpoint} ${dc.s3.bucket}`;
+      const other = endpoints.get(where);
+      if (other !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['datacenters', i, 's3', 'bucket'],
+          message: `datacenters "${other}" and "${dc.name}" share the same endpoint and bucket; each needs its own store`,
+        });
+      }
+      endpoints.set(where, dc.name);
+    });
+    const datasets = new Set<string>();
+    t.datasets.forEach((ds, i) => {
+      if (datasets.has(ds.name)) {
+        ctx.addIssue({ code: 'custom', path: ['datasets', i, 'name'], message: `dataset "${ds.name}" is declared twice` });
+      }
+      datasets.add(ds.name);
+      ds.datacenters.forEach((dc, j) => {
+        if (!known.has(dc)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['datasets', i, 'datacenters', j],
+            message: `unknown datacenter "${dc}"; known datacenters: ${dcNames.join(', ')}`,
+          });
+        }
+      });
+      if (new Set(ds.datacenters).size !== ds.datacenters.length) {
+        ctx.addIssue({ code: 'custom', path: ['datasets', i, 'datacenters'], message: 'a datacenter is listed twice' });
+      }
+    });
+  });
+
+/** The validated topology, defaults filled. */
+export type Topology = z.output<typeof topologySchema>;
+export type Datacenter = Topology['datacenters'][number];
+export type Dataset = Topology['datasets'][number];
+export type S3Credentials = Datacenter['s3']['credentials'];

@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, getDatacenter, loadTopology, parseTopology, resolveCredentials } from '../src/index.js';
+
+const defaultFile = fileURLToPath(new URL('../../../shardsync.topology.yaml', import.meta.url));
+const valid = readFileSync(defaultFile, 'utf8');
+
+function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseTopology(text, { env });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return [...(err as ConfigError).problems];
+  }
+  throw new Error('expected the topology to be rejected');
+}
+
+describe('topology', () => {
+  it('the shipped local topology declares dc-a, dc-b and dc-c and a dataset replicated to all three', () => {
+    const topology = loadTopology({ path: defaultFile, env: {} });
+    expect(topology.datacenters.map((d) => d.name)).toEqual(['dc-a', 'dc-b', 'dc-c']);
+    expect(topology.datasets.some((d) => ['dc-a', 'dc-b', 'dc-c'].every((dc) => d.datacenters.includes(dc)))).toBe(true);
+    expect(topology.kafka.topics).toEqual({ updates: 'shardsync.updates', deadLetters: 'shardsync.updates.dlq' });
+  });
+
+  it('a field of the wrong type is rejected with a message naming the field', () => {
+    const problems = problemsOf(valid.replace('partitions: 12', 'partitions: "twelve"'));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^kafka\.partitions: .*number/);
+  });
+
+  it('a dataset naming an unknown datacenter is rejected, listing the known ones', () => {
+    const problems = problemsOf(valid.replace('datacenters: [dc-a, dc-b, dc-c]\n  - name: training-data', 'datacenters: [dc-a, dc-x]\n  - name: training-data'));
+    expect(problems).toEqual(['datasets[0].datacenters[1]: unknown datacenter "dc-x"; known datacenters: dc-a, dc-b, dc-c']);
+  });
+
+  it('a datacenter without a bucket is rejected with the path of the missing field', () => {
+    const problems = problemsOf(valid.replace('      bucket: shardsync-dc-b\n', ''));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^datacenters\[1\]\.s3\.bucket: /);
+  });
+
+  it('an unknown key (a typo) is rejected rather than silently ignored', () => {
+    const problems = problemsOf(valid.replace('  clientId: shardsync', '  clientID: shardsync'));
+    expect(problems.join('\n')).toMatch(/kafka.*clientID/);
+  });
+
+  it('two datacenters sharing one endpoint and bucket are rejected', () => {
+    const problems = problemsOf(valid.replace('endpoint: http://127.0.0.1:19002', 'endpoint: http://127.0.0.1:19001').replace('bucket: shardsync-dc-b', 'bucket: shardsync-dc-a'));
+    expect(problems.join('\n')).toMatch(/datacenters\[1\]\.s3\.bucket: .*share the same endpoint and bucket/);
+  });
+
+  it('environment variables override single fields of the file', () => {
+    const topology = parseTopology(valid, {
+      env: {
+        SHARDSYNC_KAFKA_BROKERS: 'localhost:1,localhost:2',
+        SHARDSYNC_KAFKA_TOPIC_UPDATES: 'other.updates',
+        SHARDSYNC_REDIS_URL: 'redis://127.0.0.1:6390',
+        SHARDSYNC_DC_DC_B_S3_ENDPOINT: 'http://127.0.0.1:29002',
+        SHARDSYNC_KAFKA_PARTITIONS: '3',
+      },
+    });
+    expect(topology.kafka.brokers).toEqual(['localhost:1', 'localhost:2']);
+    expect(topology.kafka.topics.updates).toBe('other.updates');
+    expect(topology.kafka.partitions).toBe(3);
+    expect(topology.redis.url).toBe('redis://127.0.0.1:6390');
+    expect(getDatacenter(topology, 'dc-b').s3.endpoint).toBe('http://127.0.0.1:29002');
+  });
+
+  it('an invalid override names the variable that set it', () => {
+    const problems = problemsOf(valid, { SHARDSYNC_KAFKA_PARTITIONS: 'many' });
+    expect(problems[0]).toMatch(/^kafka\.partitions: .*\(set by SHARDSYNC_KAFKA_PARTITIONS\)$/);
+  });
+
+  it('a missing topology file is reported with its path and how to point at another', () => {
+    expect(() => loadTopology({ path: '/nonexistent/topology.yaml', env: {} })).toThrow(/\/nonexistent\/topology\.yaml.*SHARDSYNC_TOPOLOGY/);
+  });
+
+  it('credentials named by environment variables are read at start, and a missing one is named', () => {
+    const creds = { type: 'env', accessKeyIdEnv: 'KEY_ID', secretAccessKeyEnv: 'SECRET' } as const;
+    expect(resolveCredentials(creds, { KEY_ID: 'id', SECRET: 's' })).toEqual({ accessKeyId: 'id', secretAccessKey: 's' });
+    expect(() => resolveCredentials(creds, { KEY_ID: 'id' })).toThrow(/environment variable SECRET is not set/);
+  });
+
+  it('an unknown datacenter lookup lists the known ones', () => {
+    const topology = parseTopology(valid, { env: {} });
+    expect(() => getDatacenter(topology, 'dc-z')).toThrow('datacenter "dc-z" is not in the topology; known datacenters: dc-a, dc-b, dc-c');
+  });
+});

@@ -1,0 +1,85 @@
+import type { Admin, Kafka } from 'kafkajs';
+import { classifyKafkaError } from './errors.js';
+
+export interface PartitionLag {
+  partition: number;
+  /** Next offset the group will read (its committed offset), or the low watermark when it has none. */
+  committed: string;
+  /** The partition's high watermark: the offset the next event will get. */
+  high: string;
+  lag: number;
+}
+
+/** Topic management and lag, for setup scripts, the CLI and consumer metrics. */
+export class EventLogAdmin {
+  readonly #admin: Admin;
+  #connected: Promise<void> | undefined;
+
+  constructor(kafka: Kafka) {
+    this.#admin = kafka.admin();
+  }
+
+  async #connect(): Promise<Admin> {
+    this.#connected ??= this.#admin.connect().catch((err: unknown) => {
+      this.#connected = undefined;
+      throw classifyKafkaError(err, 'connecting the Kafka admin client');
+    });
+    await this.#connected;
+    return this.#admin;
+  }
+
+  /** Creates the topics that do not exist yet; existing topics are left as they are. */
+  async ensureTopics(topics: Array<{ topic: string; partitions: number; replicationFactor: number; retentionMs?: number }>): Promise<void> {
+    const admin = await this.#connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((t) => !existing.has(t.topic));
+      if (missing.length === 0) return;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.partitions,
+          replicationFactor: t.replicationFactor,
+          configEntries: t.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(t.retentionMs) }],
+        })),
+      });
+    } catch (err) {
+      throw classifyKafkaError(err, `creating topics ${topics.map((t) => t.topic).join(', ')}`);
+    }
+  }
+
+  /** Per-partition lag of a consumer group on a topic. */
+  async groupLag(groupId: string, topic: string): Promise<PartitionLag[]> {
+    const admin = await this.#connect();
+    try {
+      const [watermarks, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+      const committedByPartition = new Map<number, string>();
+      for (const t of committed) for (const p of t.partitions) committedByPartition.set(p.partition, p.offset);
+      return watermarks
+        .map((w) => {
+          const c = committedByPartition.get(w.partition);
+          const start = c === undefined || c === '-1' ? w.low : c;
+          return { partition: w.partition, committed: start, high: w.high, lag: Math.max(0, Number(BigInt(w.high) - BigInt(start))) };
+        })
+        .sort((a, b) => a.partition - b.partition);
+    } catch (err) {
+      throw classifyKafkaError(err, `reading the lag of group ${groupId}`);
+    }
+  }
+
+  /** Events currently retained in a topic (sum over partitions of high minus low). */
+  async depth(topic: string): Promise<number> {
+    const admin = await this.#connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.reduce((sum, p) => sum + Number(BigInt(p.high) - BigInt(p.low)), 0);
+    } catch (err) {
+      throw classifyKafkaError(err, `reading the depth of ${topic}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#admin.disconnect().catch(() => undefined);
+  }
+}

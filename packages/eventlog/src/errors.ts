@@ -1,0 +1,57 @@
+export type EventLogErrorCode =
+  | 'SHARDSYNC_EVENTLOG_UNAVAILABLE'
+  | 'SHARDSYNC_EVENTLOG_REJECTED'
+  | 'SHARDSYNC_EVENTLOG_CLOSED'
+  | 'SHARDSYNC_EVENTLOG_TOPIC_MISSING';
+
+/** A failure of the event log (Kafka). `retriable` says whether trying again can help. */
+export class EventLogError extends Error {
+  readonly code: EventLogErrorCode;
+  readonly retriable: boolean;
+
+  constructor(code: EventLogErrorCode, message: string, options: { retriable: boolean; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = 'EventLogError';
+    this.code = code;
+    this.retriable = options.retriable;
+  }
+}
+
+interface KafkaJsLikeError {
+  name?: unknown;
+  message?: unknown;
+  retriable?: unknown;
+  type?: unknown;
+}
+
+// kafkajs error classes that mean "the broker could not be reached or did not answer in time".
+const UNAVAILABLE = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSLockTimeout',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTimeout',
+]);
+
+/**
+ * Turns anything kafkajs (or the network) throws into an {@link EventLogError}. Never throws.
+ * Connection problems and timeouts are retriable; protocol errors keep the broker's own
+ * retriable flag; anything else is treated as a rejection.
+ */
+export function classifyKafkaError(err: unknown, context: string): EventLogError {
+  if (err instanceof EventLogError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : {}) as KafkaJsLikeError;
+  const name = typeof e.name === 'string' ? e.name : 'Error';
+  const detail = typeof e.message === 'string' ? e.message : String(err);
+  if (UNAVAILABLE.has(name) || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/.test(detail)) {
+    return new EventLogError('SHARDSYNC_EVENTLOG_UNAVAILABLE', `${context}: Kafka is unavailable (${name}: ${detail})`, { retriable: true, cause: err });
+  }
+  if (name === 'KafkaJSProtocolError' && e.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+    return new EventLogError('SHARDSYNC_EVENTLOG_TOPIC_MISSING', `${context}: the topic does not exist (${detail}); create it with "shardsync" or the stack scripts`, { retriable: false, cause: err });
+  }
+  const retriable = e.retriable === true;
+  return new EventLogError(retriable ? 'SHARDSYNC_EVENTLOG_UNAVAILABLE' : 'SHARDSYNC_EVENTLOG_REJECTED', `${context}: ${name}: ${detail}`, { retriable, cause: err });
+}

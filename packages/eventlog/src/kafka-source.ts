@@ -1,0 +1,109 @@
+import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
+import { classifyKafkaError } from './errors.js';
+import type { BatchHandler, ConsumedEvent, EventSource, PartitionBatch } from './types.js';
+
+export interface KafkaEventSourceOptions {
+  groupId: string;
+  topic: string;
+  /** Where a group with no committed offset starts. Default true: a new datacenter replays what the topic retains. */
+  fromBeginning?: boolean;
+  /** Group session timeout in ms. Default 30000. */
+  sessionTimeoutMs?: number;
+  /** Heartbeat interval in ms. Default 3000. */
+  heartbeatIntervalMs?: number;
+  /** Bytes fetched per partition per request. Default 1 MiB (events are small: bodies are staged). */
+  maxBytesPerPartition?: number;
+  /** Partitions whose batches are handled at the same time. Default 16. */
+  partitionsConsumedConcurrently?: number;
+  /** Called once when kafkajs gives up for good (its crash event without restart). */
+  onFatal?: (err: Error) => void;
+}
+
+export function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = Buffer.isBuffer(first) ? first.toString('utf8') : first;
+  }
+  return out;
+}
+
+function toPartitionBatch(payload: EachBatchPayload): PartitionBatch {
+  const { batch } = payload;
+  const events: ConsumedEvent[] = batch.messages.map((m) => ({
+    topic: batch.topic,
+    partition: batch.partition,
+    offset: m.offset,
+    key: m.key,
+    value: m.value,
+    headers: decodeHeaders(m.headers),
+    timestampMs: Number(m.timestamp),
+  }));
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    events,
+    highWatermark: batch.highWatermark,
+    markDone: (offset) => payload.resolveOffset(offset),
+    commit: () => payload.commitOffsetsIfNecessary(payload.uncommittedOffsets()),
+    heartbeat: () => payload.heartbeat(),
+    isActive: () => payload.isRunning() && !payload.isStale(),
+  };
+}
+
+/**
+ * {@link EventSource} on a kafkajs consumer group member. Offsets are resolved only by the
+ * handler (no auto-resolve), so a crash re-delivers everything not finished; the handler's
+ * apply is idempotent, which makes that harmless.
+ */
+export class KafkaEventSource implements EventSource {
+  readonly #consumer: Consumer;
+  readonly #options: KafkaEventSourceOptions;
+  #assigned: number[] = [];
+  #closing: Promise<void> | undefined;
+
+  constructor(kafka: Kafka, options: KafkaEventSourceOptions) {
+    this.#options = options;
+    this.#consumer = kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: options.heartbeatIntervalMs ?? 3000,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
+      allowAutoTopicCreation: false,
+    });
+    this.#consumer.on(this.#consumer.events.GROUP_JOIN, (e) => {
+      this.#assigned = [...(e.payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b);
+    });
+    this.#consumer.on(this.#consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) options.onFatal?.(e.payload.error);
+    });
+  }
+
+  async start(handler: BatchHandler): Promise<void> {
+    try {
+      await this.#consumer.connect();
+      await this.#consumer.subscribe({ topics: [this.#options.topic], fromBeginning: this.#options.fromBeginning ?? true });
+      await this.#consumer.run({
+        autoCommit: true,
+        // Resolved offsets are also committed on this interval and when partitions are revoked,
+        // so a rebalance hands the next owner the finished prefix.
+        autoCommitInterval: 5000,
+        autoCommitThreshold: null,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.#options.partitionsConsumedConcurrently ?? 16,
+        eachBatch: (payload) => handler(toPartitionBatch(payload)),
+      });
+    } catch (err) {
+      throw classifyKafkaError(err, `starting consumer group ${this.#options.groupId}`);
+    }
+  }
+
+  assignedPartitions(): number[] {
+    return [...this.#assigned];
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#consumer.disconnect().catch(() => undefined);
+    return this.#closing;
+  }
+}

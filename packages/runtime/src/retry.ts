@@ -1,0 +1,66 @@
+export interface RetryOptions {
+  /** First delay in ms. Default 100. */
+  initialDelayMs?: number;
+  /** Upper bound of one delay in ms. Default 10000. */
+  maxDelayMs?: number;
+  /** Attempts in all (the first included); Infinity retries until aborted. Default 5. */
+  maxAttempts?: number;
+  /** Whether an error is worth another attempt. Default: its `retriable` flag. */
+  isRetriable?: (err: unknown) => boolean;
+  /** Called before each wait, e.g. to log and count. */
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+  signal?: AbortSignal;
+  /** Random source in [0, 1); injectable for tests. */
+  random?: () => number;
+}
+
+export function isRetriable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
+}
+
+/** "Full jitter" exponential backoff: spreads retries of many clients over the whole window. */
+export function backoffDelay(attempt: number, initialDelayMs: number, maxDelayMs: number, random: () => number): number {
+  const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.floor(random() * ceiling);
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Runs `fn` until it succeeds, an error is not retriable, attempts run out or the signal
+ * aborts; waits with full-jitter exponential backoff in between. Throws the last error.
+ */
+export async function retry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const initial = options.initialDelayMs ?? 100;
+  const max = options.maxDelayMs ?? 10_000;
+  const attempts = options.maxAttempts ?? 5;
+  const retriable = options.isRetriable ?? isRetriable;
+  const random = options.random ?? Math.random;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (attempt >= attempts || !retriable(err) || options.signal?.aborted === true) throw err;
+      const delay = backoffDelay(attempt, initial, max, random);
+      options.onRetry?.(err, attempt, delay);
+      await sleep(delay, options.signal);
+    }
+  }
+}
