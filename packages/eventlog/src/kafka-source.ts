@@ -17,6 +17,8 @@ export interface KafkaEventSourceOptions {
   partitionsConsumedConcurrently?: number;
   /** Called once when kafkajs gives up for good (its crash event without restart). */
   onFatal?: (err: Error) => void;
+  /** Called after every group join with the partitions now assigned to this member. */
+  onAssignment?: (partitions: number[]) => void;
 }
 
 export function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
@@ -73,6 +75,7 @@ export class KafkaEventSource implements EventSource {
     });
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, (e) => {
       this.#assigned = [...(e.payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b);
+      options.onAssignment?.(this.assignedPartitions());
     });
     this.#consumer.on(this.#consumer.events.CRASH, (e) => {
       if (!e.payload.restart) options.onFatal?.(e.payload.error);

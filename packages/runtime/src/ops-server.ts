@@ -24,15 +24,17 @@ export async function checkReadiness(checks: readonly ReadinessCheck[], timeoutM
             timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
           }),
         ]);
-        return [c.name, { ok: true }] as const;
+        return [c.name, { ok: true }] as [string, { ok: boolean; error?: string }];
       } catch (err) {
-        return [c.name, { ok: false, error: err instanceof Error ? err.message : String(err) }] as const;
+        return [c.name, { ok: false, error: err instanceof Error ? err.message : String(err) }] as [string, { ok: boolean; error?: string }];
       } finally {
         clearTimeout(timer);
       }
     }),
   );
-  return { ready: results.every(([, r]) => r.ok), checks: Object.fromEntries(results) };
+  const byName: ReadinessReport['checks'] = {};
+  for (const [name, result] of results) byName[name] = result;
+  return { ready: results.every(([, r]) => r.ok), checks: byName };
 }
 
 /**

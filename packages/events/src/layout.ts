@@ -1,0 +1,44 @@
+import { RESERVED_PREFIX } from './keys.js';
+import { VERSION_METADATA_KEY } from './version.js';
+
+/**
+ * Where shardsync keeps things in a datacenter's bucket. The consumer writes this layout and
+ * the reconciler reads it, so it lives next to the event contract.
+ *
+ * - `<dataset>/<key>`: the user's object, with metadata `shardsync-version`, `shardsync-sha256`
+ *   and `shardsync-event-id`.
+ * - `.shardsync/tombstones/<dataset>/<key>`: an empty marker object carrying the version of a
+ *   delete, so a late, older put never resurrects the key and the reconciler can tell deleted
+ *   from missing. Under the reserved prefix, users listing their dataset never see it.
+ * - `.shardsync/staging/...`: bodies staged by producers, referenced by events (claim check).
+ */
+export const TOMBSTONE_PREFIX = `${RESERVED_PREFIX}tombstones/`;
+export const STAGING_PREFIX = `${RESERVED_PREFIX}staging/`;
+
+/** Object metadata keys shardsync writes (S3 user metadata, `x-amz-meta-*` on the wire). */
+export const META = {
+  version: VERSION_METADATA_KEY,
+  sha256: 'shardsync-sha256',
+  eventId: 'shardsync-event-id',
+  deletedAtMs: 'shardsync-deleted-at-ms',
+} as const;
+
+/** The bucket key of a dataset's object. */
+export function objectKeyOf(dataset: string, key: string): string {
+  return `${dataset}/${key}`;
+}
+
+/** The bucket key of a dataset object's tombstone. */
+export function tombstoneKeyOf(dataset: string, key: string): string {
+  return `${TOMBSTONE_PREFIX}${dataset}/${key}`;
+}
+
+/** The prefix under which all of a dataset's objects live. */
+export function datasetPrefix(dataset: string): string {
+  return `${dataset}/`;
+}
+
+/** The prefix under which all of a dataset's tombstones live. */
+export function tombstonePrefix(dataset: string): string {
+  return `${TOMBSTONE_PREFIX}${dataset}/`;
+}

@@ -1,0 +1,95 @@
+import { decideApply, formatVersion, META, objectKeyOf, stateOf, tombstoneKeyOf, type ShardUpdate } from '@shardsync/events';
+import type { ObjectStore, WriteConditions } from '@shardsync/objectstore';
+import { effectiveState, type KeyState, type LocalState } from '../state/local-state.js';
+import type { TombstoneIndex } from '../state/tombstone-index.js';
+import { codeOf } from './errors.js';
+import { transfer, type TransferDeps } from './transfer.js';
+
+export type ApplyOutcome =
+  | { result: 'applied'; operation: ShardUpdate['operation']; bytes: number; mode: string }
+  | { result: 'skipped'; reason: 'stale' | 'duplicate' | 'superseded' };
+
+export interface ApplierDeps extends TransferDeps {
+  local: ObjectStore;
+  state: LocalState;
+  tombstones: TombstoneIndex;
+  now?: () => number;
+}
+
+/** How often one apply re-reads the key after a concurrent writer changed it. */
+const MAX_CONFLICT_ROUNDS = 5;
+
+/**
+ * Applies one update to this datacenter's store if, and only if, its version is higher than
+ * what the store holds for the key, tombstones included (the shared rule in @shardsync/events).
+ * Writes are conditional on the state that was read, so a concurrent writer (a reconciler
+ * repair) is never overwritten by an older version: on a conflict the state is read again.
+ */
+export class Applier {
+  readonly #d: ApplierDeps;
+
+  constructor(deps: ApplierDeps) {
+    this.#d = deps;
+  }
+
+  async apply(update: ShardUpdate, signal?: AbortSignal): Promise<ApplyOutcome> {
+    let fresh = false;
+    for (let round = 0; ; round += 1) {
+      const state = fresh ? await this.#d.state.read(update.dataset, update.key) : await this.#stateFor(update);
+      const current = effectiveState(state);
+      if (decideApply(stateOf(update), current) === 'skip') {
+        const duplicate = current !== undefined && formatVersion(current.version) === formatVersion(update.version);
+        return { result: 'skipped', reason: duplicate ? 'duplicate' : 'stale' };
+      }
+      try {
+        return update.operation === 'DELETE' ? await this.#delete(update, state, signal) : await this.#put(update, state, signal);
+      } catch (err) {
+        if (codeOf(err) !== 'SHARDSYNC_APPLY_CONFLICT' || round + 1 >= MAX_CONFLICT_ROUNDS) throw err;
+        this.#d.state.forget(update.dataset, update.key);
+        fresh = true;
+      }
+    }
+  }
+
+  /**
+   * The key's state with as few requests as possible: what this consumer last wrote, or
+   * "absent" for a key with no tombstone in the index, which a conditional create
+   * (If-None-Match: *) then confirms in the same request as the write.
+   */
+  async #stateFor(update: ShardUpdate): Promise<KeyState> {
+    const cached = this.#d.state.cached(update.dataset, update.key);
+    if (cached !== undefined) return cached;
+    if (update.operation === 'PUT' && !this.#d.state.mayHaveTombstone(update.dataset, update.key)) return {};
+    return this.#d.state.read(update.dataset, update.key);
+  }
+
+  async #put(update: Extract<ShardUpdate, { operation: 'PUT' }>, state: KeyState, signal?: AbortSignal): Promise<ApplyOutcome> {
+    const etag = state.object?.etag ?? state.unversionedEtag;
+    const conditions: WriteConditions = etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag };
+    const result = await transfer(update, conditions, this.#d, signal);
+    if (result.mode === 'superseded') return { result: 'skipped', reason: 'superseded' };
+    const next: KeyState = { object: { version: update.version, kind: 'put', etag: result.etag, sha256: update.sha256 } };
+    if (state.tombstone !== undefined) {
+      // The put outranks the tombstone; remove it so listings and the index stay small.
+      await this.#d.local.delete(tombstoneKeyOf(update.dataset, update.key), { signal });
+      this.#d.tombstones.remove(update.dataset, update.key);
+    }
+    this.#d.state.remember(update.dataset, update.key, next);
+    return { result: 'applied', operation: 'PUT', bytes: result.bytes, mode: result.mode };
+  }
+
+  async #delete(update: Extract<ShardUpdate, { operation: 'DELETE' }>, _state: KeyState, signal?: AbortSignal): Promise<ApplyOutcome> {
+    const now = (this.#d.now ?? Date.now)();
+    // Tombstone first: if we crash before the object is deleted, the tombstone already outranks
+    // it and the redelivered delete finishes the job.
+    await this.#d.local.put(tombstoneKeyOf(update.dataset, update.key), Buffer.alloc(0), {
+      metadata: { [META.version]: formatVersion(update.version), [META.eventId]: update.eventId, [META.deletedAtMs]: String(now) },
+      signal,
+    });
+    this.#d.tombstones.add(update.dataset, update.key);
+    // Deleting a missing key succeeds, so a redelivery is harmless.
+    await this.#d.local.delete(objectKeyOf(update.dataset, update.key), { signal });
+    this.#d.state.remember(update.dataset, update.key, { tombstone: { version: update.version, kind: 'delete' } });
+    return { result: 'applied', operation: 'DELETE', bytes: 0, mode: 'tombstone' };
+  }
+}

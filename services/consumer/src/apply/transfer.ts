@@ -1,0 +1,158 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { inflateInlinePayload, META, objectKeyOf, formatVersion, type PutShardUpdate, type StagedPayload } from '@shardsync/events';
+import { hashStream } from '@shardsync/integrity';
+import type { ObjectStore, WriteConditions } from '@shardsync/objectstore';
+import { ApplyError, codeOf } from './errors.js';
+
+/** Finds the store of any datacenter and bucket (sources of referenced payloads). */
+export type StoreLookup = (datacenter: string, bucket: string) => ObjectStore;
+
+export interface TransferDeps {
+  local: ObjectStore;
+  storeFor: StoreLookup;
+  /** Datacenters that hold the dataset, to fetch a version from when its staged copy is gone. */
+  peersOf: (dataset: string) => Array<{ datacenter: string; bucket: string }>;
+  /** Reports bytes as they flow, so the watchdog sees progress in long transfers. */
+  onBytes: (n: number) => void;
+}
+
+export type TransferResult =
+  | { mode: 'inline' | 'copy' | 'stream'; etag: string; bytes: number }
+  /** A peer already holds a newer version: a later event of this key carries it, so this one can go. */
+  | { mode: 'superseded' };
+
+/** The metadata every applied object carries. */
+export function objectMetadata(update: PutShardUpdate): Record<string, string> {
+  return { ...update.metadata, [META.version]: formatVersion(update.version), [META.sha256]: update.sha256, [META.eventId]: update.eventId };
+}
+
+class ByteCounter extends Transform {
+  readonly #onBytes: (n: number) => void;
+  constructor(onBytes: (n: number) => void) {
+    super();
+    this.#onBytes = onBytes;
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.#onBytes(chunk.length);
+    done(null, chunk);
+  }
+}
+
+interface Source {
+  datacenter: string;
+  bucket: string;
+  key: string;
+  /** For a peer's copy of the object, the version it must carry to be this update's bytes. */
+  requireVersion?: string;
+}
+
+/**
+ * Gets an update's bytes under its key in the local store, verified against its SHA-256 before
+ * they become visible: inline bytes are put directly; a referenced body is copied server-side
+ * when this store already holds it (after re-reading it to prove the digest), otherwise streamed
+ * from the staged copy or from any peer that holds the same version.
+ */
+export async function transfer(update: PutShardUpdate, conditions: WriteConditions, deps: TransferDeps, signal?: AbortSignal): Promise<TransferResult> {
+  const key = objectKeyOf(update.dataset, update.key);
+  const metadata = objectMetadata(update);
+  const contentType = update.metadata['content-type'];
+  if (update.payload.kind === 'inline') {
+    const bytes = inflateInlinePayload(update.payload);
+    const put = await writeGuard(() => deps.local.put(key, bytes, { ...conditions, size: update.size, expectedSha256: update.sha256, metadata, contentType, signal }));
+    deps.onBytes(bytes.length);
+    return { etag: put.etag, bytes: bytes.length, mode: 'inline' };
+  }
+  const sources = sourcesFor(update, update.payload, deps);
+  const failures: string[] = [];
+  let retriable = false;
+  for (const source of sources) {
+    const isLocal = source.datacenter === deps.local.datacenter && source.bucket === deps.local.bucket;
+    try {
+      if (isLocal) {
+        const copied = await copyVerified(source, key, update, metadata, conditions, deps, signal);
+        if (typeof copied !== 'string') return copied;
+        failures.push(`${source.datacenter}:${source.key}: ${copied}`);
+        if (copied === 'not found') retriable = true;
+        continue;
+      }
+      const store = deps.storeFor(source.datacenter, source.bucket);
+      const info = await store.head(source.key, { signal });
+      const held = info?.metadata[META.version];
+      if (source.requireVersion !== undefined && held !== undefined && held > source.requireVersion) {
+        // formatVersion strings sort like versions.
+        return { mode: 'superseded' };
+      }
+      if (info === undefined || (source.requireVersion !== undefined && held !== source.requireVersion)) {
+        failures.push(`${source.datacenter}:${source.key}: ${info === undefined ? 'not found' : 'holds another version'}`);
+        retriable = true;
+        continue;
+      }
+      const { body } = await store.get(source.key, { ifMatch: info.etag, signal });
+      const counted = body.pipe(new ByteCounter(deps.onBytes));
+      body.on('error', (err) => counted.destroy(err));
+      const put = await writeGuard(() => deps.local.put(key, counted, { ...conditions, size: update.size, expectedSha256: update.sha256, metadata, contentType, signal }));
+      return { etag: put.etag, bytes: update.size, mode: 'stream' };
+    } catch (err) {
+      const code = codeOf(err);
+      if (code === 'SHARDSYNC_APPLY_CONFLICT' || signal?.aborted === true) throw err;
+      failures.push(`${source.datacenter}:${source.key}: ${code}`);
+      if (code !== 'SHARDSYNC_CHECKSUM_MISMATCH') retriable = true;
+    }
+  }
+  if (retriable) {
+    throw new ApplyError('SHARDSYNC_SOURCE_UNAVAILABLE', `no source of ${update.dataset}/${update.key} could be read yet (${failures.join('; ')})`, { retriable: true });
+  }
+  throw new ApplyError('SHARDSYNC_DIGEST_MISMATCH_ALL_SOURCES', `every source of ${update.dataset}/${update.key} has bytes whose SHA-256 is not ${update.sha256} (${failures.join('; ')})`, { retriable: false });
+}
+
+function sourcesFor(update: PutShardUpdate, staged: StagedPayload, deps: TransferDeps): Source[] {
+  const version = formatVersion(update.version);
+  const peers = deps
+    .peersOf(update.dataset)
+    .filter((p) => !(p.datacenter === deps.local.datacenter && p.bucket === deps.local.bucket))
+    .map((p) => ({ datacenter: p.datacenter, bucket: p.bucket, key: objectKeyOf(update.dataset, update.key), requireVersion: version }));
+  const stagedSource = { datacenter: staged.datacenter, bucket: staged.bucket, key: staged.key };
+  // A local staged copy first (no transfer at all), then the staged copy, then peers.
+  return [stagedSource, ...peers];
+}
+
+/**
+ * Server-side copy of a body this store already holds, but only after re-reading it proves its
+ * SHA-256: a staged copy corrupted on disk must never become visible under the key.
+ * Says why not when the source is missing or its bytes do not match.
+ */
+async function copyVerified(
+  source: Source,
+  key: string,
+  update: PutShardUpdate,
+  metadata: Record<string, string>,
+  conditions: WriteConditions,
+  deps: TransferDeps,
+  signal: AbortSignal | undefined,
+): Promise<TransferResult | 'not found' | 'digest mismatch'> {
+  const info = await deps.local.head(source.key, { signal });
+  if (info === undefined) return 'not found';
+  const { body } = await deps.local.get(source.key, { ifMatch: info.etag, signal });
+  const digest = await hashStream(body);
+  if (digest.sha256 !== update.sha256 || digest.size !== update.size) return 'digest mismatch';
+  const copied = await writeGuard(() =>
+    deps.local.copy(source.key, key, { ...conditions, metadata, contentType: update.metadata['content-type'], sourceIfMatch: info.etag, signal }),
+  );
+  deps.onBytes(update.size);
+  return { etag: copied.etag, bytes: update.size, mode: 'copy' };
+}
+
+/**
+ * A failed write precondition means the key changed since its state was read (another writer,
+ * e.g. a reconciler repair): the applier re-reads the state and decides again.
+ */
+async function writeGuard<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (codeOf(err) === 'SHARDSYNC_PRECONDITION_FAILED') {
+      throw new ApplyError('SHARDSYNC_APPLY_CONFLICT', 'the key changed while it was being written', { retriable: true, cause: err });
+    }
+    throw err;
+  }
+}

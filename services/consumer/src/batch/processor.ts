@@ -1,0 +1,159 @@
+import type { Topology } from '@shardsync/config';
+import { ContiguousOffsetTracker, toDeadLetter, type ConsumedEvent, type EventSink, type PartitionBatch } from '@shardsync/eventlog';
+import { compareVersions, type SchemaRegistry, type ShardUpdate } from '@shardsync/events';
+import { retry, type Logger } from '@shardsync/runtime';
+import type { Applier, ApplyOutcome } from '../apply/applier.js';
+import { codeOf } from '../apply/errors.js';
+import type { ConsumerMetrics } from '../metrics.js';
+import { classify, groupByKey, type KeyGroup } from './decode.js';
+import { runBounded } from './bounded.js';
+
+export interface ProcessorDeps {
+  datacenter: string;
+  topology: Topology;
+  registry: SchemaRegistry;
+  applier: Applier;
+  /** Where dead letters go (the dead-letter topic). */
+  deadLetters: EventSink;
+  metrics: ConsumerMetrics;
+  logger: Logger;
+  /** Keys applied at the same time. */
+  concurrency: number;
+  /** How long an event whose payload no source can serve keeps being retried before it is dead-lettered. */
+  sourceWaitMs: number;
+  /** Reports progress (an event finished) to the watchdog. */
+  onProgress: () => void;
+  /** Aborts every pending retry when the service closes. */
+  signal: AbortSignal;
+  /** Interval of group heartbeats during long batches. Default 3000 ms. */
+  heartbeatMs?: number;
+}
+
+/**
+ * Handles one partition batch: decodes, dead-letters what can never apply, collapses updates
+ * of a key to the highest version, applies keys concurrently (bounded) with retries, and
+ * marks offsets done only as a contiguous prefix, so a crash or rebalance re-delivers exactly
+ * what was not finished.
+ */
+export class BatchProcessor {
+  readonly #d: ProcessorDeps;
+
+  constructor(deps: ProcessorDeps) {
+    this.#d = deps;
+  }
+
+  async handle(batch: PartitionBatch): Promise<void> {
+    const first = batch.events[0];
+    if (first === undefined) return;
+    const tracker = new ContiguousOffsetTracker(first.offset);
+    const finish = (events: readonly ConsumedEvent[]) => {
+      for (const e of events) {
+        const advanced = tracker.finish(e.offset);
+        if (advanced !== undefined) batch.markDone(advanced.toString());
+      }
+      this.#d.onProgress();
+    };
+    const heartbeat = setInterval(() => {
+      batch.heartbeat().catch((err: unknown) => this.#d.logger.debug({ err }, 'heartbeat refused (rebalancing)'));
+    }, this.#d.heartbeatMs ?? 3000);
+    const stop = new AbortController();
+    const onClose = () => stop.abort(this.#d.signal.reason);
+    this.#d.signal.addEventListener('abort', onClose, { once: true });
+    try {
+      const updates: Array<{ event: ConsumedEvent; update: ShardUpdate }> = [];
+      for (const event of batch.events) {
+        const c = classify(event, this.#d.topology, this.#d.datacenter, this.#d.registry);
+        if (c.kind === 'dead') {
+          await this.#deadLetter(event, c.code, c.message, stop.signal);
+          finish([event]);
+        } else if (c.kind === 'not-ours') {
+          this.#d.metrics.skipped.inc({ reason: 'other-datacenters' });
+          finish([event]);
+        } else {
+          updates.push({ event, update: c.update });
+        }
+      }
+      await runBounded(groupByKey(updates), this.#d.concurrency, async (group) => {
+        if (!batch.isActive() || stop.signal.aborted) return;
+        await this.#applyGroup(group, stop.signal);
+        finish(group.updates.map((u) => u.event));
+      });
+      this.#d.metrics.offsetLag.set({ partition: String(batch.partition) }, lagAfter(batch));
+      if (batch.isActive()) await batch.commit();
+    } finally {
+      clearInterval(heartbeat);
+      this.#d.signal.removeEventListener('abort', onClose);
+    }
+  }
+
+  /** Applies the highest version of a key; if it can never apply, dead-letters it and tries the next. */
+  async #applyGroup(group: KeyGroup, signal: AbortSignal): Promise<void> {
+    const byVersion = [...group.updates].sort((a, b) => compareVersions(b.update.version, a.update.version));
+    const superseded = byVersion.length - 1;
+    for (const [i, { event, update }] of byVersion.entries()) {
+      const outcome = await this.#applyOne(event, update, signal);
+      if (outcome !== 'dead') {
+        if (superseded - i > 0) this.#d.metrics.skipped.inc({ reason: 'superseded' }, superseded - i);
+        return;
+      }
+    }
+  }
+
+  async #applyOne(event: ConsumedEvent, update: ShardUpdate, signal: AbortSignal): Promise<ApplyOutcome | 'dead'> {
+    const started = Date.now();
+    const end = this.#d.metrics.applySeconds.startTimer({ operation: update.operation });
+    try {
+      const outcome = await retry(
+        async () => {
+          const attempt = await this.#d.applier.apply(update, signal);
+          return attempt;
+        },
+        {
+          maxAttempts: Infinity,
+          initialDelayMs: 200,
+          maxDelayMs: 15_000,
+          signal,
+          isRetriable: (err) => isRetriableNow(err, started, this.#d.sourceWaitMs),
+          onRetry: (err, attempt, delayMs) => {
+            this.#d.metrics.retries.inc({ code: codeOf(err) });
+            this.#d.logger.warn({ err, dataset: update.dataset, key: update.key, attempt, delayMs }, 'apply failed; retrying');
+          },
+        },
+      );
+      end();
+      if (outcome.result === 'applied') {
+        this.#d.metrics.applied.inc({ operation: update.operation });
+        this.#d.metrics.bytesApplied.inc(outcome.bytes);
+        this.#d.metrics.replicationLagSeconds.observe(Math.max(0, Date.now() - update.producedAtMs) / 1000);
+      } else {
+        this.#d.metrics.skipped.inc({ reason: outcome.reason });
+      }
+      return outcome;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      await this.#deadLetter(event, codeOf(err), err instanceof Error ? err.message : String(err), signal);
+      return 'dead';
+    }
+  }
+
+  async #deadLetter(event: ConsumedEvent, code: string, message: string, signal: AbortSignal): Promise<void> {
+    const letter = toDeadLetter(event, { datacenter: this.#d.datacenter, code, message }, Date.now());
+    await retry(() => this.#d.deadLetters.append(this.#d.topology.kafka.topics.deadLetters, [letter]), { maxAttempts: Infinity, maxDelayMs: 10_000, signal });
+    this.#d.metrics.deadLettered.inc({ code });
+    this.#d.logger.error({ code, message, topic: event.topic, partition: event.partition, offset: event.offset }, 'event dead-lettered');
+  }
+}
+
+/** Retriable errors are retried, except a missing source once it has been missing for too long. */
+function isRetriableNow(err: unknown, startedMs: number, sourceWaitMs: number): boolean {
+  const retriable = typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
+  if (!retriable) return false;
+  if (codeOf(err) === 'SHARDSYNC_SOURCE_UNAVAILABLE' && Date.now() - startedMs > sourceWaitMs) return false;
+  return true;
+}
+
+function lagAfter(batch: PartitionBatch): number {
+  const last = batch.events[batch.events.length - 1];
+  if (last === undefined) return 0;
+  return Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n));
+}

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+
+/** The consumer's environment, parsed once at start (README "Configuration reference"). */
+export const consumerEnvSchema = z.object({
+  /** The datacenter whose store this consumer writes; its group is `shardsync.dc.<datacenter>`. */
+  SHARDSYNC_DATACENTER: z.string().min(1, 'name the datacenter this consumer applies updates to, e.g. dc-b'),
+  /** Interface and port of /healthz, /readyz and /metrics. */
+  SHARDSYNC_CONSUMER_HOST: z.string().default('127.0.0.1'),
+  SHARDSYNC_CONSUMER_PORT: z.coerce.number().int().min(0).max(65535).default(18090),
+  /** Keys of one batch applied at the same time. Default 16. */
+  SHARDSYNC_CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  /** Partitions handled at the same time. Default 12. */
+  SHARDSYNC_CONSUMER_PARTITIONS_CONCURRENTLY: z.coerce.number().int().min(1).max(1000).default(12),
+  /** How long a tombstone is kept; must exceed the topic's retention so no older put can arrive after it. Default 7 days. */
+  SHARDSYNC_TOMBSTONE_GRACE_MS: z.coerce.number().int().positive().default(7 * 24 * 3600 * 1000),
+  /** How long a referenced payload may stay unreadable everywhere before the event is dead-lettered. Default 10 min. */
+  SHARDSYNC_SOURCE_WAIT_MS: z.coerce.number().int().positive().default(10 * 60 * 1000),
+  /** Watchdog: no progress for this long while lag grows marks the consumer unhealthy. Default 5 min. */
+  SHARDSYNC_CONSUMER_STALL_MS: z.coerce.number().int().positive().default(5 * 60 * 1000),
+  /** Exit (for a supervisor to restart) when the watchdog fires. Default true. */
+  SHARDSYNC_CONSUMER_EXIT_ON_STALL: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  /** Versions of applied keys remembered to skip a HEAD. Default 100000. */
+  SHARDSYNC_CONSUMER_STATE_CACHE_ENTRIES: z.coerce.number().int().min(0).default(100_000),
+  /** Time allowed to drain, commit and leave the group on SIGTERM. Default 30 s. */
+  SHARDSYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(30_000),
+});
+
+export type ConsumerEnv = z.output<typeof consumerEnvSchema>;

@@ -1,0 +1,168 @@
+import type { Topology } from '@shardsync/config';
+import { getDatacenter } from '@shardsync/config';
+import { createKafkaClient, EventLogAdmin, KafkaEventSink, KafkaEventSource, type PartitionBatch } from '@shardsync/eventlog';
+import { bundledSchemaRegistry } from '@shardsync/events';
+import { isS3ProxyMultipartArtifact, StorePool } from '@shardsync/objectstore';
+import { retry, startOpsServer, type Logger } from '@shardsync/runtime';
+import { Applier } from './apply/applier.js';
+import { BatchProcessor } from './batch/processor.js';
+import type { ConsumerEnv } from './env.js';
+import { ConsumerMetrics } from './metrics.js';
+import { LocalState } from './state/local-state.js';
+import { TombstoneIndex } from './state/tombstone-index.js';
+import { Watchdog } from './watchdog.js';
+
+export interface ConsumerServiceOptions {
+  topology: Topology;
+  env: ConsumerEnv;
+  logger: Logger;
+  /** Called when the consumer can no longer work (Kafka client gave up, watchdog fired): main exits non-zero. */
+  onFatal: (reason: string, err?: unknown) => void;
+}
+
+/** The consumer group of a datacenter: every instance of one datacenter shares it. */
+export function groupIdOf(datacenter: string): string {
+  return `shardsync.dc.${datacenter}`;
+}
+
+/** A running consumer of one datacenter. */
+export class ConsumerService {
+  readonly metrics: ConsumerMetrics;
+  /** Base URL of /healthz, /readyz and /metrics. */
+  readonly url: string;
+  readonly #close: () => Promise<void>;
+  #closing: Promise<void> | undefined;
+
+  private constructor(url: string, metrics: ConsumerMetrics, close: () => Promise<void>) {
+    this.url = url;
+    this.metrics = metrics;
+    this.#close = close;
+  }
+
+  /** Drains in-flight applies, commits, leaves the group and releases sockets. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  static async start(options: ConsumerServiceOptions): Promise<ConsumerService> {
+    const { topology, env, logger } = options;
+    const datacenter = getDatacenter(topology, env.SHARDSYNC_DATACENTER).name;
+    const topic = topology.kafka.topics.updates;
+    const groupId = groupIdOf(datacenter);
+    const metrics = new ConsumerMetrics();
+    const closing = new AbortController();
+
+    const pool = new StorePool(topology.datacenters, { listExclude: isS3ProxyMultipartArtifact });
+    const local = pool.of(datacenter);
+    const tombstones = new TombstoneIndex(local, env.SHARDSYNC_TOMBSTONE_GRACE_MS);
+    const state = new LocalState(local, tombstones, env.SHARDSYNC_CONSUMER_STATE_CACHE_ENTRIES);
+    const kafka = createKafkaClient({ brokers: topology.kafka.brokers, clientId: `${topology.kafka.clientId}-consumer-${datacenter}` });
+    const admin = new EventLogAdmin(kafka);
+    const deadLetters = new KafkaEventSink(kafka);
+
+    await retry(
+      () =>
+        admin.ensureTopics([
+          { topic, partitions: topology.kafka.partitions, replicationFactor: topology.kafka.replicationFactor },
+          { topic: topology.kafka.topics.deadLetters, partitions: 1, replicationFactor: topology.kafka.replicationFactor },
+        ]),
+      { maxAttempts: 20, maxDelayMs: 3000, signal: closing.signal },
+    );
+
+    const watchdog = new Watchdog({
+      stallMs: env.SHARDSYNC_CONSUMER_STALL_MS,
+      pending: async () => (await admin.groupLag(groupId, topic)).reduce((sum, p) => sum + p.lag, 0),
+      onStall: (idleMs, pending) => {
+        metrics.stalled.set(1);
+        logger.error({ idleMs, pending }, 'watchdog: no progress while events are waiting');
+        if (env.SHARDSYNC_CONSUMER_EXIT_ON_STALL) options.onFatal('watchdog: consumer stalled');
+      },
+    });
+
+    // The previous owner of a newly assigned partition may have written tombstones and
+    // states this instance has not seen: reload before the next batch is handled.
+    let reload: Promise<void> | undefined = tombstones.reload().then((r) => logger.info(r, 'tombstone index loaded'));
+    const processor = new BatchProcessor({
+      datacenter,
+      topology,
+      registry: bundledSchemaRegistry(),
+      applier: new Applier({
+        local,
+        state,
+        tombstones,
+        storeFor: (dc, bucket) => pool.at(dc, bucket),
+        peersOf: (dataset) => (topology.datasets.find((d) => d.name === dataset)?.datacenters ?? []).map((dc) => ({ datacenter: dc, bucket: getDatacenter(topology, dc).s3.bucket })),
+        onBytes: () => watchdog.progress(),
+      }),
+      deadLetters,
+      metrics,
+      logger,
+      concurrency: env.SHARDSYNC_CONSUMER_CONCURRENCY,
+      sourceWaitMs: env.SHARDSYNC_SOURCE_WAIT_MS,
+      onProgress: () => watchdog.progress(),
+      signal: closing.signal,
+    });
+    await retry(() => reload ?? Promise.resolve(), { maxAttempts: 20, maxDelayMs: 3000, signal: closing.signal }).catch((err: unknown) => {
+      reload = undefined;
+      throw err;
+    });
+    reload = undefined;
+
+    const source = new KafkaEventSource(kafka, {
+      groupId,
+      topic,
+      partitionsConsumedConcurrently: env.SHARDSYNC_CONSUMER_PARTITIONS_CONCURRENTLY,
+      onFatal: (err) => options.onFatal('the Kafka consumer crashed and will not restart', err),
+      onAssignment: (partitions) => {
+        logger.info({ partitions }, 'partitions assigned');
+        state.clear();
+        reload = tombstones.reload().then((r) => logger.info(r, 'tombstone index reloaded'));
+      },
+    });
+    const handle = async (batch: PartitionBatch): Promise<void> => {
+      if (reload !== undefined) {
+        await retry(() => reload ?? Promise.resolve(), { maxAttempts: Infinity, maxDelayMs: 5000, signal: closing.signal });
+        reload = undefined;
+      }
+      await processor.handle(batch);
+    };
+
+    const ops = await startOpsServer({
+      host: env.SHARDSYNC_CONSUMER_HOST,
+      port: env.SHARDSYNC_CONSUMER_PORT,
+      registry: metrics.registry,
+      readiness: [
+        { name: 'kafka', check: () => deadLetters.ping() },
+        { name: `store:${datacenter}`, check: () => local.ping() },
+      ],
+      health: () => (watchdog.stalled ? { ok: false, detail: 'no progress while events are waiting' } : { ok: true }),
+    });
+    await source.start(handle);
+    watchdog.start();
+    logger.info({ datacenter, groupId, topic, url: ops.url }, 'consumer started');
+
+    const service = new ConsumerService(ops.url, metrics, async () => {
+      watchdog.stop();
+      // Let in-flight applies finish; cut pending retries short if the store stays down.
+      const cutRetries = setTimeout(() => closing.abort(new Error('consumer closing')), env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);
+      cutRetries.unref();
+      const steps: Array<[string, () => Promise<void>]> = [
+        ['consumer group', () => source.close()],
+        ['dead-letter producer', () => deadLetters.close()],
+        ['kafka admin', () => admin.close()],
+        ['object stores', () => pool.close()],
+        ['ops server', () => ops.app.close()],
+      ];
+      for (const [name, step] of steps) {
+        try {
+          await step();
+        } catch (err) {
+          logger.error({ err, step: name }, 'shutdown step failed');
+        }
+      }
+      clearTimeout(cutRetries);
+    });
+    return service;
+  }
+}

@@ -1,0 +1,94 @@
+import { META, objectKeyOf, parseVersion, pickWinner, tombstoneKeyOf, type VersionedState } from '@shardsync/events';
+import type { ObjectInfo, ObjectStore } from '@shardsync/objectstore';
+import { LruMap } from './lru.js';
+import type { TombstoneIndex } from './tombstone-index.js';
+
+/** What this datacenter holds for one key. */
+export interface KeyState {
+  /** The object's version, if it exists and carries shardsync metadata. */
+  object?: VersionedState & { etag: string; sha256: string | undefined };
+  /** An object without shardsync metadata (written by hand): any versioned update replaces it. */
+  unversionedEtag?: string;
+  tombstone?: VersionedState;
+}
+
+/** The state that decides: the highest of the object and its tombstone. */
+export function effectiveState(state: KeyState): VersionedState | undefined {
+  const candidates: VersionedState[] = [];
+  if (state.object !== undefined) candidates.push(state.object);
+  if (state.tombstone !== undefined) candidates.push(state.tombstone);
+  return pickWinner(candidates);
+}
+
+function versionOf(info: ObjectInfo): VersionedState['version'] | undefined {
+  const text = info.metadata[META.version];
+  if (text === undefined) return undefined;
+  try {
+    return parseVersion(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads a key's state from the datacenter's store, remembering what this consumer wrote: a
+ * consumer owns its partitions, so after it applied a key it knows the key's state without
+ * asking the store again.
+ */
+export class LocalState {
+  readonly #store: ObjectStore;
+  readonly #tombstones: TombstoneIndex;
+  readonly #cache: LruMap<string, KeyState>;
+
+  constructor(store: ObjectStore, tombstones: TombstoneIndex, cacheEntries: number) {
+    this.#store = store;
+    this.#tombstones = tombstones;
+    this.#cache = new LruMap(cacheEntries);
+  }
+
+  /** The cached state, if this consumer has seen the key (no request). */
+  cached(dataset: string, key: string): KeyState | undefined {
+    return this.#cache.get(objectKeyOf(dataset, key));
+  }
+
+  /** Whether the key may have a tombstone (per the index); false means certainly none. */
+  mayHaveTombstone(dataset: string, key: string): boolean {
+    return this.#tombstones.has(dataset, key);
+  }
+
+  /** Reads the key's object and (if the index has one) its tombstone from the store. */
+  async read(dataset: string, key: string): Promise<KeyState> {
+    const withTombstone = this.#tombstones.has(dataset, key);
+    const [info, tombstone] = await Promise.all([
+      this.#store.head(objectKeyOf(dataset, key)),
+      withTombstone ? this.#store.head(tombstoneKeyOf(dataset, key)) : Promise.resolve(undefined),
+    ]);
+    const state: KeyState = {};
+    if (info !== undefined) {
+      const version = versionOf(info);
+      if (version === undefined) state.unversionedEtag = info.etag;
+      else state.object = { version, kind: 'put', etag: info.etag, sha256: info.metadata[META.sha256] };
+    }
+    if (tombstone !== undefined) {
+      const version = versionOf(tombstone);
+      if (version !== undefined) state.tombstone = { version, kind: 'delete' };
+    } else if (withTombstone) {
+      this.#tombstones.remove(dataset, key);
+    }
+    this.#cache.set(objectKeyOf(dataset, key), state);
+    return state;
+  }
+
+  remember(dataset: string, key: string, state: KeyState): void {
+    this.#cache.set(objectKeyOf(dataset, key), state);
+  }
+
+  forget(dataset: string, key: string): void {
+    this.#cache.delete(objectKeyOf(dataset, key));
+  }
+
+  /** Drops every cached state, e.g. after a rebalance. */
+  clear(): void {
+    this.#cache.clear();
+  }
+}

@@ -1,0 +1,64 @@
+export interface WatchdogOptions {
+  /** No progress for this long while work waits means stalled. */
+  stallMs: number;
+  /** Events waiting (consumer lag); progress is only expected when this is above zero. */
+  pending: () => Promise<number>;
+  onStall: (idleMs: number, pending: number) => void;
+  /** Check interval. Default stallMs / 5. */
+  intervalMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Notices a consumer that silently stopped making progress while lag grows (a hung request,
+ * a handler stuck in a loop, a client that stopped fetching): heartbeats alone would hide it,
+ * because kafkajs keeps the session alive while the handler hangs.
+ */
+export class Watchdog {
+  readonly #o: WatchdogOptions;
+  #lastProgress: number;
+  #timer: NodeJS.Timeout | undefined;
+  #stalled = false;
+
+  constructor(options: WatchdogOptions) {
+    this.#o = options;
+    this.#lastProgress = this.#now();
+  }
+
+  #now(): number {
+    return (this.#o.now ?? Date.now)();
+  }
+
+  progress(): void {
+    this.#lastProgress = this.#now();
+    this.#stalled = false;
+  }
+
+  get stalled(): boolean {
+    return this.#stalled;
+  }
+
+  /** One check; exposed for tests. */
+  async check(): Promise<void> {
+    const idle = this.#now() - this.#lastProgress;
+    if (idle < this.#o.stallMs) return;
+    const pending = await this.#o.pending().catch(() => 0);
+    if (pending > 0) {
+      this.#stalled = true;
+      this.#o.onStall(idle, pending);
+    } else {
+      // Nothing to do is not a stall: restart the clock.
+      this.#lastProgress = this.#now();
+    }
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.check(), this.#o.intervalMs ?? Math.max(1000, this.#o.stallMs / 5));
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}

@@ -1,0 +1,33 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+const bytes = z.coerce.number().int().positive();
+
+/** The producer's environment, parsed once at start (see README "Configuration reference"). */
+export const producerEnvSchema = z.object({
+  /** The datacenter this producer runs in: large bodies are staged in its store. */
+  SHARDSYNC_DATACENTER: z.string().min(1, 'name the datacenter this producer runs in, e.g. dc-a'),
+  /** Interface and port of the HTTP API. */
+  SHARDSYNC_PRODUCER_HOST: z.string().default('127.0.0.1'),
+  SHARDSYNC_PRODUCER_PORT: z.coerce.number().int().min(0).max(65535).default(18080),
+  /** Unique id of this producer instance; the tie-break of equal clock readings. Default host-pid-random. */
+  SHARDSYNC_PRODUCER_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default(() => `${hostname().slice(0, 32)}-${process.pid}-${randomBytes(3).toString('hex')}`),
+  /**
+   * Bearer tokens and the datasets each may write: `name:token:dataset1,dataset2` entries
+   * separated by `;`, `*` for every dataset. Secrets: pass them in the environment only.
+   */
+  SHARDSYNC_PRODUCER_TOKENS: z.string().min(1, 'at least one bearer token is needed (name:token:datasets)'),
+  /** Bodies up to this size travel inside the event; larger ones are staged. Default 64 KiB. */
+  SHARDSYNC_PRODUCER_INLINE_MAX_BYTES: bytes.max(512 * 1024, 'inline payloads must stay well below the Kafka message limit (1 MiB)').default(64 * 1024),
+  /** Largest accepted body; larger requests get 413. Default 50 GiB. */
+  SHARDSYNC_PRODUCER_MAX_BODY_BYTES: bytes.default(50 * 1024 ** 3),
+  /** How long an Idempotency-Key is remembered. Default 24 h. */
+  SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS: z.coerce.number().int().positive().default(24 * 3600 * 1000),
+  /** Time allowed for in-flight requests to finish on SIGTERM. Default 30 s. */
+  SHARDSYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(30_000),
+  /** Largest clock skew accepted from a version seen elsewhere. Default 60 s. */
+  SHARDSYNC_MAX_CLOCK_DRIFT_MS: z.coerce.number().int().positive().default(60_000),
+});
+
+export type ProducerEnv = z.output<typeof producerEnvSchema>;

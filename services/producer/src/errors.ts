@@ -1,0 +1,36 @@
+/** Stable codes of every error the producer API answers with. */
+export const PRODUCER_ERRORS = {
+  SHARDSYNC_UNAUTHORIZED: 401,
+  SHARDSYNC_FORBIDDEN: 403,
+  SHARDSYNC_UNKNOWN_DATASET: 404,
+  SHARDSYNC_NOT_FOUND: 404,
+  SHARDSYNC_INVALID_KEY: 400,
+  SHARDSYNC_INVALID_REQUEST: 400,
+  SHARDSYNC_CHECKSUM_MISMATCH: 400,
+  SHARDSYNC_IDEMPOTENCY_IN_PROGRESS: 409,
+  SHARDSYNC_BODY_TOO_LARGE: 413,
+  SHARDSYNC_SOURCE_MISMATCH: 422,
+  SHARDSYNC_IDEMPOTENCY_KEY_REUSED: 422,
+  SHARDSYNC_UNAVAILABLE: 503,
+  SHARDSYNC_INTERNAL: 500,
+} as const;
+
+export type ProducerErrorCode = keyof typeof PRODUCER_ERRORS;
+
+/**
+ * An error the API reports as JSON `{ error: code, message }` with the code's HTTP status.
+ * `retriable` tells clients whether the same request may succeed later (503, 409).
+ */
+export class ProducerError extends Error {
+  readonly code: ProducerErrorCode;
+  readonly status: number;
+  readonly retriable: boolean;
+
+  constructor(code: ProducerErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ProducerError';
+    this.code = code;
+    this.status = PRODUCER_ERRORS[code];
+    this.retriable = this.status === 503 || this.status === 409;
+  }
+}

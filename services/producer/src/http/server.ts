@@ -1,0 +1,120 @@
+import type { IncomingMessage } from 'node:http';
+import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { registerOpsRoutes, type Logger, type ReadinessCheck } from '@shardsync/runtime';
+import { TokenAuthenticator, type TokenGrant } from '../auth/tokens.js';
+import { ProducerError } from '../errors.js';
+import type { Ingest } from '../ingest/types.js';
+import type { ProducerMetrics } from '../metrics.js';
+import { readJsonBody } from './json-body.js';
+
+export interface ServerDeps {
+  ingest: Ingest;
+  auth: TokenAuthenticator;
+  metrics: ProducerMetrics;
+  readiness: readonly ReadinessCheck[];
+  logger: Logger;
+  maxBodyBytes: number;
+}
+
+const META_PREFIX = 'x-shardsync-meta-';
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function authorize(req: FastifyRequest, auth: TokenAuthenticator, dataset: string | undefined): TokenGrant {
+  const grant = auth.authenticate(header(req, 'authorization'));
+  if (grant === undefined) throw new ProducerError('SHARDSYNC_UNAUTHORIZED', 'a valid "Authorization: Bearer <token>" header is required');
+  if (dataset !== undefined && !TokenAuthenticator.allows(grant, dataset)) {
+    throw new ProducerError('SHARDSYNC_FORBIDDEN', `token "${grant.name}" may not write dataset "${dataset}"`);
+  }
+  return grant;
+}
+
+function userMetadata(req: FastifyRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.startsWith(META_PREFIX) && typeof value === 'string') out[name.slice(META_PREFIX.length)] = value;
+  }
+  const contentType = header(req, 'content-type');
+  if (contentType !== undefined) out['content-type'] = contentType;
+  return out;
+}
+
+function contentLength(req: FastifyRequest, max: number): number | undefined {
+  const raw = header(req, 'content-length');
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) throw new ProducerError('SHARDSYNC_INVALID_REQUEST', `Content-Length "${raw}" is not a byte count`);
+  if (n > max) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `the body is ${n} bytes; this producer accepts at most ${max}`);
+  return n;
+}
+
+interface ObjectParams {
+  dataset: string;
+  '*': string;
+}
+
+/** The HTTP API (README "Producer HTTP API"). Bodies are never parsed by fastify: they are streamed. */
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const app = fastify({ logger: false, return503OnClosing: true, forceCloseConnections: false });
+  // Every body reaches the handlers as the raw stream, whatever its content type.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req: FastifyRequest, _payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => done(null));
+
+  app.addHook('onResponse', async (req, reply) => {
+    deps.metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', method: req.method, status: String(reply.statusCode) });
+  });
+
+  app.setErrorHandler(async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toProducerError(err);
+    if (e.status >= 500) deps.logger.error({ err, url: req.url }, 'request failed');
+    // The client may still be sending a body we will not read; close rather than drain it.
+    if (!req.raw.complete) reply.header('connection', 'close');
+    return reply.code(e.status).send({ error: e.code, message: e.message });
+  });
+
+  app.put<{ Params: ObjectParams }>('/v1/objects/:dataset/*', async (req, reply) => {
+    const { dataset } = req.params;
+    const grant = authorize(req, deps.auth, dataset);
+    const length = contentLength(req, deps.maxBodyBytes);
+    const accepted = await deps.ingest.put({
+      grant,
+      dataset,
+      key: req.params['*'],
+      body: req.raw,
+      contentLength: length,
+      declaredSha256: header(req, 'x-shardsync-sha256'),
+      idempotencyKey: header(req, 'idempotency-key'),
+      metadata: userMetadata(req),
+    });
+    return reply.code(202).send(accepted);
+  });
+
+  app.delete<{ Params: ObjectParams }>('/v1/objects/:dataset/*', async (req, reply) => {
+    const { dataset } = req.params;
+    const grant = authorize(req, deps.auth, dataset);
+    const accepted = await deps.ingest.delete({ grant, dataset, key: req.params['*'], idempotencyKey: header(req, 'idempotency-key') });
+    return reply.code(202).send(accepted);
+  });
+
+  app.post('/v1/events', async (req, reply) => {
+    const grant = authorize(req, deps.auth, undefined);
+    const body = await readJsonBody(req.raw, 64 * 1024);
+    const accepted = await deps.ingest.announce({ grant, body, idempotencyKey: header(req, 'idempotency-key') });
+    return reply.code(202).send(accepted);
+  });
+
+  registerOpsRoutes(app, { registry: deps.metrics.registry, readiness: deps.readiness });
+  return app;
+}
+
+function toProducerError(err: unknown): ProducerError {
+  if (err instanceof ProducerError) return err;
+  const e = err as { statusCode?: unknown; message?: unknown; code?: unknown };
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new ProducerError(e.statusCode === 404 ? 'SHARDSYNC_NOT_FOUND' : 'SHARDSYNC_INVALID_REQUEST', typeof e.message === 'string' ? e.message : 'bad request');
+  }
+  return new ProducerError('SHARDSYNC_INTERNAL', 'internal error; see the producer log', { cause: err });
+}

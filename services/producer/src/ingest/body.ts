@@ -1,0 +1,51 @@
+import { Readable } from 'node:stream';
+import { ProducerError } from '../errors.js';
+
+export type BodyStart =
+  | { kind: 'complete'; bytes: Buffer }
+  | { kind: 'streaming'; stream: Readable };
+
+function toBuffer(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  return Buffer.from(String(chunk));
+}
+
+/**
+ * Reads at most `inlineMaxBytes + 1` bytes to learn whether the body is small enough to
+ * travel inline. A larger body comes back as one stream (what was read, then the rest), with
+ * `maxBytes` enforced while it flows, so it is never held whole in memory.
+ */
+export async function startBody(body: Readable, inlineMaxBytes: number, maxBytes: number): Promise<BodyStart> {
+  const iterator = body[Symbol.asyncIterator]() as AsyncIterator<unknown>;
+  const head: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done === true) return { kind: 'complete', bytes: Buffer.concat(head, size) };
+    const chunk = toBuffer(next.value);
+    head.push(chunk);
+    size += chunk.length;
+    if (size > inlineMaxBytes) break;
+  }
+  async function* rest(): AsyncGenerator<Buffer> {
+    let total = 0;
+    const check = (n: number) => {
+      total += n;
+      if (total > maxBytes) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `the body exceeds this producer's limit of ${maxBytes} bytes`);
+    };
+    for (const chunk of head) {
+      check(chunk.length);
+      yield chunk;
+    }
+    head.length = 0;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done === true) return;
+      const chunk = toBuffer(next.value);
+      check(chunk.length);
+      yield chunk;
+    }
+  }
+  return { kind: 'streaming', stream: Readable.from(rest(), { objectMode: false }) };
+}

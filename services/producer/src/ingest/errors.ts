@@ -1,0 +1,27 @@
+import { ProducerError } from '../errors.js';
+
+interface CodedError {
+  code?: unknown;
+  retriable?: unknown;
+  message?: unknown;
+}
+
+/**
+ * Maps what the store, the event log or the integrity checks threw to the API's errors:
+ * anything retriable is "try again later" (503), a digest mismatch is the client's (400).
+ */
+export function toApiError(err: unknown, what: string): ProducerError {
+  if (err instanceof ProducerError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : {}) as CodedError;
+  const detail = typeof e.message === 'string' ? e.message : String(err);
+  if (e.code === 'SHARDSYNC_CHECKSUM_MISMATCH') {
+    return new ProducerError('SHARDSYNC_CHECKSUM_MISMATCH', `the body does not match x-shardsync-sha256: ${detail}`, { cause: err });
+  }
+  if (e.code === 'SHARDSYNC_SIZE_MISMATCH') {
+    return new ProducerError('SHARDSYNC_INVALID_REQUEST', `the body length differs from Content-Length: ${detail}`, { cause: err });
+  }
+  if (e.retriable === true) {
+    return new ProducerError('SHARDSYNC_UNAVAILABLE', `${what} is unavailable, try again: ${detail}`, { cause: err });
+  }
+  return new ProducerError('SHARDSYNC_INTERNAL', `${what} failed: ${detail}`, { cause: err });
+}

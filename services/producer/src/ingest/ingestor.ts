@@ -1,0 +1,224 @@
+import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import type { Topology } from '@shardsync/config';
+import { findDataset } from '@shardsync/config';
+import type { EventSink } from '@shardsync/eventlog';
+import {
+  RESERVED_PREFIX,
+  createInlinePayload,
+  encodeShardUpdate,
+  formatVersion,
+  validateObjectKey,
+  type HybridLogicalClock,
+  type Payload,
+  type ShardUpdate,
+} from '@shardsync/events';
+import { isSha256Hex, sha256Hex } from '@shardsync/integrity';
+import type { ObjectStore } from '@shardsync/objectstore';
+import type { Logger } from '@shardsync/runtime';
+import { ProducerError } from '../errors.js';
+import type { ProducerMetrics } from '../metrics.js';
+import { startBody } from './body.js';
+import { toApiError } from './errors.js';
+import type { Idempotency } from './idempotency.js';
+import { parseAnnouncement } from './announcement.js';
+import type { Accepted, AnnounceRequest, DeleteRequest, Ingest, PutRequest } from './types.js';
+
+export interface IngestorOptions {
+  /** Bodies up to this size travel inline in the event. */
+  inlineMaxBytes: number;
+  maxBodyBytes: number;
+}
+
+export interface IngestorDeps {
+  topology: Topology;
+  /** The datacenter this producer runs in. */
+  datacenter: string;
+  /** Its store, where large bodies are staged. */
+  originStore: ObjectStore;
+  /** A store of any datacenter and bucket, for checking announced sources. */
+  storeFor: (datacenter: string, bucket: string) => ObjectStore;
+  sink: EventSink;
+  clock: HybridLogicalClock;
+  producerId: string;
+  idempotency: Idempotency;
+  metrics: ProducerMetrics;
+  logger: Logger;
+  options: IngestorOptions;
+}
+
+type Unstamped<T> = T extends unknown ? Omit<T, 'version' | 'originDatacenter' | 'producerId' | 'producedAtMs'> : never;
+/** An update before the producer stamps its version and origin. */
+type UnstampedUpdate = Unstamped<ShardUpdate>;
+
+/** Where staged bodies live in the origin store: content-addressed when the digest is known up front. */
+export const STAGING_PREFIX = `${RESERVED_PREFIX}staging/`;
+
+/** The partition key: every event of one (dataset, key) lands in one partition, in order. */
+export function partitionKey(dataset: string, key: string): string {
+  return `${dataset}/${key}`;
+}
+
+/**
+ * The producer's core: validates, stages large bodies, stamps a version and emits the event,
+ * answering only once Kafka acknowledged it (acks=all).
+ */
+export class Ingestor implements Ingest {
+  readonly #d: IngestorDeps;
+
+  constructor(deps: IngestorDeps) {
+    this.#d = deps;
+  }
+
+  async put(req: PutRequest): Promise<Accepted> {
+    this.#checkTarget(req.dataset, req.key);
+    const declared = req.declaredSha256?.toLowerCase();
+    if (declared !== undefined && !isSha256Hex(declared)) {
+      throw new ProducerError('SHARDSYNC_INVALID_REQUEST', 'x-shardsync-sha256 must be 64 hexadecimal characters');
+    }
+    const fingerprint = `PUT ${req.dataset}/${req.key} ${declared ?? ''} ${req.contentLength ?? ''}`;
+    return this.#d.idempotency.run(req.grant.name, req.idempotencyKey, fingerprint, async () => {
+      const eventId = randomUUID();
+      const staged = await this.#receiveBody(req, eventId, declared);
+      try {
+        return await this.#emit({
+          eventId,
+          dataset: req.dataset,
+          key: req.key,
+          operation: 'PUT',
+          size: staged.size,
+          sha256: staged.sha256,
+          payload: staged.payload,
+          metadata: req.metadata,
+        });
+      } catch (err) {
+        if (staged.payload.kind === 'staged' && staged.ownedStagingKey) await this.#cleanupStaged(staged.payload.key);
+        throw err;
+      }
+    });
+  }
+
+  async delete(req: DeleteRequest): Promise<Accepted> {
+    this.#checkTarget(req.dataset, req.key);
+    return this.#d.idempotency.run(req.grant.name, req.idempotencyKey, `DELETE ${req.dataset}/${req.key}`, () =>
+      this.#emit({ eventId: randomUUID(), dataset: req.dataset, key: req.key, operation: 'DELETE', size: 0, sha256: null, payload: null, metadata: {} }),
+    );
+  }
+
+  async announce(req: AnnounceRequest): Promise<Accepted> {
+    const a = parseAnnouncement(req.body);
+    if (req.grant.datasets !== '*' && !req.grant.datasets.has(a.dataset)) {
+      throw new ProducerError('SHARDSYNC_FORBIDDEN', `token "${req.grant.name}" may not write dataset "${a.dataset}"`);
+    }
+    this.#checkTarget(a.dataset, a.key);
+    const fingerprint = JSON.stringify(a);
+    return this.#d.idempotency.run(req.grant.name, req.idempotencyKey, fingerprint, async () => {
+      if (a.operation === 'delete') {
+        return this.#emit({ eventId: randomUUID(), dataset: a.dataset, key: a.key, operation: 'DELETE', size: 0, sha256: null, payload: null, metadata: {} });
+      }
+      const { source } = a;
+      if (!this.#d.topology.datacenters.some((d) => d.name === source.datacenter)) {
+        throw new ProducerError('SHARDSYNC_INVALID_REQUEST', `source.datacenter "${source.datacenter}" is not in the topology`);
+      }
+      let info;
+      try {
+        info = await this.#d.storeFor(source.datacenter, source.bucket).head(source.key);
+      } catch (err) {
+        throw toApiError(err, `the store of ${source.datacenter}`);
+      }
+      if (info === undefined) {
+        throw new ProducerError('SHARDSYNC_SOURCE_MISMATCH', `source object ${source.bucket}/${source.key} does not exist in ${source.datacenter}`);
+      }
+      if (info.size !== a.size) {
+        throw new ProducerError('SHARDSYNC_SOURCE_MISMATCH', `source object ${source.bucket}/${source.key} in ${source.datacenter} has ${info.size} bytes, not ${a.size}`);
+      }
+      return this.#emit({
+        eventId: randomUUID(),
+        dataset: a.dataset,
+        key: a.key,
+        operation: 'PUT',
+        size: a.size,
+        sha256: a.sha256,
+        payload: { kind: 'staged', datacenter: source.datacenter, bucket: source.bucket, key: source.key },
+        metadata: a.metadata,
+      });
+    });
+  }
+
+  #checkTarget(dataset: string, key: string): void {
+    if (findDataset(this.#d.topology, dataset) === undefined) {
+      const known = this.#d.topology.datasets.map((d) => d.name).join(', ');
+      throw new ProducerError('SHARDSYNC_UNKNOWN_DATASET', `dataset "${dataset}" is not in the topology; known datasets: ${known}`);
+    }
+    const check = validateObjectKey(key);
+    if (!check.ok) throw new ProducerError('SHARDSYNC_INVALID_KEY', `key ${JSON.stringify(key)} is invalid: ${check.message}`);
+  }
+
+  async #receiveBody(req: PutRequest, eventId: string, declared: string | undefined): Promise<{ size: number; sha256: string; payload: Payload; ownedStagingKey: boolean }> {
+    const { inlineMaxBytes, maxBodyBytes } = this.#d.options;
+    const start = await startBody(req.body, inlineMaxBytes, maxBodyBytes);
+    if (start.kind === 'complete') {
+      const bytes = start.bytes;
+      this.#d.metrics.bytesIn.inc(bytes.length);
+      const sha256 = sha256Hex(bytes);
+      if (declared !== undefined && declared !== sha256) {
+        throw new ProducerError('SHARDSYNC_CHECKSUM_MISMATCH', `the body's SHA-256 is ${sha256}, not ${declared} as x-shardsync-sha256 says`);
+      }
+      return { size: bytes.length, sha256, payload: createInlinePayload(bytes, worthCompressing(bytes) ? 'GZIP' : 'NONE'), ownedStagingKey: false };
+    }
+    // Content-addressed when the digest is declared, so a retry or an identical upload lands
+    // on the same staged object; otherwise unique per event.
+    const stagingKey = declared !== undefined ? `${STAGING_PREFIX}${declared}` : `${STAGING_PREFIX}events/${eventId}`;
+    start.stream.on('data', (chunk: Buffer) => this.#d.metrics.bytesIn.inc(chunk.length));
+    try {
+      const result = await this.#d.originStore.put(stagingKey, start.stream, {
+        size: req.contentLength,
+        expectedSha256: declared,
+        metadata: declared === undefined ? {} : { 'shardsync-sha256': declared },
+      });
+      const { datacenter, bucket } = this.#d.originStore;
+      return { size: result.size, sha256: result.sha256, payload: { kind: 'staged', datacenter, bucket, key: stagingKey }, ownedStagingKey: declared === undefined };
+    } catch (err) {
+      throw toApiError(err, `staging in ${this.#d.datacenter}`);
+    }
+  }
+
+  async #emit(fields: UnstampedUpdate): Promise<Accepted> {
+    const version = this.#d.clock.tick();
+    const update: ShardUpdate = {
+      ...fields,
+      version,
+      originDatacenter: this.#d.datacenter,
+      producerId: this.#d.producerId,
+      producedAtMs: Date.now(),
+    };
+    const { value, headers } = encodeShardUpdate(update);
+    const timer = this.#d.metrics.kafkaSendSeconds.startTimer();
+    try {
+      await this.#d.sink.append(this.#d.topology.kafka.topics.updates, [{ key: partitionKey(update.dataset, update.key), value, headers }]);
+    } catch (err) {
+      throw toApiError(err, 'Kafka');
+    } finally {
+      timer();
+    }
+    this.#d.metrics.eventsEmitted.inc({ operation: update.operation, payload: update.payload?.kind ?? 'none' });
+    return { eventId: update.eventId, dataset: update.dataset, key: update.key, version: formatVersion(version), sha256: update.sha256, size: update.size };
+  }
+
+  async #cleanupStaged(key: string): Promise<void> {
+    try {
+      await this.#d.originStore.delete(key);
+      this.#d.metrics.stagedCleanups.inc();
+    } catch (err) {
+      // The staging collector removes what is left here once it is older than the retention.
+      this.#d.logger.warn({ err, key }, 'could not delete a staged payload whose event failed');
+    }
+  }
+}
+
+/** Gzip only pays off for text-like bodies; tensors and compressed shards do not shrink. */
+function worthCompressing(bytes: Buffer): boolean {
+  if (bytes.length < 512) return false;
+  const sample = bytes.subarray(0, 4096);
+  return gzipSync(sample, { level: 1 }).length < sample.length * 0.8;
+}

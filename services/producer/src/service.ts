@@ -1,0 +1,113 @@
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import type { Topology } from '@shardsync/config';
+import { getDatacenter } from '@shardsync/config';
+import { createKafkaClient, EventLogAdmin, KafkaEventSink } from '@shardsync/eventlog';
+import { HybridLogicalClock } from '@shardsync/events';
+import { isS3ProxyMultipartArtifact, StorePool } from '@shardsync/objectstore';
+import { retry, type Logger } from '@shardsync/runtime';
+import { parseTokens, TokenAuthenticator } from './auth/tokens.js';
+import type { ProducerEnv } from './env.js';
+import { buildServer } from './http/server.js';
+import { RedisIdempotencyStore } from './idempotency/redis-store.js';
+import { Idempotency } from './ingest/idempotency.js';
+import { Ingestor } from './ingest/ingestor.js';
+import { ProducerMetrics } from './metrics.js';
+
+export interface ProducerServiceOptions {
+  topology: Topology;
+  env: ProducerEnv;
+  logger: Logger;
+}
+
+/** A running producer: the HTTP API and what it writes to. */
+export class ProducerService {
+  readonly url: string;
+  readonly metrics: ProducerMetrics;
+  readonly #close: () => Promise<void>;
+  #closing: Promise<void> | undefined;
+
+  private constructor(url: string, metrics: ProducerMetrics, close: () => Promise<void>) {
+    this.url = url;
+    this.metrics = metrics;
+    this.#close = close;
+  }
+
+  /** Stops accepting, lets in-flight requests finish, flushes queued events, disconnects. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  static async start({ topology, env, logger }: ProducerServiceOptions): Promise<ProducerService> {
+    const datacenter = getDatacenter(topology, env.SHARDSYNC_DATACENTER).name;
+    const auth = new TokenAuthenticator(parseTokens(env.SHARDSYNC_PRODUCER_TOKENS));
+    const metrics = new ProducerMetrics();
+    const pool = new StorePool(topology.datacenters, { listExclude: isS3ProxyMultipartArtifact });
+    const originStore = pool.of(datacenter);
+    const kafka = createKafkaClient({ brokers: topology.kafka.brokers, clientId: `${topology.kafka.clientId}-producer` });
+    const admin = new EventLogAdmin(kafka);
+    const sink = new KafkaEventSink(kafka);
+    const redis = new Redis(topology.redis.url, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: true });
+    redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+    const idempotencyStore = new RedisIdempotencyStore(redis);
+
+    await retry(
+      async () => {
+        await admin.ensureTopics([
+          { topic: topology.kafka.topics.updates, partitions: topology.kafka.partitions, replicationFactor: topology.kafka.replicationFactor },
+          { topic: topology.kafka.topics.deadLetters, partitions: 1, replicationFactor: topology.kafka.replicationFactor },
+        ]);
+        await sink.connect();
+      },
+      { maxAttempts: 20, maxDelayMs: 3000 },
+    );
+    await redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis unavailable at start; Idempotency-Key requests get 503 until it answers'));
+
+    const ingestor = new Ingestor({
+      topology,
+      datacenter,
+      originStore,
+      storeFor: (dc, bucket) => pool.at(dc, bucket),
+      sink,
+      clock: new HybridLogicalClock({ producerId: env.SHARDSYNC_PRODUCER_ID, maxDriftMs: env.SHARDSYNC_MAX_CLOCK_DRIFT_MS }),
+      producerId: env.SHARDSYNC_PRODUCER_ID,
+      idempotency: new Idempotency(idempotencyStore, env.SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS),
+      metrics,
+      logger,
+      options: { inlineMaxBytes: env.SHARDSYNC_PRODUCER_INLINE_MAX_BYTES, maxBodyBytes: env.SHARDSYNC_PRODUCER_MAX_BODY_BYTES },
+    });
+    const app: FastifyInstance = buildServer({
+      ingest: ingestor,
+      auth,
+      metrics,
+      logger,
+      maxBodyBytes: env.SHARDSYNC_PRODUCER_MAX_BODY_BYTES,
+      readiness: [
+        { name: 'kafka', check: () => sink.ping() },
+        { name: `store:${datacenter}`, check: () => originStore.ping() },
+      ],
+    });
+    const url = await app.listen({ host: env.SHARDSYNC_PRODUCER_HOST, port: env.SHARDSYNC_PRODUCER_PORT });
+    logger.info({ url, datacenter, producerId: env.SHARDSYNC_PRODUCER_ID }, 'producer started');
+
+    return new ProducerService(url, metrics, async () => {
+      const steps: Array<[string, () => Promise<void>]> = [
+        // fastify.close stops accepting and waits for in-flight requests, whose events are
+        // flushed by the sink before they answer.
+        ['http server', () => app.close()],
+        ['event sink', () => sink.close()],
+        ['kafka admin', () => admin.close()],
+        ['idempotency store', () => idempotencyStore.close()],
+        ['object stores', () => pool.close()],
+      ];
+      for (const [name, step] of steps) {
+        try {
+          await step();
+        } catch (err) {
+          logger.error({ err, step: name }, 'shutdown step failed');
+        }
+      }
+    });
+  }
+}
