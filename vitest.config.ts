@@ -1,12 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
 // Workspace packages export their TypeScript sources under the "@shardsync/source"
-// condition, so tests run against src/ without a build step in between.
-const conditions = ['@shardsync/source', 'node', 'import', 'module', 'default'];
+// condition, so tests run against src/ without a build step in between. Dependencies in
+// node_modules keep Node's own resolution: no "module" condition, which would pick the AWS
+// SDK's bundler-only dist-es builds that Node cannot load.
+const conditions = ['@shardsync/source', 'node', 'development|production'];
 
 export default defineConfig({
   resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: conditions } },
+  ssr: { resolve: { conditions, externalConditions: ['node'] } },
   test: {
     projects: [
       {
@@ -23,6 +25,9 @@ export default defineConfig({
           name: 'integration',
           include: ['packages/*/test/**/*.int.test.ts', 'services/*/test/**/*.int.test.ts', 'infra/test/**/*.int.test.ts', 'test/**/*.int.test.ts'],
           globalSetup: ['packages/testing/src/global-setup.ts'],
+          // One file at a time: fault tests stop and restart shared servers (Kafka, one
+          // datacenter's S3 server), which would break files running beside them.
+          fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 300_000,
         },

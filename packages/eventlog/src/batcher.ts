@@ -106,11 +106,8 @@ export class Batcher<T, R> {
   async #run(batch: Array<Pending<T, R>>): Promise<void> {
     try {
       const results = await this.#flush(batch.map((p) => p.item));
-      batch.forEach((p, i) => {
-        const result = results[i];
-        if (result === undefined) p.reject(new Error(`flush returned ${results.length} results for ${batch.length} items`));
-        else p.resolve(result);
-      });
+      if (results.length !== batch.length) throw new Error(`flush returned ${results.length} results for ${batch.length} items`);
+      batch.forEach((p, i) => p.resolve(results[i] as R));
     } catch (err) {
       for (const p of batch) p.reject(err);
     }

@@ -31,12 +31,19 @@ export class ConsumerService {
   /** Base URL of /healthz, /readyz and /metrics. */
   readonly url: string;
   readonly #close: () => Promise<void>;
+  readonly #assigned: () => number[];
   #closing: Promise<void> | undefined;
 
-  private constructor(url: string, metrics: ConsumerMetrics, close: () => Promise<void>) {
+  private constructor(url: string, metrics: ConsumerMetrics, assigned: () => number[], close: () => Promise<void>) {
     this.url = url;
     this.metrics = metrics;
+    this.#assigned = assigned;
     this.#close = close;
+  }
+
+  /** Partitions of the updates topic this instance owns now. */
+  assignedPartitions(): number[] {
+    return this.#assigned();
   }
 
   /** Drains in-flight applies, commits, leaves the group and releases sockets. Idempotent. */
@@ -142,7 +149,7 @@ export class ConsumerService {
     watchdog.start();
     logger.info({ datacenter, groupId, topic, url: ops.url }, 'consumer started');
 
-    const service = new ConsumerService(ops.url, metrics, async () => {
+    const service = new ConsumerService(ops.url, metrics, () => source.assignedPartitions(), async () => {
       watchdog.stop();
       // Let in-flight applies finish; cut pending retries short if the store stays down.
       const cutRetries = setTimeout(() => closing.abort(new Error('consumer closing')), env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);

@@ -14,9 +14,10 @@ function toBuffer(chunk: unknown): Buffer {
 /**
  * Reads at most `inlineMaxBytes + 1` bytes to learn whether the body is small enough to
  * travel inline. A larger body comes back as one stream (what was read, then the rest), with
- * `maxBytes` enforced while it flows, so it is never held whole in memory.
+ * `maxBytes` enforced while it flows, so it is never held whole in memory. `onBytes` sees the
+ * streamed chunks as they are consumed (a 'data' listener would steal them from the reader).
  */
-export async function startBody(body: Readable, inlineMaxBytes: number, maxBytes: number): Promise<BodyStart> {
+export async function startBody(body: Readable, inlineMaxBytes: number, maxBytes: number, onBytes: (n: number) => void = () => undefined): Promise<BodyStart> {
   const iterator = body[Symbol.asyncIterator]() as AsyncIterator<unknown>;
   const head: Buffer[] = [];
   let size = 0;
@@ -32,6 +33,7 @@ export async function startBody(body: Readable, inlineMaxBytes: number, maxBytes
     let total = 0;
     const check = (n: number) => {
       total += n;
+      onBytes(n);
       if (total > maxBytes) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `the body exceeds this producer's limit of ${maxBytes} bytes`);
     };
     for (const chunk of head) {

@@ -11,7 +11,10 @@ interface CodedError {
  * anything retriable is "try again later" (503), a digest mismatch is the client's (400).
  */
 export function toApiError(err: unknown, what: string): ProducerError {
-  if (err instanceof ProducerError) return err;
+  // Our own error (e.g. the body limit) may come back wrapped by the store that read the body.
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
+    if (e instanceof ProducerError) return e;
+  }
   const e = (typeof err === 'object' && err !== null ? err : {}) as CodedError;
   const detail = typeof e.message === 'string' ? e.message : String(err);
   if (e.code === 'SHARDSYNC_CHECKSUM_MISMATCH') {

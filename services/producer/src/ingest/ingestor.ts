@@ -156,7 +156,7 @@ export class Ingestor implements Ingest {
 
   async #receiveBody(req: PutRequest, eventId: string, declared: string | undefined): Promise<{ size: number; sha256: string; payload: Payload; ownedStagingKey: boolean }> {
     const { inlineMaxBytes, maxBodyBytes } = this.#d.options;
-    const start = await startBody(req.body, inlineMaxBytes, maxBodyBytes);
+    const start = await startBody(req.body, inlineMaxBytes, maxBodyBytes, (n) => this.#d.metrics.bytesIn.inc(n));
     if (start.kind === 'complete') {
       const bytes = start.bytes;
       this.#d.metrics.bytesIn.inc(bytes.length);
@@ -169,7 +169,6 @@ export class Ingestor implements Ingest {
     // Content-addressed when the digest is declared, so a retry or an identical upload lands
     // on the same staged object; otherwise unique per event.
     const stagingKey = declared !== undefined ? `${STAGING_PREFIX}${declared}` : `${STAGING_PREFIX}events/${eventId}`;
-    start.stream.on('data', (chunk: Buffer) => this.#d.metrics.bytesIn.inc(chunk.length));
     try {
       const result = await this.#d.originStore.put(stagingKey, start.stream, {
         size: req.contentLength,

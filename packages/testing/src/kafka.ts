@@ -1,0 +1,34 @@
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { onTestFinished } from 'vitest';
+import { uniqueName } from './names.js';
+import { stackInfo } from './stack-info.js';
+
+/** A kafkajs client for the stack's broker, quiet unless something is wrong. */
+export function testKafka(clientId = 'shardsync-test'): Kafka {
+  return new Kafka({ clientId, brokers: stackInfo().kafka.brokers, logLevel: logLevel.ERROR });
+}
+
+/** A connected admin client, disconnected when the test ends. */
+export async function testAdmin(): Promise<Admin> {
+  const admin = testKafka('shardsync-test-admin').admin();
+  await admin.connect();
+  onTestFinished(() => admin.disconnect());
+  return admin;
+}
+
+/** Creates a topic with a unique name, deleted when the test ends. */
+export async function createTestTopic(options: { prefix?: string; partitions?: number } = {}): Promise<string> {
+  const admin = await testAdmin();
+  const topic = uniqueName(options.prefix ?? 'test-topic');
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: options.partitions ?? 3, replicationFactor: 1 }] });
+  onTestFinished(async () => {
+    const cleaner = testKafka('shardsync-test-cleanup').admin();
+    await cleaner.connect();
+    try {
+      await cleaner.deleteTopics({ topics: [topic] });
+    } finally {
+      await cleaner.disconnect();
+    }
+  });
+  return topic;
+}

@@ -1,0 +1,53 @@
+import { request } from 'node:http';
+import { onTestFinished } from 'vitest';
+import type { Topology } from '@shardsync/config';
+import { createLogger } from '@shardsync/runtime';
+import { producerEnvSchema } from '../src/env.js';
+import { ProducerService } from '../src/service.js';
+
+export const TOKEN = 'test-token-0123456789abcdef';
+export const OTHER_TOKEN = 'other-token-0123456789abcdef';
+
+/** Starts a producer in this process on a free port, closed when the test ends. */
+export async function startTestProducer(topology: Topology, overrides: Record<string, string> = {}): Promise<ProducerService> {
+  const dataset = topology.datasets[0]?.name ?? 'none';
+  const env = producerEnvSchema.parse({
+    SHARDSYNC_DATACENTER: 'dc-a',
+    SHARDSYNC_PRODUCER_PORT: '0',
+    SHARDSYNC_PRODUCER_TOKENS: `tests:${TOKEN}:*;other:${OTHER_TOKEN}:not-${dataset}`,
+    SHARDSYNC_PRODUCER_INLINE_MAX_BYTES: String(4 * 1024),
+    SHARDSYNC_PRODUCER_MAX_BODY_BYTES: String(64 * 1024 * 1024),
+    ...overrides,
+  });
+  const service = await ProducerService.start({ topology, env, logger: createLogger('producer-test', {}, 'warn') });
+  onTestFinished(() => service.close());
+  return service;
+}
+
+export function auth(token = TOKEN): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+/**
+ * Sends a request with its path exactly as given: fetch() normalises `..` segments away before
+ * sending, so keys that must be refused by the server would never reach it.
+ */
+export function rawRequest(baseUrl: string, method: string, path: string, headers: Record<string, string>, body: Buffer | string = ''): Promise<{ status: number; json: unknown }> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, method, path, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        try {
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as unknown });
+        } catch (err) {
+          reject(new Error(`not JSON (${res.statusCode}): ${text}`, { cause: err }));
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}

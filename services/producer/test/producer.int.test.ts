@@ -1,0 +1,119 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { decodeShardUpdate, type ShardUpdate } from '@shardsync/events';
+import { createTestTopology, rawS3Client, readTopic, uniqueName } from '@shardsync/testing';
+import { auth, OTHER_TOKEN, rawRequest, startTestProducer } from './helpers.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function eventsOn(topic: string): Promise<ShardUpdate[]> {
+  return (await readTopic(topic)).map((m) => decodeShardUpdate(m.value, m.headers));
+}
+
+describe('producer', () => {
+  it('a small put is answered 202 after Kafka acknowledged an inline event with the right SHA-256', async () => {
+    const topology = await createTestTopology();
+    const producer = await startTestProducer(topology);
+    const dataset = topology.datasets[0]!.name;
+    const body = Buffer.from('hello shardsync');
+    const res = await fetch(`${producer.url}/v1/objects/${dataset}/dir/a.txt`, { method: 'PUT', headers: { ...auth(), 'content-type': 'text/plain', 'x-shardsync-meta-owner': 'team-a' }, body });
+    expect(res.status).toBe(202);
+    const accepted = (await res.json()) as { eventId: string; version: string; sha256: string; size: number };
+    expect(accepted).toMatchObject({ dataset, key: 'dir/a.txt', sha256: sha(body), size: body.length });
+    const events = await eventsOn(topology.kafka.topics.updates);
+    expect(events).toHaveLength(1);
+    const event = events[0]!;
+    expect(event).toMatchObject({ eventId: accepted.eventId, operation: 'PUT', sha256: sha(body), originDatacenter: 'dc-a' });
+    expect(event.metadata).toMatchObject({ owner: 'team-a', 'content-type': 'text/plain' });
+    expect(event.payload?.kind).toBe('inline');
+  });
+
+  it('a large put is staged in the origin store and referenced, not inlined', async () => {
+    const topology = await createTestTopology();
+    const producer = await startTestProducer(topology);
+    const dataset = topology.datasets[0]!.name;
+    const body = randomBytes(20 * 1024 * 1024 + 17);
+    const res = await fetch(`${producer.url}/v1/objects/${dataset}/shard-0001.bin`, { method: 'PUT', headers: auth(), body });
+    expect(res.status).toBe(202);
+    const [event] = await eventsOn(topology.kafka.topics.updates);
+    expect(event?.sha256).toBe(sha(body));
+    expect(event?.payload?.kind).toBe('staged');
+    if (event?.payload?.kind !== 'staged') throw new Error('expected a staged payload');
+    expect(event.payload.datacenter).toBe('dc-a');
+    const head = await rawS3Client('dc-a').send(new HeadObjectCommand({ Bucket: event.payload.bucket, Key: event.payload.key }));
+    expect(head.ContentLength).toBe(body.length);
+  });
+
+  it('a retry with the same Idempotency-Key returns the same event id and version and emits one event', async () => {
+    const topology = await createTestTopology();
+    const producer = await startTestProducer(topology);
+    const dataset = topology.datasets[0]!.name;
+    const idempotencyKey = uniqueName('request');
+    const send = () => fetch(`${producer.url}/v1/objects/${dataset}/k`, { method: 'PUT', headers: { ...auth(), 'idempotency-key': idempotencyKey }, body: 'same body' });
+    const first = (await (await send()).json()) as { eventId: string; version: string };
+    const second = (await (await send()).json()) as { eventId: string; version: string };
+    expect(second).toEqual(first);
+    expect(await eventsOn(topology.kafka.topics.updates)).toHaveLength(1);
+  });
+
+  it('every bad input gets its status and a JSON error, and nothing reaches the topic', async () => {
+    const topology = await createTestTopology();
+    const producer = await startTestProducer(topology);
+    const dataset = topology.datasets[0]!.name;
+    const put = (path: string, headers: Record<string, string>, body: string | Buffer = 'x') => rawRequest(producer.url, 'PUT', `/v1/objects/${path}`, headers, body);
+    const cases: Array<[string, Promise<{ status: number; json: unknown }>, number, string]> = [
+      ['no token', put(`${dataset}/k`, {}), 401, 'SHARDSYNC_UNAUTHORIZED'],
+      ['wrong token', put(`${dataset}/k`, auth('wrong-token-0123456789')), 401, 'SHARDSYNC_UNAUTHORIZED'],
+      ['dataset not granted', put(`${dataset}/k`, auth(OTHER_TOKEN)), 403, 'SHARDSYNC_FORBIDDEN'],
+      ['unknown dataset', put('no-such-dataset/k', auth()), 404, 'SHARDSYNC_UNKNOWN_DATASET'],
+      ['dot-dot segment', put(`${dataset}/a/../b`, auth()), 400, 'SHARDSYNC_INVALID_KEY'],
+      ['reserved prefix', put(`${dataset}/.shardsync/x`, auth()), 400, 'SHARDSYNC_INVALID_KEY'],
+      ['backslash', put(`${dataset}/a%5Cb`, auth()), 400, 'SHARDSYNC_INVALID_KEY'],
+      ['control character', put(`${dataset}/a%01b`, auth()), 400, 'SHARDSYNC_INVALID_KEY'],
+      ['not NFC', put(`${dataset}/${encodeURIComponent('e\u0301')}`, auth()), 400, 'SHARDSYNC_INVALID_KEY'],
+      ['leading slash', put(`${dataset}//abs`, auth()), 400, 'SHARDSYNC_INVALID_KEY'],
+      ['too long', put(`${dataset}/${'k'.repeat(1025)}`, auth()), 400, 'SHARDSYNC_INVALID_KEY'],
+      ['checksum mismatch inline', put(`${dataset}/k`, { ...auth(), 'x-shardsync-sha256': sha(Buffer.from('other')) }), 400, 'SHARDSYNC_CHECKSUM_MISMATCH'],
+      ['checksum mismatch staged', put(`${dataset}/big`, { ...auth(), 'x-shardsync-sha256': sha(Buffer.from('other')) }, randomBytes(100_000)), 400, 'SHARDSYNC_CHECKSUM_MISMATCH'],
+    ];
+    for (const [what, response, status, code] of cases) {
+      const res = await response.catch((err: unknown) => {
+        throw new Error(`${what}: ${String(err)}`);
+      });
+      const body = res.json as { error: string; message: string };
+      expect({ what, status: res.status, error: body.error }).toEqual({ what, status, error: code });
+      expect(body.message.length).toBeGreaterThan(10);
+    }
+    // A declared length over the limit is refused before any byte is read.
+    const tooLarge = await fetch(`${producer.url}/v1/objects/${dataset}/huge`, {
+      method: 'PUT',
+      headers: auth(),
+      body: new ReadableStream({ pull: (c) => c.enqueue(new Uint8Array(1024 * 1024)) }),
+      duplex: 'half',
+    } as RequestInit).catch(() => undefined);
+    const limited = await rawRequest(producer.url, 'PUT', `/v1/objects/${dataset}/huge`, { ...auth() }, Buffer.alloc(65 * 1024 * 1024));
+    expect({ status: limited.status, error: (limited.json as { error: string }).error }).toEqual({ status: 413, error: 'SHARDSYNC_BODY_TOO_LARGE' });
+    if (tooLarge !== undefined) expect(tooLarge.status).toBe(413);
+    expect(await eventsOn(topology.kafka.topics.updates)).toEqual([]);
+  });
+
+  it('versions from two producer instances writing the same key are totally ordered', async () => {
+    const topology = await createTestTopology();
+    const [p1, p2] = await Promise.all([
+      startTestProducer(topology, { SHARDSYNC_PRODUCER_ID: 'producer-one' }),
+      startTestProducer(topology, { SHARDSYNC_PRODUCER_ID: 'producer-two' }),
+    ]);
+    const dataset = topology.datasets[0]!.name;
+    const responses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => fetch(`${(i % 2 === 0 ? p1 : p2).url}/v1/objects/${dataset}/same-key`, { method: 'PUT', headers: auth(), body: `v${i}` })),
+    );
+    const versions = await Promise.all(responses.map(async (r) => ((await r.json()) as { version: string }).version));
+    expect(new Set(versions).size).toBe(40);
+    expect(new Set(versions.map((v) => v.split('.').slice(2).join('.')))).toEqual(new Set(['producer-one', 'producer-two']));
+    const events = await eventsOn(topology.kafka.topics.updates);
+    expect(new Set(events.map((e) => e.version.producerId))).toEqual(new Set(['producer-one', 'producer-two']));
+    // One key, one partition: all 40 events of the key landed on a single partition.
+    expect(new Set((await readTopic(topology.kafka.topics.updates)).map((m) => m.partition)).size).toBe(1);
+  });
+});
