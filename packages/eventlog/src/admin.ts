@@ -59,7 +59,8 @@ export class EventLogAdmin {
       return watermarks
         .map((w) => {
           const c = committedByPartition.get(w.partition);
-          const start = c === undefined || c === '-1' ? w.low : c;
+          // Negative offsets are "none yet" (-1) or a reset marker (-2 earliest): the group starts at the low watermark.
+          const start = c === undefined || c.startsWith('-') ? w.low : c;
           return { partition: w.partition, committed: start, high: w.high, lag: Math.max(0, Number(BigInt(w.high) - BigInt(start))) };
         })
         .sort((a, b) => a.partition - b.partition);

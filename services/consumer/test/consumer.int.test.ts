@@ -60,7 +60,14 @@ describe('consumer', () => {
 
     const again = await Promise.all(DCS.map((dc) => startTestConsumer(topology, dc)));
     const lag = new EventLogAdmin(kafka);
-    await waitFor(async () => ((await lag.groupLag(groupIdOf('dc-b'), topology.kafka.topics.updates)).every((p) => p.lag === 0) ? true : undefined), { what: 'dc-b to re-read every event' });
+    await waitFor(
+      async () => {
+        const partitions = await lag.groupLag(groupIdOf('dc-b'), topology.kafka.topics.updates);
+        if (partitions.every((p) => p.lag === 0)) return true;
+        throw new Error(`lag ${JSON.stringify(partitions)}`);
+      },
+      { what: 'dc-b to re-read every event' },
+    );
     await lag.close();
     await converged(topology, dataset, { k: sha256('third') });
     const skipped = await again[1]!.metrics.skipped.get();

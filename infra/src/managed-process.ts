@@ -1,0 +1,153 @@
+import { createConnection } from 'node:net';
+import { describeError, InfraError } from './errors.js';
+import { inspectPid, readPidRecord, removePidRecord, writePidRecord, type PidRecord, type PidState } from './pidfile.js';
+import { isAlive, logTail, procfs, spawnDetached, stopProcessGroup } from './process.js';
+
+/** How to launch a server: produced just before each start (config files are written then). */
+export interface LaunchPlan {
+  command: string;
+  args: string[];
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+  /** Strings of the command line that identify this server of this state dir (see {@link PidRecord}). */
+  cmdlineMarkers: string[];
+}
+
+export interface ManagedProcessSpec {
+  name: string;
+  host: string;
+  /** Ports the server binds; checked to be free before a start. */
+  ports: number[];
+  pidFile: string;
+  logFile: string;
+  /** Called before each start; may fetch jars and write config. */
+  plan(): Promise<LaunchPlan>;
+  /** Throws unless the server answers requests. Must give up within a few seconds. */
+  probe(): Promise<void>;
+  readyTimeoutMs: number;
+  stopGraceMs: number;
+  log: (line: string) => void;
+}
+
+export interface ProcessSnapshot {
+  state: PidState | 'none';
+  record: PidRecord | undefined;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Whether something accepts TCP connections on host:port. */
+export function isPortOpen(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * A server process this stack starts and stops through a pid file: idempotent start, stale pid
+ * files cleaned, readiness awaited with a deadline, clean stop of the whole process group.
+ */
+export class ManagedProcess {
+  constructor(readonly spec: ManagedProcessSpec) {}
+
+  /** The pid file and what became of its process. */
+  snapshot(): ProcessSnapshot {
+    const record = readPidRecord(this.spec.pidFile);
+    if (record === undefined) return { state: 'none', record };
+    return { state: inspectPid(record, procfs), record };
+  }
+
+  /** Removes a pid file that no longer describes a running server of ours; returns the live record, if any. */
+  async liveRecord(): Promise<PidRecord | undefined> {
+    const { state, record } = this.snapshot();
+    if (state === 'running') return record;
+    if (record !== undefined) {
+      this.spec.log(`${this.spec.name}: removing stale pid file (pid ${record.pid} ${state === 'reused' ? 'now belongs to another program' : 'is gone'})`);
+      await removePidRecord(this.spec.pidFile);
+    }
+    return undefined;
+  }
+
+  /** Starts the server unless ours already runs; resolves once it answers. */
+  async start(): Promise<'started' | 'already-running'> {
+    const live = await this.liveRecord();
+    if (live !== undefined) {
+      // Ours runs; it may still be starting (another `up` launched it a moment ago).
+      await this.awaitReady(live.pid);
+      return 'already-running';
+    }
+    for (const port of this.spec.ports) {
+      if (await isPortOpen(this.spec.host, port)) {
+        throw new InfraError(
+          'SHARDSYNC_INFRA_PORT_IN_USE',
+          `${this.spec.name}: port ${this.spec.host}:${port} is taken by a program this stack did not start; stop it (see \`ss -ltnp 'sport = :${port}'\`) or change the port in the topology`,
+        );
+      }
+    }
+    const plan = await this.spec.plan();
+    const pid = await spawnDetached(plan.command, plan.args, { label: this.spec.name, logFile: this.spec.logFile, cwd: plan.cwd, env: plan.env });
+    await writePidRecord(this.spec.pidFile, { server: this.spec.name, pid, startedAt: new Date().toISOString(), cmdlineMarkers: plan.cmdlineMarkers });
+    try {
+      await this.awaitReady(pid);
+    } catch (error) {
+      // Leave nothing half-started behind: a later `up` starts from scratch.
+      await stopProcessGroup(pid, { graceMs: 5_000, name: this.spec.name }).catch(() => undefined);
+      await removePidRecord(this.spec.pidFile);
+      throw error;
+    }
+    return 'started';
+  }
+
+  private async awaitReady(pid: number): Promise<void> {
+    const deadline = Date.now() + this.spec.readyTimeoutMs;
+    let lastError: unknown;
+    for (;;) {
+      try {
+        await this.spec.probe();
+        return;
+      } catch (error) {
+        lastError = error;
+      }
+      if (!isAlive(pid)) {
+        throw new InfraError('SHARDSYNC_INFRA_START_FAILED', `${this.spec.name} exited while starting; its log is ${this.spec.logFile}`, {
+          logTail: await logTail(this.spec.logFile),
+        });
+      }
+      if (Date.now() > deadline) {
+        throw new InfraError(
+          'SHARDSYNC_INFRA_NOT_READY',
+          `${this.spec.name} (pid ${pid}) did not answer within ${this.spec.readyTimeoutMs} ms (last error: ${describeError(lastError)}); its log is ${this.spec.logFile}`,
+          { cause: lastError, logTail: await logTail(this.spec.logFile) },
+        );
+      }
+      await sleep(250);
+    }
+  }
+
+  /** Stops the server if ours runs (SIGTERM, grace period, SIGKILL); the pid file goes either way. */
+  async stop(): Promise<'stopped' | 'not-running'> {
+    const live = await this.liveRecord();
+    if (live === undefined) return 'not-running';
+    const how = await stopProcessGroup(live.pid, { graceMs: this.spec.stopGraceMs, name: this.spec.name });
+    if (how === 'killed') this.spec.log(`${this.spec.name}: did not stop within ${this.spec.stopGraceMs} ms of SIGTERM; killed`);
+    await removePidRecord(this.spec.pidFile);
+    return 'stopped';
+  }
+
+  /** Whether the server answers now (no waiting). */
+  async healthy(): Promise<{ healthy: boolean; detail?: string }> {
+    try {
+      await this.spec.probe();
+      return { healthy: true };
+    } catch (error) {
+      return { healthy: false, detail: describeError(error) };
+    }
+  }
+}
