@@ -5,5 +5,5 @@ export { testKafka, testAdmin, createTestTopic } from './kafka.js';
 export { testRedis } from './redis.js';
 export { createTestTopology, type TestTopologyOptions } from './topology.js';
 export { waitFor } from './wait.js';
-export { stopStackServer } from './faults.js';
+export { stopStackServer, objectFilePath, corruptObjectOnDisk } from './faults.js';
 export { readTopic, type TopicMessage } from './read-topic.js';

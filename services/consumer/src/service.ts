@@ -2,7 +2,7 @@ import type { Topology } from '@shardsync/config';
 import { getDatacenter } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, KafkaEventSink, KafkaEventSource, type PartitionBatch } from '@shardsync/eventlog';
 import { bundledSchemaRegistry } from '@shardsync/events';
-import { isS3ProxyMultipartArtifact, StorePool } from '@shardsync/objectstore';
+import { StorePool } from '@shardsync/objectstore';
 import { retry, startOpsServer, type Logger } from '@shardsync/runtime';
 import { Applier } from './apply/applier.js';
 import { BatchProcessor } from './batch/processor.js';
@@ -60,7 +60,7 @@ export class ConsumerService {
     const metrics = new ConsumerMetrics();
     const closing = new AbortController();
 
-    const pool = new StorePool(topology.datacenters, { listExclude: isS3ProxyMultipartArtifact });
+    const pool = new StorePool(topology.datacenters);
     const local = pool.of(datacenter);
     const tombstones = new TombstoneIndex(local, env.SHARDSYNC_TOMBSTONE_GRACE_MS);
     const state = new LocalState(local, tombstones, env.SHARDSYNC_CONSUMER_STATE_CACHE_ENTRIES);

@@ -4,7 +4,7 @@ import type { Topology } from '@shardsync/config';
 import { getDatacenter } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, KafkaEventSink } from '@shardsync/eventlog';
 import { HybridLogicalClock } from '@shardsync/events';
-import { isS3ProxyMultipartArtifact, StorePool } from '@shardsync/objectstore';
+import { StorePool } from '@shardsync/objectstore';
 import { retry, type Logger } from '@shardsync/runtime';
 import { parseTokens, TokenAuthenticator } from './auth/tokens.js';
 import type { ProducerEnv } from './env.js';
@@ -43,7 +43,7 @@ export class ProducerService {
     const datacenter = getDatacenter(topology, env.SHARDSYNC_DATACENTER).name;
     const auth = new TokenAuthenticator(parseTokens(env.SHARDSYNC_PRODUCER_TOKENS));
     const metrics = new ProducerMetrics();
-    const pool = new StorePool(topology.datacenters, { listExclude: isS3ProxyMultipartArtifact });
+    const pool = new StorePool(topology.datacenters);
     const originStore = pool.of(datacenter);
     const kafka = createKafkaClient({ brokers: topology.kafka.brokers, clientId: `${topology.kafka.clientId}-producer` });
     const admin = new EventLogAdmin(kafka);

@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { stringify } from 'yaml';
+import type { Topology } from '@shardsync/config';
+import { decodeShardUpdate } from '@shardsync/events';
+import { readDeadLetter } from '@shardsync/eventlog';
+import { corruptObjectOnDisk, createTestTopology, readTopic, stopStackServer, waitFor } from '@shardsync/testing';
+import { makeUpdate, produceRaw, sha256, startTestConsumer, storeContents } from './helpers.js';
+
+const v = (physicalMs: number) => ({ physicalMs, logical: 0, producerId: 'p1' });
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** Runs the real consumer entry point as a child process, as a supervisor would. */
+function spawnConsumer(topology: Topology, datacenter: string): ChildProcess {
+  const dir = mkdtempSync(join(tmpdir(), 'shardsync-consumer-'));
+  const file = join(dir, 'topology.yaml');
+  writeFileSync(file, stringify(topology));
+  const child = spawn(process.execPath, ['--conditions=@shardsync/source', '--import', 'tsx', 'services/consumer/src/main.ts'], {
+    cwd: repoRoot,
+    env: { ...process.env, SHARDSYNC_TOPOLOGY: file, SHARDSYNC_DATACENTER: datacenter, SHARDSYNC_CONSUMER_PORT: '0', SHARDSYNC_LOG_LEVEL: 'warn', SHARDSYNC_CONSUMER_CONCURRENCY: '4' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  onTestFinished(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  return child;
+}
+
+async function holds(topology: Topology, dc: string, dataset: string, expected: Record<string, string>, timeoutMs = 90_000): Promise<void> {
+  const want = JSON.stringify(Object.entries(expected).sort());
+  await waitFor(async () => (JSON.stringify(Object.entries(await storeContents(topology, dc, dataset)).sort()) === want ? true : undefined), {
+    timeoutMs,
+    intervalMs: 300,
+    what: `${dc} to hold exactly the expected objects`,
+  });
+}
+
+describe('consumer under faults', () => {
+  it('a consumer killed with SIGKILL in the middle of a batch and restarted loses nothing', async () => {
+    const topology = await createTestTopology({ partitions: 2 });
+    const dataset = topology.datasets[0]!.name;
+    const expected: Record<string, string> = {};
+    const events = Array.from({ length: 400 }, (_, i) => {
+      const key = `k-${String(i).padStart(4, '0')}`;
+      expected[key] = sha256(`payload ${i}`);
+      return makeUpdate(dataset, key, v(20_000 + i), `payload ${i}`);
+    });
+    await produceRaw(topology, events);
+    const first = spawnConsumer(topology, 'dc-b');
+    await waitFor(async () => {
+      const n = Object.keys(await storeContents(topology, 'dc-b', dataset)).length;
+      return n >= 40 && n < 400 ? n : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 100, what: 'dc-b to be part-way through' });
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    spawnConsumer(topology, 'dc-b');
+    await holds(topology, 'dc-b', dataset, expected);
+  });
+
+  it("one datacenter's S3 server stopped for 30 s: it catches up afterwards and the others are not held back", async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]!.name;
+    await Promise.all(['dc-a', 'dc-b', 'dc-c'].map((dc) => startTestConsumer(topology, dc)));
+    await produceRaw(topology, [makeUpdate(dataset, 'before', v(1000), 'before')]);
+    await holds(topology, 'dc-b', dataset, { before: sha256('before') });
+
+    const restart = await stopStackServer('dc-b');
+    const outageStart = Date.now();
+    const expected: Record<string, string> = { before: sha256('before') };
+    const during = Array.from({ length: 50 }, (_, i) => {
+      expected[`during-${i}`] = sha256(`during ${i}`);
+      return makeUpdate(dataset, `during-${i}`, v(2000 + i), `during ${i}`);
+    });
+    await produceRaw(topology, during);
+    await holds(topology, 'dc-a', dataset, expected, 25_000);
+    await holds(topology, 'dc-c', dataset, expected, 25_000);
+    // The others were complete while dc-b was still down.
+    expect(Date.now() - outageStart).toBeLessThan(30_000);
+    await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - outageStart))));
+    await restart();
+    await holds(topology, 'dc-b', dataset, expected, 120_000);
+  });
+
+  it('a staged payload corrupted after its event was emitted is never made visible', async () => {
+    const topology = await createTestTopology({ partitions: 1 });
+    const dataset = topology.datasets[0]!.name;
+    const bucket = topology.datacenters.find((d) => d.name === 'dc-a')!.s3.bucket;
+    // Stage a body by hand the way the producer does, then corrupt it on dc-a's disk.
+    const { rawS3Client } = await import('@shardsync/testing');
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const body = Buffer.alloc(300_000, 7);
+    const stagingKey = `.shardsync/staging/${sha256(body)}`;
+    await rawS3Client('dc-a').send(new PutObjectCommand({ Bucket: bucket, Key: stagingKey, Body: body }));
+    await corruptObjectOnDisk('dc-a', bucket, stagingKey, 1234);
+    const update = makeUpdate(dataset, 'shard.bin', v(1000), 'placeholder');
+    const decoded = decodeShardUpdate(update.value, update.headers);
+    if (decoded.operation !== 'PUT') throw new Error('expected a put');
+    const { encodeShardUpdate } = await import('@shardsync/events');
+    const staged = encodeShardUpdate({ ...decoded, size: body.length, sha256: sha256(body), payload: { kind: 'staged', datacenter: 'dc-a', bucket, key: stagingKey } });
+    await produceRaw(topology, [{ key: update.key, ...staged }, makeUpdate(dataset, 'after.txt', v(2000), 'after')]);
+    await Promise.all(['dc-a', 'dc-b', 'dc-c'].map((dc) => startTestConsumer(topology, dc, { SHARDSYNC_SOURCE_WAIT_MS: '2000' })));
+    for (const dc of ['dc-a', 'dc-b', 'dc-c']) await holds(topology, dc, dataset, { 'after.txt': sha256('after') });
+    const letters = await waitFor(async () => {
+      const msgs = await readTopic(topology.kafka.topics.deadLetters);
+      return msgs.length >= 3 ? msgs : undefined;
+    }, { what: 'the corrupt event dead-lettered by every datacenter' });
+    expect(new Set(letters.map((m) => readDeadLetter(m.headers)?.datacenter))).toEqual(new Set(['dc-a', 'dc-b', 'dc-c']));
+    for (const dc of ['dc-a', 'dc-b', 'dc-c']) expect(await storeContents(topology, dc, dataset)).toEqual({ 'after.txt': sha256('after') });
+  });
+});

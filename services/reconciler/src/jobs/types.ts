@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import type { KeyOutcome, KeyRange, PassRequest, PassScanSummary } from '@shardsync/reconcile';
+
+/** The one queue every reconciler instance shares: passes, their key ranges and key repairs. */
+export const QUEUE_NAME = 'reconcile';
+
+export const JOB = { pass: 'pass', range: 'range', repair: 'repair' } as const;
+
+/** A pass of one dataset. The scheduler creates it; it runs in two steps around its range jobs. */
+export interface PassJobData {
+  readonly request: PassRequest;
+  /** Set when the scan is done and the range jobs exist; the next run of the job writes the report. */
+  readonly passId?: string | undefined;
+  readonly scan?: PassScanSummary | undefined;
+  /** Divergent keys per range job, by range index, to count the keys of ranges that never reported. */
+  readonly rangeKeys?: readonly number[] | undefined;
+}
+
+/** A slice of a pass's divergent keys, with what each datacenter listed for them. */
+export interface RangeJobData {
+  readonly passId: string;
+  readonly request: PassRequest;
+  readonly range: KeyRange;
+  /** Set when the keys were handled and some repairs were handed to retried repair jobs. */
+  readonly outcomes?: readonly KeyOutcome[] | undefined;
+}
+
+/** One key to read and repair again, with retries and backoff. */
+export interface RepairJobData {
+  readonly passId: string;
+  readonly request: PassRequest;
+  readonly key: string;
+}
+
+/** What a range job returns to its pass. */
+export interface RangeResult {
+  readonly index: number;
+  readonly outcomes: readonly KeyOutcome[];
+}
+
+/** What a pass job returns (its full report is in the pass history). */
+export interface PassResult {
+  readonly passId: string;
+  readonly dataset: string;
+  readonly skipped?: string | undefined;
+  readonly divergentKeys?: number | undefined;
+  readonly remaining?: number | undefined;
+  readonly converged?: boolean | undefined;
+}
+
+/** Scheduler ids: one per dataset and mode, whatever number of instances upsert them. */
+export function schedulerId(dataset: string, deep: boolean): string {
+  return `${deep ? 'deep-pass' : 'pass'}-${dataset}`;
+}
+
+/** Job ids of a pass's children: deterministic, so a retried step does not add them twice. BullMQ ids may not contain ":". */
+export function rangeJobId(passId: string, index: number): string {
+  return `${passId}-range-${index}`;
+}
+
+export function repairJobId(passId: string, key: string): string {
+  return `${passId}-key-${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
+}

@@ -1,0 +1,77 @@
+import type { KeyOutcome, PassReport } from '@shardsync/reconcile';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Prometheus metrics of the reconciler (`shardsync_reconciler_*`). */
+export class ReconcilerMetrics {
+  readonly registry = new Registry();
+  readonly passes = new Counter({
+    name: 'shardsync_reconciler_passes_total',
+    help: 'Finished passes: converged (the datacenters agree), diverged (divergence remains), skipped (another pass of the dataset was running)',
+    labelNames: ['dataset', 'mode', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly passSeconds = new Histogram({
+    name: 'shardsync_reconciler_pass_duration_seconds',
+    help: 'Duration of a pass from the start of listing to its report',
+    labelNames: ['dataset', 'mode'] as const,
+    buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14_400],
+    registers: [this.registry],
+  });
+  readonly copies = new Counter({
+    name: 'shardsync_reconciler_divergent_copies_total',
+    help: 'Divergent copies found, by datacenter and status (missing, stale, corrupt, shouldBeDeleted, unmanaged)',
+    labelNames: ['dataset', 'datacenter', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly repairs = new Counter({
+    name: 'shardsync_reconciler_repairs_total',
+    help: 'Outcomes of repairs, by datacenter and result (repaired, failed, planned, skipped, superseded)',
+    labelNames: ['dataset', 'datacenter', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly bytesMoved = new Counter({ name: 'shardsync_reconciler_bytes_moved_total', help: 'Object bytes written by repairs', labelNames: ['dataset'] as const, registers: [this.registry] });
+  readonly requests = new Counter({
+    name: 'shardsync_reconciler_requests_total',
+    help: 'Store requests beyond listing (drill-down HEADs and repairs), by operation',
+    labelNames: ['dataset', 'operation'] as const,
+    registers: [this.registry],
+  });
+  readonly lastDivergentKeys = new Gauge({ name: 'shardsync_reconciler_last_pass_divergent_keys', help: 'Divergent keys found by the last pass', labelNames: ['dataset'] as const, registers: [this.registry] });
+  readonly lastRemaining = new Gauge({
+    name: 'shardsync_reconciler_last_pass_remaining_copies',
+    help: 'Divergent copies left after the last pass (0 = the datacenters agree)',
+    labelNames: ['dataset'] as const,
+    registers: [this.registry],
+  });
+  readonly lastPassTimestamp = new Gauge({
+    name: 'shardsync_reconciler_last_pass_timestamp_seconds',
+    help: 'When the last pass of the dataset finished (Unix time); alert when it is too old',
+    labelNames: ['dataset'] as const,
+    registers: [this.registry],
+  });
+  readonly jobs = new Counter({ name: 'shardsync_reconciler_jobs_total', help: 'Jobs run, by name and result', labelNames: ['name', 'result'] as const, registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'shardsync_reconciler_' });
+  }
+
+  /** Counts what a finished pass found and did. Per-key counters were already counted by the jobs. */
+  recordPass(report: PassReport): void {
+    const mode = report.deep ? 'deep' : 'routine';
+    this.passes.inc({ dataset: report.dataset, mode, result: report.converged ? 'converged' : 'diverged' });
+    this.passSeconds.observe({ dataset: report.dataset, mode }, report.durationMs / 1000);
+    this.lastDivergentKeys.set({ dataset: report.dataset }, report.divergentKeys);
+    this.lastRemaining.set({ dataset: report.dataset }, report.remaining);
+    this.lastPassTimestamp.set({ dataset: report.dataset }, Date.parse(report.finishedAt) / 1000);
+  }
+
+  /** Counts one key's divergent copies, repairs, bytes and requests. */
+  recordKey(dataset: string, outcome: KeyOutcome): void {
+    for (const [datacenter, copy] of Object.entries(outcome.copies)) {
+      if (copy.status !== 'equal') this.copies.inc({ dataset, datacenter, status: copy.status });
+      if (copy.result !== undefined) this.repairs.inc({ dataset, datacenter, result: copy.result });
+    }
+    this.bytesMoved.inc({ dataset }, outcome.bytesMoved);
+    for (const [operation, n] of Object.entries(outcome.requests)) if (n > 0) this.requests.inc({ dataset, operation }, n);
+  }
+}
