@@ -91,7 +91,7 @@ describe('producer', () => {
       headers: auth(),
       body: new ReadableStream({ pull: (c) => c.enqueue(new Uint8Array(1024 * 1024)) }),
       duplex: 'half',
-    } as RequestInit).catch(() => undefined);
+    }).catch(() => undefined);
     const limited = await rawRequest(producer.url, 'PUT', `/v1/objects/${dataset}/huge`, { ...auth() }, Buffer.alloc(65 * 1024 * 1024));
     expect({ status: limited.status, error: (limited.json as { error: string }).error }).toEqual({ status: 413, error: 'SHARDSYNC_BODY_TOO_LARGE' });
     if (tooLarge !== undefined) expect(tooLarge.status).toBe(413);

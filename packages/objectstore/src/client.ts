@@ -1,0 +1,84 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { resolveS3Credentials, type S3Credentials } from './credentials.js';
+
+// Re-exported for modules that import the credentials shape from here (store-pool.ts).
+export type { S3Credentials } from './credentials.js';
+import { ObjectStoreConfigError } from './errors.js';
+import type { CompiledObjectStoreOptions } from './options.js';
+
+/** One datacenter's S3 endpoint and bucket; the topology's `datacenters[i].s3` plus the datacenter name. */
+export interface S3StoreConfig {
+  /** Datacenter name, used in errors and metrics. */
+  readonly datacenter: string;
+  /** Base URL of the S3 API, e.g. `http://127.0.0.1:19001`. */
+  readonly endpoint: string;
+  readonly region: string;
+  readonly bucket: string;
+  /** Path-style addressing (`endpoint/bucket/key`). Default true: every S3-compatible server on one host needs it. */
+  readonly forcePathStyle?: boolean | undefined;
+  /** Default `{ type: 'none' }`. */
+  readonly credentials?: S3Credentials | undefined;
+}
+
+/** An SDK client and the keep-alive agent it sends through (exposed for socket accounting). */
+export interface S3Connection {
+  readonly client: S3Client;
+  readonly agent: HttpAgent;
+}
+
+/**
+ * Builds the SDK client for one datacenter.
+ *
+ * - Our own keep-alive agent, passed as an instance: the handler then reuses it for every request
+ *   (with agent options only, it opens a throw-away non-keep-alive agent for each
+ *   `Expect: 100-continue` request, i.e. every large PUT), and we can count its sockets.
+ * - Explicit connection, request and socket-idle timeouts: the SDK default is none, and a silent
+ *   peer would hang a consumer forever. `throwOnRequestTimeout`, or a breach only logs a warning.
+ * - Few attempts: callers retry with backoff and know which operations are safe to repeat.
+ * - Checksums only WHEN_REQUIRED: since 2025 the SDK's default sends CRC32 checksums
+ *   (`x-amz-checksum-crc32`, `x-amz-sdk-checksum-algorithm`, aws-chunked trailers) on every upload
+ *   and `x-amz-checksum-mode` on GETs. s3proxy 2.6.0 answers those with 501 NotImplemented, for
+ *   PutObject, UploadPart and even GetObject. Integrity comes from Content-MD5 (which s3proxy does
+ *   verify) and our own SHA-256.
+ */
+export function createS3Client(config: S3StoreConfig, options: CompiledObjectStoreOptions): S3Connection {
+  let url: URL;
+  try {
+    url = new URL(config.endpoint);
+  } catch (cause) {
+    throw new ObjectStoreConfigError(`datacenter ${config.datacenter}: endpoint ${JSON.stringify(config.endpoint)} is not a URL; expected e.g. "http://127.0.0.1:19001" (${String(cause)})`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ObjectStoreConfigError(`datacenter ${config.datacenter}: endpoint ${config.endpoint} must be http or https`);
+  }
+  if (config.region === '') throw new ObjectStoreConfigError(`datacenter ${config.datacenter}: region must not be empty`);
+  if (config.bucket === '') throw new ObjectStoreConfigError(`datacenter ${config.datacenter}: bucket must not be empty`);
+  const credentials = resolveS3Credentials(config.credentials ?? { type: 'none' });
+
+  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, scheduling: 'lifo' as const };
+  const agent = url.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+  const requestHandler = new NodeHttpHandler({
+    ...(url.protocol === 'https:' ? { httpsAgent: agent } : { httpAgent: agent }),
+    connectionTimeout: options.connectionTimeoutMs,
+    requestTimeout: options.requestTimeoutMs,
+    throwOnRequestTimeout: true,
+    socketTimeout: options.socketIdleTimeoutMs,
+  });
+  const client = new S3Client({
+    endpoint: config.endpoint,
+    region: config.region,
+    forcePathStyle: config.forcePathStyle ?? true,
+    credentials,
+    requestHandler,
+    maxAttempts: options.maxAttempts,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    // With our own agent the handler does not wait for "100 Continue" anyway; the header would only
+    // make a server hold the body back.
+    expectContinueHeader: false,
+  });
+  return { client, agent };
+}

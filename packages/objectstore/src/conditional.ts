@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { ObjectNotFoundError, PreconditionFailedError } from './errors.js';
+import type { S3Context } from './s3-context.js';
+import { assertConditions, hasConditions, type NormalizedConditions } from './validate.js';
+
+/** Reserved prefix of the keys the `auto` mode writes while probing the server. */
+export const CONDITIONAL_PROBE_PREFIX = '.shardsync/probe/conditional-writes/';
+
+/** Header fields for PutObject / CompleteMultipartUpload / CopyObject / DeleteObject. */
+export interface ConditionalHeaders {
+  IfNoneMatch?: string;
+  IfMatch?: string;
+}
+
+/**
+ * How each kind of request enforces its conditions. Servers differ per operation: s3proxy 4.1.0
+ * enforces If-None-Match / If-Match on PutObject, CompleteMultipartUpload and DeleteObject but
+ * ignores them on CopyObject; 2.6.0 ignores them everywhere.
+ */
+export interface ConditionalWriteSupport {
+  /** PutObject, CompleteMultipartUpload, DeleteObject. */
+  readonly write: 'native' | 'emulated';
+  /** CopyObject (a multipart copy completes with CompleteMultipartUpload, so follows `write`). */
+  readonly copy: 'native' | 'emulated';
+}
+
+/**
+ * Enforces write conditions natively (headers) or by emulation (HEAD and compare), per the
+ * store's `conditionalWrites` option; see `ConditionalWriteMode` for the race the emulation has.
+ */
+export class ConditionalWrites {
+  readonly #ctx: S3Context;
+  #support: Promise<ConditionalWriteSupport> | undefined;
+
+  constructor(ctx: S3Context) {
+    this.#ctx = ctx;
+    const configured = ctx.options.conditionalWrites;
+    if (configured !== 'auto') this.#support = Promise.resolve({ write: configured, copy: configured });
+  }
+
+  /** The support in force; in `auto` mode the first call probes the server (a failed probe is retried next time). */
+  async support(signal?: AbortSignal): Promise<ConditionalWriteSupport> {
+    this.#support ??= this.#probe(signal).catch((err: unknown) => {
+      this.#support = undefined;
+      throw err;
+    });
+    return this.#support;
+  }
+
+  /**
+   * Call right before the write that must be conditional. Emulated: HEADs the key and throws
+   * `PreconditionFailedError` if the conditions do not hold, and returns no headers. Native:
+   * returns the headers for the server to check.
+   */
+  async prepare(key: string, conditions: NormalizedConditions, operation: string, signal?: AbortSignal): Promise<ConditionalHeaders> {
+    if (!hasConditions(conditions)) return {};
+    const support = await this.support(signal);
+    if ((operation === 'CopyObject' ? support.copy : support.write) === 'emulated') {
+      await this.check(key, conditions, operation, signal);
+      return {};
+    }
+    return headersFor(conditions);
+  }
+
+  /**
+   * HEADs the key and throws `PreconditionFailedError` if the conditions do not hold. Multipart
+   * writes call this before uploading anything, whatever the mode, so a write doomed to fail
+   * does not first move gigabytes.
+   */
+  async check(key: string, conditions: NormalizedConditions, operation: string, signal?: AbortSignal): Promise<void> {
+    if (!hasConditions(conditions)) return;
+    const current = await this.#ctx.head(key, signal);
+    assertConditions(current, conditions, `${operation} of key ${JSON.stringify(key)} in bucket "${this.#ctx.bucket}" (datacenter ${this.#ctx.datacenter})`);
+  }
+
+  /**
+   * Writes a small object twice, the second time with `If-None-Match: *`, then copies it onto
+   * itself with `If-None-Match: *`: a 412 means the server enforces conditions for that kind of
+   * request. DeleteObject is assumed to follow PutObject (true of AWS and both s3proxy lines).
+   */
+  async #probe(signal?: AbortSignal): Promise<ConditionalWriteSupport> {
+    const ctx = this.#ctx;
+    const key = `${CONDITIONAL_PROBE_PREFIX}${randomUUID()}`;
+    const enforced = async (request: () => Promise<unknown>): Promise<'native' | 'emulated'> => {
+      try {
+        await request();
+        return 'emulated';
+      } catch (err) {
+        if (err instanceof PreconditionFailedError) return 'native';
+        throw err;
+      }
+    };
+    const put = (headers: ConditionalHeaders) =>
+      ctx.call('PutObject', key, signal, (abortSignal) =>
+        ctx.client.send(new PutObjectCommand({ Bucket: ctx.bucket, Key: key, Body: 'probe', ...headers }), { abortSignal }),
+      );
+    try {
+      await put({});
+      const write = await enforced(() => put({ IfNoneMatch: '*' }));
+      const copy = await enforced(() =>
+        ctx.call('CopyObject', key, signal, (abortSignal) =>
+          ctx.client.send(
+            new CopyObjectCommand({ Bucket: ctx.bucket, Key: key, CopySource: `${ctx.bucket}/${key}`, MetadataDirective: 'REPLACE', IfNoneMatch: '*' }),
+            { abortSignal },
+          ),
+        ),
+      );
+      return { write, copy };
+    } finally {
+      await ctx
+        .call('DeleteObject', key, AbortSignal.timeout(ctx.options.cleanupTimeoutMs), (abortSignal) =>
+          ctx.client.send(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: key }), { abortSignal }),
+        )
+        .catch(() => undefined); // a leftover probe object under the reserved prefix is harmless
+    }
+  }
+}
+
+/**
+ * Servers that enforce `If-Match` answer 404 when the key does not exist (AWS and s3proxy 4.x do);
+ * the emulation, the memory store and the caller all treat that as the precondition failing.
+ */
+export function missingAsPreconditionFailure(err: unknown, headers: ConditionalHeaders): unknown {
+  if (headers.IfMatch === undefined || !(err instanceof ObjectNotFoundError)) return err;
+  return new PreconditionFailedError(`${err.message.replace(/: the object does not exist$/, '')}: If-Match ${headers.IfMatch} failed, the key does not exist`, {
+    cause: err,
+    statusCode: 404,
+  });
+}
+
+function headersFor(c: NormalizedConditions): ConditionalHeaders {
+  if (c.ifNoneMatch !== undefined) return { IfNoneMatch: c.ifNoneMatch };
+  if (c.ifMatch !== undefined) return { IfMatch: c.ifMatch };
+  return {};
+}

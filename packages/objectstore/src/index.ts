@@ -1,0 +1,69 @@
+export type {
+  ByteRange,
+  CopyOptions,
+  CopyResult,
+  DeleteOptions,
+  GetOptions,
+  GetResult,
+  HeadOptions,
+  ListEntry,
+  ListOptions,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  PutResult,
+  WriteConditions,
+} from './types.js';
+
+export {
+  AccessDeniedError,
+  EtagRuleViolationError,
+  InvalidArgumentError,
+  InvalidRangeError,
+  NoSuchBucketError,
+  ObjectNotFoundError,
+  ObjectStoreConfigError,
+  ObjectStoreError,
+  OperationAbortedError,
+  PreconditionFailedError,
+  RequestRejectedError,
+  SizeMismatchError,
+  SourceStreamError,
+  StoreClosedError,
+  StoreUnavailableError,
+  UnexpectedStoreError,
+} from './errors.js';
+export type { ObjectStoreErrorCode, ObjectStoreErrorOptions } from './errors.js';
+
+export { classifyS3Error } from './classify.js';
+export type { S3ErrorContext } from './classify.js';
+
+export {
+  compileObjectStoreOptions,
+  isS3ProxyArtifact,
+  MAX_PARTS,
+  MAX_SINGLE_REQUEST_BYTES,
+  MIN_PART_SIZE_BYTES,
+} from './options.js';
+export type { CompiledObjectStoreOptions, ConditionalWriteMode, ObjectStoreOptions } from './options.js';
+
+export { EtagHasher, etagOfBytes, expectedEtag, multipartEtag, normalizeEtag, objectLayout, singlePartEtag } from './etag.js';
+export type { EtagRule, ObjectLayout } from './etag.js';
+
+export { normalizeMetadata, SHA256_METADATA_KEY } from './validate.js';
+
+export { resolveS3Credentials } from './credentials.js';
+export type { ResolvedS3Credentials, S3Credentials } from './credentials.js';
+export { createS3Client } from './client.js';
+export type { S3Connection, S3StoreConfig } from './client.js';
+
+export { CONDITIONAL_PROBE_PREFIX } from './conditional.js';
+export type { ConditionalWriteSupport } from './conditional.js';
+export { S3ObjectStore } from './s3-object-store.js';
+export type { ConnectionStats } from './s3-object-store.js';
+
+export { MemoryObjectStore } from './memory-object-store.js';
+export type { MemoryFault, MemoryObjectStoreOptions, MemoryOperation } from './memory-object-store.js';
+
+export { StorePool } from './store-pool.js';
+export type { DatacenterStoreConfig } from './store-pool.js';

@@ -1,0 +1,95 @@
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { classifyS3Error } from './classify.js';
+import { normalizeEtag } from './etag.js';
+import { ObjectNotFoundError, OperationAbortedError, StoreClosedError } from './errors.js';
+import type { CompiledObjectStoreOptions } from './options.js';
+import type { ObjectInfo } from './types.js';
+
+/** What the S3 operations (put, copy, conditional writes) share: one client, one bucket, one error context. */
+export class S3Context {
+  readonly client: S3Client;
+  readonly datacenter: string;
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly options: CompiledObjectStoreOptions;
+  #closed = false;
+
+  constructor(init: { client: S3Client; datacenter: string; endpoint: string; bucket: string; options: CompiledObjectStoreOptions }) {
+    this.client = init.client;
+    this.datacenter = init.datacenter;
+    this.endpoint = init.endpoint;
+    this.bucket = init.bucket;
+    this.options = init.options;
+  }
+
+  /** Marks the context closed; later calls fail with `StoreClosedError`. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /**
+   * Runs one SDK call, turning whatever it throws into an `ObjectStoreError` that names the
+   * operation, key, bucket, endpoint and datacenter.
+   */
+  async call<T>(operation: string, key: string | undefined, signal: AbortSignal | undefined, run: (abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    this.assertOpen(operation);
+    if (signal?.aborted === true) throw this.aborted(operation, key, signal);
+    try {
+      return await run(signal);
+    } catch (err) {
+      throw classifyS3Error(err, { operation, key, bucket: this.bucket, endpoint: this.endpoint, datacenter: this.datacenter });
+    }
+  }
+
+  /** HeadObject; `undefined` when the key does not exist. */
+  async head(key: string, signal: AbortSignal | undefined): Promise<ObjectInfo | undefined> {
+    try {
+      const out = await this.call('HeadObject', key, signal, (abortSignal) =>
+        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal }),
+      );
+      return toObjectInfo(key, out, out.ContentLength);
+    } catch (err) {
+      // A HEAD has no body, so a 404 for a missing bucket looks exactly like a missing key; ping()
+      // at start-up (HeadBucket) is what tells them apart.
+      if (err instanceof ObjectNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** The error for a call whose caller aborted it. */
+  aborted(operation: string, key: string | undefined, signal: AbortSignal): OperationAbortedError {
+    const what = key === undefined ? operation : `${operation} of key ${JSON.stringify(key)}`;
+    return new OperationAbortedError(`${what} in bucket "${this.bucket}" (datacenter ${this.datacenter}) was aborted by the caller`, { cause: signal.reason });
+  }
+
+  assertOpen(operation: string): void {
+    if (this.#closed) throw new StoreClosedError(`${operation} on the object store of datacenter ${this.datacenter} after close()`);
+  }
+}
+
+/** True once `signal` fired. A function, so TypeScript does not narrow `signal.aborted` across awaits. */
+export function isAborted(signal: AbortSignal | undefined): signal is AbortSignal {
+  return signal?.aborted === true;
+}
+
+/** The fields of HeadObject/GetObject output that {@link toObjectInfo} reads. */
+export interface ObjectHeaders {
+  readonly ETag?: string | undefined;
+  readonly LastModified?: Date | undefined;
+  readonly Metadata?: Record<string, string> | undefined;
+  readonly ContentType?: string | undefined;
+}
+
+/** Builds an {@link ObjectInfo} from response headers; metadata keys are lower-cased (servers differ). */
+export function toObjectInfo(key: string, out: ObjectHeaders, size: number | undefined): ObjectInfo {
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(out.Metadata ?? {})) metadata[k.toLowerCase()] = v;
+  return {
+    key,
+    size: size ?? 0,
+    etag: normalizeEtag(out.ETag ?? ''),
+    lastModified: out.LastModified ?? new Date(0),
+    metadata,
+    contentType: out.ContentType,
+  };
+}

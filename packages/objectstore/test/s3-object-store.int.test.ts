@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, test } from 'vitest';
+import {
+  InvalidRangeError,
+  NoSuchBucketError,
+  ObjectNotFoundError,
+  PreconditionFailedError,
+  S3ObjectStore,
+  SHA256_METADATA_KEY,
+  singlePartEtag,
+} from '../src/index.js';
+import { body, createTestStore, readAll, testS3Server } from './helpers.js';
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const md5 = (b: Uint8Array): Buffer => createHash('md5').update(b).digest();
+
+describe('S3ObjectStore against a real S3 server', () => {
+  test('user metadata round-trips with lower-cased keys, and the ETag is the MD5 of the body', async () => {
+    const { store } = await createTestStore();
+    const data = body(1000);
+    const put = await store.put('models/a.bin', data, {
+      metadata: { 'Shardsync-Version': '7', 'x-amz-meta-Shardsync-Event-Id': 'ev-1', [SHA256_METADATA_KEY]: sha256(data) },
+      contentType: 'application/octet-stream',
+    });
+    expect(put).toEqual({ etag: singlePartEtag(md5(data)), size: 1000, sha256: sha256(data) });
+
+    const info = await store.head('models/a.bin');
+    expect(info).toMatchObject({
+      key: 'models/a.bin',
+      size: 1000,
+      etag: put.etag,
+      contentType: 'application/octet-stream',
+      metadata: { 'shardsync-version': '7', 'shardsync-event-id': 'ev-1', [SHA256_METADATA_KEY]: sha256(data) },
+    });
+    expect(info?.lastModified).toBeInstanceOf(Date);
+
+    const got = await store.get('models/a.bin');
+    expect(got.info.etag).toBe(put.etag);
+    expect(await readAll(got.body)).toEqual(data);
+  });
+
+  test('a missing key is undefined for head and ObjectNotFoundError for get', async () => {
+    const { store } = await createTestStore();
+    expect(await store.head('nope')).toBeUndefined();
+    await expect(store.get('nope')).rejects.toBeInstanceOf(ObjectNotFoundError);
+  });
+
+  test('a range GET returns those bytes and the size of the whole object', async () => {
+    const { store } = await createTestStore();
+    const data = body(10_000);
+    await store.put('r', data);
+    const { info, body: stream } = await store.get('r', { range: { start: 100, end: 199 } });
+    expect(info.size).toBe(10_000);
+    expect(await readAll(stream)).toEqual(data.subarray(100, 200));
+    const tail = await store.get('r', { range: { start: 9_990, end: 20_000 } });
+    expect(await readAll(tail.body)).toEqual(data.subarray(9_990));
+    await expect(store.get('r', { range: { start: 10_000, end: 10_001 } })).rejects.toBeInstanceOf(InvalidRangeError);
+  });
+
+  test('a GET with a stale If-Match fails instead of reading a newer version', async () => {
+    const { store } = await createTestStore();
+    const first = await store.put('k', body(10));
+    await store.put('k', body(10));
+    await expect(store.get('k', { ifMatch: first.etag })).rejects.toBeInstanceOf(PreconditionFailedError);
+  });
+
+  test('list pages through keys in order, honouring prefix and startAfter', async () => {
+    const { store } = await createTestStore();
+    for (let i = 0; i < 7; i++) await store.put(`ds/${i}`, Buffer.from(`v${i}`));
+    await store.put('other/x', Buffer.from('x'));
+    const all = [];
+    for await (const e of store.list({ prefix: 'ds/', pageSize: 3 })) all.push(e);
+    expect(all.map((e) => e.key)).toEqual(['ds/0', 'ds/1', 'ds/2', 'ds/3', 'ds/4', 'ds/5', 'ds/6']);
+    expect(all[0]).toMatchObject({ size: 2, etag: singlePartEtag(md5(Buffer.from('v0'))) });
+    const after = [];
+    for await (const e of store.list({ prefix: 'ds/', startAfter: 'ds/4', pageSize: 1 })) after.push(e.key);
+    expect(after).toEqual(['ds/5', 'ds/6']);
+  });
+
+  test('delete removes a key, and deleting a missing key succeeds', async () => {
+    const { store } = await createTestStore();
+    await store.put('d', body(5));
+    await store.delete('d');
+    expect(await store.head('d')).toBeUndefined();
+    await expect(store.delete('d')).resolves.toBeUndefined();
+  });
+
+  test('copy replaces metadata when given and keeps the source metadata otherwise', async () => {
+    const { store } = await createTestStore();
+    const data = body(2048);
+    const src = await store.put('.shardsync/staging/abc', data, { metadata: { a: '1' }, contentType: 'text/plain' });
+    const replaced = await store.copy('.shardsync/staging/abc', 'ds/with space+plus/ünï.bin', { metadata: { 'Shardsync-Version': '3' } });
+    expect(replaced).toEqual({ etag: src.etag, size: 2048 });
+    expect(await store.head('ds/with space+plus/ünï.bin')).toMatchObject({ metadata: { 'shardsync-version': '3' }, contentType: 'text/plain' });
+    await store.copy('.shardsync/staging/abc', 'kept');
+    expect((await store.head('kept'))?.metadata).toEqual({ a: '1' });
+    await expect(store.copy('missing', 'x')).rejects.toBeInstanceOf(ObjectNotFoundError);
+    await expect(store.copy('kept', 'y', { sourceIfMatch: '"0000"' })).rejects.toBeInstanceOf(PreconditionFailedError);
+  });
+
+  test('ping succeeds on an existing bucket and names bucket and endpoint when it is missing', async () => {
+    const { store } = await createTestStore();
+    await expect(store.ping()).resolves.toBeUndefined();
+    const { endpoint, region } = testS3Server();
+    const missing = new S3ObjectStore({ datacenter: 'dc-x', endpoint, region, bucket: 'no-such-bucket-objstore' });
+    try {
+      const err: unknown = await missing.ping().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NoSuchBucketError);
+      expect((err as NoSuchBucketError).message).toContain('no-such-bucket-objstore');
+      expect((err as NoSuchBucketError).message).toContain(endpoint);
+      expect((err as NoSuchBucketError).retriable).toBe(false);
+    } finally {
+      await missing.close();
+    }
+  });
+});

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { createInlinePayload, formatVersion, META, objectKeyOf, tombstoneKeyOf, type ShardUpdate, type Version } from '@shardsync/events';
+import { sha256Hex } from '@shardsync/integrity';
+import { MemoryObjectStore, StoreUnavailableError } from '@shardsync/objectstore';
+import { Applier } from '../src/apply/applier.js';
+import { LocalState } from '../src/state/local-state.js';
+import { TombstoneIndex } from '../src/state/tombstone-index.js';
+
+const v = (physicalMs: number, producerId = 'p1'): Version => ({ physicalMs, logical: 0, producerId });
+
+function put(key: string, version: Version, body: string): ShardUpdate {
+  return {
+    eventId: `e-${key}-${version.physicalMs}`,
+    dataset: 'ds',
+    key,
+    operation: 'PUT',
+    version,
+    size: Buffer.byteLength(body),
+    sha256: sha256Hex(body),
+    payload: createInlinePayload(Buffer.from(body)),
+    originDatacenter: 'dc-a',
+    producerId: version.producerId,
+    producedAtMs: 0,
+    metadata: {},
+  };
+}
+
+function del(key: string, version: Version): ShardUpdate {
+  return { eventId: `d-${key}-${version.physicalMs}`, dataset: 'ds', key, operation: 'DELETE', version, size: 0, sha256: null, payload: null, originDatacenter: 'dc-a', producerId: version.producerId, producedAtMs: 0, metadata: {} };
+}
+
+function setup(stores: Record<string, MemoryObjectStore> = {}) {
+  const local = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'b' });
+  const tombstones = new TombstoneIndex(local, 60_000);
+  const state = new LocalState(local, tombstones, 1000);
+  const applier = new Applier({
+    local,
+    state,
+    tombstones,
+    storeFor: (dc) => {
+      const s = stores[dc];
+      if (s === undefined) throw new Error(`no store ${dc}`);
+      return s;
+    },
+    peersOf: () => Object.values(stores).map((s) => ({ datacenter: s.datacenter, bucket: s.bucket })),
+    onBytes: () => undefined,
+  });
+  return { local, tombstones, state, applier };
+}
+
+async function body(store: MemoryObjectStore, key: string): Promise<string | undefined> {
+  const info = await store.head(key);
+  if (info === undefined) return undefined;
+  const { body: stream } = await store.get(key);
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
+describe('Applier', () => {
+  it('writes the object with its version, SHA-256 and event id as metadata', async () => {
+    const { local, applier } = setup();
+    const u = put('a', v(10), 'hello');
+    expect(await applier.apply(u)).toMatchObject({ result: 'applied' });
+    const info = await local.head(objectKeyOf('ds', 'a'));
+    expect(info?.metadata).toMatchObject({ [META.version]: formatVersion(v(10)), [META.sha256]: sha256Hex('hello'), [META.eventId]: u.eventId });
+  });
+
+  it('an equal version is a duplicate and a lower version is stale: neither rewrites the object', async () => {
+    const { local, applier } = setup();
+    await applier.apply(put('a', v(10), 'ten'));
+    expect(await applier.apply(put('a', v(10), 'ten'))).toEqual({ result: 'skipped', reason: 'duplicate' });
+    expect(await applier.apply(put('a', v(5), 'five'))).toEqual({ result: 'skipped', reason: 'stale' });
+    expect(await body(local, objectKeyOf('ds', 'a'))).toBe('ten');
+  });
+
+  it('a delete leaves a tombstone that a late, older put cannot get past, even after a restart', async () => {
+    const first = setup();
+    await first.applier.apply(put('a', v(1), 'one'));
+    await first.applier.apply(del('a', v(3)));
+    expect(await first.local.head(objectKeyOf('ds', 'a'))).toBeUndefined();
+    expect((await first.local.head(tombstoneKeyOf('ds', 'a')))?.metadata[META.version]).toBe(formatVersion(v(3)));
+
+    // A fresh consumer over the same store (no cache) must still see the tombstone.
+    const tombstones = new TombstoneIndex(first.local, 60_000);
+    await tombstones.reload();
+    const state = new LocalState(first.local, tombstones, 1000);
+    const restarted = new Applier({ local: first.local, state, tombstones, storeFor: () => first.local, peersOf: () => [], onBytes: () => undefined });
+    expect(await restarted.apply(put('a', v(2), 'late'))).toEqual({ result: 'skipped', reason: 'stale' });
+    expect(await first.local.head(objectKeyOf('ds', 'a'))).toBeUndefined();
+  });
+
+  it('a put newer than a tombstone brings the key back and removes the tombstone', async () => {
+    const { local, applier } = setup();
+    await applier.apply(del('a', v(3)));
+    expect(await applier.apply(put('a', v(4), 'back'))).toMatchObject({ result: 'applied' });
+    expect(await body(local, objectKeyOf('ds', 'a'))).toBe('back');
+    expect(await local.head(tombstoneKeyOf('ds', 'a'))).toBeUndefined();
+  });
+
+  it('a newer version written by someone else meanwhile is never overwritten by an older one', async () => {
+    const { local, applier } = setup();
+    // Another writer (a reconciler repair) put version 9 behind the consumer's back.
+    await local.put(objectKeyOf('ds', 'a'), Buffer.from('nine'), { metadata: { [META.version]: formatVersion(v(9)), [META.sha256]: sha256Hex('nine') } });
+    expect(await applier.apply(put('a', v(5), 'five'))).toEqual({ result: 'skipped', reason: 'stale' });
+    expect(await body(local, objectKeyOf('ds', 'a'))).toBe('nine');
+  });
+
+  it('a referenced payload whose staged copy is corrupt is taken from a peer holding the same version', async () => {
+    const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a' });
+    const peer = new MemoryObjectStore({ datacenter: 'dc-c', bucket: 'c' });
+    const { local, applier } = setup({ 'dc-a': origin, 'dc-c': peer });
+    const good = 'x'.repeat(5000);
+    await origin.put('.shardsync/staging/s1', Buffer.from('y'.repeat(5000)));
+    const u: ShardUpdate = { ...put('big', v(7), good), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: '.shardsync/staging/s1' } };
+    await peer.put(objectKeyOf('ds', 'big'), Buffer.from(good), { metadata: { [META.version]: formatVersion(v(7)), [META.sha256]: sha256Hex(good) } });
+    expect(await applier.apply(u)).toMatchObject({ result: 'applied', mode: 'stream' });
+    expect(await body(local, objectKeyOf('ds', 'big'))).toBe(good);
+  });
+
+  it('bytes that match no source never become visible, and the error says so without retrying forever', async () => {
+    const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a' });
+    const { local, applier } = setup({ 'dc-a': origin });
+    await origin.put('.shardsync/staging/s1', Buffer.from('corrupt'));
+    // The only peer holding this version has bad bytes too.
+    await origin.put(objectKeyOf('ds', 'k'), Buffer.from('corrupt'), { metadata: { [META.version]: formatVersion(v(7)) } });
+    const u: ShardUpdate = { ...put('k', v(7), 'correct'), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: '.shardsync/staging/s1' } };
+    await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_DIGEST_MISMATCH_ALL_SOURCES', retriable: false });
+    expect(await local.head(objectKeyOf('ds', 'k'))).toBeUndefined();
+  });
+
+  it('an unavailable store is a retriable failure', async () => {
+    const { local, applier } = setup();
+    local.injectFault({ operation: 'put', error: () => new StoreUnavailableError('injected outage'), times: 1 });
+    await expect(applier.apply(put('a', v(1), 'x'))).rejects.toMatchObject({ retriable: true });
+    expect(await applier.apply(put('a', v(1), 'x'))).toMatchObject({ result: 'applied' });
+  });
+});
