@@ -12,7 +12,7 @@ export interface ProcessorDeps {
   datacenter: string;
   topology: Topology;
   registry: SchemaRegistry;
-  applier: Applier;
+  applier: Pick<Applier, 'apply'>;
   /** Where dead letters go (the dead-letter topic). */
   deadLetters: EventSink;
   metrics: ConsumerMetrics;

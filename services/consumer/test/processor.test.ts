@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import { parseTopology } from '@shardsync/config';
+import { readDeadLetter, type ConsumedEvent, type EventSink, type OutgoingEvent, type PartitionBatch } from '@shardsync/eventlog';
+import { bundledSchemaRegistry, createInlinePayload, encodeShardUpdate, type ShardUpdate } from '@shardsync/events';
+import { sha256Hex } from '@shardsync/integrity';
+import { createLogger } from '@shardsync/runtime';
+import type { ApplyOutcome } from '../src/apply/applier.js';
+import { ApplyError } from '../src/apply/errors.js';
+import { BatchProcessor } from '../src/batch/processor.js';
+import { ConsumerMetrics } from '../src/metrics.js';
+
+const topology = parseTopology(
+  `
+kafka: { brokers: ["127.0.0.1:1"] }
+redis: { url: "redis://127.0.0.1:1" }
+datacenters:
+  - { name: dc-a, s3: { endpoint: "http://127.0.0.1:1", region: r, bucket: bucket-a } }
+  - { name: dc-b, s3: { endpoint: "http://127.0.0.1:2", region: r, bucket: bucket-b } }
+datasets:
+  - { name: ds, datacenters: [dc-a, dc-b] }
+  - { name: only-a, datacenters: [dc-a] }
+`,
+  { env: {} },
+);
+
+let offset = 0;
+function event(update: ShardUpdate | Buffer): ConsumedEvent {
+  const encoded = Buffer.isBuffer(update) ? { value: update, headers: {} } : encodeShardUpdate(update);
+  const o = String(offset++);
+  return { topic: 'shardsync.updates', partition: 0, offset: o, key: null, value: encoded.value, headers: encoded.headers, timestampMs: 0 };
+}
+
+function put(key: string, physicalMs: number, dataset = 'ds'): ShardUpdate {
+  const body = `${key}@${physicalMs}`;
+  return {
+    eventId: `00000000-0000-4000-8000-${String(physicalMs).padStart(12, '0')}`,
+    dataset,
+    key,
+    operation: 'PUT',
+    version: { physicalMs, logical: 0, producerId: 'p' },
+    size: body.length,
+    sha256: sha256Hex(body),
+    payload: createInlinePayload(Buffer.from(body)),
+    originDatacenter: 'dc-a',
+    producerId: 'p',
+    producedAtMs: 0,
+    metadata: {},
+  };
+}
+
+function fakeBatch(events: ConsumedEvent[]): PartitionBatch & { marked: string[]; commits: number } {
+  const marked: string[] = [];
+  const batch = {
+    topic: 'shardsync.updates',
+    partition: 0,
+    events,
+    highWatermark: String(Number(events.at(-1)?.offset ?? 0) + 1),
+    marked,
+    commits: 0,
+    markDone: (o: string) => marked.push(o),
+    commit: async () => {
+      batch.commits += 1;
+    },
+    heartbeat: async () => undefined,
+    isActive: () => true,
+  };
+  return batch;
+}
+
+function processor(apply: (u: ShardUpdate) => Promise<ApplyOutcome>, letters: OutgoingEvent[] = []): BatchProcessor {
+  const sink: EventSink = {
+    append: async (_topic, events) => {
+      letters.push(...events);
+    },
+    ping: async () => undefined,
+    close: async () => undefined,
+  };
+  return new BatchProcessor({
+    datacenter: 'dc-b',
+    topology,
+    registry: bundledSchemaRegistry(),
+    applier: { apply },
+    deadLetters: sink,
+    metrics: new ConsumerMetrics(),
+    logger: createLogger('test', {}, 'silent'),
+    concurrency: 4,
+    sourceWaitMs: 1000,
+    onProgress: () => undefined,
+    signal: new AbortController().signal,
+  });
+}
+
+const applied: ApplyOutcome = { result: 'applied', operation: 'PUT', bytes: 1, mode: 'inline' };
+
+describe('BatchProcessor', () => {
+  it('updates of one key in a batch collapse to the highest version before any I/O', async () => {
+    const seen: number[] = [];
+    const batch = fakeBatch([event(put('k', 3)), event(put('k', 9)), event(put('k', 5))]);
+    await processor(async (u) => {
+      seen.push(u.version.physicalMs);
+      return applied;
+    }).handle(batch);
+    expect(seen).toEqual([9]);
+    expect(batch.marked.at(-1)).toBe(batch.events.at(-1)?.offset);
+    expect(batch.commits).toBe(1);
+  });
+
+  it('an offset is marked done only once everything before it is done, even when keys finish out of order', async () => {
+    let releaseSlow!: () => void;
+    const slow = new Promise<void>((r) => (releaseSlow = r));
+    const events = [event(put('slow', 1)), event(put('fast-1', 2)), event(put('fast-2', 3))];
+    const batch = fakeBatch(events);
+    const done = processor(async (u) => {
+      if (u.key === 'slow') await slow;
+      return applied;
+    }).handle(batch);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(batch.marked).toEqual([]);
+    releaseSlow();
+    await done;
+    expect(batch.marked).toEqual([events[2]?.offset]);
+  });
+
+  it('undecodable bytes are dead-lettered with their origin and the batch goes on', async () => {
+    const letters: OutgoingEvent[] = [];
+    const seen: string[] = [];
+    const batch = fakeBatch([event(Buffer.from('garbage')), event(put('after', 1))]);
+    await processor(async (u) => {
+      seen.push(u.key);
+      return applied;
+    }, letters).handle(batch);
+    expect(seen).toEqual(['after']);
+    expect(letters).toHaveLength(1);
+    expect(readDeadLetter(letters[0]?.headers ?? {})).toMatchObject({ datacenter: 'dc-b', code: 'SHARDSYNC_UNDECODABLE_EVENT', originalOffset: batch.events[0]?.offset });
+    expect(batch.marked.at(-1)).toBe(batch.events[1]?.offset);
+  });
+
+  it('a dataset this datacenter does not hold is skipped without touching the store', async () => {
+    const seen: string[] = [];
+    await processor(async (u) => {
+      seen.push(u.key);
+      return applied;
+    }).handle(fakeBatch([event(put('x', 1, 'only-a'))]));
+    expect(seen).toEqual([]);
+  });
+
+  it('when the highest version can never apply it is dead-lettered and the next highest is applied', async () => {
+    const letters: OutgoingEvent[] = [];
+    const seen: number[] = [];
+    await processor(async (u) => {
+      seen.push(u.version.physicalMs);
+      if (u.version.physicalMs === 9) throw new ApplyError('SHARDSYNC_DIGEST_MISMATCH_ALL_SOURCES', 'bad bytes everywhere', { retriable: false });
+      return applied;
+    }, letters).handle(fakeBatch([event(put('k', 3)), event(put('k', 9))]));
+    expect(seen).toEqual([9, 3]);
+    expect(letters.map((l) => readDeadLetter(l.headers ?? {})?.code)).toEqual(['SHARDSYNC_DIGEST_MISMATCH_ALL_SOURCES']);
+  });
+
+  it('a retriable failure is retried until it succeeds; the partition waits rather than skipping', async () => {
+    let calls = 0;
+    const batch = fakeBatch([event(put('k', 1))]);
+    await processor(async () => {
+      calls += 1;
+      if (calls < 3) throw Object.assign(new Error('store 503'), { retriable: true, code: 'SHARDSYNC_STORE_UNAVAILABLE' });
+      return applied;
+    }).handle(batch);
+    expect(calls).toBe(3);
+    expect(batch.marked).toEqual([batch.events[0]?.offset]);
+  });
+});
