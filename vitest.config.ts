@@ -27,7 +27,8 @@ export default defineConfig({
           globalSetup: ['packages/testing/src/global-setup.ts'],
           // One file at a time: fault tests stop and restart shared servers (Kafka, one
           // datacenter's S3 server), which would break files running beside them.
-          fileParallelism: false,
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
           testTimeout: 120_000,
           hookTimeout: 300_000,
         },

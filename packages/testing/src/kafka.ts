@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { onTestFinished } from 'vitest';
 import { uniqueName } from './names.js';
+import { waitFor } from './wait.js';
 import { stackInfo } from './stack-info.js';
 
 /** A kafkajs client for the stack's broker, quiet unless something is wrong. */
@@ -20,7 +21,16 @@ export async function testAdmin(): Promise<Admin> {
 export async function createTestTopic(options: { prefix?: string; partitions?: number } = {}): Promise<string> {
   const admin = await testAdmin();
   const topic = uniqueName(options.prefix ?? 'test-topic');
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: options.partitions ?? 3, replicationFactor: 1 }] });
+  // Right after a broker restart (fault tests) metadata can lag behind: retry until the new
+  // topic's partitions answer.
+  await waitFor(
+    async () => {
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: options.partitions ?? 3, replicationFactor: 1 }] });
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.length === (options.partitions ?? 3) ? true : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 500, what: `topic ${topic} to be ready` },
+  );
   onTestFinished(async () => {
     const cleaner = testKafka('shardsync-test-cleanup').admin();
     await cleaner.connect();

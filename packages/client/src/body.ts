@@ -1,0 +1,69 @@
+import { Readable } from 'node:stream';
+import { invalidArgument } from './errors.js';
+import type { PutBody } from './types.js';
+
+/** One attempt's body: bytes sent in one write, or a stream piped as it is read. */
+export type AttemptBody = { kind: 'bytes'; bytes: Buffer } | { kind: 'stream'; stream: Readable; length: number | undefined };
+
+/**
+ * A put's body across the attempts of one call. Bytes and factories can be sent again; a plain
+ * stream only until its first byte was read, since what was read is gone.
+ */
+export interface BodySource {
+  /** The body for the next attempt. */
+  open(): AttemptBody;
+  /** Whether another attempt can send the whole body again. */
+  canResend(): boolean;
+  /** Marks the body as (partly) consumed: called when the first byte is handed to the socket. */
+  markStarted(): void;
+  /** Why {@link canResend} is false, for error messages. */
+  readonly notResendableReason: string;
+}
+
+function contentLength(length: number | undefined): number | undefined {
+  if (length === undefined) return undefined;
+  if (!Number.isSafeInteger(length) || length < 0) throw invalidArgument(`contentLength must be a non-negative integer, got ${String(length)}`);
+  return length;
+}
+
+function isReadable(value: unknown): value is Readable {
+  return value instanceof Readable || (typeof value === 'object' && value !== null && typeof (value as Readable).pipe === 'function' && typeof (value as Readable).on === 'function');
+}
+
+export function bodySource(body: PutBody, declaredLength: number | undefined): BodySource {
+  if (typeof body === 'string' || body instanceof Uint8Array) {
+    // Buffer.from over the same memory: no copy of a large Uint8Array.
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    return { open: () => ({ kind: 'bytes', bytes }), canResend: () => true, markStarted: () => undefined, notResendableReason: '' };
+  }
+  const length = contentLength(declaredLength);
+  if (typeof body === 'function') {
+    return {
+      open: () => {
+        const stream = body();
+        if (!isReadable(stream)) throw invalidArgument('the body factory must return a Readable stream');
+        return { kind: 'stream', stream, length };
+      },
+      canResend: () => true,
+      markStarted: () => undefined,
+      notResendableReason: '',
+    };
+  }
+  if (isReadable(body)) {
+    let started = false;
+    let opened = false;
+    return {
+      open: () => {
+        if (opened && started) throw new Error('a single-use body stream was opened twice after it started');
+        opened = true;
+        return { kind: 'stream', stream: body, length };
+      },
+      canResend: () => !started,
+      markStarted: () => {
+        started = true;
+      },
+      notResendableReason: 'not retried: the body was a stream that was partly sent; pass a factory `() => Readable` as the body to make streamed puts retriable',
+    };
+  }
+  throw invalidArgument('body must be a Buffer, Uint8Array, string, Readable or a function returning a Readable');
+}

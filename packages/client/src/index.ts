@@ -1,0 +1,15 @@
+export { ShardsyncClient } from './client.js';
+export {
+  compileClientOptions,
+  DEFAULT_BASE_URL,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_SOCKETS,
+  DEFAULT_RETRY,
+} from './options.js';
+export type { CompiledClientOptions, RetryEvent, RetryOptions, ShardsyncClientOptions } from './options.js';
+export { RETRIABLE_STATUSES, ShardsyncClientError } from './errors.js';
+export type { ClientErrorCode, ProducerErrorCode, ShardsyncClientErrorOptions, ShardsyncErrorCode } from './errors.js';
+export { objectPath } from './request.js';
+export { backoffDelayMs } from './retry.js';
+export type { Accepted, Announcement, AnnouncementSource, CallOptions, PutBody, PutOptions } from './types.js';

@@ -1,0 +1,110 @@
+import { ShardsyncClientError } from './errors.js';
+
+/** How failed calls are repeated. Only retriable failures are (see README of the client). */
+export interface RetryOptions {
+  /** Attempts in all, the first included; 1 turns retries off. Default 5. */
+  maxAttempts?: number;
+  /** Ceiling of the first backoff delay, in ms. Default 200. */
+  initialDelayMs?: number;
+  /** Ceiling of any backoff delay (and of a `Retry-After` the server asks for), in ms. Default 10000. */
+  maxDelayMs?: number;
+}
+
+/** Passed to {@link ShardsyncClientOptions.onRetry} before each backoff wait. */
+export interface RetryEvent {
+  /** Why the attempt failed. */
+  error: Error;
+  /** The attempt that failed, 1 for the first. */
+  attempt: number;
+  delayMs: number;
+  idempotencyKey: string;
+}
+
+/** What a user passes to the client. Everything but `token` is optional. */
+export interface ShardsyncClientOptions {
+  /** The producer's base URL, e.g. `https://shardsync.internal:18080`; a path prefix is kept. Default `http://127.0.0.1:18080`. */
+  baseUrl?: string;
+  /** Bearer token, one of the producer's SHARDSYNC_PRODUCER_TOKENS. Required. */
+  token: string;
+  /** Time allowed to open a TCP (and TLS) connection, in ms. Default 10000. */
+  connectTimeoutMs?: number;
+  /**
+   * Longest silence on an open connection, in ms: nothing sent and nothing received. Applies while
+   * the body streams and while waiting for the answer (which comes after Kafka acknowledged the
+   * event). It bounds stalls, not the duration of a large upload. Default 60000.
+   */
+  idleTimeoutMs?: number;
+  /** Retry policy; see {@link RetryOptions} for the defaults. */
+  retry?: RetryOptions;
+  /** Most concurrent connections to the producer (kept alive between calls). Default 64. */
+  maxSockets?: number;
+  /** Called before each retry wait, e.g. to log or count retries. */
+  onRetry?: (event: RetryEvent) => void;
+}
+
+/** {@link ShardsyncClientOptions} validated and with every default filled in. */
+export interface CompiledClientOptions {
+  baseUrl: URL;
+  token: string;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  retry: Required<RetryOptions>;
+  maxSockets: number;
+  onRetry: ((event: RetryEvent) => void) | undefined;
+}
+
+export const DEFAULT_BASE_URL = 'http://127.0.0.1:18080';
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+export const DEFAULT_MAX_SOCKETS = 64;
+export const DEFAULT_RETRY: Readonly<Required<RetryOptions>> = { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 };
+
+function invalid(message: string): ShardsyncClientError {
+  return new ShardsyncClientError('SHARDSYNC_CLIENT_INVALID_OPTIONS', message, { retriable: false });
+}
+
+function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < min) throw invalid(`${name} must be an integer of at least ${min}, got ${String(value)}`);
+  return value;
+}
+
+function parseBaseUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid(`baseUrl "${raw}" is not a URL; expected e.g. ${DEFAULT_BASE_URL}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(`baseUrl "${raw}" must use http: or https:`);
+  if (url.username !== '' || url.password !== '') throw invalid('baseUrl must not contain credentials; pass the bearer token as `token`');
+  if (url.search !== '' || url.hash !== '') throw invalid(`baseUrl "${raw}" must not have a query or fragment`);
+  return url;
+}
+
+/** Validates what the user passed and fills in the defaults. Throws SHARDSYNC_CLIENT_INVALID_OPTIONS naming the option. */
+export function compileClientOptions(options: ShardsyncClientOptions): CompiledClientOptions {
+  const token = options.token as string | undefined;
+  if (typeof token !== 'string' || token === '') {
+    throw invalid('token is required: pass one of the bearer tokens configured in the producer\'s SHARDSYNC_PRODUCER_TOKENS');
+  }
+  if (!/^[\x21-\x7e]+$/.test(token)) throw invalid('token must be printable ASCII without spaces (it travels in the Authorization header)');
+  const retry = options.retry ?? {};
+  const compiledRetry = {
+    maxAttempts: positiveInt('retry.maxAttempts', retry.maxAttempts, DEFAULT_RETRY.maxAttempts),
+    initialDelayMs: positiveInt('retry.initialDelayMs', retry.initialDelayMs, DEFAULT_RETRY.initialDelayMs, 0),
+    maxDelayMs: positiveInt('retry.maxDelayMs', retry.maxDelayMs, DEFAULT_RETRY.maxDelayMs, 0),
+  };
+  if (compiledRetry.initialDelayMs > compiledRetry.maxDelayMs) {
+    throw invalid(`retry.initialDelayMs (${compiledRetry.initialDelayMs}) must not exceed retry.maxDelayMs (${compiledRetry.maxDelayMs})`);
+  }
+  return {
+    baseUrl: parseBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL),
+    token,
+    connectTimeoutMs: positiveInt('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
+    idleTimeoutMs: positiveInt('idleTimeoutMs', options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS),
+    retry: compiledRetry,
+    maxSockets: positiveInt('maxSockets', options.maxSockets, DEFAULT_MAX_SOCKETS),
+    onRetry: options.onRetry,
+  };
+}

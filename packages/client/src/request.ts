@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { invalidArgument } from './errors.js';
+import type { CallOptions, PutOptions } from './types.js';
+
+const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+// RFC 9110 token characters, lower case only: header names reach the producer lower-cased,
+// so an upper-case metadata name would come back changed.
+const METADATA_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+// Printable ASCII; what node:http sends unchanged and the producer reads back unchanged.
+const HEADER_VALUE = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/;
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
+
+function encodeSegment(segment: string, what: string): string {
+  try {
+    return encodeURIComponent(segment);
+  } catch (cause) {
+    throw invalidArgument(`${what} contains a lone UTF-16 surrogate and cannot be sent as UTF-8 (${String(cause)})`);
+  }
+}
+
+/**
+ * `/v1/objects/<dataset>/<key>` with every key segment percent-encoded and its `/` kept, so
+ * the producer sees the key exactly as given. The key's validity (no `..`, NFC, ...) is the
+ * producer's to judge: it answers SHARDSYNC_INVALID_KEY with the reason.
+ */
+export function objectPath(dataset: string, key: string): string {
+  if (typeof dataset !== 'string' || dataset === '') throw invalidArgument('dataset must be a non-empty string');
+  if (typeof key !== 'string' || key === '') throw invalidArgument('key must be a non-empty string');
+  const encodedKey = key
+    .split('/')
+    .map((s) => encodeSegment(s, `key "${key}"`))
+    .join('/');
+  return `/v1/objects/${encodeSegment(dataset, `dataset "${dataset}"`)}/${encodedKey}`;
+}
+
+/** The caller's Idempotency-Key, checked, or a fresh one: generated once per call, reused by its retries. */
+export function idempotencyKeyFor(options: CallOptions): string {
+  const key = options.idempotencyKey;
+  if (key === undefined) return randomUUID();
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !HEADER_VALUE.test(key)) {
+    throw invalidArgument(`idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters without leading or trailing spaces`);
+  }
+  return key;
+}
+
+/** The request headers that describe a put's body: digest, content type, user metadata. */
+export function putHeaders(options: PutOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (options.sha256 !== undefined) {
+    if (!SHA256_HEX.test(options.sha256)) throw invalidArgument(`sha256 must be 64 hexadecimal characters, got "${options.sha256}"`);
+    headers['x-shardsync-sha256'] = options.sha256.toLowerCase();
+  }
+  if (options.contentType !== undefined) {
+    if (!HEADER_VALUE.test(options.contentType)) throw invalidArgument(`contentType "${options.contentType}" must be printable ASCII`);
+    headers['content-type'] = options.contentType;
+  }
+  for (const [name, value] of Object.entries(options.metadata ?? {})) {
+    if (!METADATA_NAME.test(name)) {
+      throw invalidArgument(`metadata name "${name}" cannot travel as an HTTP header: use lower-case letters, digits and - . _ ~ ! # $ % & ' * + ^ \` |`);
+    }
+    if (typeof value !== 'string' || (value !== '' && !HEADER_VALUE.test(value))) {
+      throw invalidArgument(`metadata "${name}" must be printable ASCII without leading or trailing spaces; encode other values (e.g. base64 or percent-encoding) yourself`);
+    }
+    headers[`x-shardsync-meta-${name}`] = value;
+  }
+  return headers;
+}

@@ -1,0 +1,182 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import type { AttemptBody, BodySource } from './body.js';
+import { abortError, classifyNetworkError, ShardsyncClientError } from './errors.js';
+import type { CompiledClientOptions } from './options.js';
+
+/** Answers are small JSON documents; anything longer is not the producer talking. */
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+export interface AttemptRequest {
+  method: 'PUT' | 'DELETE' | 'POST';
+  /** Path below the base URL, already encoded. */
+  path: string;
+  headers: Record<string, string>;
+  body?: BodySource | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * One HTTP exchange with the producer over node:http, with the body streamed: a stream is piped
+ * (with backpressure) once the connection is open, never collected in memory. An answer that
+ * arrives before the body was fully sent (e.g. 413, 401) ends the upload and is returned.
+ */
+export class Transport {
+  readonly #o: CompiledClientOptions;
+  readonly #agent: HttpAgent;
+  readonly #https: boolean;
+  /** The base URL's path without its trailing slash; request paths are appended to it. */
+  readonly #prefix: string;
+
+  constructor(options: CompiledClientOptions) {
+    this.#o = options;
+    this.#prefix = options.baseUrl.pathname.replace(/\/+$/, '');
+    this.#https = options.baseUrl.protocol === 'https:';
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
+    this.#agent = this.#https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+  }
+
+  /** The target of a request, for error messages. */
+  describe(method: string, path: string): string {
+    return `${method} ${this.#o.baseUrl.origin}${this.#prefix}${path}`;
+  }
+
+  /** Resolves with any HTTP answer; rejects with a {@link ShardsyncClientError} when there was none. */
+  send(request: AttemptRequest): Promise<HttpAnswer> {
+    return new Promise<HttpAnswer>((resolve, reject) => {
+      const { baseUrl, token } = this.#o;
+      const target = this.describe(request.method, request.path);
+      if (request.signal?.aborted === true) {
+        reject(abortError(request.signal));
+        return;
+      }
+      let body: AttemptBody | undefined;
+      try {
+        body = request.body?.open();
+      } catch (err) {
+        reject(err instanceof ShardsyncClientError ? err : new ShardsyncClientError('SHARDSYNC_CLIENT_BODY_FAILED', `opening the body failed: ${String(err)}`, { retriable: false, cause: err }));
+        return;
+      }
+      const headers: Record<string, string> = { ...request.headers, authorization: `Bearer ${token}` };
+      const length = body?.kind === 'bytes' ? body.bytes.length : body?.length;
+      // Without a length, node:http streams the body with chunked transfer encoding.
+      if (length !== undefined) headers['content-length'] = String(length);
+
+      const req = (this.#https ? httpsRequest : httpRequest)({
+        protocol: baseUrl.protocol,
+        hostname: baseUrl.hostname,
+        port: baseUrl.port,
+        path: `${this.#prefix}${request.path}`,
+        method: request.method,
+        headers,
+        agent: this.#agent,
+      });
+
+      let settled = false;
+      let responded = false;
+      let bodyStarted = false;
+      let connectTimer: NodeJS.Timeout | undefined;
+
+      const stopBody = () => {
+        if (body?.kind !== 'stream' || !bodyStarted) return;
+        body.stream.unpipe(req);
+        // A partly read stream is of no use to anyone: release its resources (file handles).
+        if (!body.stream.readableEnded) body.stream.destroy();
+      };
+      const cleanup = () => {
+        if (connectTimer !== undefined) clearTimeout(connectTimer);
+        request.signal?.removeEventListener('abort', onAbort);
+      };
+      const fail = (err: ShardsyncClientError) => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        stopBody();
+        req.destroy();
+        reject(err);
+      };
+      const succeed = (answer: HttpAnswer) => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        // Answered before the whole body was sent: the connection cannot carry another request.
+        if (!req.writableFinished) {
+          stopBody();
+          req.destroy();
+        }
+        resolve(answer);
+      };
+      const onAbort = () => {
+        if (request.signal !== undefined) fail(abortError(request.signal));
+      };
+      request.signal?.addEventListener('abort', onAbort, { once: true });
+
+      const startBody = () => {
+        if (settled || bodyStarted) return;
+        if (connectTimer !== undefined) clearTimeout(connectTimer);
+        bodyStarted = true;
+        if (body === undefined) {
+          req.end();
+        } else if (body.kind === 'bytes') {
+          req.end(body.bytes);
+        } else {
+          request.body?.markStarted();
+          const stream = body.stream;
+          stream.once('error', (err) => {
+            fail(new ShardsyncClientError('SHARDSYNC_CLIENT_BODY_FAILED', `reading the body stream failed while sending ${target}: ${err.message}`, { retriable: false, cause: err }));
+          });
+          stream.pipe(req);
+        }
+      };
+
+      // The body (a stream's first byte in particular) is handed over only once the connection
+      // is open: a producer that cannot be reached leaves a single-use stream unread, so the
+      // call can still be retried with it.
+      req.on('socket', (socket: Socket) => {
+        if (!socket.connecting) {
+          startBody();
+          return;
+        }
+        connectTimer = setTimeout(() => {
+          fail(new ShardsyncClientError('SHARDSYNC_CLIENT_TIMEOUT', `connecting to ${target} took longer than ${this.#o.connectTimeoutMs} ms`, { retriable: true }));
+        }, this.#o.connectTimeoutMs);
+        socket.once(this.#https ? 'secureConnect' : 'connect', startBody);
+      });
+      req.setTimeout(this.#o.idleTimeoutMs, () => {
+        fail(new ShardsyncClientError('SHARDSYNC_CLIENT_TIMEOUT', `${target}: nothing was sent or received for ${this.#o.idleTimeoutMs} ms`, { retriable: true }));
+      });
+      req.on('error', (err) => {
+        // Once the answer is in, a broken upload (the producer closes after an early answer) is moot.
+        if (!responded) fail(classifyNetworkError(err, target));
+      });
+      req.on('response', (res: IncomingMessage) => {
+        responded = true;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk);
+        });
+        res.on('end', () => {
+          succeed({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', (err) => fail(classifyNetworkError(err, target)));
+        res.on('close', () => {
+          if (!res.complete) fail(classifyNetworkError(new Error('the connection closed in the middle of the answer'), target));
+        });
+      });
+    });
+  }
+
+  /** Closes idle kept-alive connections and refuses new ones. */
+  close(): void {
+    this.#agent.destroy();
+  }
+}

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelayMs, compileClientOptions, DEFAULT_RETRY, ShardsyncClientError } from '../src/index.js';
+import { nextDelayMs, retryAfterMs } from '../src/retry.js';
+
+function refusal(run: () => unknown): ShardsyncClientError {
+  try {
+    run();
+  } catch (err) {
+    if (err instanceof ShardsyncClientError) return err;
+    throw err;
+  }
+  throw new Error('expected compileClientOptions to refuse');
+}
+
+describe('compileClientOptions', () => {
+  it('fills in the documented defaults', () => {
+    const o = compileClientOptions({ token: 'tok-0123456789abcdef' });
+    expect(o.baseUrl.href).toBe('http://127.0.0.1:18080/');
+    expect(o).toMatchObject({ token: 'tok-0123456789abcdef', connectTimeoutMs: 10_000, idleTimeoutMs: 60_000, maxSockets: 64 });
+    expect(o.retry).toEqual({ maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 });
+    expect(o.retry).toEqual(DEFAULT_RETRY);
+  });
+
+  it('keeps what the user passed, partial retry policies included', () => {
+    const o = compileClientOptions({ token: 't', baseUrl: 'https://gw.example:8443/shardsync/', retry: { maxAttempts: 1 }, idleTimeoutMs: 5 });
+    expect(o.baseUrl.href).toBe('https://gw.example:8443/shardsync/');
+    expect(o.retry).toEqual({ maxAttempts: 1, initialDelayMs: 200, maxDelayMs: 10_000 });
+    expect(o.idleTimeoutMs).toBe(5);
+  });
+
+  it('refuses bad options with a message naming the option', () => {
+    const cases: Array<[unknown, string]> = [
+      [{}, 'token is required'],
+      [{ token: 'has space' }, 'token must be printable ASCII'],
+      [{ token: 't', baseUrl: 'producer:18080' }, 'baseUrl "producer:18080" must use http: or https:'],
+      [{ token: 't', baseUrl: 'not a url' }, 'baseUrl "not a url" is not a URL'],
+      [{ token: 't', baseUrl: 'http://u:p@h' }, 'baseUrl must not contain credentials'],
+      [{ token: 't', baseUrl: 'http://h/?x=1' }, 'must not have a query'],
+      [{ token: 't', retry: { maxAttempts: 0 } }, 'retry.maxAttempts must be an integer of at least 1'],
+      [{ token: 't', retry: { initialDelayMs: 500, maxDelayMs: 100 } }, 'retry.initialDelayMs (500) must not exceed retry.maxDelayMs (100)'],
+      [{ token: 't', connectTimeoutMs: 1.5 }, 'connectTimeoutMs must be an integer'],
+    ];
+    for (const [options, message] of cases) {
+      const err = refusal(() => compileClientOptions(options as Parameters<typeof compileClientOptions>[0]));
+      expect(err.code).toBe('SHARDSYNC_CLIENT_INVALID_OPTIONS');
+      expect(err.message).toContain(message);
+    }
+  });
+});
+
+describe('backoff', () => {
+  const policy = { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 1000 };
+
+  it('delays grow exponentially up to maxDelayMs, with full jitter below the ceiling', () => {
+    const ceilings = [1, 2, 3, 4, 5, 6].map((attempt) => backoffDelayMs(attempt, policy, () => 0.999999));
+    expect(ceilings).toEqual([99, 199, 399, 799, 999, 999]);
+    expect(backoffDelayMs(3, policy, () => 0)).toBe(0);
+    expect(backoffDelayMs(3, policy, () => 0.5)).toBe(200);
+  });
+
+  it('a Retry-After the server asks for lengthens the wait, but never past maxDelayMs', () => {
+    expect(nextDelayMs(1, policy, 500, () => 0)).toBe(500);
+    expect(nextDelayMs(1, policy, 5000, () => 0)).toBe(1000);
+    expect(nextDelayMs(4, policy, undefined, () => 0.5)).toBe(400);
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    const now = Date.parse('2025-01-01T00:00:00Z');
+    expect(retryAfterMs('3', now)).toBe(3000);
+    expect(retryAfterMs('Wed, 01 Jan 2025 00:00:02 GMT', now)).toBe(2000);
+    expect(retryAfterMs('soon', now)).toBeUndefined();
+    expect(retryAfterMs(undefined, now)).toBeUndefined();
+  });
+});

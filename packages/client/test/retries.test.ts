@@ -1,0 +1,240 @@
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { PassThrough, Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ShardsyncClient, ShardsyncClientError, type RetryEvent, type ShardsyncClientOptions } from '../src/index.js';
+import { ACCEPTED, startFakeProducer, type FakeReply } from './fake-producer.js';
+
+const TOKEN = 'client-test-token-0123456789';
+const UNAVAILABLE: FakeReply = { status: 503, json: { error: 'SHARDSYNC_UNAVAILABLE', message: 'Kafka is unavailable, try again' } };
+const IN_PROGRESS: FakeReply = { status: 409, json: { error: 'SHARDSYNC_IDEMPOTENCY_IN_PROGRESS', message: 'still in progress; retry later' } };
+
+function clientFor(url: string, options: Partial<ShardsyncClientOptions> = {}): ShardsyncClient {
+  return new ShardsyncClient({ baseUrl: url, token: TOKEN, retry: { initialDelayMs: 1, maxDelayMs: 5 }, ...options });
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ShardsyncClientError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ShardsyncClientError)) throw new Error(`expected a ShardsyncClientError, got ${String(err)}`);
+  return err;
+}
+
+/** A port nothing listens on (yet). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+describe('ShardsyncClient retries', () => {
+  it('503 and 409 in-progress are retried with the same Idempotency-Key until accepted', async () => {
+    const fake = await startFakeProducer([UNAVAILABLE, IN_PROGRESS, { status: 202 }]);
+    const retries: RetryEvent[] = [];
+    const client = clientFor(fake.url, { onRetry: (e) => retries.push(e) });
+    const accepted = await client.put('ds', 'k', 'body');
+    expect(accepted).toEqual(ACCEPTED());
+    expect(fake.requests).toHaveLength(3);
+    const keys = new Set(fake.requests.map((r) => r.headers['idempotency-key']));
+    expect(keys.size).toBe(1);
+    expect(fake.requests.map((r) => r.body.toString())).toEqual(['body', 'body', 'body']);
+    expect(retries.map((r) => [r.attempt, (r.error as ShardsyncClientError).code])).toEqual([
+      [1, 'SHARDSYNC_UNAVAILABLE'],
+      [2, 'SHARDSYNC_IDEMPOTENCY_IN_PROGRESS'],
+    ]);
+    expect(retries.every((r) => r.idempotencyKey === [...keys][0])).toBe(true);
+    await client.close();
+  });
+
+  it('a connection dropped before the answer is retried with the same key and the same bytes', async () => {
+    const fake = await startFakeProducer(['drop', { status: 202 }]);
+    const client = clientFor(fake.url);
+    await client.delete('ds', 'k', { idempotencyKey: 'del-1' });
+    await client.put('ds', 'k', Buffer.from('payload'));
+    expect(fake.requests.map((r) => [r.method, r.headers['idempotency-key']])).toEqual([
+      ['DELETE', 'del-1'],
+      ['DELETE', 'del-1'],
+      ['PUT', fake.requests[2]?.headers['idempotency-key']],
+    ]);
+    await client.close();
+  });
+
+  it('a producer that stays silent past idleTimeoutMs is a retriable timeout', async () => {
+    const fake = await startFakeProducer(['hang', { status: 202 }]);
+    const retries: RetryEvent[] = [];
+    const client = clientFor(fake.url, { idleTimeoutMs: 200, onRetry: (e) => retries.push(e) });
+    await client.put('ds', 'k', 'x');
+    expect((retries[0]?.error as ShardsyncClientError).code).toBe('SHARDSYNC_CLIENT_TIMEOUT');
+    expect(fake.requests).toHaveLength(2);
+    expect(new Set(fake.requests.map((r) => r.headers['idempotency-key'])).size).toBe(1);
+    await client.close();
+  });
+
+  it('retries stop after maxAttempts with the last error, still marked retriable, and its idempotency key', async () => {
+    const fake = await startFakeProducer([UNAVAILABLE]);
+    const client = clientFor(fake.url, { retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 } });
+    const err = await rejection(client.put('ds', 'k', 'x'));
+    expect(err).toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', status: 503, retriable: true, attempts: 3 });
+    expect(err.idempotencyKey).toBe(fake.requests[0]?.headers['idempotency-key']);
+    expect(fake.requests).toHaveLength(3);
+    await client.close();
+  });
+
+  it('a proxy\'s 502 page is retried; maxAttempts 1 turns retries off', async () => {
+    const fake = await startFakeProducer([{ status: 502, text: '<html>Bad Gateway</html>' }, { status: 502, text: '<html>Bad Gateway</html>' }, { status: 202 }]);
+    const once = clientFor(fake.url, { retry: { maxAttempts: 1 } });
+    const err = await rejection(once.delete('ds', 'k'));
+    expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_BAD_RESPONSE', status: 502, retriable: true, attempts: 1 });
+    const client = clientFor(fake.url);
+    await client.delete('ds', 'k');
+    expect(fake.requests).toHaveLength(3);
+    await Promise.all([once.close(), client.close()]);
+  });
+
+  it('a body factory is called again for every attempt', async () => {
+    const fake = await startFakeProducer([UNAVAILABLE, { status: 202 }]);
+    const client = clientFor(fake.url);
+    let opened = 0;
+    await client.put('ds', 'k', () => {
+      opened += 1;
+      return Readable.from([Buffer.from('chunk-1;'), Buffer.from('chunk-2')]);
+    });
+    expect(opened).toBe(2);
+    expect(fake.requests.map((r) => r.body.toString())).toEqual(['chunk-1;chunk-2', 'chunk-1;chunk-2']);
+    expect(fake.requests[0]?.headers['transfer-encoding']).toBe('chunked');
+    await client.close();
+  });
+
+  it('a plain stream is not resent once read, and the error says to pass a factory', async () => {
+    const fake = await startFakeProducer([UNAVAILABLE, { status: 202 }]);
+    const client = clientFor(fake.url);
+    const err = await rejection(client.put('ds', 'k', Readable.from([Buffer.from('once')]), { contentLength: 4 }));
+    expect(err).toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', retriable: true, attempts: 1 });
+    expect(err.message).toContain('pass a factory `() => Readable`');
+    expect(fake.requests).toHaveLength(1);
+    expect(fake.requests[0]?.headers['content-length']).toBe('4');
+    await client.close();
+  });
+
+  it('a plain stream is still retried when the producer could not be reached before its first byte', async () => {
+    const port = await freePort();
+    let fakeStarted: Promise<unknown> | undefined;
+    const client = clientFor(`http://127.0.0.1:${port}`, {
+      retry: { maxAttempts: 20, initialDelayMs: 50, maxDelayMs: 200 },
+      // The producer comes up while the client waits to retry the refused connection.
+      onRetry: () => {
+        fakeStarted ??= startFakeProducer([{ status: 202 }], port);
+      },
+    });
+    const accepted = await client.put('ds', 'k', Readable.from([Buffer.from('never lost')]));
+    expect(accepted.eventId).toBe(ACCEPTED().eventId);
+    const fake = (await fakeStarted) as Awaited<ReturnType<typeof startFakeProducer>>;
+    expect(fake.requests.map((r) => r.body.toString())).toEqual(['never lost']);
+    await client.close();
+  });
+
+  it('a stream is sent while it is read, never collected first', async () => {
+    let firstChunkArrived!: () => void;
+    const arrived = new Promise<void>((resolve) => (firstChunkArrived = resolve));
+    const fake = await startFakeProducer([
+      (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => {
+          chunks.push(c);
+          firstChunkArrived();
+        });
+        req.on('end', () => {
+          res.writeHead(202, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ ...ACCEPTED(), size: Buffer.concat(chunks).length }));
+        });
+      },
+    ]);
+    const client = clientFor(fake.url);
+    const body = new PassThrough();
+    const call = client.put('ds', 'k', body);
+    body.write('first;');
+    // The rest of the body exists only after the producer has received the first part.
+    await arrived;
+    body.end('second');
+    expect((await call).size).toBe('first;second'.length);
+    await client.close();
+  });
+
+  it('an answer before the body was read ends the upload and releases the stream', async () => {
+    const fake = await startFakeProducer([
+      (_req, res) => {
+        res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+        res.end(JSON.stringify({ error: 'SHARDSYNC_BODY_TOO_LARGE', message: 'the body is 1099511627776 bytes; this producer accepts at most 1024' }));
+      },
+    ]);
+    const client = clientFor(fake.url);
+    // An endless body: the call can only end because the early answer stops the upload.
+    const endless = new Readable({
+      read() {
+        this.push(Buffer.alloc(64 * 1024));
+      },
+    });
+    const err = await rejection(client.put('ds', 'k', endless, { contentLength: 1024 ** 4 }));
+    expect(err).toMatchObject({ code: 'SHARDSYNC_BODY_TOO_LARGE', status: 413, retriable: false });
+    expect(endless.destroyed).toBe(true);
+    await client.close();
+  });
+
+  it('a body stream that fails ends the call with SHARDSYNC_CLIENT_BODY_FAILED, not retried', async () => {
+    const fake = await startFakeProducer([(req) => req.resume()]);
+    const client = clientFor(fake.url);
+    const failing = new Readable({
+      read() {
+        this.destroy(new Error('disk read error'));
+      },
+    });
+    const err = await rejection(client.put('ds', 'k', () => failing));
+    expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_BODY_FAILED', retriable: false, attempts: 1 });
+    expect(err.message).toContain('disk read error');
+    await client.close();
+  });
+
+  it('aborting the signal cancels a pending retry', async () => {
+    const fake = await startFakeProducer([UNAVAILABLE]);
+    const controller = new AbortController();
+    const client = clientFor(fake.url, { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 }, onRetry: () => controller.abort(new Error('caller gave up')) });
+    const err = await rejection(client.put('ds', 'k', 'x', { signal: controller.signal }));
+    expect(err.code).toBe('SHARDSYNC_CLIENT_ABORTED');
+    expect(err.message).toContain('caller gave up');
+    expect(fake.requests).toHaveLength(1);
+    await client.close();
+  });
+
+  it('aborting the signal stops a request on the wire', async () => {
+    const fake = await startFakeProducer(['hang']);
+    const client = clientFor(fake.url);
+    const controller = new AbortController();
+    const call = client.put('ds', 'k', 'x', { signal: controller.signal });
+    await expect.poll(() => fake.requests.length).toBe(1);
+    controller.abort(new Error('shutting down'));
+    const err = await rejection(call);
+    expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_ABORTED', retriable: false });
+    await client.close();
+  });
+
+  it('close() cancels pending retries of calls in flight', async () => {
+    const fake = await startFakeProducer([UNAVAILABLE]);
+    let closing: Promise<void> | undefined;
+    const client: ShardsyncClient = clientFor(fake.url, {
+      retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 },
+      onRetry: () => {
+        closing = client.close();
+      },
+    });
+    const err = await rejection(client.put('ds', 'k', 'x'));
+    expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_CLOSED', attempts: 1 });
+    expect(err.message).toContain('Kafka is unavailable');
+    await closing;
+  });
+});
