@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createInlinePayload, formatVersion, META, objectKeyOf, tombstoneKeyOf, type ShardUpdate, type Version } from '@shardsync/events';
+import { createInlinePayload, formatVersion, META, objectKeyOf, tombstoneKeyOf, type PutShardUpdate, type ShardUpdate, type Version } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
 import { MemoryObjectStore, StoreUnavailableError } from '@shardsync/objectstore';
 import { Applier } from '../src/apply/applier.js';
@@ -8,7 +8,7 @@ import { TombstoneIndex } from '../src/state/tombstone-index.js';
 
 const v = (physicalMs: number, producerId = 'p1'): Version => ({ physicalMs, logical: 0, producerId });
 
-function put(key: string, version: Version, body: string): ShardUpdate {
+function put(key: string, version: Version, body: string): PutShardUpdate {
   return {
     eventId: `e-${key}-${version.physicalMs}`,
     dataset: 'ds',
