@@ -65,10 +65,13 @@ export class ReconcilerMetrics {
     this.lastPassTimestamp.set({ dataset: report.dataset }, Date.parse(report.finishedAt) / 1000);
   }
 
-  /** Counts one key's divergent copies, repairs, bytes and requests. */
-  recordKey(dataset: string, outcome: KeyOutcome): void {
+  /**
+   * Counts one key's divergent copies, repairs, bytes and requests. A retried repair job passes
+   * `countFound: false`: what it finds was already counted by the pass that found it.
+   */
+  recordKey(dataset: string, outcome: KeyOutcome, options: { countFound?: boolean } = {}): void {
     for (const [datacenter, copy] of Object.entries(outcome.copies)) {
-      if (copy.status !== 'equal') this.copies.inc({ dataset, datacenter, status: copy.status });
+      if (copy.status !== 'equal' && options.countFound !== false) this.copies.inc({ dataset, datacenter, status: copy.status });
       if (copy.result !== undefined) this.repairs.inc({ dataset, datacenter, result: copy.result });
     }
     this.bytesMoved.inc({ dataset }, outcome.bytesMoved);

@@ -1,0 +1,80 @@
+import { formatVersion, objectKeyOf, tombstoneKeyOf } from '@shardsync/events';
+import { describe, expect, it } from 'vitest';
+import { runPass } from '../src/index.js';
+import { bodyOf, DATASET, deleteObject, DCS, hasTombstone, MemoryStores, passOptions, putEverywhere, putObject, Trigger, v, versionOf } from './helpers.js';
+
+function racingStores(): { stores: MemoryStores; trigger: Trigger } {
+  const trigger = new Trigger();
+  const stores = new MemoryStores(DCS, (dc) => ({ beforeOperation: trigger.hook(dc) }));
+  return { stores, trigger };
+}
+
+describe('repairs racing a consumer', () => {
+  it('a repair racing a newer consumer apply never loses the newer version (missing copy)', async () => {
+    const { stores, trigger } = racingStores();
+    await putEverywhere(stores, 'k', 'v1', v(100), ['dc-a', 'dc-b']);
+    // Just before the reconciler writes v1 into dc-c, dc-c's consumer applies v2.
+    trigger.arm('dc-c', 'put', objectKeyOf(DATASET, 'k'), () => putObject(stores.of('dc-c'), 'k', 'v2', v(200)));
+    const report = await runPass(passOptions(stores));
+    expect(trigger.pending).toBe(0);
+    for (const dc of DCS) {
+      expect(bodyOf(stores.of(dc), 'k')).toBe('v2');
+      expect(versionOf(stores.of(dc), 'k')).toBe(formatVersion(v(200)));
+    }
+    expect(report.converged).toBe(true);
+  });
+
+  it('a repair racing a newer consumer apply never loses the newer version (stale copy)', async () => {
+    const { stores, trigger } = racingStores();
+    await putEverywhere(stores, 'k', 'v2', v(200), ['dc-a', 'dc-c']);
+    await putObject(stores.of('dc-b'), 'k', 'v1', v(100));
+    trigger.arm('dc-b', 'put', objectKeyOf(DATASET, 'k'), () => putObject(stores.of('dc-b'), 'k', 'v3', v(300)));
+    await runPass(passOptions(stores));
+    for (const dc of DCS) expect(bodyOf(stores.of(dc), 'k')).toBe('v3');
+  });
+
+  it('a delete repair racing a newer consumer put keeps the put', async () => {
+    const { stores, trigger } = racingStores();
+    await putEverywhere(stores, 'k', 'v1', v(100));
+    await deleteObject(stores.of('dc-a'), 'k', v(200));
+    await deleteObject(stores.of('dc-b'), 'k', v(200));
+    trigger.arm('dc-c', 'delete', objectKeyOf(DATASET, 'k'), () => putObject(stores.of('dc-c'), 'k', 'v3', v(300)));
+    const report = await runPass(passOptions(stores));
+    for (const dc of DCS) {
+      expect(bodyOf(stores.of(dc), 'k')).toBe('v3');
+      expect(hasTombstone(stores.of(dc), 'k')).toBe(false);
+    }
+    expect(report.converged).toBe(true);
+  });
+
+  it('a copy racing a newer consumer delete never undoes the delete', async () => {
+    const { stores, trigger } = racingStores();
+    await putEverywhere(stores, 'k', 'v1', v(100), ['dc-a', 'dc-b']);
+    // dc-c's consumer deletes the key (tombstone v2) right before the reconciler's copy lands.
+    trigger.arm('dc-c', 'put', objectKeyOf(DATASET, 'k'), () => deleteObject(stores.of('dc-c'), 'k', v(200)));
+    await runPass(passOptions(stores));
+    // The tombstone outranks whatever the race left behind, and the next pass finishes the delete.
+    expect(stores.of('dc-c').peek(tombstoneKeyOf(DATASET, 'k'))?.info.metadata['shardsync-version']).toBe(formatVersion(v(200)));
+    await runPass(passOptions(stores));
+    for (const dc of DCS) {
+      expect(bodyOf(stores.of(dc), 'k')).toBeUndefined();
+      expect(hasTombstone(stores.of(dc), 'k')).toBe(true);
+    }
+  });
+
+  it('gives up on a key that keeps changing with a retriable conflict, and leaves the newest version in place', async () => {
+    const { stores, trigger } = racingStores();
+    await putEverywhere(stores, 'k', 'v1', v(100), ['dc-a', 'dc-b']);
+    let version = 1000;
+    const interfere = async (): Promise<void> => {
+      version += 1;
+      await putObject(stores.of('dc-c'), 'k', `v${version}`, v(version));
+      trigger.arm('dc-a', 'put', objectKeyOf(DATASET, 'k'), interfere);
+      trigger.arm('dc-b', 'put', objectKeyOf(DATASET, 'k'), interfere);
+    };
+    trigger.arm('dc-c', 'put', objectKeyOf(DATASET, 'k'), interfere);
+    const report = await runPass(passOptions(stores, { maxConflictRounds: 2 }));
+    expect(report.failures.some((f) => f.code === 'SHARDSYNC_RECONCILE_CONFLICT' && f.retriable)).toBe(true);
+    expect(versionOf(stores.of('dc-c'), 'k')).toBe(formatVersion(v(version)));
+  });
+});

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { hasRetriableFailure, InvalidPassReportError, lastPassSummary, mergeRetriedOutcome, parsePassReport, recentPasses, recordPass, renderPassReport, runPass, type PassHistoryRedis } from '../src/index.js';
+import { MemoryStores, passOptions, putByHand, putEverywhere, putObject, v } from './helpers.js';
+
+/** The three list commands the history uses, over a Map: enough to test the format without a server. */
+class FakeRedis implements PassHistoryRedis {
+  readonly lists = new Map<string, string[]>();
+  async lpush(key: string, ...values: string[]): Promise<number> {
+    const list = this.lists.get(key) ?? [];
+    list.unshift(...values.reverse());
+    this.lists.set(key, list);
+    return list.length;
+  }
+  async ltrim(key: string, start: number, stop: number): Promise<unknown> {
+    this.lists.set(key, (this.lists.get(key) ?? []).slice(start, stop + 1));
+    return 'OK';
+  }
+  async lrange(key: string, start: number, stop: number): Promise<string[]> {
+    return (this.lists.get(key) ?? []).slice(start, stop + 1);
+  }
+}
+
+async function divergentReport() {
+  const stores = new MemoryStores();
+  await putEverywhere(stores, 'a', 'A', v(1), ['dc-a', 'dc-b']);
+  await putObject(stores.of('dc-c'), 'b', 'B', v(1));
+  await putByHand(stores.of('dc-b'), 'stray', 'x');
+  return runPass(passOptions(stores, { dryRun: true }));
+}
+
+describe('pass reports', () => {
+  it('render as a table with one row per datacenter, a total and the verdict', async () => {
+    const text = renderPassReport(await divergentReport());
+    expect(text).toMatch(/^datacenter +scanned +equal +missing +stale +corrupt +should-delete +unmanaged +repaired +failed +left$/m);
+    expect(text).toMatch(/^dc-c +1 +1 +1 +0 +0 +0 +0 +0 +0 +1$/m);
+    expect(text).toMatch(/^total +/m);
+    expect(text).toContain('(dry run: nothing was changed)');
+    expect(text).toContain('stray  [no version anywhere]  dc-b=unmanaged/skipped');
+  });
+
+  it('survive a JSON round trip, and refuse a foreign format', async () => {
+    const report = await divergentReport();
+    expect(parsePassReport(JSON.stringify(report))).toEqual(report);
+    expect(() => parsePassReport('{"format":"other"}')).toThrow(InvalidPassReportError);
+    expect(() => parsePassReport('not json')).toThrow(InvalidPassReportError);
+  });
+
+  it('are kept newest first and trimmed to the configured length', async () => {
+    const redis = new FakeRedis();
+    const report = await divergentReport();
+    for (let i = 0; i < 5; i++) await recordPass(redis, { ...report, passId: `p${i}` }, { keyPrefix: 't', keep: 3 });
+    expect((await recentPasses(redis, report.dataset, 10, { keyPrefix: 't' })).map((r) => r.passId)).toEqual(['p4', 'p3', 'p2']);
+    expect((await lastPassSummary(redis, report.dataset, { keyPrefix: 't' }))?.passId).toBe('p4');
+    expect(await lastPassSummary(redis, 'never-run', { keyPrefix: 't' })).toBeUndefined();
+  });
+});
+
+describe('mergeRetriedOutcome', () => {
+  const requests = { head: 1, get: 0, put: 0, copy: 0, delete: 0, list: 0 };
+  const failed = { code: 'SHARDSYNC_STORE_UNAVAILABLE', message: 'down', retriable: true };
+
+  it('keeps what the pass found and takes the retry\'s result for the copies that had failed', () => {
+    const first = { key: 'k', copies: { a: { status: 'equal' as const }, b: { status: 'missing' as const, action: 'copy' as const, result: 'failed' as const, failure: failed } }, bytesMoved: 0, requests };
+    const retry = { key: 'k', copies: { a: { status: 'equal' as const }, b: { status: 'missing' as const, action: 'copy' as const, result: 'repaired' as const } }, bytesMoved: 7, requests };
+    const merged = mergeRetriedOutcome(first, retry);
+    expect(merged.copies).toEqual({ a: { status: 'equal' }, b: { status: 'missing', action: 'copy', result: 'repaired', failure: undefined } });
+    expect(merged.bytesMoved).toBe(7);
+    expect(merged.requests.head).toBe(2);
+    expect(hasRetriableFailure(first)).toBe(true);
+    expect(hasRetriableFailure(merged)).toBe(false);
+  });
+
+  it('counts a failed copy that the retry found already equal as superseded', () => {
+    const first = { key: 'k', copies: { b: { status: 'stale' as const, action: 'copy' as const, result: 'failed' as const, failure: failed } }, bytesMoved: 0, requests };
+    const retry = { key: 'k', copies: { b: { status: 'equal' as const } }, bytesMoved: 0, requests };
+    expect(mergeRetriedOutcome(first, retry).copies['b']).toEqual({ status: 'stale', action: 'copy', result: 'superseded' });
+  });
+});

@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { buildPassReport, recordPass, scanPass, splitIntoRanges, type PassScanSummary } from '@shardsync/reconcile';
+import { WaitingChildrenError, type Job } from 'bullmq';
+import { contextFor, type JobDeps } from './deps.js';
+import { JOB, rangeJobId, type PassJobData, type PassResult, type RangeJobData, type RangeResult } from './types.js';
+
+/** A pass of the same dataset older than this no longer holds off a new one (it is presumed lost). */
+const STALE_PASS_MS = 24 * 3600 * 1000;
+
+/**
+ * A pass job, in two steps (BullMQ's "process step jobs" pattern):
+ *
+ * 1. List and compare every datacenter, split the divergent keys into range jobs (children of
+ *    this job) and wait for them. The scan summary is stored in the job's data.
+ * 2. When every range reported (or failed for good), build the report, record it in the pass
+ *    history, and finish.
+ *
+ * Everything stored in Redis here is derived from the stores: if Redis loses it, the next pass
+ * lists and compares again and reaches the same answer.
+ */
+export async function processPass(job: Job<PassJobData, PassResult>, token: string | undefined, deps: JobDeps): Promise<PassResult> {
+  const { request } = job.data;
+  let { passId, scan, rangeKeys } = job.data;
+  if (scan === undefined) {
+    const running = await otherRunningPass(job, deps);
+    if (running !== undefined) {
+      deps.logger.info({ dataset: request.dataset, running }, 'a pass of this dataset is still running; skipping this one');
+      deps.metrics.passes.inc({ dataset: request.dataset, mode: request.deep === true ? 'deep' : 'routine', result: 'skipped' });
+      return { passId: passId ?? '', dataset: request.dataset, skipped: `pass job ${running} is still running` };
+    }
+    const id = passId ?? randomUUID();
+    if (passId === undefined) await job.updateData({ ...job.data, passId: id });
+    passId = id;
+    const ctx = contextFor(deps, request, id);
+    const result = await scanPass(ctx);
+    scan = result.summary;
+    const ranges = splitIntoRanges(result.divergence.keys, deps.env.SHARDSYNC_RECONCILER_KEYS_PER_RANGE);
+    rangeKeys = ranges.map((r) => r.keys.length);
+    deps.logger.info({ dataset: request.dataset, passId: id, divergentKeys: scan.divergentKeys, ranges: ranges.length }, 'pass compared the datacenters');
+    if (ranges.length > 0) {
+      const parent = { id: job.id ?? '', queue: job.queueQualifiedName };
+      // Data first, then the children: a restart in between re-scans and adds the same job ids,
+      // which BullMQ ignores as duplicates.
+      await job.updateData({ request, passId: id, scan, rangeKeys });
+      await deps.queue.addBulk(
+        ranges.map((range) => ({
+          name: JOB.range,
+          data: { passId: id, request, range } satisfies RangeJobData,
+          opts: {
+            jobId: rangeJobId(id, range.index),
+            parent,
+            ignoreDependencyOnFailure: true,
+            attempts: 3,
+            backoff: { type: 'exponential', delay: deps.env.SHARDSYNC_RECONCILER_REPAIR_BACKOFF_MS },
+            removeOnComplete: true,
+            removeOnFail: { count: 1000 },
+          },
+        })),
+      );
+    }
+  }
+  if (token !== undefined && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
+  return finish(job, deps, passId ?? '', scan, rangeKeys ?? []);
+}
+
+async function finish(job: Job<PassJobData, PassResult>, deps: JobDeps, passId: string, scan: PassScanSummary, rangeKeys: readonly number[]): Promise<PassResult> {
+  const results = Object.values(await job.getChildrenValues<RangeResult>());
+  const reported = new Set(results.map((r) => r.index));
+  const unprocessed = rangeKeys.reduce((sum, keys, index) => (reported.has(index) ? sum : sum + keys), 0);
+  const report = buildPassReport(scan, results.flatMap((r) => r.outcomes), Date.now(), unprocessed);
+  await recordPass(deps.redis, report, { ...deps.history, keep: deps.env.SHARDSYNC_RECONCILER_HISTORY_LENGTH });
+  deps.metrics.recordPass(report);
+  deps.logger.info(
+    { dataset: report.dataset, passId, divergentKeys: report.divergentKeys, remaining: report.remaining, bytesMoved: report.bytesMoved, durationMs: report.durationMs, unprocessed },
+    report.converged ? 'pass finished: the datacenters agree' : 'pass finished: divergence remains',
+  );
+  return { passId, dataset: report.dataset, divergentKeys: report.divergentKeys, remaining: report.remaining, converged: report.converged };
+}
+
+/** Another recent pass of the same dataset still comparing or waiting for its ranges, if any. */
+async function otherRunningPass(job: Job<PassJobData, PassResult>, deps: JobDeps): Promise<string | undefined> {
+  const jobs = await deps.queue.getJobs(['active', 'waiting-children']);
+  const other = jobs.find(
+    (j) => j.name === JOB.pass && j.id !== job.id && (j.data as PassJobData).request.dataset === job.data.request.dataset && Date.now() - j.timestamp < STALE_PASS_MS,
+  );
+  return other?.id;
+}

@@ -1,0 +1,126 @@
+import { setMaxListeners } from 'node:events';
+import type { Topology } from '@shardsync/config';
+import { isS3ProxyArtifact, StorePool } from '@shardsync/objectstore';
+import { TokenBucket, type PassRequest } from '@shardsync/reconcile';
+import { startOpsServer, type Logger } from '@shardsync/runtime';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { ReconcilerEnv } from './env.js';
+import type { JobDeps } from './jobs/deps.js';
+import { createProcessor } from './jobs/processor.js';
+import { JOB, QUEUE_NAME, type PassJobData } from './jobs/types.js';
+import { ReconcilerMetrics } from './metrics.js';
+import { datasetsToReconcile, syncSchedules } from './schedule.js';
+
+export interface ReconcilerServiceOptions {
+  readonly topology: Topology;
+  readonly env: ReconcilerEnv;
+  readonly logger: Logger;
+}
+
+/** A running reconciler: a BullMQ worker (and, by default, the pass schedules) plus its ops server. */
+export class ReconcilerService {
+  readonly metrics: ReconcilerMetrics;
+  /** Base URL of /healthz, /readyz and /metrics. */
+  readonly url: string;
+  /** The shared queue (passes, ranges, repairs), for inspection. */
+  readonly queue: Queue;
+  /** Where pass reports are kept: give it to `lastPassSummary(redis, dataset, { keyPrefix })`. */
+  readonly historyPrefix: string;
+  readonly #close: () => Promise<void>;
+  #closing: Promise<void> | undefined;
+
+  private constructor(url: string, metrics: ReconcilerMetrics, queue: Queue, historyPrefix: string, close: () => Promise<void>) {
+    this.url = url;
+    this.metrics = metrics;
+    this.queue = queue;
+    this.historyPrefix = historyPrefix;
+    this.#close = close;
+  }
+
+  /** Queues a pass now (besides the schedule), e.g. for a test or an operator's request; returns the job id. */
+  async enqueuePass(request: PassRequest): Promise<string> {
+    const data: PassJobData = { request };
+    const job = await this.queue.add(JOB.pass, data, { attempts: 2, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } });
+    return job.id ?? '';
+  }
+
+  /** Lets running jobs finish (within the grace period), then releases Redis, sockets and the port. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  static async start(options: ReconcilerServiceOptions): Promise<ReconcilerService> {
+    const { topology, env, logger } = options;
+    datasetsToReconcile(topology, env); // fail fast on a misconfigured dataset list
+    const prefix = env.SHARDSYNC_RECONCILER_REDIS_PREFIX;
+    const metrics = new ReconcilerMetrics();
+    const closing = new AbortController();
+    // Every in-flight store request listens on this one signal; many at once is expected, not a leak.
+    setMaxListeners(0, closing.signal);
+    // BullMQ workers need maxRetriesPerRequest: null; the queue and the history share the connection.
+    const redis = new Redis(topology.redis.url, { maxRetriesPerRequest: null });
+    redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+    const stores = new StorePool(topology.datacenters, { listExclude: isS3ProxyArtifact });
+    const queue = new Queue(QUEUE_NAME, { connection: redis, prefix });
+    const deps: JobDeps = {
+      topology,
+      stores,
+      queue,
+      redis,
+      env,
+      metrics,
+      logger,
+      budget: new TokenBucket({ ratePerSecond: env.SHARDSYNC_RECONCILER_DEEP_BYTES_PER_SECOND }),
+      history: { keyPrefix: `${prefix}:reconcile-history` },
+      signal: closing.signal,
+    };
+    const worker = new Worker(QUEUE_NAME, createProcessor(deps), {
+      connection: redis,
+      prefix,
+      concurrency: env.SHARDSYNC_RECONCILER_CONCURRENCY,
+      // A killed worker's jobs are taken over by another after the stall check; allow one more
+      // stall than the default before giving up on a pass.
+      maxStalledCount: 2,
+    });
+    worker.on('error', (err) => logger.error({ err }, 'worker error'));
+    if (env.SHARDSYNC_RECONCILER_SCHEDULE) {
+      const schedules = await syncSchedules(queue, topology, env, logger);
+      logger.info({ schedules }, 'pass schedules in place');
+    }
+    const ops = await startOpsServer({
+      host: env.SHARDSYNC_RECONCILER_HOST,
+      port: env.SHARDSYNC_RECONCILER_PORT,
+      registry: metrics.registry,
+      readiness: [
+        { name: 'redis', check: async () => void (await redis.ping()) },
+        ...topology.datacenters.map((dc) => ({ name: `store:${dc.name}`, check: () => stores.of(dc.name).ping() })),
+      ],
+      health: () => (worker.isRunning() ? { ok: true } : { ok: false, detail: 'the BullMQ worker is not running' }),
+    });
+    logger.info({ url: ops.url, queue: QUEUE_NAME, prefix }, 'reconciler started');
+
+    return new ReconcilerService(ops.url, metrics, queue, deps.history.keyPrefix ?? '', async () => {
+      // Cut long jobs (deep scans, big copies) short halfway through the grace period; they are
+      // retried by another instance, and nothing half-written is ever visible.
+      const cut = setTimeout(() => closing.abort(new Error('reconciler closing')), env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);
+      cut.unref();
+      const steps: Array<[string, () => Promise<unknown>]> = [
+        ['worker', () => worker.close()],
+        ['queue', () => queue.close()],
+        ['redis', () => redis.quit()],
+        ['object stores', () => stores.close()],
+        ['ops server', () => ops.app.close()],
+      ];
+      for (const [name, step] of steps) {
+        try {
+          await step();
+        } catch (err) {
+          logger.error({ err, step: name }, 'shutdown step failed');
+        }
+      }
+      clearTimeout(cut);
+    });
+  }
+}

@@ -1,0 +1,78 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTestTopology, testRedis, waitFor } from '@shardsync/testing';
+import { Queue } from 'bullmq';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { JOB, QUEUE_NAME, type PassJobData } from '../src/jobs/types.js';
+import { datasetContents, nextReport, seed, startReconciler, testPool, testPrefix, v } from './helpers.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const MiB = 1024 * 1024;
+
+describe('a reconciler killed mid-pass', () => {
+  it('leaves nothing half-written, and another instance finishes the pass', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const redis = testRedis();
+    const prefix = testPrefix();
+    const pool = testPool(topology);
+    // Large enough that copies into dc-c are multipart uploads in flight when the process dies.
+    const keys = Array.from({ length: 8 }, (_, i) => `checkpoint/shard-${i}.bin`);
+    for (const key of keys) await seed(pool, dataset, key, randomBytes(20 * MiB), v(1000), ['dc-a', 'dc-b']);
+
+    const dir = await mkdtemp(join(tmpdir(), 'shardsync-reconciler-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'topology.json'), JSON.stringify(topology));
+    const log = await open(join(dir, 'reconciler.log'), 'w');
+    onTestFinished(() => log.close());
+    const child = spawn(process.execPath, ['--conditions=@shardsync/source', '--import', 'tsx', 'services/reconciler/src/main.ts'], {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        SHARDSYNC_TOPOLOGY: join(dir, 'topology.json'),
+        SHARDSYNC_RECONCILER_PORT: '0',
+        SHARDSYNC_RECONCILER_REDIS_PREFIX: prefix,
+        SHARDSYNC_RECONCILER_SCHEDULE: 'false',
+        SHARDSYNC_RECONCILER_KEYS_PER_RANGE: '1',
+        SHARDSYNC_RECONCILER_CONCURRENCY: '3',
+      },
+      stdio: ['ignore', log.fd, log.fd],
+    });
+    const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+
+    const queue = new Queue(QUEUE_NAME, { connection: redis, prefix });
+    onTestFinished(() => queue.close());
+    const data: PassJobData = { request: { dataset } };
+    await queue.add(JOB.pass, data, { attempts: 2 });
+
+    // Kill it as soon as the first repaired copy is visible, while the others are being written.
+    await waitFor(async () => (Object.keys((await datasetContents(topology, 'dc-c', dataset)).objects).length > 0 ? true : undefined), {
+      timeoutMs: 90_000,
+      intervalMs: 50,
+      what: 'the first repaired copy in dc-c',
+    });
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+
+    const source = await datasetContents(topology, 'dc-a', dataset);
+    const killed = await datasetContents(topology, 'dc-c', dataset);
+    expect(killed.intact).toBe(true);
+    expect(Object.keys(killed.objects).length).toBeLessThan(keys.length);
+    for (const [key, state] of Object.entries(killed.objects)) expect(state).toBe(source.objects[key]);
+
+    // Another instance takes the stalled jobs over (BullMQ's stall check) and finishes the pass.
+    await startReconciler(topology, prefix, { SHARDSYNC_RECONCILER_SCHEDULE: 'false' });
+    const report = await nextReport(redis, prefix, dataset, new Set(), (r) => r.converged, 150_000);
+    expect(report.failures).toEqual([]);
+    const finished = await datasetContents(topology, 'dc-c', dataset);
+    expect(finished.intact).toBe(true);
+    expect(finished.objects).toEqual(source.objects);
+  }, 300_000);
+});

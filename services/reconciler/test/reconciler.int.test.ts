@@ -1,0 +1,81 @@
+import { formatVersion, META, objectKeyOf } from '@shardsync/events';
+import { recentPasses } from '@shardsync/reconcile';
+import { createTestTopology, testRedis } from '@shardsync/testing';
+import { describe, expect, it } from 'vitest';
+import { deleteKeys, DCS, datasetContents, nextReport, rawDelete, rawPut, seed, startReconciler, testPool, testPrefix, v } from './helpers.js';
+
+describe('reconciler service', () => {
+  it('keeps exactly one schedule per dataset and mode however many instances start or restart', async () => {
+    const topology = await createTestTopology();
+    const prefix = testPrefix();
+    const settings = { SHARDSYNC_RECONCILER_INTERVAL_MS: '3600000', SHARDSYNC_RECONCILER_DEEP_INTERVAL_MS: '86400000' };
+    const first = await startReconciler(topology, prefix, settings);
+    await startReconciler(topology, prefix, settings);
+    await startReconciler(topology, prefix, settings);
+    const dataset = topology.datasets[0]?.name ?? '';
+    const schedulers = await first.queue.getJobSchedulers();
+    expect(schedulers.map((s) => s.key).sort()).toEqual([`deep-pass-${dataset}`, `pass-${dataset}`]);
+    // A restart with another interval updates the schedule instead of adding one; dropping deep passes removes theirs.
+    await startReconciler(topology, prefix, { SHARDSYNC_RECONCILER_INTERVAL_MS: '1800000' });
+    const updated = await first.queue.getJobSchedulers();
+    expect(updated.map((s) => [s.key, s.every])).toEqual([[`pass-${dataset}`, 1_800_000]]);
+  });
+
+  it('runs a pass as range jobs over several workers, repairs what diverged and stores a queryable report', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const redis = testRedis();
+    const prefix = testPrefix();
+    const pool = testPool(topology);
+    for (let i = 0; i < 40; i++) await seed(pool, dataset, `k${i}`, Buffer.from(`body ${i}`), v(100 + i));
+    for (let i = 0; i < 9; i++) await rawDelete(topology, DCS[i % 3] ?? 'dc-a', objectKeyOf(dataset, `k${i}`));
+    await rawPut(topology, 'dc-b', objectKeyOf(dataset, 'k20'), Buffer.from('by hand'));
+    const settings = { SHARDSYNC_RECONCILER_SCHEDULE: 'false', SHARDSYNC_RECONCILER_KEYS_PER_RANGE: '2' };
+    const service = await startReconciler(topology, prefix, settings);
+    await startReconciler(topology, prefix, settings);
+    await service.enqueuePass({ dataset });
+    const report = await nextReport(redis, prefix, dataset, new Set());
+    expect(report.divergentKeys).toBe(10);
+    expect(report.totals).toMatchObject({ missing: 9, stale: 1, repaired: 10, failed: 0 });
+    expect(report.converged).toBe(true);
+    const contents = await Promise.all(DCS.map((dc) => datasetContents(topology, dc, dataset)));
+    expect(contents[1]?.objects).toEqual(contents[0]?.objects);
+    expect(contents[2]?.objects).toEqual(contents[0]?.objects);
+    expect(Object.keys(contents[0]?.objects ?? {})).toHaveLength(40);
+
+    await service.enqueuePass({ dataset });
+    const second = await nextReport(redis, prefix, dataset, new Set([report.passId]));
+    expect(second.divergentKeys).toBe(0);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/shardsync_reconciler_passes_total\{dataset="[^"]+",mode="routine",result="converged"\} [12]/);
+  });
+
+  it('reaches the right answer after Redis lost everything between passes', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const redis = testRedis();
+    const prefix = testPrefix();
+    const pool = testPool(topology);
+    for (let i = 0; i < 20; i++) await seed(pool, dataset, `k${i}`, Buffer.from(`body ${i}`), v(100 + i));
+    await rawDelete(topology, 'dc-a', objectKeyOf(dataset, 'k1'));
+    const before = await startReconciler(topology, prefix, { SHARDSYNC_RECONCILER_SCHEDULE: 'false' });
+    await before.enqueuePass({ dataset });
+    const first = await nextReport(redis, prefix, dataset, new Set());
+    expect(first.totals.repaired).toBe(1);
+    await before.close();
+
+    expect(await deleteKeys(redis, prefix)).toBeGreaterThan(0);
+    const older = Buffer.from('restored from an old backup');
+    await rawPut(topology, 'dc-c', objectKeyOf(dataset, 'k2'), older, { [META.version]: formatVersion(v(1)), [META.sha256]: 'f'.repeat(64) });
+    await rawDelete(topology, 'dc-b', objectKeyOf(dataset, 'k3'));
+
+    const after = await startReconciler(topology, prefix);
+    const report = await nextReport(redis, prefix, dataset, new Set([first.passId]));
+    expect(report.totals).toMatchObject({ stale: 1, missing: 1, repaired: 2, failed: 0 });
+    expect((await recentPasses(redis, dataset, 10, { keyPrefix: `${prefix}:reconcile-history` })).map((r) => r.passId)).toEqual([report.passId]);
+    const contents = await Promise.all(DCS.map((dc) => datasetContents(topology, dc, dataset)));
+    expect(contents[2]?.objects).toEqual(contents[0]?.objects);
+    expect(contents[1]?.objects).toEqual(contents[0]?.objects);
+    expect(after.url).toMatch(/^http/);
+  });
+});
