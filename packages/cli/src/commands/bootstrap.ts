@@ -1,0 +1,91 @@
+import { NoSuchBucketError } from '@shardsync/objectstore';
+import { renderPassReport, type PassReport } from '@shardsync/reconcile';
+import type { CliContext } from '../context.js';
+import { CliError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
+import type { CommandResult } from '../output.js';
+import { renderTable } from '../table.js';
+import { formatBytes } from '../units.js';
+import { recordPasses } from './last-pass.js';
+import { coversDataset, runPasses } from './passes.js';
+import { passRequests } from './reconcile.js';
+
+export interface BootstrapOptions {
+  /** The datacenter to fill. */
+  readonly datacenter: string;
+  /** Default: every dataset replicated to the datacenter. */
+  readonly dataset?: string | undefined;
+  /** Report what would be copied; copy nothing. Default false. */
+  readonly dryRun?: boolean | undefined;
+}
+
+export interface BootstrapResult {
+  readonly datacenter: string;
+  /** True when the datacenter holds every dataset's winning state at the end. */
+  readonly complete: boolean;
+  /** Copies written (objects and tombstones) and object bytes moved into the datacenter. */
+  readonly repaired: number;
+  readonly bytesMoved: number;
+  readonly passes: readonly PassReport[];
+}
+
+/**
+ * Fills an empty or new datacenter from its peers (disaster recovery): for each dataset, a
+ * reconciliation pass that compares every datacenter but writes only to this one. Resumable by
+ * construction: the pass compares digests first, so keys already present with the winning
+ * version are skipped, and an interrupted bootstrap simply continues where the stores stand.
+ */
+export async function bootstrap(ctx: CliContext, options: BootstrapOptions): Promise<CommandResult<BootstrapResult>> {
+  const requests = passRequests(ctx, { datacenter: options.datacenter, dataset: options.dataset, dryRun: options.dryRun, unmanaged: 'report' });
+  try {
+    await ctx.stores().of(options.datacenter).ping(ctx.signal);
+  } catch (err) {
+    if (err instanceof NoSuchBucketError) {
+      throw new CliError('SHARDSYNC_CLI_FAILED', `the bucket of ${options.datacenter} does not exist: ${err.message}`, { cause: err, hint: 'create it with: shardsync init' });
+    }
+    throw err;
+  }
+  const passes = await runPasses(ctx, requests);
+  await recordPasses(ctx, passes.filter((p) => coversDataset(ctx, p)));
+  const counts = passes.map((p) => p.perDatacenter.find((c) => c.datacenter === options.datacenter));
+  const result: BootstrapResult = {
+    datacenter: options.datacenter,
+    complete: passes.every((p) => p.converged),
+    repaired: counts.reduce((sum, c) => sum + (c?.repaired ?? 0), 0),
+    bytesMoved: passes.reduce((sum, p) => sum + p.bytesMoved, 0),
+    passes,
+  };
+  return { data: result, text: renderBootstrap(result), exitCode: result.complete ? ExitCode.ok : ExitCode.divergence };
+}
+
+export function renderBootstrap(result: BootstrapResult): string {
+  const rows = result.passes.map((p) => {
+    const c = p.perDatacenter.find((d) => d.datacenter === result.datacenter);
+    return [
+      p.dataset,
+      String(c?.missing ?? 0),
+      String((c?.stale ?? 0) + (c?.corrupt ?? 0) + (c?.shouldBeDeleted ?? 0)),
+      String(c?.repaired ?? 0),
+      String(c?.failed ?? 0),
+      formatBytes(p.bytesMoved),
+      p.converged ? 'complete' : p.dryRun ? 'dry run' : 'incomplete',
+    ];
+  });
+  const table = renderTable(
+    [
+      { header: 'DATASET' },
+      { header: 'MISSING', align: 'right' },
+      { header: 'OTHER DIVERGENCE', align: 'right' },
+      { header: 'REPAIRED', align: 'right' },
+      { header: 'FAILED', align: 'right' },
+      { header: 'MOVED', align: 'right' },
+      { header: 'STATE' },
+    ],
+    rows,
+  );
+  const verdict = result.complete
+    ? `${result.datacenter} holds every dataset's current state (${result.repaired} copies written, ${formatBytes(result.bytesMoved)} moved)`
+    : `${result.datacenter} is not complete yet; run the same command again: it resumes where the stores stand`;
+  const failures = result.passes.some((p) => p.failures.length > 0) ? `\n\n${result.passes.map((p) => renderPassReport(p, { maxKeys: 10 }).trimEnd()).join('\n\n')}` : '';
+  return `bootstrap of ${result.datacenter}\n\n${table}\n\n${verdict}${failures}`;
+}

@@ -1,0 +1,72 @@
+import { validateObjectKey } from '@shardsync/events';
+import { inspectKey, type KeyInspection } from '@shardsync/reconcile';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
+import type { CommandResult } from '../output.js';
+import { renderTable } from '../table.js';
+import { formatBytes } from '../units.js';
+import { requireDataset } from './common.js';
+
+export interface VerifyOptions {
+  /** Also read every copy's bytes and check them against its recorded SHA-256. Default false. */
+  readonly deep?: boolean | undefined;
+}
+
+/**
+ * One key in every datacenter of its dataset: version, SHA-256, size and tombstone (a HEAD of the
+ * object and of its tombstone), and how each copy compares with the winner by the rule passes use.
+ * Exit 0 when all agree, 1 when they do not, 2 when a datacenter could not be read.
+ */
+export async function verify(ctx: CliContext, dataset: string, key: string, options: VerifyOptions = {}): Promise<CommandResult<KeyInspection>> {
+  requireDataset(ctx.topology, dataset);
+  const valid = validateObjectKey(key);
+  if (!valid.ok) throw new UsageError(`key: ${valid.message}`);
+  const inspection = await inspectKey({ topology: ctx.topology, stores: ctx.stores(), dataset, key, verifyBytes: options.deep ?? false, signal: ctx.signal, now: ctx.now });
+  const unreadable = inspection.copies.some((c) => c.error !== undefined);
+  const exitCode = unreadable ? ExitCode.error : inspection.agree ? ExitCode.ok : ExitCode.divergence;
+  return { data: inspection, text: renderVerify(inspection), exitCode };
+}
+
+const short = (sha: string | undefined) => (sha === undefined ? '-' : `${sha.slice(0, 16)}…`);
+
+export function renderVerify(inspection: KeyInspection): string {
+  const w = inspection.winner;
+  const winner =
+    w === undefined
+      ? 'no version of this key exists in any datacenter'
+      : w.kind === 'delete'
+        ? `deleted at version ${w.version}`
+        : `version ${w.version}, sha256 ${w.sha256 ?? '(none)'}, ${w.size === undefined ? 'size unknown' : `${formatBytes(w.size)} (${w.size} bytes)`}`;
+  const rows = inspection.copies.map((c) => {
+    if (c.error !== undefined) return [c.datacenter, 'unreadable', '', '', '', '', `${c.error.code}: ${c.error.message}`];
+    const o = c.object;
+    return [
+      c.datacenter,
+      c.status ?? '?',
+      o === undefined ? '-' : (o.version ?? '(no shardsync metadata)'),
+      o === undefined ? '-' : short(o.sha256),
+      o === undefined ? '-' : String(o.size),
+      o === undefined || o.integrity === 'unchecked' ? '' : o.integrity,
+      c.tombstone === undefined ? '-' : `${c.tombstone.version ?? '(malformed)'} at ${c.tombstone.deletedAt}`,
+    ];
+  });
+  const table = renderTable(
+    [
+      { header: 'DATACENTER' },
+      { header: 'STATUS' },
+      { header: 'VERSION' },
+      { header: 'SHA-256' },
+      { header: 'SIZE', align: 'right' },
+      { header: 'BYTES' },
+      { header: 'TOMBSTONE' },
+    ],
+    rows,
+  );
+  const verdict = inspection.copies.some((c) => c.error !== undefined)
+    ? 'result: some datacenters could not be read'
+    : inspection.agree
+      ? 'result: the datacenters agree'
+      : `result: the datacenters disagree; repair with: shardsync reconcile --dataset ${inspection.dataset} --prefix ${JSON.stringify(inspection.key)}`;
+  return `${inspection.dataset}/${inspection.key}\nwinner: ${winner}\n\n${table}\n\n${verdict}`;
+}

@@ -1,0 +1,15 @@
+/**
+ * Process exit codes of every `shardsync` command, so scripts and runbooks can branch on them.
+ * - `ok` (0): the command did its job and found nothing wrong.
+ * - `divergence` (1): the command worked, and what it checked is not right: datacenters disagree,
+ *   divergence remains after a pass, or `status` found a problem.
+ * - `error` (2): the command could not do its job (bad arguments, unreachable servers, ...);
+ *   the message says what was wrong.
+ */
+export const ExitCode = {
+  ok: 0,
+  divergence: 1,
+  error: 2,
+} as const;
+
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { classifyKafkaError, decodeHeaders, type ConsumedEvent } from '@shardsync/eventlog';
+import { CliError } from '../errors.js';
+import type { KafkaClient } from '../context.js';
+
+/** Offsets `[from, to)` of one partition. */
+export interface PartitionRange {
+  readonly partition: number;
+  readonly from: bigint;
+  readonly to: bigint;
+}
+
+/** What a reader callback may do while reading. */
+export interface ReadSession {
+  /** Continue this partition at `offset` (later offsets only; skipping ahead). */
+  seek(partition: number, offset: bigint): void;
+  /** Nothing more is needed from this partition. */
+  finish(partition: number): void;
+  /** End the whole read now. */
+  stop(): void;
+  /** Commits offsets (and offset metadata) for the reading group; only for groups that keep progress. */
+  commit(entries: ReadonlyArray<{ partition: number; offset: bigint; metadata: string | null }>): Promise<void>;
+}
+
+export interface ReadRangesOptions {
+  readonly topic: string;
+  /**
+   * The consumer group to read with. Default: a throw-away group that commits nothing, so reading
+   * leaves no trace (an empty group without offsets is removed by the broker).
+   */
+  readonly groupId?: string | undefined;
+  readonly ranges: readonly PartitionRange[];
+  /** Events of one partition, in offset order, only those within its range (from its current position). */
+  readonly onEvents: (partition: number, events: readonly ConsumedEvent[], session: ReadSession) => Promise<void> | void;
+  /** Gives up after this long. */
+  readonly timeoutMs: number;
+  /** Bytes fetched per partition per request. Default 256 KiB: readers here want few events. */
+  readonly maxBytesPerPartition?: number | undefined;
+}
+
+/** How a read ended. `complete` is false when it timed out first. */
+export interface ReadOutcome {
+  readonly complete: boolean;
+}
+
+/** Consumer groups of throw-away readers start with this, so operators recognise them. */
+export const READER_GROUP_PREFIX = 'shardsync.cli.reader.';
+
+interface PartitionState {
+  next: bigint;
+  readonly to: bigint;
+  done: boolean;
+}
+
+/**
+ * Reads given offset ranges of a topic through a consumer group member, because kafkajs has no
+ * group-less fetch: join, seek each wanted partition to its start, hand events to the callback,
+ * and leave once every range is read (or the callback stops, or the time is up). The group
+ * commits nothing unless the callback calls `session.commit`.
+ */
+export async function readRanges(kafka: KafkaClient, options: ReadRangesOptions): Promise<ReadOutcome> {
+  const { topic } = options;
+  const states = new Map<number, PartitionState>();
+  for (const r of options.ranges) if (r.from < r.to) states.set(r.partition, { next: r.from, to: r.to, done: false });
+  if (states.size === 0) return { complete: true };
+
+  const groupId = options.groupId ?? `${READER_GROUP_PREFIX}${randomUUID()}`;
+  const consumer = kafka.consumer({
+    groupId,
+    allowAutoTopicCreation: false,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? 256 * 1024,
+    maxWaitTimeInMs: 500,
+    retry: { retries: 3 },
+  });
+
+  let settle: (outcome: ReadOutcome) => void = () => undefined;
+  let fail: (err: unknown) => void = () => undefined;
+  let ended = false;
+  const finished = new Promise<ReadOutcome>((resolve, reject) => {
+    settle = (outcome) => {
+      if (ended) return;
+      ended = true;
+      resolve(outcome);
+    };
+    fail = (err) => {
+      if (ended) return;
+      ended = true;
+      reject(err instanceof CliError ? err : classifyKafkaError(err, `reading ${topic}`));
+    };
+  });
+  const checkComplete = () => {
+    if ([...states.values()].every((s) => s.done)) settle({ complete: true });
+  };
+
+  const session: ReadSession = {
+    seek: (partition, offset) => {
+      const state = states.get(partition);
+      if (state === undefined || offset <= state.next) return;
+      state.next = offset;
+      if (offset >= state.to) {
+        state.done = true;
+        checkComplete();
+      } else {
+        consumer.seek({ topic, partition, offset: offset.toString() });
+      }
+    },
+    finish: (partition) => {
+      const state = states.get(partition);
+      if (state === undefined) return;
+      state.done = true;
+      checkComplete();
+    },
+    stop: () => settle({ complete: true }),
+    commit: async (entries) => {
+      try {
+        await consumer.commitOffsets(entries.map((e) => ({ topic, partition: e.partition, offset: e.offset.toString(), metadata: e.metadata })));
+      } catch (err) {
+        throw classifyKafkaError(err, `committing the progress of group ${groupId}`);
+      }
+    },
+  };
+
+  consumer.on(consumer.events.CRASH, (e) => fail(e.payload.error));
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    const assigned = new Set(e.payload.memberAssignment[topic] ?? []);
+    const missing = [...states.keys()].filter((p) => !assigned.has(p));
+    if (missing.length > 0) {
+      fail(
+        new CliError('SHARDSYNC_CLI_CONFLICT', `consumer group ${groupId} has other members, which hold partitions ${missing.join(', ')} of ${topic}`, {
+          hint: 'another shardsync command is probably reading with the same group; wait for it to finish',
+        }),
+      );
+    }
+  });
+
+  const timer = setTimeout(() => settle({ complete: false }), options.timeoutMs);
+  try {
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: false });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          const state = states.get(batch.partition);
+          if (ended || state === undefined || state.done || payload.isStale()) return;
+          const events: ConsumedEvent[] = [];
+          for (const m of batch.messages) {
+            const offset = BigInt(m.offset);
+            if (offset < state.next || offset >= state.to) continue;
+            events.push({
+              topic,
+              partition: batch.partition,
+              offset: m.offset,
+              key: m.key,
+              value: m.value,
+              headers: decodeHeaders(m.headers),
+              timestampMs: Number(m.timestamp),
+            });
+          }
+          const last = events[events.length - 1];
+          try {
+            if (events.length > 0) await options.onEvents(batch.partition, events, session);
+          } catch (err) {
+            fail(err);
+            return;
+          }
+          if (last !== undefined && state.next <= BigInt(last.offset)) state.next = BigInt(last.offset) + 1n;
+          // Nothing at or beyond `to` can come when the partition ends before it (retention moved, compaction).
+          if (state.next >= state.to || BigInt(batch.highWatermark) <= state.next) state.done = true;
+          checkComplete();
+        },
+      });
+      for (const [partition, state] of states) consumer.seek({ topic, partition, offset: state.next.toString() });
+    } catch (err) {
+      fail(err);
+    }
+    return await finished;
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect().catch(() => undefined);
+  }
+}

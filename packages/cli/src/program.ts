@@ -1,0 +1,235 @@
+import { Command, CommanderError, Option } from 'commander';
+import { isS3ProxyArtifact } from '@shardsync/objectstore';
+import { bootstrap } from './commands/bootstrap.js';
+import { dlqList } from './commands/dlq-list.js';
+import { dlqReplay } from './commands/dlq-replay.js';
+import { init } from './commands/init.js';
+import { plan, type PlanArgs } from './commands/plan.js';
+import { reconcile } from './commands/reconcile.js';
+import { status } from './commands/status.js';
+import { verify } from './commands/verify.js';
+import { CliContext } from './context.js';
+import { describeError, UsageError } from './errors.js';
+import { ExitCode } from './exit-codes.js';
+import { formatError, formatResult, type CommandResult } from './output.js';
+import { silentProgress, TerminalProgress } from './progress.js';
+import { parseDuration, parseInteger, parseRate } from './units.js';
+
+/** A stream the CLI writes to; `isTTY` decides whether progress is drawn. */
+export interface CliStream {
+  write(text: string): boolean;
+  readonly isTTY?: boolean | undefined;
+  readonly columns?: number | undefined;
+}
+
+/** The process around the CLI, injectable for tests. */
+export interface CliIO {
+  readonly stdout: CliStream;
+  readonly stderr: CliStream;
+  /** Default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv | undefined;
+  /** Aborts long work (Ctrl-C). */
+  readonly signal?: AbortSignal | undefined;
+}
+
+interface GlobalOptions {
+  topology?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+type Run = (ctx: CliContext) => Promise<CommandResult> | CommandResult;
+
+/** Parses `--bytes-per-second`: a plain number of bytes, or a rate with a unit (`50MB/s`). */
+function bytesPerSecond(text: string): number {
+  return /^\s*\d+\s*$/.test(text) ? parseInteger(text, '--bytes-per-second', 1) : parseRate(text, '--bytes-per-second');
+}
+
+/**
+ * Builds the `shardsync` program. Each action stores its exit code in `state`, since commander
+ * itself knows only success and its own parse errors.
+ */
+function buildProgram(io: CliIO, state: { exitCode: number }): Command {
+  const env = io.env ?? process.env;
+
+  const execute = async (command: Command, name: string, run: Run): Promise<void> => {
+    const globals = command.optsWithGlobals<GlobalOptions>();
+    const json = globals.json === true;
+    const ctx = new CliContext({
+      topologyPath: globals.topology,
+      env,
+      progress: io.stdout.isTTY === true && !json ? new TerminalProgress(io.stderr) : silentProgress,
+      log: globals.verbose === true ? (line) => io.stderr.write(`${line}\n`) : undefined,
+      // s3proxy's filesystem backends list in-progress uploads and temporary files as objects;
+      // the services create their stores the same way.
+      storeOptions: { listExclude: isS3ProxyArtifact },
+      signal: io.signal,
+    });
+    try {
+      const result = await run(ctx);
+      ctx.progress.stop();
+      io.stdout.write(formatResult(result, json));
+      state.exitCode = result.exitCode;
+    } catch (err) {
+      ctx.progress.stop();
+      const out = formatError(name, describeError(err, hintContext(ctx)), json);
+      (out.stream === 'stdout' ? io.stdout : io.stderr).write(out.text);
+      state.exitCode = ExitCode.error;
+    } finally {
+      await ctx.close();
+    }
+  };
+
+  const program = new Command()
+    .name('shardsync')
+    .description('Operate shardsync: replication of large objects across datacenters through Kafka.')
+    .option('--topology <file>', 'topology file (default: $SHARDSYNC_TOPOLOGY, else ./shardsync.topology.yaml)')
+    .option('--json', 'print machine-readable JSON on stdout (errors too)')
+    .option('--verbose', 'print Kafka client warnings on stderr')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok; 1 the datacenters disagree or something is unhealthy; 2 the command failed (the message says why).',
+    )
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });
+
+  program
+    .command('status')
+    .description('per datacenter: consumer lag (events and age), consumers running, store reachability; dead letters; last reconcile pass')
+    .option('--no-age', 'do not read the oldest unapplied events to report their age')
+    .option('--max-lag <events>', 'report a problem (exit 1) when a datacenter lags by more events')
+    .option('--max-age <duration>', 'report a problem (exit 1) when the oldest unapplied event is older, e.g. 5min')
+    .option('--age-timeout <duration>', 'time allowed for reading the oldest unapplied events', '10s')
+    .action((o: { age: boolean; maxLag?: string; maxAge?: string; ageTimeout: string }, command: Command) =>
+      execute(command, 'status', (ctx) =>
+        status(ctx, {
+          age: o.age,
+          maxLag: o.maxLag === undefined ? undefined : parseInteger(o.maxLag, '--max-lag'),
+          maxAgeMs: o.maxAge === undefined ? undefined : parseDuration(o.maxAge, '--max-age'),
+          ageTimeoutMs: parseDuration(o.ageTimeout, '--age-timeout'),
+        }),
+      ),
+    );
+
+  program
+    .command('reconcile')
+    .description('run one reconciliation pass per dataset (the code the scheduled job runs) and print its report')
+    .option('--dataset <name>', 'only this dataset (default: every dataset)')
+    .option('--datacenter <name>', 'repair only this datacenter; the others are compared and serve as sources')
+    .option('--prefix <prefix>', 'only keys under this prefix, relative to the dataset')
+    .option('--dry-run', 'report what would be repaired; change nothing')
+    .option('--deep', 're-read every object to find corrupted bytes')
+    .option('--bytes-per-second <rate>', 'read budget of --deep, e.g. 52428800 or 50MB/s (default 100 MiB/s)')
+    .addOption(new Option('--adopt-unmanaged', 'give objects shardsync never wrote a version, so they replicate').conflicts('removeUnmanaged'))
+    .addOption(new Option('--remove-unmanaged', 'delete objects shardsync never wrote').conflicts('adoptUnmanaged'))
+    .addHelpText('after', '\nExit codes: 0 the datacenters agree at the end; 1 divergence remains (always, for a dry run that found some); 2 error.')
+    .action(
+      (
+        o: { dataset?: string; datacenter?: string; prefix?: string; dryRun?: boolean; deep?: boolean; bytesPerSecond?: string; adoptUnmanaged?: boolean; removeUnmanaged?: boolean },
+        command: Command,
+      ) =>
+        execute(command, 'reconcile', (ctx) =>
+          reconcile(ctx, {
+            dataset: o.dataset,
+            datacenter: o.datacenter,
+            prefix: o.prefix,
+            dryRun: o.dryRun,
+            deep: o.deep,
+            bytesPerSecond: o.bytesPerSecond === undefined ? undefined : bytesPerSecond(o.bytesPerSecond),
+            unmanaged: o.adoptUnmanaged === true ? 'adopt' : o.removeUnmanaged === true ? 'remove' : 'report',
+          }),
+        ),
+    );
+
+  program
+    .command('verify')
+    .description('show one key in every datacenter: version, SHA-256, size, tombstone')
+    .argument('<dataset>', 'dataset name')
+    .argument('<key>', 'object key, relative to the dataset')
+    .option('--deep', "also read every copy's bytes and check its SHA-256")
+    .addHelpText('after', '\nExit codes: 0 every datacenter holds the same state; 1 they disagree; 2 a datacenter could not be read.')
+    .action((dataset: string, key: string, o: { deep?: boolean }, command: Command) => execute(command, 'verify', (ctx) => verify(ctx, dataset, key, { deep: o.deep })));
+
+  const dlq = program.command('dlq').description('inspect and replay dead-lettered events');
+  dlq
+    .command('list')
+    .description('list dead letters, oldest first (reads without committing)')
+    .option('--limit <n>', 'show at most this many letters', '100')
+    .option('--datacenter <name>', 'only letters of this datacenter')
+    .option('--code <code>', 'only letters with this error code')
+    .action((o: { limit: string; datacenter?: string; code?: string }, command: Command) =>
+      execute(command, 'dlq list', (ctx) => dlqList(ctx, { limit: parseInteger(o.limit, '--limit'), datacenter: o.datacenter, code: o.code })),
+    );
+  dlq
+    .command('replay')
+    .description('send dead letters back to the updates topic (each update once; never the same letter twice)')
+    .option('--datacenter <name>', 'only letters of this datacenter')
+    .option('--code <code>', 'only letters with this error code')
+    .option('--dry-run', 'show what would be replayed; send and record nothing')
+    .action((o: { datacenter?: string; code?: string; dryRun?: boolean }, command: Command) =>
+      execute(command, 'dlq replay', (ctx) => dlqReplay(ctx, { datacenter: o.datacenter, code: o.code, dryRun: o.dryRun })),
+    );
+
+  program
+    .command('bootstrap')
+    .description('fill an empty or new datacenter from its peers (resumable: run it again to continue)')
+    .requiredOption('--datacenter <name>', 'the datacenter to fill')
+    .option('--dataset <name>', 'only this dataset (default: every dataset the datacenter holds)')
+    .option('--dry-run', 'report what would be copied; copy nothing')
+    .addHelpText('after', '\nExit codes: 0 the datacenter is complete; 1 not yet (run again); 2 error.')
+    .action((o: { datacenter: string; dataset?: string; dryRun?: boolean }, command: Command) =>
+      execute(command, 'bootstrap', (ctx) => bootstrap(ctx, { datacenter: o.datacenter, dataset: o.dataset, dryRun: o.dryRun })),
+    );
+
+  program
+    .command('plan')
+    .description('predict replication time with the capacity model (see the assumptions it prints)')
+    .requiredOption('--size <size>', 'data set size, e.g. 1GiB')
+    .requiredOption('--shard <size>', 'shard size, e.g. 10MiB')
+    .requiredOption('--datacenters <n>', 'datacenters holding the data set, the origin included')
+    .requiredOption('--bandwidth <rate>', 'link bandwidth, e.g. 100MB/s or 1Gbit/s')
+    .requiredOption('--rtt <duration>', 'round-trip time between datacenters, e.g. 100ms')
+    .option('--concurrency <n>', 'shards in flight per peer datacenter (default 16)')
+    .option('--per-shard-overhead-ms <ms>', 'latency per shard besides its bytes (default 2 x RTT + 5 ms)')
+    .option('--tcp-window <size>', 'largest TCP window of one stream (default 4MiB)')
+    .addOption(new Option('--link <kind>', 'whether peers share the origin link or have one each').choices(['shared', 'per-peer']).default('shared'))
+    .action((o: PlanArgs, command: Command) => execute(command, 'plan', () => plan(o)));
+
+  program
+    .command('init')
+    .description('create the Kafka topics and each datacenter bucket that are missing (idempotent)')
+    .action((_o: unknown, command: Command) => execute(command, 'init', (ctx) => init(ctx)));
+
+  return program;
+}
+
+function hintContext(ctx: CliContext): { topologyFile?: string; brokers?: readonly string[] } {
+  try {
+    return { topologyFile: ctx.topologyFile, brokers: ctx.topology.kafka.brokers };
+  } catch {
+    return { topologyFile: ctx.topologyFile };
+  }
+}
+
+/**
+ * Runs the CLI with `args` (without the node and script paths) and returns the exit code:
+ * 0 ok, 1 divergence or unhealthy, 2 error (including bad arguments).
+ */
+export async function runCli(args: readonly string[], io: CliIO): Promise<number> {
+  const state = { exitCode: ExitCode.ok as number };
+  const program = buildProgram(io, state);
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version are successes; every parse error (unknown option, missing argument or
+      // command, which shows the help) is a usage error.
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? ExitCode.ok : ExitCode.error;
+    }
+    const described = describeError(err instanceof Error ? err : new UsageError(String(err)));
+    io.stderr.write(`shardsync: ${described.message}\n`);
+    return ExitCode.error;
+  }
+  return state.exitCode;
+}

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { cli, offlineTopology, writeTopology } from './helpers.js';
+
+const topology = writeTopology(offlineTopology());
+const PLAN = ['plan', '--size', '1GiB', '--shard', '10MiB', '--datacenters', '4', '--bandwidth', '100MB/s', '--rtt', '100ms'];
+
+describe('command line', () => {
+  it('prints the help with the exit codes and exits 0', async () => {
+    const run = await cli(['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Usage: shardsync');
+    expect(run.stdout).toContain('Exit codes: 0 ok; 1');
+  });
+
+  it('exits 2 without a command, and for an unknown command or option', async () => {
+    expect((await cli([])).code).toBe(2);
+    const unknown = await cli(['statuss']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown command 'statuss'");
+    const option = await cli(['status', '--fast']);
+    expect(option.code).toBe(2);
+    expect(option.stderr).toContain("unknown option '--fast'");
+  });
+
+  it('names a missing required option', async () => {
+    const run = await cli(['bootstrap', '--topology', topology]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("required option '--datacenter <name>' not specified");
+  });
+
+  it('runs plan, with global options before or after the command', async () => {
+    const text = await cli(PLAN);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('predicted time:');
+    const json = await cli(['--json', ...PLAN]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ shards: 103, peers: 3, boundBy: 'bandwidth' });
+    expect(JSON.parse((await cli([...PLAN, '--json'])).stdout)).toMatchObject({ shards: 103 });
+  });
+
+  it('rejects a unit it cannot read, naming the option, as JSON with --json', async () => {
+    const run = await cli([...PLAN.slice(0, -1), '100', '--json']);
+    expect(run.code).toBe(2);
+    expect(JSON.parse(run.stdout)).toEqual({
+      error: 'SHARDSYNC_CLI_INVALID_ARGUMENT',
+      message: '--rtt: "100" is not a duration; add a unit, e.g. 100ms or 100s',
+      retriable: false,
+    });
+    const link = await cli([...PLAN, '--link', 'wormhole']);
+    expect(link.code).toBe(2);
+    expect(link.stderr).toContain("argument 'wormhole' is invalid. Allowed choices are shared, per-peer");
+  });
+
+  it('refuses --adopt-unmanaged together with --remove-unmanaged', async () => {
+    const run = await cli(['reconcile', '--topology', topology, '--adopt-unmanaged', '--remove-unmanaged']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/cannot be used with/);
+  });
+
+  it('names unknown datacenters and datasets with the known ones, before connecting anywhere', async () => {
+    const dc = await cli(['reconcile', '--topology', topology, '--datacenter', 'dc-z']);
+    expect(dc.code).toBe(2);
+    expect(dc.stderr).toContain('--datacenter: datacenter "dc-z" is not in the topology; known datacenters: dc-a, dc-b, dc-c');
+    const ds = await cli(['verify', '--topology', topology, 'imagenet', 'a.bin']);
+    expect(ds.code).toBe(2);
+    expect(ds.stderr).toContain('dataset "imagenet" is not in the topology; known datasets: models');
+    const replay = await cli(['dlq', 'replay', '--topology', topology, '--datacenter', 'mars']);
+    expect(replay.code).toBe(2);
+    expect(replay.stderr).toContain('datacenter "mars" is not in the topology');
+  });
+
+  it('refuses keys that cannot name an object, saying why', async () => {
+    const run = await cli(['verify', '--topology', topology, 'models', 'a/../b']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('key: key "a/../b" has a ".." segment');
+  });
+
+  it('refuses bad numbers and rates', async () => {
+    const limit = await cli(['dlq', 'list', '--topology', topology, '--limit', 'all']);
+    expect(limit.code).toBe(2);
+    expect(limit.stderr).toContain('--limit: "all" is not a whole number');
+    const budget = await cli(['reconcile', '--topology', topology, '--deep', '--bytes-per-second', 'fast']);
+    expect(budget.code).toBe(2);
+    expect(budget.stderr).toContain('--bytes-per-second: "fast" is not a rate');
+    const age = await cli(['status', '--topology', topology, '--max-age', '5']);
+    expect(age.code).toBe(2);
+    expect(age.stderr).toContain('--max-age: "5" is not a duration; add a unit');
+  });
+
+  it('says where it looked for a missing topology file and how to point at one', async () => {
+    const run = await cli(['status', '--topology', '/nonexistent/topology.yaml']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('cannot read the topology file /nonexistent/topology.yaml');
+    expect(run.stderr).toContain('hint: pass --topology <file>, set SHARDSYNC_TOPOLOGY');
+  });
+});

@@ -1,0 +1,93 @@
+import { createTestTopology, readTopic } from '@shardsync/testing';
+import { describe, expect, it } from 'vitest';
+import type { DlqListReport, DlqReplayReport } from '../src/index.js';
+import { cliJson, deadLetterOf, makeUpdate, produce, v } from './int-helpers.js';
+
+async function withDeadLetters() {
+  const topology = await createTestTopology();
+  const dataset = topology.datasets[0]?.name ?? '';
+  const e1 = makeUpdate(dataset, 'a.bin', v(1000), 'one');
+  const e2 = makeUpdate(dataset, 'b.bin', v(2000), 'two');
+  const unknownSchema = { code: 'SHARDSYNC_UNKNOWN_SCHEMA', message: 'event was written with unknown schema 1234' };
+  await produce(topology, topology.kafka.topics.deadLetters, [
+    deadLetterOf(topology, e1, { partition: 0, offset: '10' }, { datacenter: 'dc-a', ...unknownSchema }),
+    deadLetterOf(topology, e1, { partition: 0, offset: '10' }, { datacenter: 'dc-b', ...unknownSchema }),
+    deadLetterOf(topology, e2, { partition: 1, offset: '4' }, { datacenter: 'dc-b', code: 'SHARDSYNC_SOURCE_UNAVAILABLE', message: 'the staged payload is gone' }),
+    deadLetterOf(topology, e1, { partition: 0, offset: '10' }, { datacenter: 'dc-c', ...unknownSchema }),
+    { key: 'junk', value: Buffer.from('not a dead letter') },
+  ]);
+  return { topology, dataset, e1, e2 };
+}
+
+describe('shardsync dlq', () => {
+  it('lists dead letters from the beginning with their origin, datacenter, code and message, committing nothing', async () => {
+    const { topology, dataset } = await withDeadLetters();
+
+    const all = await cliJson<DlqListReport>(topology, ['dlq', 'list']);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.json).toMatchObject({ depth: 5, pending: 5, truncated: false });
+    expect(all.json.letters.map((l) => [l.offset, l.key, l.deadLetter?.datacenter, l.deadLetter?.code, l.replayed])).toEqual([
+      ['0', `${dataset}/a.bin`, 'dc-a', 'SHARDSYNC_UNKNOWN_SCHEMA', false],
+      ['1', `${dataset}/a.bin`, 'dc-b', 'SHARDSYNC_UNKNOWN_SCHEMA', false],
+      ['2', `${dataset}/b.bin`, 'dc-b', 'SHARDSYNC_SOURCE_UNAVAILABLE', false],
+      ['3', `${dataset}/a.bin`, 'dc-c', 'SHARDSYNC_UNKNOWN_SCHEMA', false],
+      ['4', 'junk', undefined, undefined, false],
+    ]);
+    expect(all.json.letters[2]?.deadLetter).toMatchObject({ originalTopic: topology.kafka.topics.updates, originalPartition: 1, originalOffset: '4', message: 'the staged payload is gone' });
+
+    const limited = await cliJson<DlqListReport>(topology, ['dlq', 'list', '--limit', '2']);
+    expect(limited.json.letters).toHaveLength(2);
+    expect(limited.json.truncated).toBe(true);
+
+    const dcB = await cliJson<DlqListReport>(topology, ['dlq', 'list', '--datacenter', 'dc-b']);
+    expect(dcB.json.letters.map((l) => l.offset)).toEqual(['1', '2']);
+
+    // Listing twice shows the same: nothing was committed.
+    expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json.letters).toHaveLength(5);
+  });
+
+  it('replays each update once, never the same letter twice, and leaves letters a filter excluded for later', async () => {
+    const { topology, e1, e2 } = await withDeadLetters();
+    const updates = topology.kafka.topics.updates;
+
+    const dry = await cliJson<DlqReplayReport>(topology, ['dlq', 'replay', '--datacenter', 'dc-b', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.json).toMatchObject({ dryRun: true, replayed: 2, notMatching: 2, ignored: 1 });
+    expect(await readTopic(updates)).toHaveLength(0);
+    expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json.pending).toBe(5);
+
+    const first = await cliJson<DlqReplayReport>(topology, ['dlq', 'replay', '--datacenter', 'dc-b']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.json).toMatchObject({ replayed: 2, duplicates: 0, notMatching: 2, ignored: 1 });
+    const sent = await readTopic(updates);
+    expect(sent.map((m) => m.value?.toString('base64')).sort()).toEqual([e1.value, e2.value].map((b) => b.toString('base64')).sort());
+    for (const m of sent) {
+      expect(Object.keys(m.headers).filter((h) => h.startsWith('shardsync-dlq-'))).toEqual([]);
+      expect(m.headers['shardsync-schema']).toBe(e1.headers['shardsync-schema']);
+    }
+
+    const again = await cliJson<DlqReplayReport>(topology, ['dlq', 'replay', '--datacenter', 'dc-b']);
+    expect(again.json.replayed).toBe(0);
+
+    // The rest: e1's letters from dc-a and dc-c are one update, sent once; the junk record was settled already.
+    const rest = await cliJson<DlqReplayReport>(topology, ['dlq', 'replay']);
+    expect(rest.json).toMatchObject({ scanned: 2, replayed: 1, duplicates: 1, ignored: 0, notMatching: 0 });
+    expect(await readTopic(updates)).toHaveLength(3);
+
+    const nothing = await cliJson<DlqReplayReport>(topology, ['dlq', 'replay']);
+    expect(nothing.json).toMatchObject({ scanned: 0, replayed: 0 });
+
+    const list = await cliJson<DlqListReport>(topology, ['dlq', 'list']);
+    expect(list.json.pending).toBe(0);
+    expect(list.json.letters.every((l) => l.replayed)).toBe(true);
+  });
+
+  it('replays only the letters with a given code', async () => {
+    const { topology } = await withDeadLetters();
+    const run = await cliJson<DlqReplayReport>(topology, ['dlq', 'replay', '--code', 'SHARDSYNC_SOURCE_UNAVAILABLE']);
+    expect(run.json).toMatchObject({ replayed: 1, notMatching: 3, ignored: 1 });
+    expect(run.json.letters.map((l) => l.offset)).toEqual(['2']);
+    // Left for later: the three letters of the other code; the record without dead-letter headers is settled.
+    expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json.pending).toBe(3);
+  });
+});

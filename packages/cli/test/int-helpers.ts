@@ -1,0 +1,102 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Topology } from '@shardsync/config';
+import { createKafkaClient, KafkaEventSink, toDeadLetter, type ConsumedEvent, type DeadLetterReason } from '@shardsync/eventlog';
+import { createInlinePayload, encodeShardUpdate, formatVersion, META, objectKeyOf, tombstoneKeyOf, type ShardUpdate, type Version } from '@shardsync/events';
+import { StorePool } from '@shardsync/objectstore';
+import { passHistoryKey } from '@shardsync/reconcile';
+import { stackInfo, uniqueName } from '@shardsync/testing';
+import { onTestFinished } from 'vitest';
+import { MiniRedis } from '../src/index.js';
+import { cli, writeTopology, type CliRun } from './helpers.js';
+
+export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+/** Runs the CLI against a test topology (written to a temporary file) with `--json`, and parses stdout. */
+export async function cliJson<T>(topology: Topology, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<CliRun & { json: T }> {
+  const run = await cli([...args, '--topology', writeTopology(topology), '--json'], env);
+  let json: T;
+  try {
+    json = JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(`shardsync ${args.join(' ')} printed no JSON (exit ${run.code}); stdout: ${run.stdout}; stderr: ${run.stderr}`);
+  }
+  return { ...run, json };
+}
+
+/** A valid update event, encoded as the producer would, with the given production time. */
+export function makeUpdate(dataset: string, key: string, version: Version, body: string | null, producedAtMs = Date.now()): { key: string; value: Buffer; headers: Record<string, string> } {
+  const common = { eventId: randomUUID(), dataset, key, version, originDatacenter: 'dc-a', producerId: version.producerId, producedAtMs, metadata: {} };
+  const update: ShardUpdate =
+    body === null
+      ? { ...common, operation: 'DELETE', size: 0, sha256: null, payload: null }
+      : { ...common, operation: 'PUT', size: Buffer.byteLength(body), sha256: sha256(body), payload: createInlinePayload(Buffer.from(body)) };
+  const { value, headers } = encodeShardUpdate(update);
+  return { key: `${dataset}/${key}`, value, headers };
+}
+
+/** Appends events to a topic and waits for Kafka's acknowledgement. */
+export async function produce(topology: Topology, topic: string, events: ReadonlyArray<{ key: string; value: Buffer; headers?: Record<string, string> }>): Promise<void> {
+  const sink = new KafkaEventSink(createKafkaClient({ brokers: topology.kafka.brokers, clientId: 'cli-test', log: () => undefined }));
+  try {
+    await sink.append(topic, events);
+  } finally {
+    await sink.close();
+  }
+}
+
+/** The dead letter a consumer of `reason.datacenter` would write for an event read at `partition/offset` of the updates topic. */
+export function deadLetterOf(topology: Topology, event: { key: string; value: Buffer; headers: Record<string, string> }, at: { partition: number; offset: string }, reason: DeadLetterReason) {
+  const consumed: ConsumedEvent = {
+    topic: topology.kafka.topics.updates,
+    partition: at.partition,
+    offset: at.offset,
+    key: Buffer.from(event.key),
+    value: event.value,
+    headers: event.headers,
+    timestampMs: Date.now(),
+  };
+  return toDeadLetter(consumed, reason, Date.now());
+}
+
+/** The stores of a test topology, closed when the test ends. */
+export function storesOf(topology: Topology): StorePool {
+  const pool = new StorePool(topology.datacenters);
+  onTestFinished(() => pool.close());
+  return pool;
+}
+
+export function v(physicalMs: number, logical = 0, producerId = 'producer-1'): Version {
+  return { physicalMs, logical, producerId };
+}
+
+/** Writes an object the way the consumer applies a put: body plus version, SHA-256 and event id metadata. */
+export async function putManaged(pool: StorePool, datacenter: string, dataset: string, key: string, body: string, version: Version): Promise<void> {
+  await pool.of(datacenter).put(objectKeyOf(dataset, key), Buffer.from(body), {
+    metadata: { [META.version]: formatVersion(version), [META.sha256]: sha256(body), [META.eventId]: randomUUID() },
+    contentType: 'application/octet-stream',
+  });
+}
+
+/** Writes a tombstone the way the consumer applies a delete. */
+export async function putTombstone(pool: StorePool, datacenter: string, dataset: string, key: string, version: Version): Promise<void> {
+  await pool.of(datacenter).put(tombstoneKeyOf(dataset, key), Buffer.alloc(0), {
+    metadata: { [META.version]: formatVersion(version), [META.deletedAtMs]: String(Date.now()) },
+  });
+}
+
+/**
+ * An environment whose passes are recorded under a pass-history prefix of their own, deleted
+ * from Redis when the test ends.
+ */
+export function withPassHistory(dataset: string): NodeJS.ProcessEnv {
+  const prefix = uniqueName('cli-history');
+  onTestFinished(async () => {
+    const redis = await MiniRedis.connect(stackInfo().redis.url);
+    try {
+      await redis.command(['DEL', passHistoryKey(dataset, { keyPrefix: `${prefix}:reconcile-history` })]);
+    } finally {
+      await redis.close();
+    }
+  });
+  return { ...process.env, SHARDSYNC_RECONCILER_REDIS_PREFIX: prefix };
+}

@@ -1,0 +1,66 @@
+import { datasetPrefix } from '@shardsync/events';
+import type { StorePool } from '@shardsync/objectstore';
+import { createTestTopology, uniqueName } from '@shardsync/testing';
+import { describe, expect, it } from 'vitest';
+import type { BootstrapResult, ReconcileResult } from '../src/index.js';
+import { cliJson, putManaged, storesOf, v, withPassHistory } from './int-helpers.js';
+
+async function keysIn(pool: StorePool, datacenter: string, dataset: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const entry of pool.of(datacenter).list({ prefix: datasetPrefix(dataset) })) keys.push(entry.key.slice(dataset.length + 1));
+  return keys.sort();
+}
+
+describe('shardsync reconcile and bootstrap', () => {
+  it('fills an empty datacenter from its peers after a dry run that changed nothing, and a second bootstrap copies nothing', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const env = withPassHistory(dataset);
+    const pool = storesOf(topology);
+    const keys = ['a', 'b', 'c', 'd/e'];
+    for (const dc of ['dc-a', 'dc-b']) for (const [i, key] of keys.entries()) await putManaged(pool, dc, dataset, key, `body of ${key}`, v(1000 + i));
+
+    const dry = await cliJson<ReconcileResult>(topology, ['reconcile', '--dataset', dataset, '--dry-run'], env);
+    expect(dry.code, dry.stderr).toBe(1);
+    expect(dry.json.converged).toBe(false);
+    expect(dry.json.passes[0]?.perDatacenter.find((c) => c.datacenter === 'dc-c')?.missing).toBe(4);
+    expect(await keysIn(pool, 'dc-c', dataset)).toEqual([]);
+
+    const filled = await cliJson<BootstrapResult>(topology, ['bootstrap', '--datacenter', 'dc-c'], env);
+    expect(filled.code, filled.stderr).toBe(0);
+    expect(filled.json).toMatchObject({ datacenter: 'dc-c', complete: true, repaired: 4 });
+    expect(await keysIn(pool, 'dc-c', dataset)).toEqual(keys);
+
+    const again = await cliJson<BootstrapResult>(topology, ['bootstrap', '--datacenter', 'dc-c'], env);
+    expect(again.code).toBe(0);
+    expect(again.json.repaired).toBe(0);
+  });
+
+  it('repairs only the datacenter asked for and exits 1 while others still diverge, then 0 once all agree', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const env = withPassHistory(dataset);
+    const pool = storesOf(topology);
+    for (const dc of ['dc-a', 'dc-b', 'dc-c']) await putManaged(pool, dc, dataset, 'k', 'old', v(1000));
+    await putManaged(pool, 'dc-a', dataset, 'k', 'new', v(2000));
+
+    const one = await cliJson<ReconcileResult>(topology, ['reconcile', '--dataset', dataset, '--datacenter', 'dc-c'], env);
+    expect(one.code, one.stderr).toBe(1);
+    const counts = one.json.passes[0]?.perDatacenter;
+    expect(counts?.find((c) => c.datacenter === 'dc-c')).toMatchObject({ stale: 1, repaired: 1 });
+    expect(counts?.find((c) => c.datacenter === 'dc-b')).toMatchObject({ stale: 1, repaired: 0, notRepaired: 1 });
+
+    const all = await cliJson<ReconcileResult>(topology, ['reconcile', '--dataset', dataset], env);
+    expect(all.code).toBe(0);
+    expect(all.json.converged).toBe(true);
+  });
+
+  it('refuses to bootstrap into a bucket that does not exist, pointing at init', async () => {
+    const topology = await createTestTopology();
+    const env = withPassHistory(topology.datasets[0]?.name ?? '');
+    const missing = { ...topology, datacenters: topology.datacenters.map((dc) => (dc.name === 'dc-c' ? { ...dc, s3: { ...dc.s3, bucket: uniqueName('missing') } } : dc)) };
+    const run = await cliJson<{ error: string; hint: string }>(missing, ['bootstrap', '--datacenter', 'dc-c'], env);
+    expect(run.code).toBe(2);
+    expect(run.json.hint).toBe('create it with: shardsync init');
+  });
+});

@@ -1,0 +1,89 @@
+import { createTestTopology, testAdmin, testKafka, waitFor } from '@shardsync/testing';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { ReconcileResult, StatusReport } from '../src/index.js';
+import { consumerGroupOf } from '../src/index.js';
+import { cliJson, deadLetterOf, makeUpdate, produce, v, withPassHistory } from './int-helpers.js';
+
+/** A consumer group member that holds its partitions and applies nothing, like a stuck consumer. */
+async function idleMember(groupId: string, topic: string): Promise<void> {
+  const consumer = testKafka('cli-test-idle').consumer({ groupId });
+  await consumer.connect();
+  onTestFinished(() => consumer.disconnect());
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async (payload) => void payload.pause() });
+}
+
+describe('shardsync status', () => {
+  it('is healthy when nothing lags, no letter waits and the stores answer', async () => {
+    const topology = await createTestTopology();
+    const run = await cliJson<StatusReport>(topology, ['status']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json.healthy).toBe(true);
+    expect(run.json.datacenters.map((d) => [d.datacenter, d.lag, d.store.ok])).toEqual([
+      ['dc-a', 0, true],
+      ['dc-b', 0, true],
+      ['dc-c', 0, true],
+    ]);
+  });
+
+  it('reports lag in events and age per datacenter, consumers, dead letters and the last pass, and exits 1 on problems', async () => {
+    const topology = await createTestTopology({ partitions: 3 });
+    const dataset = topology.datasets[0]?.name ?? '';
+    const topic = topology.kafka.topics.updates;
+    const producedAtMs = Date.now() - 60_000;
+    const events = ['a', 'b', 'c', 'd', 'e', 'f'].map((k, i) => makeUpdate(dataset, k, v(1000 + i), `body ${k}`, producedAtMs + i));
+    await produce(topology, topic, events);
+    // dc-a applied everything; dc-b has a consumer that is stuck; dc-c has none.
+    const admin = await testAdmin();
+    const ends = await admin.fetchTopicOffsets(topic);
+    await admin.setOffsets({ groupId: consumerGroupOf('dc-a'), topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+    await idleMember(consumerGroupOf('dc-b'), topic);
+    await produce(topology, topology.kafka.topics.deadLetters, [
+      deadLetterOf(topology, events[0] ?? makeUpdate(dataset, 'x', v(1), 'x'), { partition: 0, offset: '0' }, { datacenter: 'dc-c', code: 'SHARDSYNC_X', message: 'x' }),
+    ]);
+    // A pass run through the CLI is recorded where the reconciler records its passes.
+    const env = withPassHistory(dataset);
+    const pass = await cliJson<ReconcileResult>(topology, ['reconcile', '--dataset', dataset], env);
+    expect(pass.code, pass.stderr).toBe(0);
+
+    const run = await waitFor(
+      async () => {
+        const r = await cliJson<StatusReport>(topology, ['status'], env);
+        return r.json.datacenters[1]?.consumers === 1 ? r : undefined;
+      },
+      { what: 'the idle member of dc-b to be seen' },
+    );
+    expect(run.code).toBe(1);
+    const [a, b, c] = run.json.datacenters;
+    expect(a).toMatchObject({ datacenter: 'dc-a', lag: 0, oldestUnapplied: null });
+    expect(b).toMatchObject({ datacenter: 'dc-b', lag: 6, consumers: 1, groupState: 'Stable' });
+    expect(c).toMatchObject({ datacenter: 'dc-c', lag: 6, consumers: 0 });
+    // The oldest unapplied event of dc-c was produced a minute ago.
+    expect(c?.oldestUnapplied?.producedAt).toBe(new Date(producedAtMs).toISOString());
+    expect(c?.oldestUnapplied?.ageMs).toBeGreaterThanOrEqual(60_000);
+    expect(c?.oldestUnapplied?.ageMs).toBeLessThan(120_000);
+    expect(run.json.deadLetters).toMatchObject({ depth: 1, pending: 1 });
+    expect(run.json.lastPasses).toMatchObject({ available: true });
+    const last = run.json.lastPasses.available ? run.json.lastPasses.passes.find((p) => p.dataset === dataset) : undefined;
+    expect(last?.summary).toMatchObject({ converged: true, dryRun: false, passId: pass.json.passes[0]?.passId });
+    expect(run.json.problems).toEqual([
+      'dc-c: 6 event(s) wait and no consumer is running (group shardsync.dc.dc-c does not exist)',
+      '1 dead letter(s) not replayed; inspect them with: shardsync dlq list',
+    ]);
+
+    const limits = await cliJson<StatusReport>(topology, ['status', '--max-lag', '5', '--max-age', '30s', '--no-age'], env);
+    expect(limits.json.datacenters.every((d) => d.oldestUnapplied === null)).toBe(true);
+    expect(limits.json.problems).toContain('dc-b: lag 6 is above --max-lag 5');
+  });
+
+  it('reports an unreachable store and an unreachable Redis without failing', async () => {
+    const topology = await createTestTopology();
+    const env = { ...process.env, SHARDSYNC_DC_DC_B_S3_ENDPOINT: 'http://127.0.0.1:1' };
+    const broken = { ...topology, redis: { url: 'redis://127.0.0.1:1' } };
+    const run = await cliJson<StatusReport>(broken, ['status'], env);
+    expect(run.code).toBe(1);
+    expect(run.json.datacenters[1]?.store).toMatchObject({ ok: false, code: 'SHARDSYNC_STORE_UNAVAILABLE' });
+    expect(run.json.lastPasses).toMatchObject({ available: false });
+    expect(run.json.problems[0]).toMatch(/^dc-b: the store does not answer/);
+  });
+});
