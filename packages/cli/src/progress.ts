@@ -54,7 +54,9 @@ export class TerminalProgress implements Progress {
     const finished = total !== undefined && done >= total;
     if (this.#visible && !finished && now - this.#lastDrawMs < 100) return;
     this.#lastDrawMs = now;
-    this.#stream.write(`\r\x1b[2K${formatProgressLine(label, done, total, detail, this.#stream.columns ?? 100)}`);
+    // A pseudo-terminal may report 0 columns: fall back to a common width.
+    const columns = this.#stream.columns !== undefined && this.#stream.columns >= 20 ? this.#stream.columns : 100;
+    this.#stream.write(`\r\x1b[2K${formatProgressLine(label, done, total, detail, columns)}`);
     this.#visible = true;
   }
 

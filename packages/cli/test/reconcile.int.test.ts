@@ -55,6 +55,20 @@ describe('shardsync reconcile and bootstrap', () => {
     expect(all.json.converged).toBe(true);
   });
 
+  it('is complete once the datacenter holds the winning state, whatever its peers still disagree on', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const env = withPassHistory(dataset);
+    const pool = storesOf(topology);
+    await putManaged(pool, 'dc-a', dataset, 'k', 'new', v(2000));
+    await putManaged(pool, 'dc-b', dataset, 'k', 'old', v(1000));
+
+    const run = await cliJson<BootstrapResult>(topology, ['bootstrap', '--datacenter', 'dc-c'], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json).toMatchObject({ complete: true, repaired: 1 });
+    expect(run.json.passes[0]?.converged).toBe(false);
+  });
+
   it('refuses to bootstrap into a bucket that does not exist, pointing at init', async () => {
     const topology = await createTestTopology();
     const env = withPassHistory(topology.datasets[0]?.name ?? '');

@@ -52,3 +52,8 @@ export function resolveCredentials(credentials: S3Credentials, env: NodeJS.Proce
   if (credentials.sessionTokenEnv !== undefined) resolved.sessionToken = read(credentials.sessionTokenEnv);
   return resolved;
 }
+
+/** The Kafka consumer group of a datacenter's consumers; every instance of one datacenter joins it. */
+export function consumerGroupOf(datacenter: string): string {
+  return `shardsync.dc.${datacenter}`;
+}

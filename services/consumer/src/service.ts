@@ -1,9 +1,9 @@
 import type { Topology } from '@shardsync/config';
-import { getDatacenter } from '@shardsync/config';
+import { consumerGroupOf, getDatacenter } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, KafkaEventSink, KafkaEventSource, type PartitionBatch } from '@shardsync/eventlog';
 import { bundledSchemaRegistry } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
-import { retry, startOpsServer, type Logger } from '@shardsync/runtime';
+import { retry, Shutdown, startOpsServer, type Logger } from '@shardsync/runtime';
 import { Applier } from './apply/applier.js';
 import { BatchProcessor } from './batch/processor.js';
 import type { ConsumerEnv } from './env.js';
@@ -21,9 +21,7 @@ export interface ConsumerServiceOptions {
 }
 
 /** The consumer group of a datacenter: every instance of one datacenter shares it. */
-export function groupIdOf(datacenter: string): string {
-  return `shardsync.dc.${datacenter}`;
-}
+export const groupIdOf = consumerGroupOf;
 
 /** A running consumer of one datacenter. */
 export class ConsumerService {
@@ -154,20 +152,13 @@ export class ConsumerService {
       // Let in-flight applies finish; cut pending retries short if the store stays down.
       const cutRetries = setTimeout(() => closing.abort(new Error('consumer closing')), env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);
       cutRetries.unref();
-      const steps: Array<[string, () => Promise<void>]> = [
-        ['consumer group', () => source.close()],
-        ['dead-letter producer', () => deadLetters.close()],
-        ['kafka admin', () => admin.close()],
-        ['object stores', () => pool.close()],
-        ['ops server', () => ops.app.close()],
-      ];
-      for (const [name, step] of steps) {
-        try {
-          await step();
-        } catch (err) {
-          logger.error({ err, step: name }, 'shutdown step failed');
-        }
-      }
+      const steps = new Shutdown(logger);
+      steps.add('consumer group', () => source.close());
+      steps.add('dead-letter producer', () => deadLetters.close());
+      steps.add('kafka admin', () => admin.close());
+      steps.add('object stores', () => pool.close());
+      steps.add('ops server', () => ops.app.close());
+      await steps.close();
       clearTimeout(cutRetries);
     });
     return service;

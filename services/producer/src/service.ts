@@ -5,7 +5,7 @@ import { getDatacenter } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, KafkaEventSink } from '@shardsync/eventlog';
 import { HybridLogicalClock } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
-import { retry, type Logger } from '@shardsync/runtime';
+import { retry, Shutdown, type Logger } from '@shardsync/runtime';
 import { parseTokens, TokenAuthenticator } from './auth/tokens.js';
 import type { ProducerEnv } from './env.js';
 import { buildServer } from './http/server.js';
@@ -92,22 +92,15 @@ export class ProducerService {
     logger.info({ url, datacenter, producerId: env.SHARDSYNC_PRODUCER_ID }, 'producer started');
 
     return new ProducerService(url, metrics, async () => {
-      const steps: Array<[string, () => Promise<void>]> = [
-        // fastify.close stops accepting and waits for in-flight requests, whose events are
-        // flushed by the sink before they answer.
-        ['http server', () => app.close()],
-        ['event sink', () => sink.close()],
-        ['kafka admin', () => admin.close()],
-        ['idempotency store', () => idempotencyStore.close()],
-        ['object stores', () => pool.close()],
-      ];
-      for (const [name, step] of steps) {
-        try {
-          await step();
-        } catch (err) {
-          logger.error({ err, step: name }, 'shutdown step failed');
-        }
-      }
+      const steps = new Shutdown(logger);
+      // fastify.close stops accepting and waits for in-flight requests, whose events are
+      // flushed by the sink before they answer.
+      steps.add('http server', () => app.close());
+      steps.add('event sink', () => sink.close());
+      steps.add('kafka admin', () => admin.close());
+      steps.add('idempotency store', () => idempotencyStore.close());
+      steps.add('object stores', () => pool.close());
+      await steps.close();
     });
   }
 }

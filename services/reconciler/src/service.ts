@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Topology } from '@shardsync/config';
 import { isS3ProxyArtifact, StorePool } from '@shardsync/objectstore';
 import { TokenBucket, type PassRequest } from '@shardsync/reconcile';
-import { startOpsServer, type Logger } from '@shardsync/runtime';
+import { Shutdown, startOpsServer, type Logger } from '@shardsync/runtime';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ReconcilerEnv } from './env.js';
@@ -106,20 +106,15 @@ export class ReconcilerService {
       // retried by another instance, and nothing half-written is ever visible.
       const cut = setTimeout(() => closing.abort(new Error('reconciler closing')), env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);
       cut.unref();
-      const steps: Array<[string, () => Promise<unknown>]> = [
-        ['worker', () => worker.close()],
-        ['queue', () => queue.close()],
-        ['redis', () => redis.quit()],
-        ['object stores', () => stores.close()],
-        ['ops server', () => ops.app.close()],
-      ];
-      for (const [name, step] of steps) {
-        try {
-          await step();
-        } catch (err) {
-          logger.error({ err, step: name }, 'shutdown step failed');
-        }
-      }
+      const steps = new Shutdown(logger);
+      steps.add('worker', () => worker.close());
+      steps.add('queue', () => queue.close());
+      steps.add('redis', async () => {
+        await redis.quit();
+      });
+      steps.add('object stores', () => stores.close());
+      steps.add('ops server', () => ops.app.close());
+      await steps.close();
       clearTimeout(cut);
     });
   }

@@ -1,5 +1,5 @@
 import { NoSuchBucketError } from '@shardsync/objectstore';
-import { renderPassReport, type PassReport } from '@shardsync/reconcile';
+import { renderPassReport, type DatacenterCounts, type PassReport } from '@shardsync/reconcile';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
@@ -21,7 +21,10 @@ export interface BootstrapOptions {
 
 export interface BootstrapResult {
   readonly datacenter: string;
-  /** True when the datacenter holds every dataset's winning state at the end. */
+  /**
+   * True when the datacenter holds every dataset's winning state at the end: none of its copies
+   * failed or was left as is. Divergence among the other datacenters does not count here.
+   */
   readonly complete: boolean;
   /** Copies written (objects and tombstones) and object bytes moved into the datacenter. */
   readonly repaired: number;
@@ -50,12 +53,16 @@ export async function bootstrap(ctx: CliContext, options: BootstrapOptions): Pro
   const counts = passes.map((p) => p.perDatacenter.find((c) => c.datacenter === options.datacenter));
   const result: BootstrapResult = {
     datacenter: options.datacenter,
-    complete: passes.every((p) => p.converged),
+    complete: counts.every(isComplete),
     repaired: counts.reduce((sum, c) => sum + (c?.repaired ?? 0), 0),
     bytesMoved: passes.reduce((sum, p) => sum + p.bytesMoved, 0),
     passes,
   };
   return { data: result, text: renderBootstrap(result), exitCode: result.complete ? ExitCode.ok : ExitCode.divergence };
+}
+
+function isComplete(counts: DatacenterCounts | undefined): boolean {
+  return counts !== undefined && counts.failed === 0 && counts.notRepaired === 0;
 }
 
 export function renderBootstrap(result: BootstrapResult): string {
@@ -68,7 +75,7 @@ export function renderBootstrap(result: BootstrapResult): string {
       String(c?.repaired ?? 0),
       String(c?.failed ?? 0),
       formatBytes(p.bytesMoved),
-      p.converged ? 'complete' : p.dryRun ? 'dry run' : 'incomplete',
+      isComplete(c) ? 'complete' : p.dryRun ? 'dry run' : 'incomplete',
     ];
   });
   const table = renderTable(

@@ -8,10 +8,7 @@ export interface PartitionOffsets {
   readonly high: bigint;
 }
 
-/** The consumer group of a datacenter's consumers (as `services/consumer` names it: `shardsync.dc.<datacenter>`). */
-export function consumerGroupOf(datacenter: string): string {
-  return `shardsync.dc.${datacenter}`;
-}
+export { consumerGroupOf } from '@shardsync/config';
 
 export async function topicOffsets(admin: KafkaAdmin, topic: string): Promise<PartitionOffsets[]> {
   try {
