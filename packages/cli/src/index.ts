@@ -42,4 +42,3 @@ export {
 export { identityOf, matchesFilter, type DeadLetterFilter, type DeadLetterView } from './dlq/letters.js';
 export { consumerGroupOf } from './kafka/offsets.js';
 export { readRanges, READER_GROUP_PREFIX, type PartitionRange, type ReadRangesOptions, type ReadSession } from './kafka/topic-reader.js';
-export { MiniRedis, parseReply, encodeCommand } from './redis/mini-redis.js';

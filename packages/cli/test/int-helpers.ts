@@ -4,9 +4,8 @@ import { createKafkaClient, KafkaEventSink, toDeadLetter, type ConsumedEvent, ty
 import { createInlinePayload, encodeShardUpdate, formatVersion, META, objectKeyOf, tombstoneKeyOf, type ShardUpdate, type Version } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
 import { passHistoryKey } from '@shardsync/reconcile';
-import { stackInfo, uniqueName } from '@shardsync/testing';
+import { testRedis, uniqueName } from '@shardsync/testing';
 import { onTestFinished } from 'vitest';
-import { MiniRedis } from '../src/index.js';
 import { cli, writeTopology, type CliRun } from './helpers.js';
 
 export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -91,12 +90,7 @@ export async function putTombstone(pool: StorePool, datacenter: string, dataset:
 export function withPassHistory(dataset: string): NodeJS.ProcessEnv {
   const prefix = uniqueName('cli-history');
   onTestFinished(async () => {
-    const redis = await MiniRedis.connect(stackInfo().redis.url);
-    try {
-      await redis.command(['DEL', passHistoryKey(dataset, { keyPrefix: `${prefix}:reconcile-history` })]);
-    } finally {
-      await redis.close();
-    }
+    await testRedis().del(passHistoryKey(dataset, { keyPrefix: `${prefix}:reconcile-history` }));
   });
   return { ...process.env, SHARDSYNC_RECONCILER_REDIS_PREFIX: prefix };
 }

@@ -1,7 +1,7 @@
 import { lastPassSummary, recordPass, type PassHistoryOptions, type PassReport } from '@shardsync/reconcile';
 import type { CliContext } from '../context.js';
 import { describeError } from '../errors.js';
-import { MiniRedis } from '../redis/mini-redis.js';
+import { Redis } from 'ioredis';
 
 /** The part of a pass report `status` shows. */
 export interface LastPassSummary {
@@ -13,6 +13,19 @@ export interface LastPassSummary {
   readonly repaired: number;
   readonly remaining: number;
   readonly converged: boolean;
+}
+
+/** A short-lived connection that fails fast instead of queueing when Redis is down. */
+async function connect(url: string): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 3000, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  await redis.connect();
+  return redis;
+}
+
+async function disconnect(redis: Redis | undefined): Promise<void> {
+  if (redis === undefined) return;
+  await redis.quit().catch(() => redis.disconnect());
 }
 
 /** The last pass of every dataset, or why they could not be read. */
@@ -44,9 +57,9 @@ export function summarise(report: PassReport): LastPassSummary {
 
 /** Reads the last pass of each dataset from the pass history in Redis. Never throws: Redis being down is reported. */
 export async function lastPassSummaries(ctx: CliContext): Promise<LastPassStatus> {
-  let redis: MiniRedis | undefined;
+  let redis: Redis | undefined;
   try {
-    redis = await MiniRedis.connect(ctx.topology.redis.url);
+    redis = await connect(ctx.topology.redis.url);
     const client = redis;
     const options = historyOptions(ctx.env);
     const passes = await Promise.all(
@@ -59,7 +72,7 @@ export async function lastPassSummaries(ctx: CliContext): Promise<LastPassStatus
   } catch (err) {
     return { available: false, reason: describeError(err).message };
   } finally {
-    await redis?.close();
+    await disconnect(redis);
   }
 }
 
@@ -68,14 +81,14 @@ export async function lastPassSummaries(ctx: CliContext): Promise<LastPassStatus
  * the latest whoever ran it. Best effort: returns the problem instead of failing the pass.
  */
 export async function recordPasses(ctx: CliContext, reports: readonly PassReport[]): Promise<string | undefined> {
-  let redis: MiniRedis | undefined;
+  let redis: Redis | undefined;
   try {
-    redis = await MiniRedis.connect(ctx.topology.redis.url);
+    redis = await connect(ctx.topology.redis.url);
     for (const report of reports) await recordPass(redis, report, historyOptions(ctx.env));
     return undefined;
   } catch (err) {
     return describeError(err).message;
   } finally {
-    await redis?.close();
+    await disconnect(redis);
   }
 }
