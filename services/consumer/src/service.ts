@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Topology } from '@shardsync/config';
 import { consumerGroupOf, getDatacenter } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, KafkaEventSink, KafkaEventSource, type PartitionBatch } from '@shardsync/eventlog';
@@ -57,6 +58,8 @@ export class ConsumerService {
     const groupId = groupIdOf(datacenter);
     const metrics = new ConsumerMetrics();
     const closing = new AbortController();
+    // Every partition batch and every pending retry listens on it; that is expected, not a leak.
+    setMaxListeners(0, closing.signal);
 
     const pool = new StorePool(topology.datacenters);
     const local = pool.of(datacenter);

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Topology } from '@shardsync/config';
 import { ContiguousOffsetTracker, toDeadLetter, type ConsumedEvent, type EventSink, type PartitionBatch } from '@shardsync/eventlog';
 import { compareVersions, type SchemaRegistry, type ShardUpdate } from '@shardsync/events';
@@ -57,6 +58,8 @@ export class BatchProcessor {
       batch.heartbeat().catch((err: unknown) => this.#d.logger.debug({ err }, 'heartbeat refused (rebalancing)'));
     }, this.#d.heartbeatMs ?? 3000);
     const stop = new AbortController();
+    // Each key being applied (up to `concurrency`) listens for the stop while it waits to retry.
+    setMaxListeners(0, stop.signal);
     const onClose = () => stop.abort(this.#d.signal.reason);
     this.#d.signal.addEventListener('abort', onClose, { once: true });
     try {
