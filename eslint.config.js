@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/.turbo/**', 'packages/cli/bin/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '**/.turbo/**', 'packages/cli/bin/**', '.shardsync-state/**', '.state-*/**', 'bench-results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
