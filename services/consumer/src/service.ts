@@ -4,7 +4,7 @@ import { consumerGroupOf, getDatacenter } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, KafkaEventSink, KafkaEventSource, type PartitionBatch } from '@shardsync/eventlog';
 import { bundledSchemaRegistry } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
-import { retry, Shutdown, startOpsServer, type Logger } from '@shardsync/runtime';
+import { logTo, retry, Shutdown, startOpsServer, type Logger } from '@shardsync/runtime';
 import { Applier } from './apply/applier.js';
 import { BatchProcessor } from './batch/processor.js';
 import type { ConsumerEnv } from './env.js';
@@ -65,7 +65,7 @@ export class ConsumerService {
     const local = pool.of(datacenter);
     const tombstones = new TombstoneIndex(local, env.SHARDSYNC_TOMBSTONE_GRACE_MS);
     const state = new LocalState(local, tombstones, env.SHARDSYNC_CONSUMER_STATE_CACHE_ENTRIES);
-    const kafka = createKafkaClient({ brokers: topology.kafka.brokers, clientId: `${topology.kafka.clientId}-consumer-${datacenter}` });
+    const kafka = createKafkaClient({ brokers: topology.kafka.brokers, clientId: `${topology.kafka.clientId}-consumer-${datacenter}`, log: logTo(logger, 'kafkajs') });
     const admin = new EventLogAdmin(kafka);
     const deadLetters = new KafkaEventSink(kafka);
 

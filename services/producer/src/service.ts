@@ -5,7 +5,7 @@ import { getDatacenter } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, KafkaEventSink } from '@shardsync/eventlog';
 import { HybridLogicalClock } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
-import { retry, Shutdown, type Logger } from '@shardsync/runtime';
+import { logTo, retry, Shutdown, type Logger } from '@shardsync/runtime';
 import { parseTokens, TokenAuthenticator } from './auth/tokens.js';
 import type { ProducerEnv } from './env.js';
 import { buildServer } from './http/server.js';
@@ -45,7 +45,7 @@ export class ProducerService {
     const metrics = new ProducerMetrics();
     const pool = new StorePool(topology.datacenters);
     const originStore = pool.of(datacenter);
-    const kafka = createKafkaClient({ brokers: topology.kafka.brokers, clientId: `${topology.kafka.clientId}-producer` });
+    const kafka = createKafkaClient({ brokers: topology.kafka.brokers, clientId: `${topology.kafka.clientId}-producer`, log: logTo(logger, 'kafkajs') });
     const admin = new EventLogAdmin(kafka);
     const sink = new KafkaEventSink(kafka);
     const redis = new Redis(topology.redis.url, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: true });
