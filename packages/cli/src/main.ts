@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { setMaxListeners } from 'node:events';
 import { runCli } from './program.js';
 
 // Process wiring only: commands live in src/commands/, the program in src/program.ts.
@@ -8,6 +9,8 @@ import { runCli } from './program.js';
 // version). Read when the first S3 client is built, so setting it here is in time.
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 const controller = new AbortController();
+// Every in-flight store request of a pass listens on this one signal; many at once is expected.
+setMaxListeners(0, controller.signal);
 let interrupted = false;
 const onSignal = (signal: NodeJS.Signals) => {
   if (interrupted) process.exit(130);

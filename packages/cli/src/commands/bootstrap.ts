@@ -92,7 +92,9 @@ export function renderBootstrap(result: BootstrapResult): string {
   );
   const verdict = result.complete
     ? `${result.datacenter} holds every dataset's current state (${result.repaired} copies written, ${formatBytes(result.bytesMoved)} moved)`
-    : `${result.datacenter} is not complete yet; run the same command again: it resumes where the stores stand`;
+    : result.passes.some((p) => p.dryRun)
+      ? `dry run: nothing was copied into ${result.datacenter}; run the same command without --dry-run to fill it`
+      : `${result.datacenter} is not complete yet; run the same command again: it resumes where the stores stand`;
   const failures = result.passes.some((p) => p.failures.length > 0) ? `\n\n${result.passes.map((p) => renderPassReport(p, { maxKeys: 10 }).trimEnd()).join('\n\n')}` : '';
   return `bootstrap of ${result.datacenter}\n\n${table}\n\n${verdict}${failures}`;
 }

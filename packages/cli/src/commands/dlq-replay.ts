@@ -160,6 +160,9 @@ export function renderDlqReplay(report: DlqReplayReport): string {
     ['not dead letters, ignored', String(report.ignored)],
   ];
   const lines = [renderFields(fields)];
+  if (filter !== '' && report.replayed === 0 && report.duplicates === 0) {
+    lines.push('', `warning: no pending dead letter matched ${filter}; check the spelling with: shardsync dlq list`);
+  }
   if (report.letters.length > 0) {
     lines.push(
       '',
