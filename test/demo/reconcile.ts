@@ -1,0 +1,68 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Topology } from '@shardsync/config';
+import { isS3ProxyArtifact, StorePool } from '@shardsync/objectstore';
+import { renderPassReport, runPass } from '@shardsync/reconcile';
+
+/** The outcome of one reconciliation pass over the given datasets. */
+export interface PassOutcome {
+  readonly datasets: readonly string[];
+  /** True when the datacenters agree at the end of the pass. */
+  readonly converged: boolean;
+  /** Human-readable report (the CLI's table or the package's rendering). */
+  readonly text: string;
+  readonly via: 'cli' | 'package';
+}
+
+/** Runs one pass per dataset: through the `shardsync` CLI when it is built, else the package. */
+export interface Reconciliation {
+  readonly via: 'cli' | 'package';
+  pass(datasets: readonly string[], options: { deep: boolean }): Promise<PassOutcome>;
+  close(): Promise<void>;
+}
+
+/**
+ * The operator's path first: `shardsync reconcile --deep` as its own process (exit 0
+ * when the datacenters agree, 1 when divergence remains, 2 on error). Until the CLI is built,
+ * the same pass through `@shardsync/reconcile`'s `runPass`, which the CLI calls as well.
+ */
+export function createReconciliation(repoRoot: string, topology: Topology, env: NodeJS.ProcessEnv): Reconciliation {
+  const bin = join(repoRoot, 'packages', 'cli', 'bin', 'shardsync.js');
+  if (existsSync(bin) && existsSync(join(repoRoot, 'packages', 'cli', 'dist', 'index.js'))) return cliReconciliation(repoRoot, bin, env);
+  return packageReconciliation(topology);
+}
+
+function cliReconciliation(repoRoot: string, bin: string, env: NodeJS.ProcessEnv): Reconciliation {
+  return {
+    via: 'cli',
+    pass: (datasets, { deep }) =>
+      new Promise((resolve, reject) => {
+        // One call covers every dataset, as an operator would run it.
+        const args = [bin, 'reconcile', ...(deep ? ['--deep'] : [])];
+        const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        child.once('error', reject);
+        child.once('exit', (code) => {
+          if (code === 0 || code === 1) resolve({ datasets, converged: code === 0, text: `$ shardsync ${args.slice(1).join(' ')}\n${out.trimEnd()}`, via: 'cli' });
+          else reject(new Error(`shardsync ${args.slice(1).join(' ')} failed (exit ${code}):\n${out.trimEnd()}`));
+        });
+      }),
+    close: async () => undefined,
+  };
+}
+
+function packageReconciliation(topology: Topology): Reconciliation {
+  const stores = new StorePool(topology.datacenters, { listExclude: isS3ProxyArtifact });
+  return {
+    via: 'package',
+    pass: async (datasets, { deep }) => {
+      const reports = [];
+      for (const dataset of datasets) reports.push(await runPass({ topology, stores, dataset, deep }));
+      return { datasets, converged: reports.every((r) => r.converged), text: reports.map((r) => renderPassReport(r, { maxKeys: 10 })).join('\n\n'), via: 'package' };
+    },
+    close: () => stores.close(),
+  };
+}
