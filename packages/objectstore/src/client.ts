@@ -80,5 +80,26 @@ export function createS3Client(config: S3StoreConfig, options: CompiledObjectSto
     // make a server hold the body back.
     expectContinueHeader: false,
   });
+  if (options.unsignedPayload) skipPayloadHash(client);
   return { client, agent };
+}
+
+/**
+ * Signs request bodies as `UNSIGNED-PAYLOAD` instead of hashing them for SigV4 (S3 accepts it).
+ * Every body shardsync writes is already hashed twice on its way: SHA-256 by us (verified before
+ * anything becomes visible) and MD5 as Content-MD5 (verified by the server); a third pass only
+ * for the signature costs a full CPU pass over every byte. The signer uses a preset
+ * `x-amz-content-sha256` header as it is, so setting it before signing skips the hash.
+ */
+function skipPayloadHash(client: S3Client): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { method?: unknown; headers?: Record<string, string> };
+      if ((request.method === 'PUT' || request.method === 'POST') && request.headers !== undefined) {
+        request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      }
+      return next(args);
+    },
+    { step: 'build', name: 'shardsyncUnsignedPayload' },
+  );
 }

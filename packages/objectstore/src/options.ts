@@ -50,6 +50,12 @@ export interface ObjectStoreOptions {
   /** Keys per ListObjectsV2 page. Default 1000; 1 to 1000. */
   listPageSize?: number;
   /**
+   * Send bodies as `UNSIGNED-PAYLOAD` rather than hashing them for the SigV4 signature. Default
+   * true: integrity comes from Content-MD5 and shardsync's own SHA-256; set false for servers
+   * that demand signed payloads.
+   */
+  unsignedPayload?: boolean;
+  /**
    * Keys that list() skips. Default none. Use {@link isS3ProxyArtifact} with s3proxy's filesystem
    * backends, which list in-progress uploads and temporary files as objects.
    */
@@ -78,6 +84,7 @@ export interface CompiledObjectStoreOptions {
   readonly partConcurrency: number;
   readonly conditionalWrites: ConditionalWriteMode;
   readonly verifyEtags: boolean;
+  readonly unsignedPayload: boolean;
   readonly listPageSize: number;
   readonly listExclude: ((key: string) => boolean) | undefined;
   readonly connectionTimeoutMs: number;
@@ -114,6 +121,7 @@ export function compileObjectStoreOptions(options: ObjectStoreOptions = {}): Com
     partConcurrency: int('partConcurrency', options.partConcurrency, 4, 1, 64),
     conditionalWrites: mode,
     verifyEtags: options.verifyEtags ?? true,
+    unsignedPayload: options.unsignedPayload ?? true,
     listPageSize: int('listPageSize', options.listPageSize, 1000, 1, 1000),
     listExclude: options.listExclude,
     connectionTimeoutMs: int('connectionTimeoutMs', options.connectionTimeoutMs, 5_000, 1, 600_000),

@@ -16,6 +16,7 @@ describe('compileObjectStoreOptions', () => {
       partConcurrency: 4,
       conditionalWrites: 'auto',
       verifyEtags: true,
+      unsignedPayload: true,
       listPageSize: 1000,
       listExclude: undefined,
       connectionTimeoutMs: 5_000,
