@@ -79,7 +79,11 @@ export function randomClusterId(): string {
   }
 }
 
-/** Probes the broker with a kafkajs metadata request; throws within about 5 s when it does not answer. */
+/**
+ * Probes the broker: a metadata request, then the offsets of every topic. Right after a restart
+ * the broker answers metadata before it leads its partitions again ("not the leader for that
+ * topic-partition"), so answering metadata alone is not ready. Throws within a few seconds.
+ */
 export async function probeKafka(broker: string): Promise<void> {
   const kafka = new Kafka({
     clientId: 'shardsync-stack-probe',
@@ -93,6 +97,17 @@ export async function probeKafka(broker: string): Promise<void> {
   try {
     await admin.connect();
     await admin.describeCluster();
+    const topics = (await admin.listTopics()).filter((t) => !t.startsWith('__'));
+    for (let i = 0; i < topics.length; i += 50) {
+      await Promise.all(
+        topics.slice(i, i + 50).map((topic) =>
+          admin.fetchTopicOffsets(topic).catch((err: unknown) => {
+            // A topic deleted meanwhile is not the broker's problem.
+            if ((err as { type?: unknown }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
+          }),
+        ),
+      );
+    }
   } finally {
     await admin.disconnect().catch(() => undefined);
   }

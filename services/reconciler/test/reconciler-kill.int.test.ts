@@ -70,7 +70,9 @@ describe('a reconciler killed mid-pass', () => {
     // Another instance takes the stalled jobs over (BullMQ's stall check) and finishes the pass.
     await startReconciler(topology, prefix, { SHARDSYNC_RECONCILER_SCHEDULE: 'false' });
     const report = await nextReport(redis, prefix, dataset, new Set(), (r) => r.converged, 150_000);
-    expect(report.failures).toEqual([]);
+    // The stalled jobs of the dead worker and the retried pass can meet on a key: such a race is
+    // reported as a retriable conflict and settled by the repair retry, never as a wrong copy.
+    expect(report.failures.filter((f) => !(f.retriable && f.code === 'SHARDSYNC_RECONCILE_CONFLICT'))).toEqual([]);
     const finished = await datasetContents(topology, 'dc-c', dataset);
     expect(finished.intact).toBe(true);
     expect(finished.objects).toEqual(source.objects);
