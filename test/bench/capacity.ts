@@ -38,7 +38,7 @@ export function predictSeconds(size: number, shard: number, datacenters: number,
  * same stores (all stores share this machine's disk and CPUs, the "link"); per-shard overhead =
  * the median p50 lag of the lag scenario (a small update's fixed cost through the pipeline).
  */
-export async function checkCapacity(ctx: BenchContext, bulk: ScenarioResult, lag: ScenarioResult | undefined): Promise<CapacityCheck | undefined> {
+export async function checkCapacity(ctx: Pick<BenchContext, 'repoRoot' | 'env'>, bulk: ScenarioResult, lag: ScenarioResult | undefined): Promise<CapacityCheck | undefined> {
   const d = bulk.details as { totalBytes?: number; shardBytes?: number; datacenters?: string[]; seconds?: { shardsync: number[]; raw: number[] } };
   if (d.totalBytes === undefined || d.shardBytes === undefined || d.datacenters === undefined || d.seconds === undefined) return undefined;
   const n = d.datacenters.length;
@@ -70,7 +70,7 @@ export async function checkCapacity(ctx: BenchContext, bulk: ScenarioResult, lag
 const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB/s`;
 
 /** The capacity section of BENCHMARKS.md. */
-export async function capacitySection(ctx: BenchContext, latest: Map<string, { result: ScenarioResult; run: BenchRun }>): Promise<string> {
+export async function capacitySection(ctx: Pick<BenchContext, 'repoRoot' | 'env'>, latest: Map<string, { result: ScenarioResult; run: BenchRun }>): Promise<string> {
   const bulk = latest.get('bulk')?.result;
   if (bulk === undefined) return '## Capacity model: predicted against measured\n\nThe bulk scenario has not run yet.\n';
   const c = await checkCapacity(ctx, bulk, latest.get('lag')?.result);

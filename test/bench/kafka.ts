@@ -79,3 +79,30 @@ export async function sendBatchLoop(kafka: Kafka, topic: string, concurrency: nu
     await producer.disconnect();
   }
 }
+
+/**
+ * Waits until a fresh broker can run consumer groups: joins a throwaway group once. Right after a
+ * start, Kafka creates `__consumer_offsets` and answers "group coordinator not available" for a
+ * few seconds; services started then may give up.
+ */
+export async function warmUpGroups(kafka: Kafka, timeoutMs = 90_000): Promise<void> {
+  const topic = 'shardsync.bench.warmup';
+  await ensureTopic(kafka, topic, 1);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const consumer = kafka.consumer({ groupId: `shardsync.bench.warmup.${Date.now().toString(36)}` });
+    try {
+      const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic] });
+      await consumer.run({ eachMessage: async () => undefined });
+      await Promise.race([joined, sleep(20_000).then(() => Promise.reject(new Error('no group join within 20 s')))]);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`Kafka does not run consumer groups yet: ${err instanceof Error ? err.message : String(err)}`);
+      await sleep(1_000);
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+    }
+  }
+}

@@ -2,6 +2,7 @@
  * `npm run bench [scenario...]`: the benchmark harness of issue 6 (and the benchmarks asked for in
  * issues 3, 4 and 5). Separate from the tests. Run `npm run bench -- --help`.
  */
+import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTopology } from '@shardsync/config';
@@ -10,6 +11,7 @@ import { ensureStack } from '../demo/stack.js';
 import { formatSeconds } from '../demo/units.js';
 import { capacitySection } from './capacity.js';
 import { type BenchContext, closeStores, stopAllBenchServices } from './context.js';
+import { benchKafka, warmUpGroups } from './kafka.js';
 import { latestScenarios, machine, profileSection, renderBenchmarksMd, renderScenarioText, writeRun, type BenchRun } from './report.js';
 import { RCLONE_MISSING, rcloneVersion } from './rclone.js';
 import type { ScenarioResult } from './results.js';
@@ -54,6 +56,7 @@ Options:
   --reps <n>     repetitions per measurement (default 3; the table needs at least 3)
   --quick        small sizes to check the harness; results are not written to BENCHMARKS.md
   --keep-stack   leave the bench's servers running afterwards
+  --report-only  rewrite BENCHMARKS.md from the results in bench-results/ without measuring
   --profile      run the services with --cpu-prof and print where their CPU time goes (bulk, small);
                  profiling slows them: use with --quick, not for the published table
   -h, --help
@@ -71,10 +74,11 @@ interface Args {
   quick: boolean;
   keepStack: boolean;
   profile: boolean;
+  reportOnly: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args | 'help' {
-  const args: Args = { scenarios: [], reps: 3, quick: false, keepStack: false, profile: false };
+  const args: Args = { scenarios: [], reps: 3, quick: false, keepStack: false, profile: false, reportOnly: false };
   const rest = [...argv];
   while (rest.length > 0) {
     const a = rest.shift() ?? '';
@@ -82,6 +86,7 @@ function parseArgs(argv: readonly string[]): Args | 'help' {
     else if (a === '--quick') args.quick = true;
     else if (a === '--keep-stack') args.keepStack = true;
     else if (a === '--profile') args.profile = true;
+    else if (a === '--report-only') args.reportOnly = true;
     else if (a === '--reps' || a.startsWith('--reps=')) {
       const v = Number(a.includes('=') ? a.slice(7) : rest.shift());
       if (!Number.isInteger(v) || v < 1) throw new Error('--reps needs a whole number >= 1');
@@ -107,6 +112,13 @@ function benchEnv(topologyPath: string, stateDir: string): NodeJS.ProcessEnv {
   return { ...env, SHARDSYNC_TOPOLOGY: topologyPath, SHARDSYNC_STATE_DIR: stateDir, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', KAFKAJS_NO_PARTITIONER_WARNING: '1' };
 }
 
+/** BENCHMARKS.md from the latest result of every scenario in bench-results/. */
+async function writeBenchmarksMd(env: NodeJS.ProcessEnv): Promise<void> {
+  const latest = await latestScenarios(REPO_ROOT);
+  const md = renderBenchmarksMd(latest, SCENARIOS.map((s) => s.name), `${await capacitySection({ repoRoot: REPO_ROOT, env }, latest)}\n${await profileSection(REPO_ROOT)}`);
+  await writeFile(join(REPO_ROOT, 'BENCHMARKS.md'), md);
+}
+
 async function main(): Promise<number> {
   let args: Args | 'help';
   try {
@@ -117,6 +129,11 @@ async function main(): Promise<number> {
   }
   if (args === 'help') {
     process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (args.reportOnly) {
+    await writeBenchmarksMd(benchEnv('', ''));
+    process.stdout.write('BENCHMARKS.md rewritten from bench-results/\n');
     return 0;
   }
   const log = (line: string) => process.stdout.write(`[bench ${formatSeconds(Date.now() - startedMs).padStart(6)}] ${line}\n`);
@@ -154,7 +171,11 @@ async function main(): Promise<number> {
 
   const results: ScenarioResult[] = [];
   const byName = new Map<string, ScenarioResult>();
+  // lag runs at half the rate small measured: from this run, else from the latest full run on record.
+  const recorded = ctx.quick ? undefined : (await latestScenarios(REPO_ROOT)).get('small');
+  if (recorded !== undefined && !args.scenarios.some((s) => s.name === 'small')) byName.set('small', { ...recorded.result, title: `${recorded.result.title} (run of ${recorded.run.startedAt})` });
   try {
+    await warmUpGroups(benchKafka(topology.kafka.brokers, 'shardsync-bench-warmup'));
     for (const scenario of args.scenarios) {
       log(`== ${scenario.name}`);
       const t = Date.now();
@@ -191,10 +212,7 @@ async function main(): Promise<number> {
   const file = await writeRun(REPO_ROOT, run);
   log(`results: ${file}`);
   if (!ctx.quick) {
-    const latest = await latestScenarios(REPO_ROOT);
-    const md = renderBenchmarksMd(latest, SCENARIOS.map((s) => s.name), `${await capacitySection(ctx, latest)}\n${await profileSection(REPO_ROOT)}`);
-    const { writeFile } = await import('node:fs/promises');
-    await writeFile(join(REPO_ROOT, 'BENCHMARKS.md'), md);
+    await writeBenchmarksMd(env);
     log('BENCHMARKS.md updated');
   } else {
     log('--quick: BENCHMARKS.md left as it is');

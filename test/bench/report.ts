@@ -66,7 +66,7 @@ export async function latestScenarios(repoRoot: string): Promise<Map<string, { r
   return out;
 }
 
-const fmt = (v: number): string => (Number.isNaN(v) ? '-' : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+const fmt = (v: number | null): string => (v === null || !Number.isFinite(v) ? '-' : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 const spreadText = (s: Spread | undefined, unit = ''): string => (s === undefined || s.n === 0 ? '-' : s.n === 1 ? `${fmt(s.median)}${unit}` : `${fmt(s.median)}${unit} (${fmt(s.min)}–${fmt(s.max)})`);
 
 function targetText(f: Figure): string {

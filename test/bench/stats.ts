@@ -7,9 +7,10 @@ export interface Spread {
   readonly n: number;
 }
 
+/** Median, min and max of the finite values (a repetition that measured nothing counts as missing). */
 export function spread(values: readonly number[]): Spread {
-  if (values.length === 0) return { median: NaN, min: NaN, max: NaN, n: 0 };
-  const s = [...values].sort((a, b) => a - b);
+  const s = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (s.length === 0) return { median: NaN, min: NaN, max: NaN, n: 0 };
   const mid = Math.floor(s.length / 2);
   const median = s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
   return { median, min: s[0] as number, max: s[s.length - 1] as number, n: s.length };

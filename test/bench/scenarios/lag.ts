@@ -10,7 +10,7 @@ import { type BenchContext, busyShare, deletePrefixes, machineJiffies, startBenc
 import { expectAccepted, ProducerHttp } from '../producer-http.js';
 import type { Figure, ScenarioResult } from '../results.js';
 import { percentile, spread } from '../stats.js';
-import { measureShardsyncSmall, smallDatacenters } from './small.js';
+import { handledBy, measureShardsyncSmall, smallDatacenters, waitHandled } from './small.js';
 
 const KiB = 1024;
 
@@ -76,7 +76,7 @@ async function openLoop(rate: number, count: number, send: (i: number) => Promis
  * update being readable in every datacenter (p50/p99/max), against the latency of a raw 1 KiB
  * PutObject sent at the same rate. Target: p99 lag at most 20 x raw p99.
  */
-export async function lagScenario(ctx: BenchContext, small: { details: Record<string, unknown> } | undefined): Promise<ScenarioResult> {
+export async function lagScenario(ctx: BenchContext, small: { title: string; details: Record<string, unknown> } | undefined): Promise<ScenarioResult> {
   const started = Date.now();
   const durationS = ctx.quick ? 3 : 10;
   const dcs = smallDatacenters(ctx);
@@ -94,7 +94,7 @@ export async function lagScenario(ctx: BenchContext, small: { details: Record<st
     const measured = (small?.details['objectsPerSecond'] as { shardsync?: number[] } | undefined)?.shardsync;
     if (measured !== undefined && measured.length > 0) {
       rate = spread(measured).median / 2;
-      rateSource = 'half the median of the small scenario in this run';
+      rateSource = `half the median of the small scenario: ${small?.title ?? ''}`;
     } else {
       const s = await measureShardsyncSmall(svc, http, 'lag-rate', ctx.quick ? 2_000 : 5_000);
       rate = s.rate / 2;
@@ -102,6 +102,12 @@ export async function lagScenario(ctx: BenchContext, small: { details: Record<st
     }
     ctx.log(`lag: ${rate.toFixed(0)} updates/s (${rateSource})`);
     const count = Math.max(20, Math.round(rate * durationS));
+
+    // Warm-up at the same rate (fresh processes: JIT, sockets, the consumers' first batches), not measured.
+    const before = await handledBy(svc);
+    const warm = Math.max(10, Math.round(rate * 2));
+    await openLoop(rate, warm, async (i) => expectAccepted(await http.put('small', `lag-warmup/k${i}`, body, body.length), 'lag warm-up'));
+    await waitHandled(svc, before, warm, 120_000);
 
     for (let r = 0; r < ctx.reps; r++) {
       const prefix = `small/lag${r}`;
