@@ -129,6 +129,15 @@ describe('Applier', () => {
     expect(await local.head(objectKeyOf('ds', 'k'))).toBeUndefined();
   });
 
+  it("a form encoding sent by the client (curl's default) is not stored as the object's Content-Type", async () => {
+    const { local, applier } = setup();
+    await applier.apply({ ...put('form', v(1), 'a=b&c'), metadata: { 'content-type': 'application/x-www-form-urlencoded' } });
+    await applier.apply({ ...put('text', v(1), 'hello'), metadata: { 'content-type': 'text/plain' } });
+    expect((await local.head(objectKeyOf('ds', 'form')))?.contentType).not.toBe('application/x-www-form-urlencoded');
+    expect((await local.head(objectKeyOf('ds', 'text')))?.contentType).toBe('text/plain');
+    expect(await body(local, objectKeyOf('ds', 'form'))).toBe('a=b&c');
+  });
+
   it('an unavailable store is a retriable failure', async () => {
     const { local, applier } = setup();
     local.injectFault({ operation: 'put', error: () => new StoreUnavailableError('injected outage'), times: 1 });

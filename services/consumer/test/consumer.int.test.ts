@@ -39,6 +39,15 @@ describe('consumer', () => {
     await converged(topology, dataset, sortKeys({ 'a.txt': sha256('a2'), 'dir/c.txt': sha256('c1') }));
   });
 
+  it("a body a client sent form-encoded (curl's default) is replicated intact", async () => {
+    const topology = await createTestTopology({ partitions: 1 });
+    const dataset = topology.datasets[0]!.name;
+    await Promise.all(DCS.map((dc) => startTestConsumer(topology, dc)));
+    const update = makeUpdate(dataset, 'form.bin', v(1000), 'a=1&b=2', { 'content-type': 'application/x-www-form-urlencoded' });
+    await produceRaw(topology, [update]);
+    await converged(topology, dataset, { 'form.bin': sha256('a=1&b=2') });
+  });
+
   it('duplicates (offsets reset to earliest) and reordered versions of a key converge to the highest', async () => {
     const topology = await createTestTopology();
     const dataset = topology.datasets[0]!.name;

@@ -52,7 +52,7 @@ export async function produceRaw(topology: Topology, events: Array<{ key: string
 
 let counter = 0;
 /** A hand-made, valid update event for a key, with an explicit version. */
-export function makeUpdate(dataset: string, key: string, version: Version, body: string | null): { key: string; value: Buffer; headers: Record<string, string> } {
+export function makeUpdate(dataset: string, key: string, version: Version, body: string | null, metadata: Record<string, string> = {}): { key: string; value: Buffer; headers: Record<string, string> } {
   counter += 1;
   const common = {
     eventId: `00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
@@ -62,7 +62,7 @@ export function makeUpdate(dataset: string, key: string, version: Version, body:
     originDatacenter: 'dc-a',
     producerId: version.producerId,
     producedAtMs: Date.now(),
-    metadata: {},
+    metadata,
   };
   const update: ShardUpdate =
     body === null

@@ -21,6 +21,18 @@ export type TransferResult =
   /** A peer already holds a newer version: a later event of this key carries it, so this one can go. */
   | { mode: 'superseded' };
 
+/**
+ * The Content-Type to store, if any. Form encodings describe how a client sent the body (curl's
+ * `--data-binary` default is application/x-www-form-urlencoded), not what the object is, and an
+ * S3 server built on a servlet container (s3proxy) would read such a PUT body as form
+ * parameters: the write then fails its Content-MD5 check, or stores an empty object.
+ */
+export function storedContentType(metadata: Readonly<Record<string, string>>): string | undefined {
+  const type = metadata['content-type'];
+  if (type === undefined || /^\s*(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type)) return undefined;
+  return type;
+}
+
 /** The metadata every applied object carries. */
 export function objectMetadata(update: PutShardUpdate): Record<string, string> {
   return { ...update.metadata, [META.version]: formatVersion(update.version), [META.sha256]: update.sha256, [META.eventId]: update.eventId };
@@ -55,7 +67,7 @@ interface Source {
 export async function transfer(update: PutShardUpdate, conditions: WriteConditions, deps: TransferDeps, signal?: AbortSignal): Promise<TransferResult> {
   const key = objectKeyOf(update.dataset, update.key);
   const metadata = objectMetadata(update);
-  const contentType = update.metadata['content-type'];
+  const contentType = storedContentType(update.metadata);
   if (update.payload.kind === 'inline') {
     const bytes = inflateInlinePayload(update.payload);
     const put = await writeGuard(() => deps.local.put(key, bytes, { ...conditions, size: update.size, expectedSha256: update.sha256, metadata, contentType, signal }));
@@ -136,7 +148,7 @@ async function copyVerified(
   const digest = await hashStream(body);
   if (digest.sha256 !== update.sha256 || digest.size !== update.size) return 'digest mismatch';
   const copied = await writeGuard(() =>
-    deps.local.copy(source.key, key, { ...conditions, metadata, contentType: update.metadata['content-type'], sourceIfMatch: info.etag, signal }),
+    deps.local.copy(source.key, key, { ...conditions, metadata, contentType: storedContentType(update.metadata), sourceIfMatch: info.etag, signal }),
   );
   deps.onBytes(update.size);
   return { etag: copied.etag, bytes: update.size, mode: 'copy' };
