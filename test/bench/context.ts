@@ -104,6 +104,8 @@ export async function startBenchServices(ctx: BenchContext, options: BenchServic
     consumerDatacenters: options.consumers,
     token,
     reconciler: false,
+    // Apart from the demo's 18080-18100, below Linux's ephemeral port range.
+    ports: { producer: 28080, consumerBase: 28090, reconciler: 28100 },
     producerEnv: options.producerEnv,
     consumerEnv: options.consumerEnv,
     producerNodeArgs: profileArgs(ctx, options.name, 'producer'),

@@ -30,6 +30,8 @@ export interface ServicesOptions {
   /** Extra `node` flags per service (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow). */
   readonly producerNodeArgs?: readonly string[] | undefined;
   readonly consumerNodeArgs?: readonly string[] | undefined;
+  /** Preferred ports (a busy one is replaced by a free one). Default producer 18080, consumers 18090 + i, reconciler 18100. */
+  readonly ports?: { readonly producer: number; readonly consumerBase: number; readonly reconciler: number } | undefined;
   readonly readyTimeoutMs?: number | undefined;
   readonly log: (line: string) => void;
   readonly signal?: AbortSignal | undefined;
@@ -115,14 +117,19 @@ export class Services {
       started.push(child);
       const url = `http://127.0.0.1:${port}`;
       await waitUntilReady(`${url}/readyz`, child, readyTimeoutMs, options.signal);
+      // Another program may have taken the port between the check and the listen, and answered
+      // the probe: a child that died meanwhile (EADDRINUSE) was not the one that was ready.
+      await new Promise((r) => setTimeout(r, 300));
+      if (!child.running) throw new Error(child.describeExit());
       log(`${name}: ready at ${url} (pid ${child.pid}, log ${child.spec.logFile})`);
       return { child, url };
     };
 
-    const producerPort = await freePort(18080);
+    const ports = options.ports ?? { producer: 18080, consumerBase: 18090, reconciler: 18100 };
+    const producerPort = await freePort(ports.producer);
     const consumerPorts = new Map<string, number>();
-    for (const [i, dc] of consumerDcs.entries()) consumerPorts.set(dc, await freePort(18090 + i));
-    const reconcilerPort = withReconciler ? await freePort(18100) : 0;
+    for (const [i, dc] of consumerDcs.entries()) consumerPorts.set(dc, await freePort(ports.consumerBase + i));
+    const reconcilerPort = withReconciler ? await freePort(ports.reconciler) : 0;
 
     // allSettled, not all: when one service fails, the others must have finished starting
     // before the caller stops them, or a late one would be left behind.
