@@ -35,6 +35,12 @@ const s3Schema = z.strictObject({
   /** Path-style addressing; every S3-compatible server on one host needs it. */
   forcePathStyle: z.boolean().default(true),
   credentials: credentialsSchema.default({ type: 'none' }),
+  /**
+   * How the reconciler lists this server: `flat` (one recursive listing; best on AWS S3 and most
+   * servers) or `folders` (folder by folder, for servers whose recursive listing re-walks the
+   * whole subtree for every page, like s3proxy's filesystem backend). Default `flat`.
+   */
+  listing: z.enum(['flat', 'folders']).default('flat'),
 });
 
 const datacenterSchema = z.strictObject({

@@ -45,7 +45,7 @@ export {
   MAX_SINGLE_REQUEST_BYTES,
   MIN_PART_SIZE_BYTES,
 } from './options.js';
-export type { CompiledObjectStoreOptions, ConditionalWriteMode, ObjectStoreOptions } from './options.js';
+export type { CompiledObjectStoreOptions, ConditionalWriteMode, ListingStrategy, ObjectStoreOptions } from './options.js';
 
 export { EtagHasher, etagOfBytes, expectedEtag, multipartEtag, normalizeEtag, objectLayout, singlePartEtag } from './etag.js';
 export type { EtagRule, ObjectLayout } from './etag.js';

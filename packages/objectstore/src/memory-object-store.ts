@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { InvalidArgumentError, InvalidRangeError, ObjectNotFoundError, OperationAbortedError, PreconditionFailedError, StoreClosedError } from './errors.js';
+import { InvalidRangeError, ObjectNotFoundError, OperationAbortedError, PreconditionFailedError, StoreClosedError } from './errors.js';
 import { etagOfBytes, normalizeEtag } from './etag.js';
 import { compileObjectStoreOptions, type CompiledObjectStoreOptions, type ObjectStoreOptions } from './options.js';
 import { PartReader } from './part-reader.js';
@@ -7,7 +7,7 @@ import { assertSha256, preparePut, putFailure } from './put-common.js';
 import type {
   CopyOptions, CopyResult, DeleteOptions, GetOptions, GetResult, HeadOptions, ListEntry, ListOptions, ObjectInfo, ObjectStore, PutOptions, PutResult,
 } from './types.js';
-import { assertConditions, normalizeConditions, normalizeMetadata, validateKey, validateRange } from './validate.js';
+import { assertConditions, normalizeConditions, normalizeMetadata, validateKey, validateListOptions, validateRange } from './validate.js';
 
 /** The operations a {@link MemoryObjectStore} can be made to fail or pause in. */
 export type MemoryOperation = 'ping' | 'head' | 'get' | 'put' | 'copy' | 'delete' | 'list';
@@ -159,8 +159,8 @@ export class MemoryObjectStore implements ObjectStore {
   }
 
   async *list(options: ListOptions = {}): AsyncGenerator<ListEntry, void, undefined> {
-    const pageSize = options.pageSize ?? this.options.listPageSize;
-    if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new InvalidArgumentError(`pageSize must be an integer from 1 to 1000, got ${pageSize}`);
+    // Any order includes S3's: this store always lists sorted.
+    const pageSize = validateListOptions(options, this.options.listPageSize);
     const prefix = options.prefix ?? '';
     let after = options.startAfter;
     for (;;) {

@@ -50,6 +50,15 @@ export interface ObjectStoreOptions {
   /** Keys per ListObjectsV2 page. Default 1000; 1 to 1000. */
   listPageSize?: number;
   /**
+   * How a listing that needs no order (`list({ order: 'any' })`, e.g. the reconciler's scan) is
+   * done. `flat` (default): one recursive listing, the cheapest on AWS S3. `folders`: folder by
+   * folder (`/` delimiter), `listConcurrency` folders at once, for servers whose recursive listing
+   * walks the whole subtree for every page (s3proxy's filesystem backends: quadratic in the keys).
+   */
+  listing?: ListingStrategy;
+  /** Folders listed at once by a `folders` listing. Default 8; 1 to 64. */
+  listConcurrency?: number;
+  /**
    * Send bodies as `UNSIGNED-PAYLOAD` rather than hashing them for the SigV4 signature. Default
    * true: integrity comes from Content-MD5 and shardsync's own SHA-256; set false for servers
    * that demand signed payloads.
@@ -86,6 +95,8 @@ export interface CompiledObjectStoreOptions {
   readonly verifyEtags: boolean;
   readonly unsignedPayload: boolean;
   readonly listPageSize: number;
+  readonly listing: ListingStrategy;
+  readonly listConcurrency: number;
   readonly listExclude: ((key: string) => boolean) | undefined;
   readonly connectionTimeoutMs: number;
   readonly requestTimeoutMs: number;
@@ -95,6 +106,14 @@ export interface CompiledObjectStoreOptions {
   readonly cleanupTimeoutMs: number;
   /** Largest object a put() accepts: `partSizeBytes` x 10,000 parts. */
   readonly maxObjectBytes: number;
+}
+
+/** See {@link ObjectStoreOptions.listing}. */
+export type ListingStrategy = 'flat' | 'folders';
+
+function listingStrategy(value: ListingStrategy | undefined): ListingStrategy {
+  if (value === undefined || value === 'flat' || value === 'folders') return value ?? 'flat';
+  throw new ObjectStoreConfigError(`object store option listing must be "flat" or "folders", got ${JSON.stringify(value)}`);
 }
 
 function int(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
@@ -123,6 +142,8 @@ export function compileObjectStoreOptions(options: ObjectStoreOptions = {}): Com
     verifyEtags: options.verifyEtags ?? true,
     unsignedPayload: options.unsignedPayload ?? true,
     listPageSize: int('listPageSize', options.listPageSize, 1000, 1, 1000),
+    listing: listingStrategy(options.listing),
+    listConcurrency: int('listConcurrency', options.listConcurrency, 8, 1, 64),
     listExclude: options.listExclude,
     connectionTimeoutMs: int('connectionTimeoutMs', options.connectionTimeoutMs, 5_000, 1, 600_000),
     requestTimeoutMs: int('requestTimeoutMs', options.requestTimeoutMs, 120_000, 1, 3_600_000),

@@ -1,18 +1,19 @@
 import type { Agent } from 'node:http';
 import { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, type S3StoreConfig } from './client.js';
 import { ConditionalWrites, missingAsPreconditionFailure, type ConditionalWriteSupport } from './conditional.js';
-import { InvalidArgumentError, NoSuchBucketError, ObjectNotFoundError, UnexpectedStoreError } from './errors.js';
+import { NoSuchBucketError, ObjectNotFoundError, UnexpectedStoreError } from './errors.js';
 import { normalizeEtag } from './etag.js';
 import { compileObjectStoreOptions, type CompiledObjectStoreOptions, type ObjectStoreOptions } from './options.js';
 import { S3Context, toObjectInfo } from './s3-context.js';
 import { s3Copy } from './s3-copy.js';
+import { listFlat, listFolders } from './s3-list.js';
 import { s3Put } from './s3-put.js';
 import type {
   CopyOptions, CopyResult, DeleteOptions, GetOptions, GetResult, HeadOptions, ListEntry, ListOptions, ObjectInfo, ObjectStore, PutOptions, PutResult,
 } from './types.js';
-import { normalizeConditions, validateKey, validateRange } from './validate.js';
+import { normalizeConditions, validateKey, validateListOptions, validateRange } from './validate.js';
 
 /** Sockets of a store's keep-alive pool, for metrics and for tests that check nothing leaks. */
 export interface ConnectionStats {
@@ -117,38 +118,12 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async *list(options: ListOptions = {}): AsyncGenerator<ListEntry, void, undefined> {
-    const pageSize = options.pageSize ?? this.options.listPageSize;
-    if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new InvalidArgumentError(`pageSize must be an integer from 1 to 1000, got ${pageSize}`);
-    const exclude = this.options.listExclude;
-    let token: string | undefined;
-    do {
-      const page = await this.#ctx.call('ListObjectsV2', options.prefix, options.signal, (abortSignal) =>
-        this.#client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: options.prefix,
-            // Only on the first page: the continuation token already encodes the position.
-            StartAfter: token === undefined ? options.startAfter : undefined,
-            ContinuationToken: token,
-            MaxKeys: pageSize,
-          }),
-          { abortSignal },
-        ),
-      );
-      for (const o of page.Contents ?? []) {
-        if (o.Key === undefined || exclude?.(o.Key) === true) continue;
-        // No stored object lacks an ETag, and an entry without one could not be compared anyway.
-        // s3proxy's `filesystem` backend lists such entries: every directory of the key space
-        // (`ds/`, size 4096) and the temporary file of each write in progress (`<key>-<uuid>`).
-        if (o.ETag === undefined) continue;
-        yield { key: o.Key, size: o.Size ?? 0, etag: normalizeEtag(o.ETag ?? ''), lastModified: o.LastModified ?? new Date(0) };
-      }
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-      if (page.IsTruncated === true && token === undefined) {
-        throw new UnexpectedStoreError(`ListObjectsV2 of bucket "${this.bucket}" (datacenter ${this.datacenter}) said the listing is truncated but gave no continuation token`);
-      }
-    } while (token !== undefined);
+  list(options: ListOptions = {}): AsyncGenerator<ListEntry, void, undefined> {
+    const pageSize = validateListOptions(options, this.options.listPageSize);
+    const target = { client: this.#client, ctx: this.#ctx, bucket: this.bucket, datacenter: this.datacenter, options: this.options };
+    return options.order === 'any' && this.options.listing === 'folders'
+      ? listFolders(target, options.prefix, pageSize, this.options.listConcurrency, options.signal)
+      : listFlat(target, options.prefix, options.startAfter, pageSize, options.signal);
   }
 
   /** How conditional writes are enforced, per kind of request (in `auto` mode the first call probes the server). */

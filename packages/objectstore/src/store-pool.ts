@@ -1,5 +1,5 @@
 import { S3ObjectStore } from './s3-object-store.js';
-import type { ObjectStoreOptions } from './options.js';
+import type { ListingStrategy, ObjectStoreOptions } from './options.js';
 import type { S3Credentials } from './client.js';
 import type { ObjectStore } from './types.js';
 import { ObjectStoreConfigError } from './errors.js';
@@ -13,6 +13,8 @@ export interface DatacenterStoreConfig {
     readonly bucket: string;
     readonly forcePathStyle?: boolean | undefined;
     readonly credentials?: S3Credentials | undefined;
+    /** Overrides the pool's `listing` option for this datacenter's server. */
+    readonly listing?: ListingStrategy | undefined;
   };
 }
 
@@ -49,7 +51,7 @@ export class StorePool {
       const dc = this.#config(datacenter);
       store = this.#factory(
         { datacenter, endpoint: dc.s3.endpoint, region: dc.s3.region, bucket, forcePathStyle: dc.s3.forcePathStyle ?? true, credentials: dc.s3.credentials ?? { type: 'none' } },
-        this.#options,
+        dc.s3.listing === undefined ? this.#options : { ...this.#options, listing: dc.s3.listing },
       );
       this.#stores.set(id, store);
     }

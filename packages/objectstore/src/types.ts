@@ -118,6 +118,11 @@ export interface ListOptions {
   readonly startAfter?: string | undefined;
   /** Keys per request. Default: the store's `listPageSize`. */
   readonly pageSize?: number | undefined;
+  /**
+   * `sorted` (default): S3's key order. `any`: the caller does not need an order, so the store may
+   * list the way its server answers fastest (the store's `listing` option); not with `startAfter`.
+   */
+  readonly order?: 'sorted' | 'any' | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -143,7 +148,7 @@ export interface ObjectStore {
   copy(sourceKey: string, destinationKey: string, options?: CopyOptions): Promise<CopyResult>;
   /** Deletes the key; deleting a missing key succeeds (unless `ifMatch` is given). */
   delete(key: string, options?: DeleteOptions): Promise<void>;
-  /** All keys (under a prefix), in S3's order, page by page. */
+  /** All keys (under a prefix), in S3's order (or any order, see {@link ListOptions.order}), page by page. */
   list(options?: ListOptions): AsyncIterable<ListEntry>;
   /** Releases sockets. Idempotent; later calls fail with `StoreClosedError`. */
   close(): Promise<void>;

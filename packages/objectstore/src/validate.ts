@@ -1,7 +1,7 @@
 import { isSha256Hex } from '@shardsync/integrity';
 import { normalizeEtag } from './etag.js';
 import { InvalidArgumentError, PreconditionFailedError } from './errors.js';
-import type { ByteRange, WriteConditions } from './types.js';
+import type { ByteRange, ListOptions, WriteConditions } from './types.js';
 
 /** User metadata key under which callers record the body's SHA-256; put() verifies it. */
 export const SHA256_METADATA_KEY = 'shardsync-sha256';
@@ -96,4 +96,14 @@ export function validateRange(range: ByteRange): void {
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
     throw new InvalidArgumentError(`range must have integers 0 <= start <= end (inclusive), got ${JSON.stringify(range)}`);
   }
+}
+
+/** Checks a list() call's options; returns the page size to use. */
+export function validateListOptions(options: ListOptions, defaultPageSize: number): number {
+  const pageSize = options.pageSize ?? defaultPageSize;
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new InvalidArgumentError(`pageSize must be an integer from 1 to 1000, got ${pageSize}`);
+  const order = options.order ?? 'sorted';
+  if (order !== 'sorted' && order !== 'any') throw new InvalidArgumentError(`order must be "sorted" or "any", got ${JSON.stringify(order)}`);
+  if (order === 'any' && options.startAfter !== undefined) throw new InvalidArgumentError('startAfter needs a sorted listing; do not combine it with order "any"');
+  return pageSize;
 }

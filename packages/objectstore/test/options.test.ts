@@ -18,6 +18,8 @@ describe('compileObjectStoreOptions', () => {
       verifyEtags: true,
       unsignedPayload: true,
       listPageSize: 1000,
+      listing: 'flat',
+      listConcurrency: 8,
       listExclude: undefined,
       connectionTimeoutMs: 5_000,
       requestTimeoutMs: 120_000,
@@ -38,6 +40,7 @@ describe('compileObjectStoreOptions', () => {
     ['singlePutMaxBytes', { singlePutMaxBytes: 6 * 1024 * MiB }],
     ['partConcurrency', { partConcurrency: 0 }],
     ['listPageSize', { listPageSize: 1001 }],
+    ['listConcurrency', { listConcurrency: 0 }],
     ['requestTimeoutMs', { requestTimeoutMs: 1.5 }],
     ['maxAttempts', { maxAttempts: Number.NaN }],
   ])('refuses an out-of-range %s', (field, options) => {
@@ -46,6 +49,10 @@ describe('compileObjectStoreOptions', () => {
 
   test('refuses an unknown conditional-write mode', () => {
     expect(() => compileObjectStoreOptions({ conditionalWrites: 'maybe' as 'auto' })).toThrow(/"native", "emulated" or "auto"/);
+  });
+
+  test('refuses an unknown listing strategy', () => {
+    expect(() => compileObjectStoreOptions({ listing: 'tree' as 'flat' })).toThrow(/listing must be "flat" or "folders", got "tree"/);
   });
 
   test('derives the largest object from the part size', () => {

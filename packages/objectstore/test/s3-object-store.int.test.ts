@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import {
   InvalidRangeError,
+  isS3ProxyArtifact,
   NoSuchBucketError,
   ObjectNotFoundError,
   PreconditionFailedError,
@@ -75,6 +76,43 @@ describe('S3ObjectStore against a real S3 server', () => {
     const after = [];
     for await (const e of store.list({ prefix: 'ds/', startAfter: 'ds/4', pageSize: 1 })) after.push(e.key);
     expect(after).toEqual(['ds/5', 'ds/6']);
+  });
+
+  test('a folders listing in any order yields exactly the keys a flat listing yields, across nested folders and pages', async () => {
+    const { store } = await createTestStore({ listing: 'folders', listConcurrency: 3, listExclude: isS3ProxyArtifact });
+    const keys = ['ds/top', 'ds/a/1', 'ds/a/2', 'ds/a/b/c/deep', 'ds/a-sibling', 'ds/z/only', 'ds/z/y/x', 'dsx/outside', 'other/x'];
+    for (let i = 0; i < 5; i++) keys.push(`ds/many/${i}`);
+    for (const k of keys) await store.put(k, Buffer.from(k));
+    const flat: string[] = [];
+    for await (const e of store.list({ prefix: 'ds/', pageSize: 2 })) flat.push(e.key);
+    const folders: Array<{ key: string; etag: string }> = [];
+    for await (const e of store.list({ prefix: 'ds/', pageSize: 2, order: 'any' })) folders.push({ key: e.key, etag: e.etag });
+    const expected = keys.filter((k) => k.startsWith('ds/')).sort();
+    expect(flat).toEqual(expected);
+    expect(folders.map((e) => e.key).sort()).toEqual(expected);
+    expect(folders.find((e) => e.key === 'ds/a/b/c/deep')?.etag).toBe(singlePartEtag(md5(Buffer.from('ds/a/b/c/deep'))));
+    // Without a prefix it walks from the bucket's root.
+    const root: string[] = [];
+    for await (const e of store.list({ order: 'any' })) root.push(e.key);
+    expect(root.sort()).toEqual([...keys].sort());
+  });
+
+  test('an unordered listing cannot resume after a key, and says so', async () => {
+    const { store } = await createTestStore({ listing: 'folders' });
+    const consume = async (): Promise<void> => {
+      for await (const e of store.list({ startAfter: 'a', order: 'any' })) void e;
+    };
+    await expect(consume()).rejects.toThrow(/startAfter needs a sorted listing/);
+  });
+
+  test('a folders listing stopped early starts no further folders and leaves the store usable', async () => {
+    const { store } = await createTestStore({ listing: 'folders', listConcurrency: 2 });
+    for (let i = 0; i < 6; i++) await store.put(`f${i}/k`, Buffer.from('x'));
+    for await (const e of store.list({ order: 'any' })) {
+      expect(e.key).toMatch(/^f\d\/k$/);
+      break;
+    }
+    expect(await store.head('f5/k')).toMatchObject({ size: 1 });
   });
 
   test('delete removes a key, and deleting a missing key succeeds', async () => {

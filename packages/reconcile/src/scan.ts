@@ -105,7 +105,8 @@ interface Draft {
 }
 
 /**
- * Lists a dataset's objects and tombstones in one datacenter (two prefix listings, run at once),
+ * Lists a dataset's objects and tombstones in one datacenter (two prefix listings, run at once, in
+ * whatever order the store lists fastest: see the `listing` option of `@shardsync/objectstore`),
  * fingerprints every key ({@link fingerprintOf}) and builds its digest tree. In deep mode it also
  * re-reads every object. Beyond listing, a routine scan makes no request at all.
  */
@@ -131,7 +132,7 @@ export async function scanDatacenter(store: ObjectStore, options: ScanOptions): 
   const deadPrefix = tombstonePrefix(options.dataset);
   await Promise.all([
     (async () => {
-      for await (const entry of store.list({ prefix: objectPrefix + prefix, signal })) {
+      for await (const entry of store.list({ prefix: objectPrefix + prefix, order: 'any', signal })) {
         draftOf(entry.key.slice(objectPrefix.length)).object = { etag: entry.etag, size: entry.size, lastModifiedMs: entry.lastModified.getTime() };
         objects++;
         bytes += entry.size;
@@ -139,7 +140,7 @@ export async function scanDatacenter(store: ObjectStore, options: ScanOptions): 
       }
     })(),
     (async () => {
-      for await (const entry of store.list({ prefix: deadPrefix + prefix, signal })) {
+      for await (const entry of store.list({ prefix: deadPrefix + prefix, order: 'any', signal })) {
         draftOf(entry.key.slice(deadPrefix.length)).tombstone = { lastModifiedMs: entry.lastModified.getTime() };
         tombstones++;
         if (tombstones % 1000 === 0) report();
