@@ -1,6 +1,7 @@
 import { loadTopology, parseEnv } from '@shardsync/config';
 import { createLogger, Shutdown } from '@shardsync/runtime';
 import { consumerEnvSchema } from './env.js';
+import { fatalExit } from './fatal-exit.js';
 import { ConsumerService } from './service.js';
 
 /** Entry point: one datacenter's consumer process. Wiring and shutdown only. */
@@ -8,16 +9,17 @@ async function main(): Promise<void> {
   const env = parseEnv(consumerEnvSchema, process.env, 'consumer');
   const topology = loadTopology();
   const logger = createLogger('consumer', { datacenter: env.SHARDSYNC_DATACENTER });
+  // What a fatal error closes: nothing until the service runs.
+  let release = async (): Promise<void> => undefined;
   const service = await ConsumerService.start({
     topology,
     env,
     logger,
-    onFatal: (reason, err) => {
-      // Unfinished work is not committed, so the restarted process re-applies it.
-      logger.fatal({ err, reason }, 'exiting so that a supervisor restarts the consumer');
-      process.exit(1);
-    },
+    // Exits 1 for a supervisor to restart the consumer, once the fatal line is written. Nothing
+    // is drained: unfinished work is not committed, so the restarted process re-applies it.
+    onFatal: fatalExit({ logger, release: () => release() }),
   });
+  release = () => service.abort();
   const shutdown = new Shutdown(logger);
   shutdown.add('consumer', () => service.close());
   shutdown.handleSignals(env.SHARDSYNC_SHUTDOWN_GRACE_MS);

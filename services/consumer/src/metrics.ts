@@ -26,7 +26,12 @@ export class ConsumerMetrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
     registers: [this.registry],
   });
-  readonly offsetLag = new Gauge({ name: 'shardsync_consumer_offset_lag_events', help: 'Events behind the partition high watermark after the last batch', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly offsetLag = new Gauge({
+    name: 'shardsync_consumer_offset_lag_events',
+    help: "Events of a partition this instance owns that the group has not committed yet: the partition's latest offset minus the group's committed offset, refreshed every 5 s",
+    labelNames: ['partition'] as const,
+    registers: [this.registry],
+  });
   readonly stalled = new Gauge({ name: 'shardsync_consumer_stalled', help: '1 while the watchdog sees no progress although events are waiting', registers: [this.registry] });
 
   constructor() {

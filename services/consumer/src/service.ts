@@ -6,9 +6,13 @@ import { bundledSchemaRegistry } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
 import { logTo, retry, Shutdown, startOpsServer, type Logger } from '@shardsync/runtime';
 import { Applier } from './apply/applier.js';
+import { LocalStore } from './apply/local-store.js';
+import { logRetry } from './apply/retry-log.js';
 import { BatchProcessor } from './batch/processor.js';
 import type { ConsumerEnv } from './env.js';
+import { followingConsumers, GroupMembership } from './group-membership.js';
 import { ConsumerMetrics } from './metrics.js';
+import { OffsetLagReporter } from './offset-lag.js';
 import { LocalState } from './state/local-state.js';
 import { TombstoneIndex } from './state/tombstone-index.js';
 import { Watchdog } from './watchdog.js';
@@ -30,14 +34,16 @@ export class ConsumerService {
   /** Base URL of /healthz, /readyz and /metrics. */
   readonly url: string;
   readonly #close: () => Promise<void>;
+  readonly #cutRetries: () => void;
   readonly #assigned: () => number[];
   #closing: Promise<void> | undefined;
 
-  private constructor(url: string, metrics: ConsumerMetrics, assigned: () => number[], close: () => Promise<void>) {
+  private constructor(url: string, metrics: ConsumerMetrics, assigned: () => number[], close: () => Promise<void>, cutRetries: () => void) {
     this.url = url;
     this.metrics = metrics;
     this.#assigned = assigned;
     this.#close = close;
+    this.#cutRetries = cutRetries;
   }
 
   /** Partitions of the updates topic this instance owns now. */
@@ -51,6 +57,16 @@ export class ConsumerService {
     return this.#closing;
   }
 
+  /**
+   * Closes without waiting for pending retries (a store that is down, a missing bucket): they
+   * end at once and their events stay uncommitted, for the restarted process to apply. For a
+   * process that is exiting anyway. Idempotent, and safe during or after `close()`.
+   */
+  abort(): Promise<void> {
+    this.#cutRetries();
+    return this.close();
+  }
+
   static async start(options: ConsumerServiceOptions): Promise<ConsumerService> {
     const { topology, env, logger } = options;
     const datacenter = getDatacenter(topology, env.SHARDSYNC_DATACENTER).name;
@@ -62,7 +78,7 @@ export class ConsumerService {
     setMaxListeners(0, closing.signal);
 
     const pool = new StorePool(topology.datacenters);
-    const local = pool.of(datacenter);
+    const local = new LocalStore(pool.of(datacenter));
     const tombstones = new TombstoneIndex(local, env.SHARDSYNC_TOMBSTONE_GRACE_MS);
     const state = new LocalState(local, tombstones, env.SHARDSYNC_CONSUMER_STATE_CACHE_ENTRIES);
     const kafka = createKafkaClient({ brokers: topology.kafka.brokers, clientId: `${topology.kafka.clientId}-consumer-${datacenter}`, log: logTo(logger, 'kafkajs') });
@@ -88,9 +104,28 @@ export class ConsumerService {
       },
     });
 
-    // The previous owner of a newly assigned partition may have written tombstones and
-    // states this instance has not seen: reload before the next batch is handled.
-    let reload: Promise<void> | undefined = tombstones.reload().then((r) => logger.info(r, 'tombstone index loaded'));
+    // The previous owner of a newly assigned partition may have written tombstones and states
+    // this instance has not seen: the index is reloaded on every assignment, and no batch is
+    // handled before it is loaded. Each attempt lists afresh; a store that is down or a bucket
+    // not created yet makes the partitions wait (retried until it works or the service closes).
+    let index: Promise<void> | undefined;
+    const loadIndex = (): Promise<void> =>
+      retry(() => tombstones.reload(), {
+        maxAttempts: Infinity,
+        maxDelayMs: 5000,
+        signal: closing.signal,
+        onRetry: (err, attempt, delayMs) => logRetry(logger, err, { attempt, delayMs }, 'tombstone index not loaded; retrying'),
+      }).then((r) => logger.info(r, 'tombstone index loaded'));
+    const indexLoaded = async (): Promise<void> => {
+      const loading = (index ??= loadIndex());
+      try {
+        await loading;
+      } catch (err) {
+        // Not retriable (or closing): the next batch tries again rather than going on without it.
+        if (index === loading) index = undefined;
+        throw err;
+      }
+    };
     const processor = new BatchProcessor({
       datacenter,
       topology,
@@ -111,13 +146,8 @@ export class ConsumerService {
       onProgress: () => watchdog.progress(),
       signal: closing.signal,
     });
-    await retry(() => reload ?? Promise.resolve(), { maxAttempts: 20, maxDelayMs: 3000, signal: closing.signal }).catch((err: unknown) => {
-      reload = undefined;
-      throw err;
-    });
-    reload = undefined;
-
-    const source = new KafkaEventSource(kafka, {
+    const membership = new GroupMembership(groupId);
+    const source = new KafkaEventSource(followingConsumers(kafka, membership), {
       groupId,
       topic,
       partitionsConsumedConcurrently: env.SHARDSYNC_CONSUMER_PARTITIONS_CONCURRENTLY,
@@ -125,16 +155,21 @@ export class ConsumerService {
       onAssignment: (partitions) => {
         logger.info({ partitions }, 'partitions assigned');
         state.clear();
-        reload = tombstones.reload().then((r) => logger.info(r, 'tombstone index reloaded'));
+        index = loadIndex();
+        // Handled: a batch awaits it (and loads again if it failed).
+        index.catch(() => undefined);
       },
     });
     const handle = async (batch: PartitionBatch): Promise<void> => {
-      if (reload !== undefined) {
-        await retry(() => reload ?? Promise.resolve(), { maxAttempts: Infinity, maxDelayMs: 5000, signal: closing.signal });
-        reload = undefined;
-      }
+      await indexLoaded();
       await processor.handle(batch);
     };
+    const offsetLag = new OffsetLagReporter({
+      lag: () => admin.groupLag(groupId, topic),
+      assigned: () => source.assignedPartitions(),
+      gauge: metrics.offsetLag,
+      logger,
+    });
 
     const ops = await startOpsServer({
       host: env.SHARDSYNC_CONSUMER_HOST,
@@ -143,18 +178,22 @@ export class ConsumerService {
       readiness: [
         { name: 'kafka', check: () => deadLetters.ping() },
         { name: `store:${datacenter}`, check: () => local.ping() },
+        { name: 'consumer-group', check: () => membership.check() },
       ],
       health: () => (watchdog.stalled ? { ok: false, detail: 'no progress while events are waiting' } : { ok: true }),
     });
     await source.start(handle);
     watchdog.start();
+    offsetLag.start();
     logger.info({ datacenter, groupId, topic, url: ops.url }, 'consumer started');
 
+    const cutRetries = (): void => closing.abort(new Error('consumer closing'));
     const service = new ConsumerService(ops.url, metrics, () => source.assignedPartitions(), async () => {
       watchdog.stop();
+      await offsetLag.stop();
       // Let in-flight applies finish; cut pending retries short if the store stays down.
-      const cutRetries = setTimeout(() => closing.abort(new Error('consumer closing')), env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);
-      cutRetries.unref();
+      const cutting = setTimeout(cutRetries, env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);
+      cutting.unref();
       const steps = new Shutdown(logger);
       steps.add('consumer group', () => source.close());
       steps.add('dead-letter producer', () => deadLetters.close());
@@ -162,8 +201,8 @@ export class ConsumerService {
       steps.add('object stores', () => pool.close());
       steps.add('ops server', () => ops.app.close());
       await steps.close();
-      clearTimeout(cutRetries);
-    });
+      clearTimeout(cutting);
+    }, cutRetries);
     return service;
   }
 }

@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { parseTopology } from '@shardsync/config';
 import { readDeadLetter, type ConsumedEvent, type EventSink, type OutgoingEvent, type PartitionBatch } from '@shardsync/eventlog';
 import { bundledSchemaRegistry, createInlinePayload, encodeShardUpdate, type ShardUpdate } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
-import { createLogger } from '@shardsync/runtime';
+import { createLogger, type Logger } from '@shardsync/runtime';
 import type { ApplyOutcome } from '../src/apply/applier.js';
-import { ApplyError } from '../src/apply/errors.js';
+import { ApplyError, LocalBucketMissingError } from '../src/apply/errors.js';
 import { BatchProcessor } from '../src/batch/processor.js';
 import { ConsumerMetrics } from '../src/metrics.js';
 
@@ -67,7 +67,7 @@ function fakeBatch(events: ConsumedEvent[]): PartitionBatch & { marked: string[]
   return batch;
 }
 
-function processor(apply: (u: ShardUpdate) => Promise<ApplyOutcome>, letters: OutgoingEvent[] = []): BatchProcessor {
+function processor(apply: (u: ShardUpdate) => Promise<ApplyOutcome>, letters: OutgoingEvent[] = [], logger: Logger = createLogger('test', {}, 'silent')): BatchProcessor {
   const sink: EventSink = {
     append: async (_topic, events) => {
       letters.push(...events);
@@ -82,7 +82,7 @@ function processor(apply: (u: ShardUpdate) => Promise<ApplyOutcome>, letters: Ou
     applier: { apply },
     deadLetters: sink,
     metrics: new ConsumerMetrics(),
-    logger: createLogger('test', {}, 'silent'),
+    logger,
     concurrency: 4,
     sourceWaitMs: 1000,
     onProgress: () => undefined,
@@ -166,5 +166,46 @@ describe('BatchProcessor', () => {
     }).handle(batch);
     expect(calls).toBe(3);
     expect(batch.marked).toEqual([batch.events[0]?.offset]);
+  });
+
+  it("a missing bucket of this datacenter makes the partition wait and retry, never dead-letter, and the log names the datacenter and the bucket", async () => {
+    const letters: OutgoingEvent[] = [];
+    const logger = createLogger('test', {}, 'silent');
+    const errors = vi.spyOn(logger, 'error');
+    let calls = 0;
+    const batch = fakeBatch([event(put('k', 1))]);
+    await processor(async () => {
+      calls += 1;
+      if (calls < 3) throw new LocalBucketMissingError('dc-b', 'bucket-b');
+      return applied;
+    }, letters, logger).handle(batch);
+    expect(calls).toBe(3);
+    expect(letters).toEqual([]);
+    expect(batch.marked).toEqual([batch.events[0]?.offset]);
+    expect(errors).toHaveBeenCalledTimes(2);
+    const [fields, message] = errors.mock.calls[0] as unknown as [Record<string, unknown>, string];
+    expect(fields).toMatchObject({ code: 'SHARDSYNC_NO_SUCH_BUCKET', bucket: 'bucket-b', dataset: 'ds', key: 'k' });
+    expect(message).toMatch(/bucket "bucket-b" of datacenter dc-b does not exist/);
+  });
+
+  it('time spent waiting for the bucket does not count against the wait for a payload source', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const letters: OutgoingEvent[] = [];
+    let calls = 0;
+    const done = processor(async () => {
+      calls += 1;
+      if (calls <= 3) {
+        // Each attempt finds the bucket missing, two seconds apart: longer than the source wait (1 s) in all.
+        vi.setSystemTime(Date.now() + 2000);
+        throw new LocalBucketMissingError('dc-b', 'bucket-b');
+      }
+      if (calls === 4) throw new ApplyError('SHARDSYNC_SOURCE_UNAVAILABLE', 'the staged copy is not readable yet', { retriable: true });
+      return applied;
+    }, letters).handle(fakeBatch([event(put('k', 1))]));
+    await vi.advanceTimersByTimeAsync(60_000);
+    await done;
+    expect(calls).toBe(5);
+    expect(letters).toEqual([]);
   });
 });

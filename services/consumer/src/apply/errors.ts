@@ -4,7 +4,8 @@ export type ApplyErrorCode =
   | 'SHARDSYNC_SOURCE_MISSING'
   | 'SHARDSYNC_DIGEST_MISMATCH_ALL_SOURCES'
   | 'SHARDSYNC_UNKNOWN_DATASET'
-  | 'SHARDSYNC_APPLY_CONFLICT';
+  | 'SHARDSYNC_APPLY_CONFLICT'
+  | 'SHARDSYNC_NO_SUCH_BUCKET';
 
 /** An apply that failed; `retriable` decides between waiting and dead-lettering. */
 export class ApplyError extends Error {
@@ -19,8 +20,41 @@ export class ApplyError extends Error {
   }
 }
 
+/**
+ * The bucket of this consumer's own datacenter does not exist. For the object store that is a
+ * request that cannot succeed (`NoSuchBucketError`, not retriable), but for the consumer it says
+ * nothing about the event: the environment is not ready (an operator has not created the bucket
+ * yet, or it was lost). So it is retriable, like a store that is down: the partition waits and
+ * nothing is dead-lettered.
+ */
+export class LocalBucketMissingError extends ApplyError {
+  readonly datacenter: string;
+  readonly bucket: string;
+
+  constructor(datacenter: string, bucket: string, cause?: unknown) {
+    super(
+      'SHARDSYNC_NO_SUCH_BUCKET',
+      `bucket "${bucket}" of datacenter ${datacenter} does not exist; updates for ${datacenter} wait until it does: create it (\`shardsync init\` creates the buckets of the topology) or fix the bucket in the topology`,
+      { retriable: true, cause },
+    );
+    this.name = 'LocalBucketMissingError';
+    this.datacenter = datacenter;
+    this.bucket = bucket;
+  }
+}
+
 /** The stable code of any error, for dead-letter headers and metrics labels. */
 export function codeOf(err: unknown): string {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   return typeof code === 'string' ? code : 'SHARDSYNC_UNEXPECTED';
+}
+
+/**
+ * What an error of the consumer's own store means to the consumer: a missing bucket becomes a
+ * retriable {@link LocalBucketMissingError} naming the datacenter and bucket; anything else is
+ * returned unchanged (the object store's classification stands). Never throws.
+ */
+export function asLocalStoreError(err: unknown, store: { readonly datacenter: string; readonly bucket: string }): unknown {
+  if (err instanceof LocalBucketMissingError || codeOf(err) !== 'SHARDSYNC_NO_SUCH_BUCKET') return err;
+  return new LocalBucketMissingError(store.datacenter, store.bucket, err);
 }

@@ -2,7 +2,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { inflateInlinePayload, META, objectKeyOf, formatVersion, type PutShardUpdate, type StagedPayload } from '@shardsync/events';
 import { hashStream } from '@shardsync/integrity';
 import type { ObjectStore, WriteConditions } from '@shardsync/objectstore';
-import { ApplyError, codeOf } from './errors.js';
+import { ApplyError, codeOf, LocalBucketMissingError } from './errors.js';
 
 /** Finds the store of any datacenter and bucket (sources of referenced payloads). */
 export type StoreLookup = (datacenter: string, bucket: string) => ObjectStore;
@@ -106,7 +106,8 @@ export async function transfer(update: PutShardUpdate, conditions: WriteConditio
       return { etag: put.etag, bytes: update.size, mode: 'stream' };
     } catch (err) {
       const code = codeOf(err);
-      if (code === 'SHARDSYNC_APPLY_CONFLICT' || signal?.aborted === true) throw err;
+      // A missing local bucket is no fault of this source: every source would fail the same way.
+      if (code === 'SHARDSYNC_APPLY_CONFLICT' || err instanceof LocalBucketMissingError || signal?.aborted === true) throw err;
       failures.push(`${source.datacenter}:${source.key}: ${code}`);
       if (code !== 'SHARDSYNC_CHECKSUM_MISMATCH') retriable = true;
     }

@@ -5,6 +5,7 @@ import { compareVersions, type SchemaRegistry, type ShardUpdate } from '@shardsy
 import { retry, type Logger } from '@shardsync/runtime';
 import type { Applier, ApplyOutcome } from '../apply/applier.js';
 import { codeOf } from '../apply/errors.js';
+import { logRetry } from '../apply/retry-log.js';
 import type { ConsumerMetrics } from '../metrics.js';
 import { classify, groupByKey, type KeyGroup } from './decode.js';
 import { runBounded } from './bounded.js';
@@ -81,7 +82,6 @@ export class BatchProcessor {
         await this.#applyGroup(group, stop.signal);
         finish(group.updates.map((u) => u.event));
       });
-      this.#d.metrics.offsetLag.set({ partition: String(batch.partition) }, lagAfter(batch));
       if (batch.isActive()) await batch.commit();
     } finally {
       clearInterval(heartbeat);
@@ -103,7 +103,10 @@ export class BatchProcessor {
   }
 
   async #applyOne(event: ConsumedEvent, update: ShardUpdate, signal: AbortSignal): Promise<ApplyOutcome | 'dead'> {
-    const started = Date.now();
+    // The source wait counts from the first of an unbroken run of "no source readable" failures,
+    // so time spent waiting for something else (this datacenter's bucket, its store) is not held
+    // against the source.
+    let sourceMissingSince: number | undefined;
     const end = this.#d.metrics.applySeconds.startTimer({ operation: update.operation });
     try {
       const outcome = await retry(
@@ -116,10 +119,13 @@ export class BatchProcessor {
           initialDelayMs: 200,
           maxDelayMs: 15_000,
           signal,
-          isRetriable: (err) => isRetriableNow(err, started, this.#d.sourceWaitMs),
+          isRetriable: (err) => {
+            sourceMissingSince = codeOf(err) === 'SHARDSYNC_SOURCE_UNAVAILABLE' ? (sourceMissingSince ?? Date.now()) : undefined;
+            return isRetriableNow(err, sourceMissingSince, this.#d.sourceWaitMs);
+          },
           onRetry: (err, attempt, delayMs) => {
             this.#d.metrics.retries.inc({ code: codeOf(err) });
-            this.#d.logger.warn({ err, dataset: update.dataset, key: update.key, attempt, delayMs }, 'apply failed; retrying');
+            logRetry(this.#d.logger, err, { dataset: update.dataset, key: update.key, attempt, delayMs }, 'apply failed; retrying');
           },
         },
       );
@@ -147,16 +153,13 @@ export class BatchProcessor {
   }
 }
 
-/** Retriable errors are retried, except a missing source once it has been missing for too long. */
-function isRetriableNow(err: unknown, startedMs: number, sourceWaitMs: number): boolean {
+/**
+ * Retriable errors are retried (a missing bucket of this datacenter included: see
+ * `LocalBucketMissingError`), except a missing source once it has been missing for too long.
+ */
+function isRetriableNow(err: unknown, sourceMissingSinceMs: number | undefined, sourceWaitMs: number): boolean {
   const retriable = typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
   if (!retriable) return false;
-  if (codeOf(err) === 'SHARDSYNC_SOURCE_UNAVAILABLE' && Date.now() - startedMs > sourceWaitMs) return false;
+  if (sourceMissingSinceMs !== undefined && Date.now() - sourceMissingSinceMs > sourceWaitMs) return false;
   return true;
-}
-
-function lagAfter(batch: PartitionBatch): number {
-  const last = batch.events[batch.events.length - 1];
-  if (last === undefined) return 0;
-  return Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n));
 }
