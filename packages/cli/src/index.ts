@@ -22,6 +22,7 @@ export { reconcile, renderReconcile, passRequests, type ReconcileOptions, type R
 export { verify, renderVerify, type VerifyOptions } from './commands/verify.js';
 export { dlqList, renderDlqList, type DlqListOptions, type DlqListReport } from './commands/dlq-list.js';
 export { dlqReplay, renderDlqReplay, type DlqReplayOptions, type DlqReplayReport } from './commands/dlq-replay.js';
+export { dlqDiscard, renderDlqDiscard, type DlqDiscardOptions, type DlqDiscardReport } from './commands/dlq-discard.js';
 export { bootstrap, renderBootstrap, type BootstrapOptions, type BootstrapResult } from './commands/bootstrap.js';
 export { plan, parsePlanArgs, renderPlan, type PlanArgs } from './commands/plan.js';
 export { init, renderInit, type InitReport } from './commands/init.js';
@@ -31,14 +32,18 @@ export { planReplication, compilePlanInput, DEFAULT_CONCURRENCY, DEFAULT_TCP_WIN
 export {
   DLQ_REPLAY_GROUP,
   MAX_REPLAY_RANGES,
+  discardedCount,
   encodeReplayState,
+  isDiscarded,
   isReplayed,
+  letterState,
   parseReplayState,
   pendingCount,
   ReplayTracker,
+  type LetterState,
   type OffsetRange,
   type ReplayState,
 } from './dlq/replay-state.js';
-export { identityOf, matchesFilter, type DeadLetterFilter, type DeadLetterView } from './dlq/letters.js';
+export { describeFilter, identityOf, isFiltered, matchesFilter, type DeadLetterFilter, type DeadLetterView } from './dlq/letters.js';
 export { consumerGroupOf } from './kafka/offsets.js';
 export { readRanges, READER_GROUP_PREFIX, type PartitionRange, type ReadRangesOptions, type ReadSession } from './kafka/topic-reader.js';

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isS3ProxyArtifact } from '@shardsync/objectstore';
 import { bootstrap } from './commands/bootstrap.js';
+import { dlqDiscard } from './commands/dlq-discard.js';
 import { dlqList } from './commands/dlq-list.js';
 import { dlqReplay } from './commands/dlq-replay.js';
 import { init } from './commands/init.js';
@@ -151,7 +152,7 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
     .addHelpText('after', '\nExit codes: 0 every datacenter holds the same state; 1 they disagree; 2 a datacenter could not be read.')
     .action((dataset: string, key: string, o: { deep?: boolean }, command: Command) => execute(command, 'verify', (ctx) => verify(ctx, dataset, key, { deep: o.deep })));
 
-  const dlq = program.command('dlq').description('inspect and replay dead-lettered events');
+  const dlq = program.command('dlq').description('inspect, replay and discard dead-lettered events');
   dlq
     .command('list')
     .description('list dead letters, oldest first (reads without committing)')
@@ -169,6 +170,18 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
     .option('--dry-run', 'show what would be replayed; send and record nothing')
     .action((o: { datacenter?: string; code?: string; dryRun?: boolean }, command: Command) =>
       execute(command, 'dlq replay', (ctx) => dlqReplay(ctx, { datacenter: o.datacenter, code: o.code, dryRun: o.dryRun })),
+    );
+  dlq
+    .command('discard')
+    .description('give up dead letters that must never be replayed: replay skips them and status stops counting them; they stay listed as discarded')
+    .option('--datacenter <name>', 'only letters of this datacenter')
+    .option('--code <code>', 'only letters with this error code')
+    .option('--all', 'every pending letter (required when neither --datacenter nor --code is given)')
+    .option('--dry-run', 'show what would be discarded; record nothing')
+    .option('--yes', 'confirm: discard the matching letters (required unless --dry-run)')
+    .addHelpText('after', '\nPrints every letter it discarded. Run it with --dry-run first, then the same command with --yes.')
+    .action((o: { datacenter?: string; code?: string; all?: boolean; dryRun?: boolean; yes?: boolean }, command: Command) =>
+      execute(command, 'dlq discard', (ctx) => dlqDiscard(ctx, { datacenter: o.datacenter, code: o.code, all: o.all, dryRun: o.dryRun, yes: o.yes })),
     );
 
   program

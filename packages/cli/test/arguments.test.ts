@@ -69,6 +69,21 @@ describe('command line', () => {
     expect(replay.stderr).toContain('datacenter "mars" is not in the topology');
   });
 
+  it('discards dead letters only when told which ones and confirmed, before connecting anywhere', async () => {
+    const unselected = await cli(['dlq', 'discard', '--topology', topology, '--yes']);
+    expect(unselected.code).toBe(2);
+    expect(unselected.stderr).toContain('choose the letters to discard with --code and/or --datacenter, or --all for every pending letter');
+    const both = await cli(['dlq', 'discard', '--topology', topology, '--all', '--code', 'X', '--yes']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--all discards every pending letter; it cannot be combined with --datacenter or --code');
+    const unconfirmed = await cli(['dlq', 'discard', '--topology', topology, '--code', 'SHARDSYNC_UNDECODABLE_EVENT', '--json']);
+    expect(unconfirmed.code).toBe(2);
+    expect(JSON.parse(unconfirmed.stdout)).toMatchObject({ error: 'SHARDSYNC_CLI_USAGE', message: expect.stringContaining('add --yes to confirm') as unknown, hint: expect.stringContaining('--dry-run') as unknown });
+    const dc = await cli(['dlq', 'discard', '--topology', topology, '--datacenter', 'mars', '--yes']);
+    expect(dc.code).toBe(2);
+    expect(dc.stderr).toContain('datacenter "mars" is not in the topology');
+  });
+
   it('refuses keys that cannot name an object, saying why', async () => {
     const run = await cli(['verify', '--topology', topology, 'models', 'a/../b']);
     expect(run.code).toBe(2);

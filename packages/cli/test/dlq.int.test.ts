@@ -1,6 +1,8 @@
-import { createTestTopology, readTopic } from '@shardsync/testing';
-import { describe, expect, it } from 'vitest';
-import type { DlqListReport, DlqReplayReport } from '../src/index.js';
+import { createTestTopology, readTopic, testAdmin, testKafka, waitFor } from '@shardsync/testing';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { DlqDiscardReport, DlqListReport, DlqReplayReport, StatusReport } from '../src/index.js';
+import { DLQ_REPLAY_GROUP } from '../src/index.js';
+import { cli, writeTopology } from './helpers.js';
 import { cliJson, deadLetterOf, makeUpdate, produce, v } from './int-helpers.js';
 
 async function withDeadLetters() {
@@ -89,5 +91,81 @@ describe('shardsync dlq', () => {
     expect(run.json.letters.map((l) => l.offset)).toEqual(['2']);
     // Left for later: the three letters of the other code; the record without dead-letter headers is settled.
     expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json.pending).toBe(3);
+  });
+
+  it('discards only the letters it is told to, once confirmed, and a replay never sends them', async () => {
+    const { topology, dataset, e2 } = await withDeadLetters();
+    const updates = topology.kafka.topics.updates;
+    const discard = ['dlq', 'discard', '--code', 'SHARDSYNC_UNKNOWN_SCHEMA'];
+
+    const dry = await cliJson<DlqDiscardReport>(topology, [...discard, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.json).toMatchObject({ dryRun: true, discarded: 3, notMatching: 1, ignored: 1 });
+    const unconfirmed = await cliJson<{ error: string }>(topology, discard);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.json.error).toBe('SHARDSYNC_CLI_USAGE');
+    expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json).toMatchObject({ pending: 5, discarded: 0 });
+
+    const run = await cliJson<DlqDiscardReport>(topology, [...discard, '--yes']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json).toMatchObject({ dryRun: false, scanned: 5, discarded: 3, notMatching: 1, ignored: 1, stoppedEarly: false });
+    // The output is the record of what was given up: every letter, with its origin and reason.
+    expect(run.json.letters.map((l) => [l.offset, l.key, l.deadLetter?.datacenter, l.deadLetter?.code, l.discarded])).toEqual([
+      ['0', `${dataset}/a.bin`, 'dc-a', 'SHARDSYNC_UNKNOWN_SCHEMA', true],
+      ['1', `${dataset}/a.bin`, 'dc-b', 'SHARDSYNC_UNKNOWN_SCHEMA', true],
+      ['3', `${dataset}/a.bin`, 'dc-c', 'SHARDSYNC_UNKNOWN_SCHEMA', true],
+    ]);
+    const text = await cli([...discard, '--yes', '--topology', writeTopology(topology)]);
+    expect(text.stdout).toMatch(/^discarded: +0$/m);
+
+    // The letters are still there, shown as discarded; only the other one waits.
+    const list = await cliJson<DlqListReport>(topology, ['dlq', 'list']);
+    expect(list.json).toMatchObject({ depth: 5, pending: 1, discarded: 3 });
+    expect(list.json.letters.map((l) => [l.offset, l.discarded, l.replayed])).toEqual([
+      ['0', true, false],
+      ['1', true, false],
+      ['2', false, false],
+      ['3', true, false],
+      ['4', false, true],
+    ]);
+
+    const replay = await cliJson<DlqReplayReport>(topology, ['dlq', 'replay']);
+    expect(replay.json).toMatchObject({ scanned: 1, replayed: 1 });
+    expect((await readTopic(updates)).map((m) => m.value?.toString('base64'))).toEqual([e2.value.toString('base64')]);
+
+    const status = await cliJson<StatusReport>(topology, ['status', '--no-age']);
+    expect(status.json.deadLetters).toMatchObject({ depth: 5, pending: 0, discarded: 3 });
+    expect(status.json.problems.filter((p) => p.includes('dead letter'))).toEqual([]);
+  });
+
+  it('discards every pending letter with --all, leaving replayed ones as they were', async () => {
+    const { topology } = await withDeadLetters();
+    const replayed = await cliJson<DlqReplayReport>(topology, ['dlq', 'replay', '--datacenter', 'dc-b']);
+    expect(replayed.json.replayed).toBe(2);
+
+    const run = await cliJson<DlqDiscardReport>(topology, ['dlq', 'discard', '--all', '--yes']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json).toMatchObject({ discarded: 2, notMatching: 0 });
+    expect(run.json.letters.map((l) => l.offset)).toEqual(['0', '3']);
+    const list = await cliJson<DlqListReport>(topology, ['dlq', 'list']);
+    expect(list.json).toMatchObject({ pending: 0, discarded: 2 });
+    expect(list.json.letters.map((l) => (l.discarded ? 'discarded' : l.replayed ? 'replayed' : 'pending'))).toEqual(['discarded', 'replayed', 'replayed', 'discarded', 'replayed']);
+  });
+
+  it('refuses to discard while a replay or another discard is running', async () => {
+    const { topology } = await withDeadLetters();
+    const member = testKafka('cli-test-replay').consumer({ groupId: DLQ_REPLAY_GROUP });
+    await member.connect();
+    onTestFinished(() => member.disconnect());
+    await member.subscribe({ topics: [topology.kafka.topics.deadLetters], fromBeginning: true });
+    await member.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async (payload) => void payload.pause() });
+    const admin = await testAdmin();
+    await waitFor(async () => ((await admin.describeGroups([DLQ_REPLAY_GROUP])).groups[0]?.members.length ?? 0) > 0 || undefined, { what: 'the replay group to have a member' });
+
+    const run = await cliJson<{ error: string; message: string }>(topology, ['dlq', 'discard', '--all', '--yes']);
+    expect(run.code).toBe(2);
+    expect(run.json).toMatchObject({ error: 'SHARDSYNC_CLI_CONFLICT', message: expect.stringContaining('another dlq replay or discard is running') as unknown });
+    await member.disconnect();
+    expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json).toMatchObject({ pending: 5, discarded: 0 });
   });
 });

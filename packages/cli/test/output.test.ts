@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import type { DlqListReport, StatusReport } from '../src/index.js';
-import { CliError, describeError, formatError, formatProgressLine, formatResult, identityOf, renderDlqList, renderFields, renderStatus, renderTable, TerminalProgress } from '../src/index.js';
+import type { DlqDiscardReport, DlqListReport, StatusReport } from '../src/index.js';
+import {
+  CliError,
+  describeError,
+  formatError,
+  formatProgressLine,
+  formatResult,
+  identityOf,
+  renderDlqDiscard,
+  renderDlqList,
+  renderFields,
+  renderStatus,
+  renderTable,
+  TerminalProgress,
+} from '../src/index.js';
 
 describe('tables', () => {
   it('aligns columns, right-aligns numbers and leaves no trailing spaces', () => {
@@ -78,19 +91,20 @@ describe('rendering', () => {
     checkedAt: '2026-01-01T00:00:00.000Z',
     updatesTopic: 'shardsync.updates',
     datacenters: [
-      { datacenter: 'dc-a', group: 'shardsync.dc.dc-a', groupState: 'Stable', consumers: 1, lag: 0, laggingPartitions: 0, oldestUnapplied: null, store: { ok: true } },
+      { datacenter: 'dc-a', group: 'shardsync.dc.dc-a', groupState: 'Stable', consumers: 1, noConsumers: false, lag: 0, laggingPartitions: 0, oldestUnapplied: null, store: { ok: true } },
       {
         datacenter: 'dc-b',
         group: 'shardsync.dc.dc-b',
         groupState: 'Empty',
         consumers: 0,
+        noConsumers: true,
         lag: 1234,
         laggingPartitions: 3,
         oldestUnapplied: { ageMs: 245_000, producedAt: '2025-12-31T23:55:55.000Z', partition: 2, offset: '17' },
         store: { ok: false, code: 'SHARDSYNC_STORE_UNAVAILABLE', message: 'connect ECONNREFUSED' },
       },
     ],
-    deadLetters: { topic: 'shardsync.updates.dlq', depth: 2, pending: 1 },
+    deadLetters: { topic: 'shardsync.updates.dlq', depth: 3, pending: 1, discarded: 1 },
     lastPasses: { available: true, passes: [{ dataset: 'models', summary: { passId: 'p', finishedAt: '2026-01-01T00:00:00.000Z', dryRun: false, deep: false, divergentKeys: 3, repaired: 3, remaining: 0, converged: true } }] },
     healthy: false,
     problems: ['dc-b: something'],
@@ -98,32 +112,68 @@ describe('rendering', () => {
 
   it('renders the status as a table per datacenter, then dead letters, passes and problems', () => {
     const text = renderStatus(status);
-    expect(text).toContain('dc-b                0         1,234                   3  4 min 05 s ago    SHARDSYNC_STORE_UNAVAILABLE');
-    expect(text).toContain('dead letters: 2 in shardsync.updates.dlq, 1 not replayed');
+    expect(text).toContain('dc-a                   1             0                   0  -                 ok');
+    expect(text).toContain('dc-b        none running         1,234                   3  4 min 05 s ago    SHARDSYNC_STORE_UNAVAILABLE');
+    expect(text).toContain('dead letters: 3 in shardsync.updates.dlq, 1 not replayed, 1 discarded');
     expect(text).toContain('last reconcile pass of models: 2026-01-01T00:00:00.000Z, 3 divergent key(s), 3 repaired, converged');
     expect(text).toMatch(/problems:\n {2}- dc-b: something$/);
   });
 
   it('renders dead letters with their origin, datacenter, code and replay state', () => {
+    const letter = {
+      partition: 0,
+      offset: '7',
+      key: 'models/a.bin',
+      eventId: 'e1',
+      replayed: false,
+      discarded: false,
+      deadLetter: { originalTopic: 'updates', originalPartition: 2, originalOffset: '40', datacenter: 'dc-c', code: 'SHARDSYNC_UNKNOWN_SCHEMA', message: 'unknown\nschema', atMs: Date.UTC(2026, 0, 1) },
+    };
     const report: DlqListReport = {
       topic: 'dlq',
-      depth: 1,
+      depth: 2,
       pending: 1,
+      discarded: 1,
       truncated: false,
-      letters: [
-        {
-          partition: 0,
-          offset: '7',
-          key: 'models/a.bin',
-          eventId: 'e1',
-          replayed: false,
-          deadLetter: { originalTopic: 'updates', originalPartition: 2, originalOffset: '40', datacenter: 'dc-c', code: 'SHARDSYNC_UNKNOWN_SCHEMA', message: 'unknown\nschema', atMs: Date.UTC(2026, 0, 1) },
-        },
-      ],
+      letters: [letter, { ...letter, offset: '8', key: 'models/b.bin', discarded: true }],
     };
     const text = renderDlqList(report);
+    expect(text).toContain('dlq: 2 dead letter(s), 1 not replayed yet, 1 discarded');
     expect(text).toContain('0/7     2026-01-01T00:00:00.000Z  dc-c        SHARDSYNC_UNKNOWN_SCHEMA  updates/2/40');
-    expect(text).toContain('models/a.bin  no        unknown schema');
+    expect(text).toContain('models/a.bin  no         unknown schema');
+    expect(text).toContain('models/b.bin  discarded  unknown schema');
+  });
+
+  it('renders a discard with every discarded letter, and what a dry run would do', () => {
+    const report: DlqDiscardReport = {
+      topic: 'dlq',
+      finishedAt: '2026-01-01T03:00:00.000Z',
+      dryRun: false,
+      filter: { code: 'SHARDSYNC_UNDECODABLE_EVENT' },
+      scanned: 3,
+      discarded: 2,
+      notMatching: 1,
+      ignored: 0,
+      stoppedEarly: false,
+      letters: ['4', '9'].map((offset) => ({
+        partition: 0,
+        offset,
+        key: 'ingest/oops',
+        eventId: undefined,
+        replayed: false,
+        discarded: true,
+        deadLetter: { originalTopic: 'updates', originalPartition: 1, originalOffset: '3', datacenter: 'dc-a', code: 'SHARDSYNC_UNDECODABLE_EVENT', message: 'not avro', atMs: 0 },
+      })),
+    };
+    const text = renderDlqDiscard(report);
+    expect(text).toContain('dead letters:              dlq (only code SHARDSYNC_UNDECODABLE_EVENT)');
+    expect(text).toMatch(/^discarded: +2$/m);
+    expect(text).toMatch(/^0\/4 +dc-a +SHARDSYNC_UNDECODABLE_EVENT +updates\/1\/3 +ingest\/oops +not avro$/m);
+    expect(text).toMatch(/^0\/9 +dc-a /m);
+    expect(text).toContain('these letters will never be replayed');
+    const dry = renderDlqDiscard({ ...report, dryRun: true });
+    expect(dry).toMatch(/^would discard: +2$/m);
+    expect(dry).toContain('dry run: nothing was recorded');
   });
 
   it('treats letters of one update from several datacenters as one update', () => {
@@ -133,6 +183,7 @@ describe('rendering', () => {
       key: 'k',
       eventId: 'event-1',
       replayed: false,
+      discarded: false,
       deadLetter: { originalTopic: 'u', originalPartition: 1, originalOffset: '9', datacenter, code: 'C', message: '', atMs: 0 },
     });
     expect(identityOf(letter('dc-a', '1'))).toBe(identityOf(letter('dc-b', '2')));

@@ -2,6 +2,7 @@ import { createTestTopology, testAdmin, testKafka, waitFor } from '@shardsync/te
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ReconcileResult, StatusReport } from '../src/index.js';
 import { consumerGroupOf } from '../src/index.js';
+import { cli, writeTopology } from './helpers.js';
 import { cliJson, deadLetterOf, makeUpdate, produce, v, withPassHistory } from './int-helpers.js';
 
 /** A consumer group member that holds its partitions and applies nothing, like a stuck consumer. */
@@ -13,17 +14,48 @@ async function idleMember(groupId: string, topic: string): Promise<void> {
   await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async (payload) => void payload.pause() });
 }
 
+const DCS = ['dc-a', 'dc-b', 'dc-c'];
+
 describe('shardsync status', () => {
-  it('is healthy when nothing lags, no letter waits and the stores answer', async () => {
+  it('is healthy when every datacenter has a consumer, nothing lags, no letter waits and the stores answer', async () => {
     const topology = await createTestTopology();
-    const run = await cliJson<StatusReport>(topology, ['status']);
+    for (const dc of DCS) await idleMember(consumerGroupOf(dc), topology.kafka.topics.updates);
+    const run = await waitFor(
+      async () => {
+        const r = await cliJson<StatusReport>(topology, ['status']);
+        return r.json.datacenters.every((d) => d.consumers > 0) ? r : undefined;
+      },
+      { what: 'a consumer in every datacenter to be seen' },
+    );
     expect(run.code, run.stderr).toBe(0);
     expect(run.json.healthy).toBe(true);
-    expect(run.json.datacenters.map((d) => [d.datacenter, d.lag, d.store.ok])).toEqual([
-      ['dc-a', 0, true],
-      ['dc-b', 0, true],
-      ['dc-c', 0, true],
+    expect(run.json.datacenters.map((d) => [d.datacenter, d.lag, d.noConsumers, d.store.ok])).toEqual([
+      ['dc-a', 0, false, true],
+      ['dc-b', 0, false, true],
+      ['dc-c', 0, false, true],
     ]);
+  });
+
+  it('flags a datacenter without consumers even when nothing lags, and exits 1', async () => {
+    const topology = await createTestTopology();
+    for (const dc of ['dc-a', 'dc-b']) await idleMember(consumerGroupOf(dc), topology.kafka.topics.updates);
+    const run = await waitFor(
+      async () => {
+        const r = await cliJson<StatusReport>(topology, ['status']);
+        return r.json.datacenters[0]?.consumers === 1 && r.json.datacenters[1]?.consumers === 1 ? r : undefined;
+      },
+      { what: 'the consumers of dc-a and dc-b to be seen' },
+    );
+    expect(run.code).toBe(1);
+    expect(run.json.healthy).toBe(false);
+    expect(run.json.datacenters[2]).toMatchObject({ datacenter: 'dc-c', lag: 0, consumers: 0, noConsumers: true });
+    expect(run.json.problems).toHaveLength(1);
+    expect(run.json.problems[0]).toMatch(/^dc-c: no consumer is running \(group shardsync\.dc\.dc-c (does not exist|is Empty)\); nothing waits yet, but new updates will not be applied there$/);
+
+    const text = await cli(['status', '--topology', writeTopology(topology)]);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/^dc-c +none running +0 +0 +- +ok$/m);
+    expect(text.stdout).toMatch(/^dc-a +1 +0 +0 +- +ok$/m);
   });
 
   it('reports lag in events and age per datacenter, consumers, dead letters and the last pass, and exits 1 on problems', async () => {
@@ -55,21 +87,22 @@ describe('shardsync status', () => {
     );
     expect(run.code).toBe(1);
     const [a, b, c] = run.json.datacenters;
-    expect(a).toMatchObject({ datacenter: 'dc-a', lag: 0, oldestUnapplied: null });
-    expect(b).toMatchObject({ datacenter: 'dc-b', lag: 6, consumers: 1, groupState: 'Stable' });
-    expect(c).toMatchObject({ datacenter: 'dc-c', lag: 6, consumers: 0 });
+    expect(a).toMatchObject({ datacenter: 'dc-a', lag: 0, oldestUnapplied: null, noConsumers: true });
+    expect(b).toMatchObject({ datacenter: 'dc-b', lag: 6, consumers: 1, groupState: 'Stable', noConsumers: false });
+    expect(c).toMatchObject({ datacenter: 'dc-c', lag: 6, consumers: 0, noConsumers: true });
     // The oldest unapplied event of dc-c was produced a minute ago.
     expect(c?.oldestUnapplied?.producedAt).toBe(new Date(producedAtMs).toISOString());
     expect(c?.oldestUnapplied?.ageMs).toBeGreaterThanOrEqual(60_000);
     expect(c?.oldestUnapplied?.ageMs).toBeLessThan(120_000);
-    expect(run.json.deadLetters).toMatchObject({ depth: 1, pending: 1 });
+    expect(run.json.deadLetters).toMatchObject({ depth: 1, pending: 1, discarded: 0 });
     expect(run.json.lastPasses).toMatchObject({ available: true });
     const last = run.json.lastPasses.available ? run.json.lastPasses.passes.find((p) => p.dataset === dataset) : undefined;
     expect(last?.summary).toMatchObject({ converged: true, dryRun: false, passId: pass.json.passes[0]?.passId });
     // Group names are per datacenter, so on a reused stack dc-c's group may exist (Empty) from earlier runs.
-    expect(run.json.problems).toHaveLength(2);
-    expect(run.json.problems[0]).toMatch(/^dc-c: 6 event\(s\) wait and no consumer is running \(group shardsync\.dc\.dc-c (does not exist|is Empty)\)$/);
-    expect(run.json.problems[1]).toBe('1 dead letter(s) not replayed; inspect them with: shardsync dlq list');
+    expect(run.json.problems).toHaveLength(3);
+    expect(run.json.problems[0]).toMatch(/^dc-a: no consumer is running \(group shardsync\.dc\.dc-a (does not exist|is Empty)\); nothing waits yet/);
+    expect(run.json.problems[1]).toMatch(/^dc-c: 6 event\(s\) wait and no consumer is running \(group shardsync\.dc\.dc-c (does not exist|is Empty)\)$/);
+    expect(run.json.problems[2]).toBe('1 dead letter(s) not replayed; inspect them with: shardsync dlq list, then replay or discard them');
 
     const limits = await cliJson<StatusReport>(topology, ['status', '--max-lag', '5', '--max-age', '30s', '--no-age'], env);
     expect(limits.json.datacenters.every((d) => d.oldestUnapplied === null)).toBe(true);
@@ -78,12 +111,13 @@ describe('shardsync status', () => {
 
   it('reports an unreachable store and an unreachable Redis without failing', async () => {
     const topology = await createTestTopology();
-    const env = { ...process.env, SHARDSYNC_DC_DC_B_S3_ENDPOINT: 'http://127.0.0.1:1' };
+    // Through the environment too: a SHARDSYNC_REDIS_URL set for the test run would override the file.
+    const env = { ...process.env, SHARDSYNC_DC_DC_B_S3_ENDPOINT: 'http://127.0.0.1:1', SHARDSYNC_REDIS_URL: 'redis://127.0.0.1:1' };
     const broken = { ...topology, redis: { url: 'redis://127.0.0.1:1' } };
     const run = await cliJson<StatusReport>(broken, ['status'], env);
     expect(run.code).toBe(1);
     expect(run.json.datacenters[1]?.store).toMatchObject({ ok: false, code: 'SHARDSYNC_STORE_UNAVAILABLE' });
     expect(run.json.lastPasses).toMatchObject({ available: false });
-    expect(run.json.problems[0]).toMatch(/^dc-b: the store does not answer/);
+    expect(run.json.problems).toContainEqual(expect.stringMatching(/^dc-b: the store does not answer/));
   });
 });

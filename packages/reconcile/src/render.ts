@@ -2,6 +2,7 @@ import type { DatacenterCounts, PassReport } from './report.js';
 
 const COLUMNS: ReadonlyArray<[header: string, field: keyof Omit<DatacenterCounts, 'datacenter'>]> = [
   ['scanned', 'scanned'],
+  ['tombstones', 'tombstones'],
   ['equal', 'equal'],
   ['missing', 'missing'],
   ['stale', 'stale'],
@@ -35,7 +36,8 @@ export function formatDuration(ms: number): string {
 
 /**
  * The report as a plain-text table for terminals and runbooks: one row per datacenter plus a
- * total, then one line of cost, the verdict, and the first failures and divergent keys.
+ * total, a line saying how the counts add up, then one line of cost, the verdict, and the first
+ * failures and divergent keys.
  */
 export function renderPassReport(report: PassReport, options: { maxKeys?: number } = {}): string {
   const maxKeys = options.maxKeys ?? 20;
@@ -56,6 +58,7 @@ export function renderPassReport(report: PassReport, options: { maxKeys?: number
   for (const row of rows.slice(0, -1)) lines.push(format(row));
   lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
   lines.push(format(rows[rows.length - 1] ?? []));
+  lines.push('scanned = keys listed, tombstones included = equal + stale + corrupt + should-delete + unmanaged; missing: not listed');
   lines.push('');
   const perKey = report.divergentKeys === 0 ? '' : ` (${report.requestsPerDivergentKey.toFixed(1)} per divergent key)`;
   const deep = report.deep ? ` · re-read ${formatBytes(report.totals.deepBytes)} in ${report.totals.deepObjects} objects` : '';

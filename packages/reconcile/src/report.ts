@@ -24,19 +24,35 @@ export interface PassScanSummary {
   readonly candidateKeys: number;
 }
 
-/** Per-datacenter counts of a pass. */
+/**
+ * Per-datacenter counts of a pass. Every key the datacenter lists is counted once in `scanned` and
+ * once in exactly one of `equal`, `stale`, `corrupt`, `shouldBeDeleted` or `unmanaged`, so
+ * `scanned = equal + stale + corrupt + shouldBeDeleted + unmanaged`; `missing` counts keys it
+ * should hold and lists nothing for. A deleted key counts like any other: its tombstone is what
+ * the datacenter holds for it. `objects` and `tombstones` say what the listing held.
+ */
 export interface DatacenterCounts {
   readonly datacenter: string;
-  /** Objects listed. */
+  /**
+   * Keys the datacenter lists an object or a live tombstone for (a key with both counts once).
+   * Tombstones past the grace period are left out, as the comparison ignores them.
+   */
   scanned: number;
-  /** Tombstones listed. */
+  /** Objects listed. */
+  objects: number;
+  /** Tombstones listed, expired ones included. */
   tombstones: number;
-  /** Keys this datacenter holds in the winning state. */
+  /** Of the scanned keys, those holding the winning state: the winning object, or the winning delete's tombstone. */
   equal: number;
+  /** Keys the datacenter should hold (an object, or a live tombstone) and lists nothing for; not part of `scanned`. */
   missing: number;
+  /** Scanned keys holding an older version, an object overwritten by hand, or a leftover tombstone next to the winning object. */
   stale: number;
+  /** Scanned keys holding the winning version with rotten bytes (deep mode). */
   corrupt: number;
+  /** Scanned keys holding an object although a newer delete won. */
   shouldBeDeleted: number;
+  /** Scanned keys holding an object shardsync never wrote, with no version of the key anywhere. */
   unmanaged: number;
   repaired: number;
   failed: number;
@@ -89,7 +105,7 @@ const STATUS_FIELDS: Record<Exclude<CopyStatus, 'equal'>, keyof DatacenterCounts
 };
 
 function zero(datacenter: string): DatacenterCounts {
-  return { datacenter, scanned: 0, tombstones: 0, equal: 0, missing: 0, stale: 0, corrupt: 0, shouldBeDeleted: 0, unmanaged: 0, repaired: 0, failed: 0, notRepaired: 0, deepObjects: 0, deepBytes: 0 };
+  return { datacenter, scanned: 0, objects: 0, tombstones: 0, equal: 0, missing: 0, stale: 0, corrupt: 0, shouldBeDeleted: 0, unmanaged: 0, repaired: 0, failed: 0, notRepaired: 0, deepObjects: 0, deepBytes: 0 };
 }
 
 /**
@@ -105,7 +121,9 @@ export function buildPassReport(scan: PassScanSummary, outcomes: readonly KeyOut
   for (const { datacenter, stats, treeEntries } of scan.datacenters) {
     const c = counts.get(datacenter);
     if (c === undefined) continue;
-    c.scanned = stats.objects;
+    // The digest tree holds exactly the keys with an object or a live tombstone, each once.
+    c.scanned = treeEntries;
+    c.objects = stats.objects;
     c.tombstones = stats.tombstones;
     c.equal = treeEntries;
     c.deepObjects = stats.deepObjects;
@@ -123,7 +141,9 @@ export function buildPassReport(scan: PassScanSummary, outcomes: readonly KeyOut
       if (c === undefined) continue;
       if (copy.status !== 'equal') {
         (c[STATUS_FIELDS[copy.status]] as number)++;
-        // Every divergent status but `missing` means the datacenter listed something for the key.
+        // Every divergent status but `missing` is a scanned key that is not equal. (A key whose only
+        // entry is an expired tombstone is not scanned; the floor keeps such a rare stale copy from
+        // making `equal` negative.)
         if (copy.status !== 'missing') c.equal = Math.max(0, c.equal - 1);
       }
       if (copy.result === 'repaired') c.repaired++;

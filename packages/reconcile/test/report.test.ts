@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hasRetriableFailure, InvalidPassReportError, lastPassSummary, mergeRetriedOutcome, parsePassReport, recentPasses, recordPass, renderPassReport, runPass, type PassHistoryRedis } from '../src/index.js';
-import { MemoryStores, passOptions, putByHand, putEverywhere, putObject, v } from './helpers.js';
+import { deleteObject, MemoryStores, passOptions, putByHand, putEverywhere, putObject, v } from './helpers.js';
 
 /** The three list commands the history uses, over a Map: enough to test the format without a server. */
 class FakeRedis implements PassHistoryRedis {
@@ -31,11 +31,40 @@ async function divergentReport() {
 describe('pass reports', () => {
   it('render as a table with one row per datacenter, a total and the verdict', async () => {
     const text = renderPassReport(await divergentReport());
-    expect(text).toMatch(/^datacenter +scanned +equal +missing +stale +corrupt +should-delete +unmanaged +repaired +failed +left$/m);
-    expect(text).toMatch(/^dc-c +1 +1 +1 +0 +0 +0 +0 +0 +0 +1$/m);
+    expect(text).toMatch(/^datacenter +scanned +tombstones +equal +missing +stale +corrupt +should-delete +unmanaged +repaired +failed +left$/m);
+    expect(text).toMatch(/^dc-c +1 +0 +1 +1 +0 +0 +0 +0 +0 +0 +1$/m);
+    expect(text).toContain('scanned = keys listed, tombstones included = equal + stale + corrupt + should-delete + unmanaged');
     expect(text).toMatch(/^total +/m);
     expect(text).toContain('(dry run: nothing was changed)');
     expect(text).toContain('stray  [no version anywhere]  dc-b=unmanaged/skipped');
+  });
+
+  it('count a deleted key as scanned wherever its tombstone is listed, so scanned adds up to equal plus the divergent states', async () => {
+    const stores = new MemoryStores();
+    for (const dc of ['dc-a', 'dc-b', 'dc-c']) {
+      await putObject(stores.of(dc), 'kept', 'K', v(1));
+      await putObject(stores.of(dc), 'gone', 'G', v(1));
+      await deleteObject(stores.of(dc), 'gone', v(2));
+    }
+    // dc-b missed a delete (it still holds the object), dc-c missed a put.
+    await putObject(stores.of('dc-a'), 'late', 'L', v(3));
+    await putObject(stores.of('dc-b'), 'late', 'L', v(3));
+    await putObject(stores.of('dc-a'), 'dropped', 'D', v(4));
+    await putObject(stores.of('dc-b'), 'dropped', 'D', v(4));
+    await putObject(stores.of('dc-c'), 'dropped', 'D', v(4));
+    await deleteObject(stores.of('dc-a'), 'dropped', v(5));
+    await deleteObject(stores.of('dc-c'), 'dropped', v(5));
+
+    const report = await runPass(passOptions(stores, { dryRun: true }));
+    const counts = (dc: string) => report.perDatacenter.find((c) => c.datacenter === dc);
+    // dc-a: kept, late (objects), gone, dropped (tombstones): all four equal.
+    expect(counts('dc-a')).toMatchObject({ scanned: 4, objects: 2, tombstones: 2, equal: 4, missing: 0, shouldBeDeleted: 0 });
+    // dc-b: kept, late, dropped (an object a newer delete should have removed), gone (tombstone).
+    expect(counts('dc-b')).toMatchObject({ scanned: 4, objects: 3, tombstones: 1, equal: 3, shouldBeDeleted: 1 });
+    // dc-c: kept (object), gone, dropped (tombstones); late is missing and not scanned.
+    expect(counts('dc-c')).toMatchObject({ scanned: 3, objects: 1, tombstones: 2, equal: 3, missing: 1 });
+    for (const c of report.perDatacenter) expect(c.equal + c.stale + c.corrupt + c.shouldBeDeleted + c.unmanaged).toBe(c.scanned);
+    expect(report.totals).toMatchObject({ scanned: 11, objects: 6, tombstones: 5, equal: 10 });
   });
 
   it('survive a JSON round trip, and refuse a foreign format', async () => {

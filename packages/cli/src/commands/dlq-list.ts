@@ -1,7 +1,7 @@
 import type { CliContext } from '../context.js';
 import { loadDeadLetterPartitions } from '../dlq/load.js';
 import { matchesFilter, viewOf, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
-import { isReplayed } from '../dlq/replay-state.js';
+import { letterState } from '../dlq/replay-state.js';
 import { CliError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { readRanges } from '../kafka/topic-reader.js';
@@ -18,9 +18,10 @@ export interface DlqListOptions extends DeadLetterFilter {
 
 export interface DlqListReport {
   readonly topic: string;
-  /** Letters the topic retains, and how many of them were not replayed yet. */
+  /** Letters the topic retains, how many of them were neither replayed nor discarded yet, and how many were discarded. */
   readonly depth: number;
   readonly pending: number;
+  readonly discarded: number;
   /** Letters shown (matching the filter, at most `limit`). */
   readonly letters: readonly DeadLetterView[];
   /** True when more matching letters exist than `limit` allowed. */
@@ -29,7 +30,8 @@ export interface DlqListReport {
 
 /**
  * Reads the dead-letter topic from the beginning, without committing anything, and lists each
- * letter: where it came from, which datacenter gave up on it and why, and whether it was replayed.
+ * letter: where it came from, which datacenter gave up on it and why, and whether it was replayed
+ * or discarded.
  */
 export async function dlqList(ctx: CliContext, options: DlqListOptions = {}): Promise<CommandResult<DlqListReport>> {
   const limit = options.limit ?? 100;
@@ -49,7 +51,7 @@ export async function dlqList(ctx: CliContext, options: DlqListOptions = {}): Pr
       onEvents: (partition, events, session) => {
         const state = states.get(partition);
         for (const event of events) {
-          const view = viewOf(event, state !== undefined && isReplayed(state, BigInt(event.offset)));
+          const view = viewOf(event, state === undefined ? 'pending' : letterState(state, BigInt(event.offset)));
           seen++;
           if (!matchesAll(view, options)) continue;
           if (letters.length >= limit) {
@@ -71,7 +73,14 @@ export async function dlqList(ctx: CliContext, options: DlqListOptions = {}): Pr
     }
   }
   letters.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
-  const report: DlqListReport = { topic, depth, pending: partitions.reduce((sum, p) => sum + p.pending, 0), letters, truncated };
+  const report: DlqListReport = {
+    topic,
+    depth,
+    pending: partitions.reduce((sum, p) => sum + p.pending, 0),
+    discarded: partitions.reduce((sum, p) => sum + p.discarded, 0),
+    letters,
+    truncated,
+  };
   return { data: report, text: renderDlqList(report), exitCode: ExitCode.ok };
 }
 
@@ -83,7 +92,8 @@ const MESSAGE_CHARS = 80;
 
 /** The letters as a table, then a one-line summary. */
 export function renderDlqList(report: DlqListReport): string {
-  const summary = `${report.topic}: ${report.depth} dead letter(s), ${report.pending} not replayed yet`;
+  const discarded = report.discarded > 0 ? `, ${report.discarded} discarded` : '';
+  const summary = `${report.topic}: ${report.depth} dead letter(s), ${report.pending} not replayed yet${discarded}`;
   if (report.letters.length === 0) return `${summary}\nno dead letters${report.depth > 0 ? ' match' : ''}`;
   const rows = report.letters.map((l) => {
     const d = l.deadLetter;
@@ -95,7 +105,7 @@ export function renderDlqList(report: DlqListReport): string {
       d?.code ?? '',
       d === undefined ? '' : `${d.originalTopic}/${d.originalPartition}/${d.originalOffset}`,
       l.key,
-      l.replayed ? 'yes' : 'no',
+      l.discarded ? 'discarded' : l.replayed ? 'yes' : 'no',
       message.length > MESSAGE_CHARS ? `${message.slice(0, MESSAGE_CHARS - 1)}…` : message,
     ];
   });

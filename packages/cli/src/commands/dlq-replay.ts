@@ -1,11 +1,11 @@
 import { fromDeadLetter, KafkaEventSink, type OutgoingEvent } from '@shardsync/eventlog';
 import type { CliContext } from '../context.js';
-import { identityOf, matchesFilter, viewOf, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
+import { ensureNoOtherRun } from '../dlq/exclusive.js';
+import { describeFilter, identityOf, matchesFilter, viewOf, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
 import { loadDeadLetterPartitions } from '../dlq/load.js';
 import { DLQ_REPLAY_GROUP, encodeReplayState, ReplayTracker } from '../dlq/replay-state.js';
 import { CliError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
-import { describeGroups } from '../kafka/offsets.js';
 import { readRanges } from '../kafka/topic-reader.js';
 import type { CommandResult } from '../output.js';
 import { renderFields, renderTable } from '../table.js';
@@ -25,7 +25,7 @@ export interface DlqReplayReport {
   readonly updatesTopic: string;
   readonly dryRun: boolean;
   readonly filter: DeadLetterFilter;
-  /** Letters read (those not replayed by an earlier run). */
+  /** Letters read (those not replayed or discarded by an earlier run). */
   readonly scanned: number;
   /** Letters sent back (or, in a dry run, that would be). */
   readonly replayed: number;
@@ -60,14 +60,7 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
   const filter: DeadLetterFilter = { datacenter: options.datacenter, code: options.code };
   const admin = await ctx.rawAdmin();
 
-  if (!dryRun) {
-    const group = (await describeGroups(admin, [groupId])).get(groupId);
-    if (group !== undefined && group.members > 0) {
-      throw new CliError('SHARDSYNC_CLI_CONFLICT', `another replay is running: consumer group ${groupId} has ${group.members} member(s)`, {
-        hint: 'wait for it to finish, then run the replay again',
-      });
-    }
-  }
+  if (!dryRun) await ensureNoOtherRun(admin, groupId);
   const partitions = await loadDeadLetterPartitions(admin, topic, groupId);
   const toRead = partitions.filter((p) => p.state.watermark < p.high);
   const total = toRead.reduce((sum, p) => sum + Number(p.high - p.state.watermark), 0);
@@ -96,7 +89,7 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
             tracker.markDone(offset);
             continue;
           }
-          const view = viewOf(event, false);
+          const view = viewOf(event, 'pending');
           const wanted = view.deadLetter !== undefined && matchesFilter(view.deadLetter, filter);
           if (wanted && !tracker.canMarkDone(offset)) {
             stoppedEarly = true;
@@ -148,9 +141,7 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
 
 export function renderDlqReplay(report: DlqReplayReport): string {
   const verb = report.dryRun ? 'would replay' : 'replayed';
-  const filter = [report.filter.datacenter === undefined ? undefined : `datacenter ${report.filter.datacenter}`, report.filter.code === undefined ? undefined : `code ${report.filter.code}`]
-    .filter((s) => s !== undefined)
-    .join(', ');
+  const filter = describeFilter(report.filter);
   const fields: Array<[string, string]> = [
     ['dead letters', `${report.topic}${filter === '' ? '' : ` (only ${filter})`}`],
     ['read', String(report.scanned)],

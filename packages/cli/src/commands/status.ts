@@ -29,6 +29,11 @@ export interface DatacenterStatus {
   readonly group: string;
   readonly groupState: string;
   readonly consumers: number;
+  /**
+   * True when the group has no member: nothing applies this datacenter's updates, whether or not
+   * events wait yet (a lag of 0 then only means nothing was produced since). Always a problem.
+   */
+  readonly noConsumers: boolean;
   /** Events not applied yet, over all partitions. */
   readonly lag: number;
   readonly laggingPartitions: number;
@@ -42,7 +47,8 @@ export interface StatusReport {
   readonly checkedAt: string;
   readonly updatesTopic: string;
   readonly datacenters: readonly DatacenterStatus[];
-  readonly deadLetters: { readonly topic: string; readonly depth: number; readonly pending: number };
+  /** Letters retained, neither replayed nor discarded (`pending`: a problem), and discarded. */
+  readonly deadLetters: { readonly topic: string; readonly depth: number; readonly pending: number; readonly discarded: number };
   readonly lastPasses: LastPassStatus;
   /** False when any problem below was found; the exit code is then 1. */
   readonly healthy: boolean;
@@ -108,6 +114,7 @@ export async function status(ctx: CliContext, options: StatusOptions = {}): Prom
       group,
       groupState: info?.state ?? 'Dead',
       consumers: info?.members ?? 0,
+      noConsumers: (info?.members ?? 0) === 0,
       lag: partitions.reduce((sum, p) => sum + p.lag, 0),
       laggingPartitions: partitions.filter((p) => p.lag > 0).length,
       oldestUnapplied: oldest,
@@ -119,6 +126,7 @@ export async function status(ctx: CliContext, options: StatusOptions = {}): Prom
     topic: topology.kafka.topics.deadLetters,
     depth: deadLetters.reduce((sum, p) => sum + Number(p.high - p.low), 0),
     pending: deadLetters.reduce((sum, p) => sum + p.pending, 0),
+    discarded: deadLetters.reduce((sum, p) => sum + p.discarded, 0),
   };
   const problems = findProblems(datacenters, dlq, lastPasses, options);
   const report: StatusReport = {
@@ -137,16 +145,20 @@ function findProblems(datacenters: readonly DatacenterStatus[], dlq: StatusRepor
   const problems: string[] = [];
   for (const dc of datacenters) {
     if (!dc.store.ok) problems.push(`${dc.datacenter}: the store does not answer: ${dc.store.message}`);
-    if (dc.lag > 0 && dc.consumers === 0) {
+    if (dc.noConsumers) {
       const group = dc.groupState === 'Dead' ? `group ${dc.group} does not exist` : `group ${dc.group} is ${dc.groupState}`;
-      problems.push(`${dc.datacenter}: ${formatCount(dc.lag)} event(s) wait and no consumer is running (${group})`);
+      problems.push(
+        dc.lag > 0
+          ? `${dc.datacenter}: ${formatCount(dc.lag)} event(s) wait and no consumer is running (${group})`
+          : `${dc.datacenter}: no consumer is running (${group}); nothing waits yet, but new updates will not be applied there`,
+      );
     }
     if (options.maxLag !== undefined && dc.lag > options.maxLag) problems.push(`${dc.datacenter}: lag ${formatCount(dc.lag)} is above --max-lag ${formatCount(options.maxLag)}`);
     if (options.maxAgeMs !== undefined && dc.oldestUnapplied !== null && dc.oldestUnapplied.ageMs > options.maxAgeMs) {
       problems.push(`${dc.datacenter}: the oldest unapplied event is ${formatDuration(dc.oldestUnapplied.ageMs)} old, above --max-age ${formatDuration(options.maxAgeMs)}`);
     }
   }
-  if (dlq.pending > 0) problems.push(`${dlq.pending} dead letter(s) not replayed; inspect them with: shardsync dlq list`);
+  if (dlq.pending > 0) problems.push(`${dlq.pending} dead letter(s) not replayed; inspect them with: shardsync dlq list, then replay or discard them`);
   if (lastPasses.available) {
     for (const pass of lastPasses.passes) {
       if (pass.summary !== undefined && !pass.summary.converged) {
@@ -170,7 +182,7 @@ export function renderStatus(report: StatusReport): string {
     ],
     report.datacenters.map((dc) => [
       dc.datacenter,
-      String(dc.consumers),
+      dc.noConsumers ? 'none running' : String(dc.consumers),
       formatCount(dc.lag),
       String(dc.laggingPartitions),
       dc.oldestUnapplied !== null ? `${formatDuration(dc.oldestUnapplied.ageMs)} ago` : dc.lag > 0 ? 'unknown' : '-',
@@ -178,7 +190,8 @@ export function renderStatus(report: StatusReport): string {
     ]),
   );
   const lines = [`updates topic ${report.updatesTopic}, checked ${report.checkedAt}`, '', dcTable, ''];
-  lines.push(`dead letters: ${formatCount(report.deadLetters.depth)} in ${report.deadLetters.topic}, ${formatCount(report.deadLetters.pending)} not replayed`);
+  const discarded = report.deadLetters.discarded > 0 ? `, ${formatCount(report.deadLetters.discarded)} discarded` : '';
+  lines.push(`dead letters: ${formatCount(report.deadLetters.depth)} in ${report.deadLetters.topic}, ${formatCount(report.deadLetters.pending)} not replayed${discarded}`);
   lines.push(...renderLastPasses(report.lastPasses));
   lines.push('', report.problems.length === 0 ? 'healthy' : `problems:\n${report.problems.map((p) => `  - ${p}`).join('\n')}`);
   return lines.join('\n');

@@ -1,5 +1,6 @@
 import { readDeadLetter, type ConsumedEvent, type DeadLetterInfo } from '@shardsync/eventlog';
 import { EVENT_ID_HEADER } from '@shardsync/events';
+import type { LetterState } from './replay-state.js';
 
 /** One record of the dead-letter topic, as `dlq list` shows it. */
 export interface DeadLetterView {
@@ -12,8 +13,10 @@ export interface DeadLetterView {
   readonly eventId: string | undefined;
   /** Why and where it was dead-lettered; undefined for a record without dead-letter headers. */
   readonly deadLetter: DeadLetterInfo | undefined;
-  /** Whether `dlq replay` already sent it back. */
+  /** Whether `dlq replay` already sent it back (or it can never be sent: no dead-letter headers). */
   readonly replayed: boolean;
+  /** Whether `dlq discard` gave it up: it is never replayed. */
+  readonly discarded: boolean;
 }
 
 /** Which letters a command acts on; an empty filter matches every dead letter. */
@@ -22,15 +25,28 @@ export interface DeadLetterFilter {
   readonly code?: string | undefined;
 }
 
-export function viewOf(event: ConsumedEvent, replayed: boolean): DeadLetterView {
+export function viewOf(event: ConsumedEvent, state: LetterState): DeadLetterView {
   return {
     partition: event.partition,
     offset: event.offset,
     key: event.key?.toString('utf8') ?? '',
     eventId: event.headers[EVENT_ID_HEADER],
     deadLetter: readDeadLetter(event.headers),
-    replayed,
+    replayed: state === 'replayed',
+    discarded: state === 'discarded',
   };
+}
+
+/** Whether a filter names at least one criterion. */
+export function isFiltered(filter: DeadLetterFilter): boolean {
+  return filter.datacenter !== undefined || filter.code !== undefined;
+}
+
+/** The filter in words, e.g. `datacenter dc-b, code SHARDSYNC_X`; empty for no filter. */
+export function describeFilter(filter: DeadLetterFilter): string {
+  return [filter.datacenter === undefined ? undefined : `datacenter ${filter.datacenter}`, filter.code === undefined ? undefined : `code ${filter.code}`]
+    .filter((s) => s !== undefined)
+    .join(', ');
 }
 
 /** Whether a letter matches the filter. Records that are not dead letters match no filter at all. */
