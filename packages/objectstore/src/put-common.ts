@@ -1,6 +1,7 @@
 import { ChecksumMismatchError, IntegrityError } from '@shardsync/integrity';
 import { classifyS3Error } from './classify.js';
 import { InvalidArgumentError, ObjectStoreError, SourceStreamError } from './errors.js';
+import { normalizeEtag } from './etag.js';
 import type { CompiledObjectStoreOptions } from './options.js';
 import type { PutOptions } from './types.js';
 import { normalizeConditions, normalizeMetadata, resolveExpectedSha256, validateKey, type NormalizedConditions } from './validate.js';
@@ -12,6 +13,8 @@ export interface PreparedPut {
   readonly expectedSha256: string | undefined;
   readonly conditions: NormalizedConditions;
   readonly size: number | undefined;
+  /** The body's MD5 as the caller vouched for it (`sourceEtag`), when that ETag is a single-part one. */
+  readonly knownMd5: Buffer | undefined;
 }
 
 /** Validates put() arguments; throws `InvalidArgumentError` before any byte is read. */
@@ -29,7 +32,14 @@ export function preparePut(key: string, options: PutOptions, compiled: CompiledO
     expectedSha256: resolveExpectedSha256(options.expectedSha256, metadata),
     conditions: normalizeConditions(options),
     size,
+    knownMd5: options.sourceEtag === undefined ? undefined : md5OfSinglePartEtag(options.sourceEtag),
   };
+}
+
+/** The MD5 a single-part ETag (`"<32 hex>"`) stands for; `undefined` for a multipart or foreign one. */
+export function md5OfSinglePartEtag(etag: string): Buffer | undefined {
+  const hex = /^"([0-9a-f]{32})"$/i.exec(normalizeEtag(etag))?.[1];
+  return hex === undefined ? undefined : Buffer.from(hex, 'hex');
 }
 
 /** Throws `ChecksumMismatchError` (from `@shardsync/integrity`) when the body is not what was expected. */

@@ -70,28 +70,48 @@ async function putSingle(
   const body = buffered.length === 1 && only !== undefined ? only : Buffer.concat(buffered);
   const sha256 = reader.sha256;
   assertSha256(key, prepared.expectedSha256, sha256, body.byteLength);
-  const md5 = createHash('md5').update(body).digest();
   const headers = await conditional.prepare(key, prepared.conditions, 'PutObject', signal);
-  const sent = ctx.call('PutObject', key, signal, (abortSignal) =>
-    ctx.client.send(
-      new PutObjectCommand({
-        Bucket: ctx.bucket,
-        Key: key,
-        Body: body,
-        ContentLength: body.byteLength,
-        ContentMD5: md5.toString('base64'),
-        Metadata: prepared.metadata,
-        ContentType: prepared.contentType,
-        ...headers,
-      }),
-      { abortSignal },
-    ),
-  );
-  const out = await sent.catch((err: unknown) => {
-    throw missingAsPreconditionFailure(err, headers);
-  });
+  const send = (contentMd5: Buffer) =>
+    ctx.call('PutObject', key, signal, (abortSignal) =>
+      ctx.client.send(
+        new PutObjectCommand({
+          Bucket: ctx.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: body.byteLength,
+          ContentMD5: contentMd5.toString('base64'),
+          Metadata: prepared.metadata,
+          ContentType: prepared.contentType,
+          ...headers,
+        }),
+        { abortSignal },
+      ),
+    );
+  // A body known from its source's single-part ETag is not hashed again: the server checks Content-MD5.
+  let md5 = prepared.knownMd5 ?? md5Of(body);
+  let out: Awaited<ReturnType<typeof send>>;
+  try {
+    out = await send(md5);
+  } catch (err) {
+    if (prepared.knownMd5 === undefined || !isDigestRejection(err)) throw missingAsPreconditionFailure(err, headers);
+    // The source's ETag does not describe these bytes (their SHA-256 was verified above, so its
+    // recorded MD5 is what is damaged): hash them here and send again.
+    md5 = md5Of(body);
+    out = await send(md5).catch((again: unknown) => {
+      throw missingAsPreconditionFailure(again, headers);
+    });
+  }
   const etag = checkEtag(ctx, key, 'PutObject', out.ETag, md5);
   return { etag, size: body.byteLength, sha256 };
+}
+
+const md5Of = (body: Buffer): Buffer => createHash('md5').update(body).digest();
+
+/** The server refused the body because it does not match its Content-MD5. */
+function isDigestRejection(err: unknown): boolean {
+  const cause = err instanceof Error ? err.cause : undefined;
+  const name = typeof cause === 'object' && cause !== null ? (cause as { name?: unknown }).name : undefined;
+  return name === 'BadDigest' || name === 'InvalidDigest';
 }
 
 async function putMultipart(

@@ -76,6 +76,14 @@ export interface PutOptions extends WriteConditions {
    * Defaults to the `shardsync-sha256` metadata value, if any.
    */
   readonly expectedSha256?: string | undefined;
+  /**
+   * The ETag the same body has where it is read from (another datacenter's copy, written the same
+   * way). When it is a single-part ETag (the body's MD5) and the body goes as one PutObject, that
+   * MD5 is sent as Content-MD5 instead of hashing the body again. The server refuses a body that
+   * does not match it; put() then hashes the body itself and sends it again, so a wrong claim costs
+   * a request, never a wrong object. Ignored otherwise.
+   */
+  readonly sourceEtag?: string | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 

@@ -115,6 +115,19 @@ describe('S3ObjectStore against a real S3 server', () => {
     expect(await store.head('f5/k')).toMatchObject({ size: 1 });
   });
 
+  test('a put vouched for by its source ETag stores the body without rehashing it, and a wrong claim still stores the right bytes', async () => {
+    const { store } = await createTestStore();
+    const data = body(4096);
+    const source = await store.put('src', data);
+    const copied = await store.put('dst', data, { sourceEtag: source.etag });
+    expect(copied.etag).toBe(source.etag);
+    const other = singlePartEtag(md5(Buffer.from('some other body')));
+    const fixed = await store.put('dst2', data, { sourceEtag: other });
+    expect(fixed.etag).toBe(singlePartEtag(md5(data)));
+    expect(await readAll((await store.get('dst2')).body)).toEqual(data);
+    expect((await store.head('dst2'))?.etag).toBe(singlePartEtag(md5(data)));
+  });
+
   test('delete removes a key, and deleting a missing key succeeds', async () => {
     const { store } = await createTestStore();
     await store.put('d', body(5));

@@ -102,7 +102,7 @@ export async function transfer(update: PutShardUpdate, conditions: WriteConditio
       const { body } = await store.get(source.key, { ifMatch: info.etag, signal });
       const counted = body.pipe(new ByteCounter(deps.onBytes));
       body.on('error', (err) => counted.destroy(err));
-      const put = await writeGuard(() => deps.local.put(key, counted, { ...conditions, size: update.size, expectedSha256: update.sha256, metadata, contentType, signal }));
+      const put = await writeGuard(() => deps.local.put(key, counted, { ...conditions, size: update.size, expectedSha256: update.sha256, sourceEtag: info.etag, metadata, contentType, signal }));
       return { etag: put.etag, bytes: update.size, mode: 'stream' };
     } catch (err) {
       const code = codeOf(err);
