@@ -1,26 +1,18 @@
 import type { CliContext } from '../context.js';
-import { ensureNoOtherRun } from '../dlq/exclusive.js';
-import { describeFilter, isFiltered, matchesFilter, viewOf, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
-import { loadDeadLetterPartitions } from '../dlq/load.js';
-import { DLQ_REPLAY_GROUP, encodeReplayState, ReplayTracker } from '../dlq/replay-state.js';
+import { renderLetterTable } from '../dlq/letter-table.js';
+import { describeFilter, isFiltered, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
+import { compilePendingLetterOptions, walkPendingLetters, type PendingLetterOptions } from '../dlq/walk.js';
 import { CliError, UsageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
-import { readRanges } from '../kafka/topic-reader.js';
 import type { CommandResult } from '../output.js';
-import { renderFields, renderTable } from '../table.js';
+import { renderFields } from '../table.js';
 import { requireDatacenter } from './common.js';
 
-export interface DlqDiscardOptions extends DeadLetterFilter {
+export interface DlqDiscardOptions extends PendingLetterOptions {
   /** Every pending letter, when no filter narrows the selection. Required then, so a forgotten filter discards nothing. Default false. */
   readonly all?: boolean | undefined;
-  /** Show what would be discarded; record nothing. Default false. */
-  readonly dryRun?: boolean | undefined;
   /** The operator's confirmation; without it (and without `dryRun`) nothing is read or recorded. Default false. */
   readonly yes?: boolean | undefined;
-  /** Consumer group that keeps what was replayed and discarded. Default `shardsync.dlq-replay`. */
-  readonly groupId?: string | undefined;
-  /** Give up after this long; what was discarded until then stays recorded. Default 30 min. */
-  readonly timeoutMs?: number | undefined;
 }
 
 export interface DlqDiscardReport {
@@ -51,8 +43,8 @@ export interface DlqDiscardReport {
  * progress (see `replay-state.ts`), committed after each batch, so an interrupted discard resumes.
  */
 export async function dlqDiscard(ctx: CliContext, options: DlqDiscardOptions = {}): Promise<CommandResult<DlqDiscardReport>> {
-  const filter: DeadLetterFilter = { datacenter: options.datacenter, code: options.code };
-  const dryRun = options.dryRun ?? false;
+  const walk = compilePendingLetterOptions(options);
+  const { filter, dryRun } = walk;
   if (isFiltered(filter) && options.all === true) throw new UsageError('--all discards every pending letter; it cannot be combined with --datacenter or --code');
   if (!isFiltered(filter) && options.all !== true) {
     throw new UsageError('choose the letters to discard with --code and/or --datacenter, or --all for every pending letter', 'see them first with: shardsync dlq list');
@@ -61,76 +53,37 @@ export async function dlqDiscard(ctx: CliContext, options: DlqDiscardOptions = {
     throw new UsageError('discarding dead letters cannot be undone by shardsync: the discarded updates are never replayed; add --yes to confirm', 'see what it would discard with the same command and --dry-run instead of --yes');
   }
   if (options.datacenter !== undefined) requireDatacenter(ctx.topology, options.datacenter);
-  const groupId = options.groupId ?? DLQ_REPLAY_GROUP;
-  const topic = ctx.topology.kafka.topics.deadLetters;
-  const admin = await ctx.rawAdmin();
-  if (!dryRun) await ensureNoOtherRun(admin, groupId);
 
-  const partitions = await loadDeadLetterPartitions(admin, topic, groupId);
-  const toRead = partitions.filter((p) => p.state.watermark < p.high);
-  const total = toRead.reduce((sum, p) => sum + Number(p.high - p.state.watermark), 0);
-  const trackers = new Map(partitions.map((p) => [p.partition, new ReplayTracker(p.state)]));
-  const ends = new Map(partitions.map((p) => [p.partition, p.high]));
   const letters: DeadLetterView[] = [];
-  const counts = { scanned: 0, discarded: 0, notMatching: 0, ignored: 0 };
-  let stoppedEarly = false;
-
-  const outcome = await readRanges(ctx.kafka(), {
-    topic,
-    // A dry run reads with a throw-away group, so it neither records anything nor disturbs a real run.
-    groupId: dryRun ? undefined : groupId,
-    ranges: toRead.map((p) => ({ partition: p.partition, from: p.state.watermark, to: p.high })),
-    timeoutMs: options.timeoutMs ?? 30 * 60_000,
-    onEvents: async (partition, events, session) => {
-      const tracker = trackers.get(partition);
-      if (tracker === undefined) return;
-      for (const event of events) {
-        const offset = BigInt(event.offset);
-        if (tracker.isReplayed(offset)) {
-          tracker.markDone(offset);
-          continue;
-        }
-        const view = viewOf(event, 'pending');
-        const wanted = view.deadLetter !== undefined && matchesFilter(view.deadLetter, filter);
-        if (wanted && !tracker.canDiscard(offset)) {
-          stoppedEarly = true;
-          session.stop();
-          break;
-        }
-        counts.scanned++;
-        if (view.deadLetter === undefined) {
-          counts.ignored++;
-          tracker.markDone(offset);
-        } else if (!wanted) {
-          counts.notMatching++;
-          tracker.markPending(offset);
-        } else {
-          counts.discarded++;
-          letters.push({ ...view, discarded: true });
-          tracker.markDiscarded(offset);
-        }
-      }
-      const last = events[events.length - 1];
-      const end = ends.get(partition);
-      if (!stoppedEarly && last !== undefined && end !== undefined && BigInt(last.offset) + 1n >= end) tracker.complete(end);
-      if (!dryRun) {
-        const { state } = tracker;
-        await session.commit([{ partition, offset: state.watermark, metadata: encodeReplayState(state) }]);
-      }
-      ctx.progress.update(dryRun ? 'checking dead letters' : 'discarding dead letters', counts.scanned, total);
+  const outcome = await walkPendingLetters(ctx, walk, {
+    activity: 'discarding dead letters',
+    policy: {
+      decide: () => 'discard',
+      recorded: (letter) => letters.push({ ...letter.view, discarded: true }),
     },
   });
-  ctx.progress.stop();
   letters.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
   if (!outcome.complete) {
     // The letters discarded so far are recorded; say which, since the report is not printed.
     const done = letters.map((l) => `${l.partition}/${l.offset}`).join(', ');
-    throw new CliError('SHARDSYNC_CLI_TIMEOUT', `the discard did not finish within ${Math.round((options.timeoutMs ?? 30 * 60_000) / 1000)} s; ${dryRun ? 'nothing was recorded' : `discarded so far: ${letters.length} letter(s)${done === '' ? '' : ` (${done})`}`}`, {
+    throw new CliError('SHARDSYNC_CLI_TIMEOUT', `the discard did not finish within ${Math.round(walk.timeoutMs / 1000)} s; ${dryRun ? 'nothing was recorded' : `discarded so far: ${letters.length} letter(s)${done === '' ? '' : ` (${done})`}`}`, {
       retriable: true,
       hint: 'run the same command again to continue',
     });
   }
-  const report: DlqDiscardReport = { topic, finishedAt: new Date(ctx.now()).toISOString(), dryRun, filter, ...counts, stoppedEarly, letters };
+  const { scanned, ignored, notMatching } = outcome.counts;
+  const report: DlqDiscardReport = {
+    topic: outcome.topic,
+    finishedAt: new Date(ctx.now()).toISOString(),
+    dryRun,
+    filter,
+    scanned,
+    discarded: outcome.counts.decisions.discard,
+    notMatching,
+    ignored,
+    stoppedEarly: outcome.stoppedEarly,
+    letters,
+  };
   return { data: report, text: renderDlqDiscard(report), exitCode: ExitCode.ok };
 }
 
@@ -152,35 +105,7 @@ export function renderDlqDiscard(report: DlqDiscardReport): string {
     lines.push('', `warning: no pending dead letter matched ${filter}; check the spelling with: shardsync dlq list`);
   }
   if (report.letters.length > 0) {
-    lines.push(
-      '',
-      renderTable(
-        [
-          { header: 'LETTER' },
-          { header: 'DEAD-LETTERED AT' },
-          { header: 'DATACENTER' },
-          { header: 'CODE' },
-          { header: 'ORIGINAL (TOPIC/PARTITION/OFFSET)' },
-          { header: 'KEY' },
-          { header: 'EVENT ID' },
-          { header: 'MESSAGE' },
-        ],
-        report.letters.map((l) => {
-          const d = l.deadLetter;
-          const message = (d?.message ?? '').replace(/\s+/g, ' ');
-          return [
-            `${l.partition}/${l.offset}`,
-            d === undefined || d.atMs === 0 ? '' : new Date(d.atMs).toISOString(),
-            d?.datacenter ?? '',
-            d?.code ?? '',
-            d === undefined ? '' : `${d.originalTopic}/${d.originalPartition}/${d.originalOffset}`,
-            l.key,
-            l.eventId ?? '',
-            message.length > MESSAGE_CHARS ? `${message.slice(0, MESSAGE_CHARS - 1)}…` : message,
-          ];
-        }),
-      ),
-    );
+    lines.push('', renderLetterTable(report.letters, { header: 'EVENT ID', cell: (l) => l.eventId ?? '' }, MESSAGE_CHARS));
   }
   if (report.stoppedEarly) {
     lines.push(

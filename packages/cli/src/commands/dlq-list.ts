@@ -1,4 +1,5 @@
 import type { CliContext } from '../context.js';
+import { renderLetterTable } from '../dlq/letter-table.js';
 import { loadDeadLetterPartitions } from '../dlq/load.js';
 import { matchesFilter, viewOf, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
 import { letterState } from '../dlq/replay-state.js';
@@ -6,7 +7,6 @@ import { CliError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { readRanges } from '../kafka/topic-reader.js';
 import type { CommandResult } from '../output.js';
-import { renderTable } from '../table.js';
 import { requireDatacenter } from './common.js';
 
 export interface DlqListOptions extends DeadLetterFilter {
@@ -95,33 +95,7 @@ export function renderDlqList(report: DlqListReport): string {
   const discarded = report.discarded > 0 ? `, ${report.discarded} discarded` : '';
   const summary = `${report.topic}: ${report.depth} dead letter(s), ${report.pending} not replayed yet${discarded}`;
   if (report.letters.length === 0) return `${summary}\nno dead letters${report.depth > 0 ? ' match' : ''}`;
-  const rows = report.letters.map((l) => {
-    const d = l.deadLetter;
-    const message = d === undefined ? '(no dead-letter headers)' : d.message.replace(/\s+/g, ' ');
-    return [
-      `${l.partition}/${l.offset}`,
-      d === undefined || d.atMs === 0 ? '' : new Date(d.atMs).toISOString(),
-      d?.datacenter ?? '',
-      d?.code ?? '',
-      d === undefined ? '' : `${d.originalTopic}/${d.originalPartition}/${d.originalOffset}`,
-      l.key,
-      l.discarded ? 'discarded' : l.replayed ? 'yes' : 'no',
-      message.length > MESSAGE_CHARS ? `${message.slice(0, MESSAGE_CHARS - 1)}…` : message,
-    ];
-  });
-  const table = renderTable(
-    [
-      { header: 'LETTER' },
-      { header: 'DEAD-LETTERED AT' },
-      { header: 'DATACENTER' },
-      { header: 'CODE' },
-      { header: 'ORIGINAL (TOPIC/PARTITION/OFFSET)' },
-      { header: 'KEY' },
-      { header: 'REPLAYED' },
-      { header: 'MESSAGE' },
-    ],
-    rows,
-  );
+  const table = renderLetterTable(report.letters, { header: 'REPLAYED', cell: (l) => (l.discarded ? 'discarded' : l.replayed ? 'yes' : 'no') }, MESSAGE_CHARS);
   const more = report.truncated ? `\n(more letters match; raise --limit to see them)` : '';
   return `${summary}\n${table}${more}`;
 }

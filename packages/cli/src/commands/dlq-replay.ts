@@ -1,24 +1,14 @@
-import { fromDeadLetter, KafkaEventSink, type OutgoingEvent } from '@shardsync/eventlog';
+import { fromDeadLetter, KafkaEventSink } from '@shardsync/eventlog';
 import type { CliContext } from '../context.js';
-import { ensureNoOtherRun } from '../dlq/exclusive.js';
-import { describeFilter, identityOf, matchesFilter, viewOf, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
-import { loadDeadLetterPartitions } from '../dlq/load.js';
-import { DLQ_REPLAY_GROUP, encodeReplayState, ReplayTracker } from '../dlq/replay-state.js';
+import { describeFilter, identityOf, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
+import { compilePendingLetterOptions, walkPendingLetters, type PendingLetterOptions } from '../dlq/walk.js';
 import { CliError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
-import { readRanges } from '../kafka/topic-reader.js';
 import type { CommandResult } from '../output.js';
 import { renderFields, renderTable } from '../table.js';
 import { requireDatacenter } from './common.js';
 
-export interface DlqReplayOptions extends DeadLetterFilter {
-  /** Show what would be replayed; send and record nothing. Default false. */
-  readonly dryRun?: boolean | undefined;
-  /** Consumer group that keeps the replay progress. Default `shardsync.dlq-replay`. */
-  readonly groupId?: string | undefined;
-  /** Give up after this long; what was replayed until then stays recorded. Default 30 min. */
-  readonly timeoutMs?: number | undefined;
-}
+export type DlqReplayOptions = PendingLetterOptions;
 
 export interface DlqReplayReport {
   readonly topic: string;
@@ -53,90 +43,53 @@ const MAX_LISTED = 200;
  */
 export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {}): Promise<CommandResult<DlqReplayReport>> {
   if (options.datacenter !== undefined) requireDatacenter(ctx.topology, options.datacenter);
-  const dryRun = options.dryRun ?? false;
-  const groupId = options.groupId ?? DLQ_REPLAY_GROUP;
-  const topic = ctx.topology.kafka.topics.deadLetters;
+  const walk = compilePendingLetterOptions(options);
+  const { filter, dryRun } = walk;
   const updatesTopic = ctx.topology.kafka.topics.updates;
-  const filter: DeadLetterFilter = { datacenter: options.datacenter, code: options.code };
-  const admin = await ctx.rawAdmin();
-
-  if (!dryRun) await ensureNoOtherRun(admin, groupId);
-  const partitions = await loadDeadLetterPartitions(admin, topic, groupId);
-  const toRead = partitions.filter((p) => p.state.watermark < p.high);
-  const total = toRead.reduce((sum, p) => sum + Number(p.high - p.state.watermark), 0);
-  const trackers = new Map(partitions.map((p) => [p.partition, new ReplayTracker(p.state)]));
-  const ends = new Map(partitions.map((p) => [p.partition, p.high]));
   const sent = new Set<string>();
   const letters: DeadLetterView[] = [];
-  const counts = { scanned: 0, replayed: 0, duplicates: 0, notMatching: 0, ignored: 0 };
-  let stoppedEarly = false;
   const sink = dryRun ? undefined : new KafkaEventSink(ctx.kafka());
 
   try {
-    const outcome = await readRanges(ctx.kafka(), {
-      topic,
-      // A dry run reads with a throw-away group, so it neither records progress nor disturbs a real replay.
-      groupId: dryRun ? undefined : groupId,
-      ranges: toRead.map((p) => ({ partition: p.partition, from: p.state.watermark, to: p.high })),
-      timeoutMs: options.timeoutMs ?? 30 * 60_000,
-      onEvents: async (partition, events, session) => {
-        const tracker = trackers.get(partition);
-        if (tracker === undefined) return;
-        const batch: OutgoingEvent[] = [];
-        for (const event of events) {
-          const offset = BigInt(event.offset);
-          if (tracker.isReplayed(offset)) {
-            tracker.markDone(offset);
-            continue;
-          }
-          const view = viewOf(event, 'pending');
-          const wanted = view.deadLetter !== undefined && matchesFilter(view.deadLetter, filter);
-          if (wanted && !tracker.canMarkDone(offset)) {
-            stoppedEarly = true;
-            session.stop();
-            break;
-          }
-          counts.scanned++;
-          if (view.deadLetter === undefined) {
-            counts.ignored++;
-            tracker.markDone(offset);
-          } else if (!wanted) {
-            counts.notMatching++;
-            tracker.markPending(offset);
-          } else if (sent.has(identityOf(view))) {
-            counts.duplicates++;
-            tracker.markDone(offset);
-          } else {
-            sent.add(identityOf(view));
-            counts.replayed++;
-            if (letters.length < MAX_LISTED) letters.push({ ...view, replayed: true });
-            batch.push(fromDeadLetter(event));
-            tracker.markDone(offset);
-          }
-        }
-        const last = events[events.length - 1];
-        const end = ends.get(partition);
-        if (!stoppedEarly && last !== undefined && end !== undefined && BigInt(last.offset) + 1n >= end) tracker.complete(end);
-        if (sink !== undefined) {
-          if (batch.length > 0) await sink.append(updatesTopic, batch);
-          const { state } = tracker;
-          await session.commit([{ partition, offset: state.watermark, metadata: encodeReplayState(state) }]);
-        }
-        ctx.progress.update(dryRun ? 'checking dead letters' : 'replaying dead letters', counts.scanned, total);
+    const outcome = await walkPendingLetters(ctx, walk, {
+      activity: 'replaying dead letters',
+      policy: {
+        decide: (letter) => (sent.has(identityOf(letter.view)) ? 'skip-duplicate' : 'take'),
+        recorded: (letter, decision) => {
+          if (decision !== 'take') return;
+          sent.add(identityOf(letter.view));
+          if (letters.length < MAX_LISTED) letters.push({ ...letter.view, replayed: true });
+        },
+      },
+      // Sent before the batch's progress is committed: a crash between the two resends, never skips.
+      beforeCommit: async (taken) => {
+        if (sink !== undefined && taken.length > 0) await sink.append(updatesTopic, taken.map((l) => fromDeadLetter(l.event)));
       },
     });
-    ctx.progress.stop();
     if (!outcome.complete) {
-      throw new CliError('SHARDSYNC_CLI_TIMEOUT', `the replay did not finish within ${Math.round((options.timeoutMs ?? 30 * 60_000) / 1000)} s; what was replayed so far is recorded`, {
+      throw new CliError('SHARDSYNC_CLI_TIMEOUT', `the replay did not finish within ${Math.round(walk.timeoutMs / 1000)} s; what was replayed so far is recorded`, {
         retriable: true,
         hint: 'run dlq replay again to continue',
       });
     }
+    const { scanned, ignored, notMatching, decisions } = outcome.counts;
+    const report: DlqReplayReport = {
+      topic: outcome.topic,
+      updatesTopic,
+      dryRun,
+      filter,
+      scanned,
+      replayed: decisions.take,
+      duplicates: decisions['skip-duplicate'],
+      notMatching,
+      ignored,
+      stoppedEarly: outcome.stoppedEarly,
+      letters,
+    };
+    return { data: report, text: renderDlqReplay(report), exitCode: ExitCode.ok };
   } finally {
     await sink?.close();
   }
-  const report: DlqReplayReport = { topic, updatesTopic, dryRun, filter, ...counts, stoppedEarly, letters };
-  return { data: report, text: renderDlqReplay(report), exitCode: ExitCode.ok };
 }
 
 export function renderDlqReplay(report: DlqReplayReport): string {

@@ -1,0 +1,191 @@
+import type { ConsumedEvent, DeadLetterInfo } from '@shardsync/eventlog';
+import type { CliContext } from '../context.js';
+import { readRanges } from '../kafka/topic-reader.js';
+import { ensureNoOtherRun } from './exclusive.js';
+import { matchesFilter, viewOf, type DeadLetterFilter, type DeadLetterView } from './letters.js';
+import { loadDeadLetterPartitions } from './load.js';
+import { DLQ_REPLAY_GROUP, encodeReplayState, ReplayTracker } from './replay-state.js';
+
+/**
+ * What a command does with a pending letter that matches its filter; each is recorded in the
+ * replay state, so no later run handles the letter again:
+ * - `take`: the command handles it now (`dlq replay` sends it back); recorded as done;
+ * - `discard`: the command gives it up; recorded as done and as discarded;
+ * - `skip-duplicate`: a letter of the same update was taken already; recorded as done.
+ */
+export type LetterDecision = 'take' | 'discard' | 'skip-duplicate';
+
+/** A pending dead letter that matches the filter: the record, and how `dlq list` shows it. */
+export interface PendingLetter {
+  readonly event: ConsumedEvent;
+  readonly view: DeadLetterView & { readonly deadLetter: DeadLetterInfo };
+}
+
+/** How a command handles the pending letters that match its filter. */
+export interface LetterPolicy {
+  /**
+   * What to do with the letter. It must change nothing: when the replay state has no room left to
+   * record the decision, the walk stops before this letter and the decision is dropped.
+   */
+  decide(letter: PendingLetter): LetterDecision;
+  /** The decision is recorded (committed with the batch unless dry run): act on it, e.g. remember or list the letter. */
+  recorded(letter: PendingLetter, decision: LetterDecision): void;
+}
+
+/** What a walk saw. */
+export interface WalkCounts {
+  /** Letters read (those not replayed or discarded by an earlier run). */
+  scanned: number;
+  /** Records without dead-letter headers: never replayable, settled as done without a decision. */
+  ignored: number;
+  /** Letters left pending because they do not match the filter. */
+  notMatching: number;
+  /** Letters per decision. */
+  readonly decisions: Record<LetterDecision, number>;
+}
+
+export function emptyCounts(): WalkCounts {
+  return { scanned: 0, ignored: 0, notMatching: 0, decisions: { take: 0, discard: 0, 'skip-duplicate': 0 } };
+}
+
+/** What {@link settleLetters} did with one batch. */
+export interface SettledBatch {
+  /** The letters decided `take`, in offset order. */
+  readonly taken: readonly PendingLetter[];
+  /** True when it stopped before a letter whose decision the replay state had no room to record. */
+  readonly stopped: boolean;
+}
+
+/**
+ * Settles one partition's letters, read in offset order from the tracker's watermark: a letter
+ * handled by an earlier run stays done (and is not counted), a record without dead-letter headers
+ * becomes done, a letter the filter excludes stays pending, and a matching one is recorded as the
+ * policy decides. Stops before a letter whose decision would need more ranges than the replay
+ * state may keep (see `MAX_REPLAY_RANGES`).
+ */
+export function settleLetters(tracker: ReplayTracker, events: readonly ConsumedEvent[], filter: DeadLetterFilter, policy: LetterPolicy, counts: WalkCounts): SettledBatch {
+  const taken: PendingLetter[] = [];
+  for (const event of events) {
+    const offset = BigInt(event.offset);
+    if (tracker.isReplayed(offset)) {
+      tracker.markDone(offset);
+      continue;
+    }
+    const view = viewOf(event, 'pending');
+    const { deadLetter } = view;
+    const letter: PendingLetter | undefined = deadLetter !== undefined && matchesFilter(deadLetter, filter) ? { event, view: { ...view, deadLetter } } : undefined;
+    const decided = letter === undefined ? undefined : { letter, decision: policy.decide(letter) };
+    if (decided !== undefined && !(decided.decision === 'discard' ? tracker.canDiscard(offset) : tracker.canMarkDone(offset))) return { taken, stopped: true };
+    counts.scanned++;
+    if (deadLetter === undefined) {
+      counts.ignored++;
+      tracker.markDone(offset);
+    } else if (decided === undefined) {
+      counts.notMatching++;
+      tracker.markPending(offset);
+    } else {
+      const { decision } = decided;
+      counts.decisions[decision]++;
+      if (decision === 'discard') tracker.markDiscarded(offset);
+      else tracker.markDone(offset);
+      if (decision === 'take') taken.push(decided.letter);
+      policy.recorded(decided.letter, decision);
+    }
+  }
+  return { taken, stopped: false };
+}
+
+/** Options `dlq replay` and `dlq discard` share: which letters, and how. */
+export interface PendingLetterOptions extends DeadLetterFilter {
+  /** Show what would be done; send and record nothing. Default false. */
+  readonly dryRun?: boolean | undefined;
+  /** Consumer group that keeps what was replayed and discarded. Default `shardsync.dlq-replay`. */
+  readonly groupId?: string | undefined;
+  /** Give up after this long; what was handled until then stays recorded. Default 30 min. */
+  readonly timeoutMs?: number | undefined;
+}
+
+/** {@link PendingLetterOptions} with the defaults filled in. */
+export interface PendingWalk {
+  readonly filter: DeadLetterFilter;
+  readonly dryRun: boolean;
+  readonly groupId: string;
+  readonly timeoutMs: number;
+}
+
+export function compilePendingLetterOptions(options: PendingLetterOptions): PendingWalk {
+  return {
+    filter: { datacenter: options.datacenter, code: options.code },
+    dryRun: options.dryRun ?? false,
+    groupId: options.groupId ?? DLQ_REPLAY_GROUP,
+    timeoutMs: options.timeoutMs ?? 30 * 60_000,
+  };
+}
+
+export interface WalkHandlers {
+  /** Progress label of a real run, e.g. `replaying dead letters`; a dry run shows `checking dead letters`. */
+  readonly activity: string;
+  readonly policy: LetterPolicy;
+  /** After each batch is settled and before its progress is committed (never in a dry run): e.g. send what it took. */
+  readonly beforeCommit?: ((taken: readonly PendingLetter[]) => Promise<void>) | undefined;
+}
+
+/** How a walk ended. */
+export interface WalkResult {
+  /** The dead-letter topic. */
+  readonly topic: string;
+  /** False when the time ran out first; what was committed until then stays recorded. */
+  readonly complete: boolean;
+  /** True when it stopped before the end because the record of handled letters is full. */
+  readonly stoppedEarly: boolean;
+  readonly counts: WalkCounts;
+}
+
+/**
+ * Reads the letters of the dead-letter topic that no earlier run handled, settles each batch
+ * (see {@link settleLetters}) and, unless dry run, commits the partition's replay state after it,
+ * so an interrupted run resumes where it stopped. Refuses to start while another run holds the
+ * group (two writers would overwrite each other's state).
+ */
+export async function walkPendingLetters(ctx: CliContext, walk: PendingWalk, handlers: WalkHandlers): Promise<WalkResult> {
+  const { dryRun, groupId } = walk;
+  const topic = ctx.topology.kafka.topics.deadLetters;
+  const admin = await ctx.rawAdmin();
+  if (!dryRun) await ensureNoOtherRun(admin, groupId);
+
+  const partitions = await loadDeadLetterPartitions(admin, topic, groupId);
+  const toRead = partitions.filter((p) => p.state.watermark < p.high);
+  const total = toRead.reduce((sum, p) => sum + Number(p.high - p.state.watermark), 0);
+  const trackers = new Map(partitions.map((p) => [p.partition, new ReplayTracker(p.state)]));
+  const ends = new Map(partitions.map((p) => [p.partition, p.high]));
+  const counts = emptyCounts();
+  let stoppedEarly = false;
+
+  const outcome = await readRanges(ctx.kafka(), {
+    topic,
+    // A dry run reads with a throw-away group, so it neither records anything nor disturbs a real run.
+    groupId: dryRun ? undefined : groupId,
+    ranges: toRead.map((p) => ({ partition: p.partition, from: p.state.watermark, to: p.high })),
+    timeoutMs: walk.timeoutMs,
+    onEvents: async (partition, events, session) => {
+      const tracker = trackers.get(partition);
+      if (tracker === undefined) return;
+      const settled = settleLetters(tracker, events, walk.filter, handlers.policy, counts);
+      if (settled.stopped) {
+        stoppedEarly = true;
+        session.stop();
+      }
+      const last = events[events.length - 1];
+      const end = ends.get(partition);
+      if (!stoppedEarly && last !== undefined && end !== undefined && BigInt(last.offset) + 1n >= end) tracker.complete(end);
+      if (!dryRun) {
+        await handlers.beforeCommit?.(settled.taken);
+        const { state } = tracker;
+        await session.commit([{ partition, offset: state.watermark, metadata: encodeReplayState(state) }]);
+      }
+      ctx.progress.update(dryRun ? 'checking dead letters' : handlers.activity, counts.scanned, total);
+    },
+  });
+  ctx.progress.stop();
+  return { topic, complete: outcome.complete, stoppedEarly, counts };
+}
