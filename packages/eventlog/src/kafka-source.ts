@@ -2,6 +2,16 @@ import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import { classifyKafkaError } from './errors.js';
 import type { BatchHandler, ConsumedEvent, EventSource, PartitionBatch } from './types.js';
 
+/**
+ * A change in a source's membership of its consumer group:
+ * - `joined`: it joined (again, after every rebalance or restart) as `memberId`;
+ * - `crashed`: its consumer failed; `restart` says whether kafkajs starts it again (it then
+ *   joins again) or gave up for good;
+ * - `stopped`: its consumer stopped or disconnected (also on `close()`, and before a crash is
+ *   reported); it may be reported more than once.
+ */
+export type MembershipChange = { kind: 'joined'; memberId: string } | { kind: 'crashed'; error: Error; restart: boolean } | { kind: 'stopped' };
+
 export interface KafkaEventSourceOptions {
   groupId: string;
   topic: string;
@@ -19,6 +29,8 @@ export interface KafkaEventSourceOptions {
   onFatal?: (err: Error) => void;
   /** Called after every group join with the partitions now assigned to this member. */
   onAssignment?: (partitions: number[]) => void;
+  /** Called on every change of this member's membership of its group, e.g. for a readiness check. */
+  onMembershipChange?: (change: MembershipChange) => void;
 }
 
 export function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
@@ -73,13 +85,18 @@ export class KafkaEventSource implements EventSource {
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
       allowAutoTopicCreation: false,
     });
-    this.#consumer.on(this.#consumer.events.GROUP_JOIN, (e) => {
+    const { GROUP_JOIN, CRASH, STOP, DISCONNECT } = this.#consumer.events;
+    this.#consumer.on(GROUP_JOIN, (e) => {
       this.#assigned = [...(e.payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b);
+      options.onMembershipChange?.({ kind: 'joined', memberId: e.payload.memberId });
       options.onAssignment?.(this.assignedPartitions());
     });
-    this.#consumer.on(this.#consumer.events.CRASH, (e) => {
+    this.#consumer.on(CRASH, (e) => {
+      options.onMembershipChange?.({ kind: 'crashed', error: e.payload.error, restart: e.payload.restart });
       if (!e.payload.restart) options.onFatal?.(e.payload.error);
     });
+    this.#consumer.on(STOP, () => options.onMembershipChange?.({ kind: 'stopped' }));
+    this.#consumer.on(DISCONNECT, () => options.onMembershipChange?.({ kind: 'stopped' }));
   }
 
   async start(handler: BatchHandler): Promise<void> {

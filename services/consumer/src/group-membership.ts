@@ -1,7 +1,4 @@
-import type { createKafkaClient } from '@shardsync/eventlog';
-
-type KafkaClient = ReturnType<typeof createKafkaClient>;
-type KafkaConsumer = ReturnType<KafkaClient['consumer']>;
+import type { MembershipChange } from '@shardsync/eventlog';
 
 export type MembershipState =
   | { kind: 'joining' }
@@ -11,8 +8,8 @@ export type MembershipState =
 
 /**
  * Whether this instance is a working member of its consumer group, for `/readyz`: not before the
- * kafkajs consumer joined the group (its GROUP_JOIN event), and not after it crashed or stopped
- * until it joins again (kafkajs restarts after a retriable crash).
+ * Kafka consumer joined the group, and not after it crashed or stopped until it joins again
+ * (kafkajs restarts after a retriable crash).
  */
 export class GroupMembership {
   readonly groupId: string;
@@ -54,31 +51,15 @@ export class GroupMembership {
     }
   }
 
-  /** Follows the events of a kafkajs consumer. */
-  follow(consumer: KafkaConsumer): void {
-    const { GROUP_JOIN, CRASH, STOP, DISCONNECT } = consumer.events;
-    consumer.on(GROUP_JOIN, (e) => this.joined(e.payload.memberId));
-    consumer.on(CRASH, (e) => this.crashed(e.payload.error, e.payload.restart));
-    consumer.on(STOP, () => this.stopped());
-    consumer.on(DISCONNECT, () => this.stopped());
+  /** Follows the membership changes `KafkaEventSource` reports (its `onMembershipChange`). */
+  observe(change: MembershipChange): void {
+    switch (change.kind) {
+      case 'joined':
+        return this.joined(change.memberId);
+      case 'crashed':
+        return this.crashed(change.error, change.restart);
+      case 'stopped':
+        return this.stopped();
+    }
   }
-}
-
-/**
- * The Kafka client with every consumer it creates followed by `membership`. `KafkaEventSource`
- * keeps its kafkajs consumer to itself and reports only joins and crashes it will not restart
- * from, while readiness needs restartable crashes and stops too: so the consumer is followed
- * where it is created.
- */
-export function followingConsumers(kafka: KafkaClient, membership: GroupMembership): KafkaClient {
-  return {
-    producer: (config) => kafka.producer(config),
-    consumer: (config) => {
-      const consumer = kafka.consumer(config);
-      membership.follow(consumer);
-      return consumer;
-    },
-    admin: (config) => kafka.admin(config),
-    logger: () => kafka.logger(),
-  };
 }

@@ -10,7 +10,7 @@ import { LocalStore } from './apply/local-store.js';
 import { logRetry } from './apply/retry-log.js';
 import { BatchProcessor } from './batch/processor.js';
 import type { ConsumerEnv } from './env.js';
-import { followingConsumers, GroupMembership } from './group-membership.js';
+import { GroupMembership } from './group-membership.js';
 import { ConsumerMetrics } from './metrics.js';
 import { OffsetLagReporter } from './offset-lag.js';
 import { LocalState } from './state/local-state.js';
@@ -147,10 +147,11 @@ export class ConsumerService {
       signal: closing.signal,
     });
     const membership = new GroupMembership(groupId);
-    const source = new KafkaEventSource(followingConsumers(kafka, membership), {
+    const source = new KafkaEventSource(kafka, {
       groupId,
       topic,
       partitionsConsumedConcurrently: env.SHARDSYNC_CONSUMER_PARTITIONS_CONCURRENTLY,
+      onMembershipChange: (change) => membership.observe(change),
       onFatal: (err) => options.onFatal('the Kafka consumer crashed and will not restart', err),
       onAssignment: (partitions) => {
         logger.info({ partitions }, 'partitions assigned');

@@ -32,4 +32,16 @@ describe('GroupMembership', () => {
     stopped.stopped();
     await expect(stopped.check()).rejects.toThrow('the Kafka consumer of group g is stopped');
   });
+
+  it('follows the membership changes the Kafka event source reports', async () => {
+    const m = new GroupMembership('g');
+    m.observe({ kind: 'joined', memberId: 'member-1' });
+    expect(m.state).toEqual({ kind: 'joined', memberId: 'member-1' });
+    m.observe({ kind: 'stopped' });
+    m.observe({ kind: 'crashed', error: new Error('Connection error: ECONNREFUSED'), restart: true });
+    m.observe({ kind: 'stopped' });
+    await expect(m.check()).rejects.toThrow('crashed (Connection error: ECONNREFUSED); it is restarting');
+    m.observe({ kind: 'joined', memberId: 'member-2' });
+    await expect(m.check()).resolves.toBeUndefined();
+  });
 });
