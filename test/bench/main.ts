@@ -65,7 +65,7 @@ The bench runs its own stack (test/bench/bench.topology.yaml: Kafka 127.0.0.1:28
 127.0.0.1:28001-28004, state in .shardsync-state/bench) and ignores SHARDSYNC_* topology
 overrides; SHARDSYNC_BENCH_TOPOLOGY and SHARDSYNC_BENCH_STATE_DIR point it elsewhere.
 SHARDSYNC_BENCH_RECONCILE_OBJECTS sets the reconcile scenario's objects per datacenter (default
-10000; the issue's 100000 takes far longer than 20 minutes on s3proxy, see BENCHMARKS.md).
+the issue's 100000; the stores are listed folder by folder, see BENCHMARKS.md).
 Needs rclone (bulk, reconcile) and python3 (reconcile seeds its objects on the S3 servers' disks).`;
 
 interface Args {
