@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { classifyKafkaError, decodeHeaders, type ConsumedEvent } from '@shardsync/eventlog';
 import { CliError } from '../errors.js';
 import type { KafkaClient } from '../context.js';
+import { withCoordinatorRetry } from './coordinator-retry.js';
 
 /** Offsets `[from, to)` of one partition. */
 export interface PartitionRange {
@@ -46,6 +47,9 @@ export interface ReadOutcome {
 /** Consumer groups of throw-away readers start with this, so operators recognise them. */
 export const READER_GROUP_PREFIX = 'shardsync.cli.reader.';
 
+type ReaderConsumer = ReturnType<KafkaClient['consumer']>;
+type ReaderRunConfig = NonNullable<Parameters<ReaderConsumer['run']>[0]>;
+
 interface PartitionState {
   next: bigint;
   readonly to: bigint;
@@ -65,26 +69,25 @@ export async function readRanges(kafka: KafkaClient, options: ReadRangesOptions)
   if (states.size === 0) return { complete: true };
 
   const groupId = options.groupId ?? `${READER_GROUP_PREFIX}${randomUUID()}`;
-  const consumer = kafka.consumer({
-    groupId,
-    allowAutoTopicCreation: false,
-    maxBytesPerPartition: options.maxBytesPerPartition ?? 256 * 1024,
-    maxWaitTimeInMs: 500,
-    retry: { retries: 3 },
-  });
+  // The member reading now; replaced when a join is tried again (see `join` below).
+  let consumer: ReaderConsumer | undefined;
 
   let settle: (outcome: ReadOutcome) => void = () => undefined;
   let fail: (err: unknown) => void = () => undefined;
   let ended = false;
+  // Cancels a pending join retry once the read has ended (timed out, failed).
+  const ending = new AbortController();
   const finished = new Promise<ReadOutcome>((resolve, reject) => {
     settle = (outcome) => {
       if (ended) return;
       ended = true;
+      ending.abort(new Error(`reading ${topic} ended`));
       resolve(outcome);
     };
     fail = (err) => {
       if (ended) return;
       ended = true;
+      ending.abort(new Error(`reading ${topic} ended`));
       reject(err instanceof CliError ? err : classifyKafkaError(err, `reading ${topic}`));
     };
   });
@@ -101,7 +104,7 @@ export async function readRanges(kafka: KafkaClient, options: ReadRangesOptions)
         state.done = true;
         checkComplete();
       } else {
-        consumer.seek({ topic, partition, offset: offset.toString() });
+        consumer?.seek({ topic, partition, offset: offset.toString() });
       }
     },
     finish: (partition) => {
@@ -112,6 +115,7 @@ export async function readRanges(kafka: KafkaClient, options: ReadRangesOptions)
     },
     stop: () => settle({ complete: true }),
     commit: async (entries) => {
+      if (consumer === undefined) throw new CliError('SHARDSYNC_CLI_FAILED', `committing the progress of group ${groupId}: the reader has no member in the group`);
       try {
         await consumer.commitOffsets(entries.map((e) => ({ topic, partition: e.partition, offset: e.offset.toString(), metadata: e.metadata })));
       } catch (err) {
@@ -120,66 +124,101 @@ export async function readRanges(kafka: KafkaClient, options: ReadRangesOptions)
     },
   };
 
-  consumer.on(consumer.events.CRASH, (e) => fail(e.payload.error));
-  consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    const assigned = new Set(e.payload.memberAssignment[topic] ?? []);
-    const missing = [...states.keys()].filter((p) => !assigned.has(p));
-    if (missing.length > 0) {
-      fail(
-        new CliError('SHARDSYNC_CLI_CONFLICT', `consumer group ${groupId} has other members, which hold partitions ${missing.join(', ')} of ${topic}`, {
-          hint: 'another shardsync command is probably reading with the same group; wait for it to finish',
-        }),
-      );
+  const runConfig: ReaderRunConfig = {
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 1,
+    eachBatch: async (payload) => {
+      const { batch } = payload;
+      const state = states.get(batch.partition);
+      if (ended || state === undefined || state.done || payload.isStale()) return;
+      const events: ConsumedEvent[] = [];
+      for (const m of batch.messages) {
+        const offset = BigInt(m.offset);
+        if (offset < state.next || offset >= state.to) continue;
+        events.push({
+          topic,
+          partition: batch.partition,
+          offset: m.offset,
+          key: m.key,
+          value: m.value,
+          headers: decodeHeaders(m.headers),
+          timestampMs: Number(m.timestamp),
+        });
+      }
+      const last = events[events.length - 1];
+      try {
+        if (events.length > 0) await options.onEvents(batch.partition, events, session);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      if (last !== undefined && state.next <= BigInt(last.offset)) state.next = BigInt(last.offset) + 1n;
+      // Nothing at or beyond `to` can come when the partition ends before it (retention moved, compaction).
+      if (state.next >= state.to || BigInt(batch.highWatermark) <= state.next) state.done = true;
+      checkComplete();
+    },
+  };
+
+  /**
+   * One attempt to put a member into the group and start it: resolves once it joined. A crash
+   * before joining (e.g. the join refused with COORDINATOR_LOAD_IN_PROGRESS by a broker that just
+   * started) disconnects the member and is thrown, for `withCoordinatorRetry` to decide whether
+   * a new member tries again; a crash after joining ends the read.
+   */
+  const join = async (): Promise<void> => {
+    const member = kafka.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 256 * 1024,
+      maxWaitTimeInMs: 500,
+      // kafkajs would restart a crashed member on its own, without the seeks below: never.
+      retry: { retries: 3, restartOnFailure: async () => false },
+    });
+    consumer = member;
+    let joined = false;
+    let crash: { error: unknown } | undefined;
+    member.on(member.events.CRASH, (e) => {
+      if (joined) fail(e.payload.error);
+      else crash = { error: e.payload.error };
+    });
+    member.on(member.events.GROUP_JOIN, (e) => {
+      joined = true;
+      const assigned = new Set(e.payload.memberAssignment[topic] ?? []);
+      const missing = [...states.keys()].filter((p) => !assigned.has(p));
+      if (missing.length > 0) {
+        fail(
+          new CliError('SHARDSYNC_CLI_CONFLICT', `consumer group ${groupId} has other members, which hold partitions ${missing.join(', ')} of ${topic}`, {
+            hint: 'another shardsync command is probably reading with the same group; wait for it to finish',
+          }),
+        );
+      }
+    });
+    try {
+      await member.connect();
+      await member.subscribe({ topics: [topic], fromBeginning: false });
+      // Resolves once the member joined, or after it crashed trying.
+      await member.run(runConfig);
+    } catch (err) {
+      crash ??= { error: err };
     }
-  });
+    if (crash !== undefined) {
+      await member.disconnect().catch(() => undefined);
+      throw crash.error;
+    }
+    for (const [partition, state] of states) member.seek({ topic, partition, offset: state.next.toString() });
+  };
 
   const timer = setTimeout(() => settle({ complete: false }), options.timeoutMs);
   try {
     try {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topic], fromBeginning: false });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: 1,
-        eachBatch: async (payload) => {
-          const { batch } = payload;
-          const state = states.get(batch.partition);
-          if (ended || state === undefined || state.done || payload.isStale()) return;
-          const events: ConsumedEvent[] = [];
-          for (const m of batch.messages) {
-            const offset = BigInt(m.offset);
-            if (offset < state.next || offset >= state.to) continue;
-            events.push({
-              topic,
-              partition: batch.partition,
-              offset: m.offset,
-              key: m.key,
-              value: m.value,
-              headers: decodeHeaders(m.headers),
-              timestampMs: Number(m.timestamp),
-            });
-          }
-          const last = events[events.length - 1];
-          try {
-            if (events.length > 0) await options.onEvents(batch.partition, events, session);
-          } catch (err) {
-            fail(err);
-            return;
-          }
-          if (last !== undefined && state.next <= BigInt(last.offset)) state.next = BigInt(last.offset) + 1n;
-          // Nothing at or beyond `to` can come when the partition ends before it (retention moved, compaction).
-          if (state.next >= state.to || BigInt(batch.highWatermark) <= state.next) state.done = true;
-          checkComplete();
-        },
-      });
-      for (const [partition, state] of states) consumer.seek({ topic, partition, offset: state.next.toString() });
+      await withCoordinatorRetry(`joining consumer group ${groupId} to read ${topic}`, join, { signal: ending.signal });
     } catch (err) {
       fail(err);
     }
     return await finished;
   } finally {
     clearTimeout(timer);
-    await consumer.disconnect().catch(() => undefined);
+    await consumer?.disconnect().catch(() => undefined);
   }
 }
