@@ -4,6 +4,6 @@ export { Batcher, type BatcherOptions } from './batcher.js';
 export { ContiguousOffsetTracker } from './offset-tracker.js';
 export { createKafkaClient, type KafkaClientOptions } from './kafka-client.js';
 export { KafkaEventSink, type KafkaEventSinkOptions } from './kafka-sink.js';
-export { KafkaEventSource, decodeHeaders, type KafkaEventSourceOptions, type MembershipChange } from './kafka-source.js';
+export { KafkaEventSource, decodeHeaders, toConsumedEvent, type KafkaEventSourceOptions, type MembershipChange } from './kafka-source.js';
 export { EventLogAdmin, type PartitionLag } from './admin.js';
 export { DLQ_HEADERS, toDeadLetter, readDeadLetter, fromDeadLetter, type DeadLetterReason, type DeadLetterInfo } from './dead-letter.js';

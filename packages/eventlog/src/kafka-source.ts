@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { classifyKafkaError } from './errors.js';
 import type { BatchHandler, ConsumedEvent, EventSource, PartitionBatch } from './types.js';
 
@@ -42,17 +42,14 @@ export function decodeHeaders(headers: IHeaders | undefined): Record<string, str
   return out;
 }
 
+/** One record of a kafkajs batch as the rest of shardsync sees it. */
+export function toConsumedEvent(topic: string, partition: number, m: KafkaMessage): ConsumedEvent {
+  return { topic, partition, offset: m.offset, key: m.key, value: m.value, headers: decodeHeaders(m.headers), timestampMs: Number(m.timestamp) };
+}
+
 function toPartitionBatch(payload: EachBatchPayload): PartitionBatch {
   const { batch } = payload;
-  const events: ConsumedEvent[] = batch.messages.map((m) => ({
-    topic: batch.topic,
-    partition: batch.partition,
-    offset: m.offset,
-    key: m.key,
-    value: m.value,
-    headers: decodeHeaders(m.headers),
-    timestampMs: Number(m.timestamp),
-  }));
+  const events: ConsumedEvent[] = batch.messages.map((m) => toConsumedEvent(batch.topic, batch.partition, m));
   return {
     topic: batch.topic,
     partition: batch.partition,

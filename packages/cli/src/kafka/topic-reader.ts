@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { classifyKafkaError, decodeHeaders, type ConsumedEvent } from '@shardsync/eventlog';
+import { classifyKafkaError, toConsumedEvent, type ConsumedEvent } from '@shardsync/eventlog';
 import { CliError } from '../errors.js';
 import type { KafkaClient } from '../context.js';
 import { withCoordinatorRetry } from './coordinator-retry.js';
@@ -136,15 +136,7 @@ export async function readRanges(kafka: KafkaClient, options: ReadRangesOptions)
       for (const m of batch.messages) {
         const offset = BigInt(m.offset);
         if (offset < state.next || offset >= state.to) continue;
-        events.push({
-          topic,
-          partition: batch.partition,
-          offset: m.offset,
-          key: m.key,
-          value: m.value,
-          headers: decodeHeaders(m.headers),
-          timestampMs: Number(m.timestamp),
-        });
+        events.push(toConsumedEvent(topic, batch.partition, m));
       }
       const last = events[events.length - 1];
       try {
