@@ -1,8 +1,9 @@
-import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import type { ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3';
 import { UnexpectedStoreError } from './errors.js';
 import { normalizeEtag } from './etag.js';
 import type { CompiledObjectStoreOptions } from './options.js';
 import type { S3Context } from './s3-context.js';
+import { fastListObjectsV2Command } from './s3-list-deserializer.js';
 import type { ListEntry } from './types.js';
 
 /** What the listing functions need from the store. */
@@ -32,7 +33,7 @@ async function listPage(
 ): Promise<Page & { next: string | undefined }> {
   const page: ListObjectsV2CommandOutput = await target.ctx.call('ListObjectsV2', request.prefix, signal, (abortSignal) =>
     target.client.send(
-      new ListObjectsV2Command({
+      fastListObjectsV2Command({
         Bucket: target.bucket,
         Prefix: request.prefix,
         Delimiter: request.delimiter,

@@ -97,6 +97,36 @@ describe('S3ObjectStore against a real S3 server', () => {
     expect(root.sort()).toEqual([...keys].sort());
   });
 
+  test('keys with XML-special, non-ASCII and space characters list exactly as written, with size, ETag and time, flat and by folders', async () => {
+    const { store } = await createTestStore({ listing: 'folders', listExclude: isS3ProxyArtifact });
+    const keys = ['ds/a&b', 'ds/<tag>/"q"', "ds/it's", 'ds/ünï cödé/😀', 'ds/plus+sign and space', 'ds/semi;colon=&amp;'];
+    const started = Date.now() - 60_000;
+    for (const k of keys) await store.put(k, Buffer.from(`body of ${k}`));
+    const expected = keys.map((key) => ({ key, size: Buffer.byteLength(`body of ${key}`), etag: singlePartEtag(md5(Buffer.from(`body of ${key}`))) }));
+    const flat = [];
+    for await (const e of store.list({ prefix: 'ds/', pageSize: 2 })) flat.push(e);
+    expect(flat.map(({ key, size, etag }) => ({ key, size, etag }))).toEqual([...expected].sort((a, b) => (a.key < b.key ? -1 : 1)));
+    for (const e of flat) expect(e.lastModified.getTime()).toBeGreaterThan(started);
+    const folders = [];
+    for await (const e of store.list({ prefix: 'ds/', pageSize: 2, order: 'any' })) folders.push({ key: e.key, size: e.size, etag: e.etag });
+    expect(folders.sort((a, b) => (a.key < b.key ? -1 : 1))).toEqual([...expected].sort((a, b) => (a.key < b.key ? -1 : 1)));
+  });
+
+  test('listing a bucket that does not exist fails with NoSuchBucketError naming the bucket', async () => {
+    const { endpoint, region } = testS3Server();
+    const missing = new S3ObjectStore({ datacenter: 'dc-x', endpoint, region, bucket: 'no-such-bucket-list' });
+    try {
+      const consume = async (): Promise<void> => {
+        for await (const e of missing.list({ prefix: 'ds/' })) void e;
+      };
+      const err: unknown = await consume().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NoSuchBucketError);
+      expect((err as NoSuchBucketError).message).toContain('no-such-bucket-list');
+    } finally {
+      await missing.close();
+    }
+  });
+
   test('an unordered listing cannot resume after a key, and says so', async () => {
     const { store } = await createTestStore({ listing: 'folders' });
     const consume = async (): Promise<void> => {
