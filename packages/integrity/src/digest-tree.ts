@@ -156,9 +156,18 @@ export class DigestTreeBuilder {
 
   /** Adds one entry; returns false if its key is outside the prefix and was ignored. */
   add(entry: DigestEntry): boolean {
+    return this.place(entry) !== undefined;
+  }
+
+  /**
+   * Adds one entry and returns its leaf bucket ({@link bucketOf}), or undefined if its key is
+   * outside the prefix and was ignored: callers that index entries by bucket too need not hash
+   * the key a second time.
+   */
+  place(entry: DigestEntry): number | undefined {
     if (this.#finished) throw new Error('DigestTreeBuilder.add() after finish(); create a new builder');
     const { key, fingerprint } = entry;
-    if (!key.startsWith(this.params.prefix)) return false;
+    if (!key.startsWith(this.params.prefix)) return undefined;
     // The separators must not occur inside the fields, or two different entry sets could
     // serialise to the same bytes and hide a difference.
     if (key.includes('\0')) throw new InvalidDigestInputError(`key ${JSON.stringify(key)} contains a NUL character`);
@@ -172,7 +181,7 @@ export class DigestTreeBuilder {
       this.#buckets.set(bucket, lines);
     }
     lines.push(Buffer.from(`${key}\0${fingerprint}\n`, 'utf8'));
-    return true;
+    return bucket;
   }
 
   /** Adds entries from an array or generator. */

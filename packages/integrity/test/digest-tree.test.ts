@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { setImmediate } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import {
   bucketOf,
   buildDigestTree,
   buildDigestTreeFrom,
+  DigestTreeBuilder,
   compileDigestTreeOptions,
   diffTrees,
   entriesInBuckets,
@@ -52,6 +54,24 @@ function sameBucketPair(candidate: (i: number) => [string, string]): [string, st
 }
 /** Comparisons for one differing leaf: the root, then every child of each differing inner node. */
 const ONE_BUCKET_COST = 1 + params.depth * params.fanout;
+
+describe('bucketOf and DigestTreeBuilder.place', () => {
+  it('a key\'s bucket is the first leafBits bits of the SHA-256 of its UTF-8 bytes', () => {
+    for (const key of ['models/a.bin', 'ünï/cödé', '😀', '', 'x'.repeat(1024)]) {
+      const head = createHash('sha256').update(Buffer.from(key, 'utf8')).digest().readUInt32BE(0);
+      for (const bits of [1, 4, 12, 16, 24]) expect(bucketOf(key, bits)).toBe(head >>> (32 - bits));
+    }
+  });
+
+  it('place returns the bucket add() filed the entry in, and undefined for a key outside the prefix', () => {
+    const builder = new DigestTreeBuilder({ prefix: 'models/', leafBits: 12 });
+    expect(builder.place({ key: 'models/a', fingerprint: 'f' })).toBe(bucketOf('models/a', 12));
+    expect(builder.place({ key: 'other/a', fingerprint: 'f' })).toBeUndefined();
+    expect(builder.add({ key: 'models/b', fingerprint: 'g' })).toBe(true);
+    const tree = builder.finish();
+    expect([...tree.leaves()].reduce((n, leaf) => n + leaf.count, 0)).toBe(2);
+  });
+});
 
 describe('diffTrees', () => {
   it('reports nothing, after comparing only the roots, when both datacenters hold the same entries', () => {

@@ -157,14 +157,15 @@ export async function scanDatacenter(store: ObjectStore, options: ScanOptions): 
     const check = deep?.get(key);
     const object = draft.object === undefined ? undefined : { ...draft.object, deep: check };
     const fingerprint = fingerprintOf({ object, tombstone: draft.tombstone }, nowMs, graceMs);
-    const bucket = bucketOf(key, builder.params.leafBits);
+    // place() hashes the key once for the tree and tells the bucket; keys without a fingerprint
+    // (nothing to compare) are indexed all the same.
+    const bucket = (fingerprint === undefined ? undefined : builder.place({ key, fingerprint })) ?? bucketOf(key, builder.params.leafBits);
     let entries = byBucket.get(bucket);
     if (entries === undefined) {
       entries = new Map();
       byBucket.set(bucket, entries);
     }
     entries.set(key, { fingerprint, object, tombstone: draft.tombstone });
-    if (fingerprint !== undefined) builder.add({ key, fingerprint });
     if (check !== undefined && check.integrity !== 'ok') flagged.push({ key, bucket });
   }
   let deepObjects = 0;
