@@ -79,9 +79,43 @@ export function createS3Client(config: S3StoreConfig, options: CompiledObjectSto
     // With our own agent the handler does not wait for "100 Continue" anyway; the header would only
     // make a server hold the body back.
     expectContinueHeader: false,
+    // Resolve each command class's middleware stack once instead of on every send (about 0.4 ms of
+    // CPU per request otherwise: a consumer applying small objects spent more on it than on
+    // anything else). The cache only serves sends without options, so the abort signal travels in
+    // the input instead (withAbortSignal).
+    cacheMiddleware: true,
   });
+  sendWithAbortSignal(client, requestHandler);
   if (options.unsignedPayload) skipPayloadHash(client);
   return { client, agent };
+}
+
+/** Where a call's abort signal travels: a symbol-keyed member of its input, which no serializer reads. */
+const ABORT_SIGNAL = Symbol('shardsync.abortSignal');
+
+/**
+ * Makes `command` abortable by `signal`; send it with `client.send(command)` and no options (a
+ * client built by {@link createS3Client} then uses its cached middleware and still aborts).
+ */
+export function withAbortSignal<C extends { readonly input: object }>(command: C, signal: AbortSignal | undefined): C {
+  if (signal !== undefined) (command.input as { [ABORT_SIGNAL]?: AbortSignal })[ABORT_SIGNAL] = signal;
+  return command;
+}
+
+/**
+ * The innermost middleware: sends the signed request itself, with the abort signal found in the
+ * input, instead of through the terminal handler, whose options a cached stack fixed at the
+ * first send. Requests without a signal go the usual way.
+ */
+function sendWithAbortSignal(client: S3Client, requestHandler: NodeHttpHandler): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const abortSignal = (args.input as { [ABORT_SIGNAL]?: AbortSignal })[ABORT_SIGNAL];
+      if (abortSignal === undefined) return next(args);
+      return requestHandler.handle(args.request as Parameters<NodeHttpHandler['handle']>[0], { abortSignal });
+    },
+    { step: 'deserialize', priority: 'low', name: 'shardsyncAbortSignal' },
+  );
 }
 
 /**

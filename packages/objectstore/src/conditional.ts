@@ -3,6 +3,7 @@ import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-s
 import { ObjectNotFoundError, PreconditionFailedError } from './errors.js';
 import type { S3Context } from './s3-context.js';
 import { assertConditions, hasConditions, type NormalizedConditions } from './validate.js';
+import { withAbortSignal } from './client.js';
 
 /** Reserved prefix of the keys the `auto` mode writes while probing the server. */
 export const CONDITIONAL_PROBE_PREFIX = '.shardsync/probe/conditional-writes/';
@@ -93,24 +94,21 @@ export class ConditionalWrites {
     };
     const put = (headers: ConditionalHeaders) =>
       ctx.call('PutObject', key, signal, (abortSignal) =>
-        ctx.client.send(new PutObjectCommand({ Bucket: ctx.bucket, Key: key, Body: 'probe', ...headers }), { abortSignal }),
+        ctx.client.send(withAbortSignal(new PutObjectCommand({ Bucket: ctx.bucket, Key: key, Body: 'probe', ...headers }), abortSignal)),
       );
     try {
       await put({});
       const write = await enforced(() => put({ IfNoneMatch: '*' }));
       const copy = await enforced(() =>
         ctx.call('CopyObject', key, signal, (abortSignal) =>
-          ctx.client.send(
-            new CopyObjectCommand({ Bucket: ctx.bucket, Key: key, CopySource: `${ctx.bucket}/${key}`, MetadataDirective: 'REPLACE', IfNoneMatch: '*' }),
-            { abortSignal },
-          ),
+          ctx.client.send(withAbortSignal(new CopyObjectCommand({ Bucket: ctx.bucket, Key: key, CopySource: `${ctx.bucket}/${key}`, MetadataDirective: 'REPLACE', IfNoneMatch: '*' }), abortSignal)),
         ),
       );
       return { write, copy };
     } finally {
       await ctx
         .call('DeleteObject', key, AbortSignal.timeout(ctx.options.cleanupTimeoutMs), (abortSignal) =>
-          ctx.client.send(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: key }), { abortSignal }),
+          ctx.client.send(withAbortSignal(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: key }), abortSignal)),
         )
         .catch(() => undefined); // a leftover probe object under the reserved prefix is harmless
     }

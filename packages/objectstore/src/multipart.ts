@@ -8,6 +8,7 @@ import { missingAsPreconditionFailure, type ConditionalHeaders } from './conditi
 import { EtagRuleViolationError, UnexpectedStoreError } from './errors.js';
 import { multipartEtag, normalizeEtag } from './etag.js';
 import type { S3Context } from './s3-context.js';
+import { withAbortSignal } from './client.js';
 
 /**
  * Uploads (or copies) one part and resolves with the part's ETag. `signal` is the caller's: parts
@@ -49,10 +50,7 @@ export interface MultipartPlan {
 export async function runMultipart(ctx: S3Context, plan: MultipartPlan): Promise<string> {
   const { key, signal } = plan;
   const created = await ctx.call('CreateMultipartUpload', key, signal, (abortSignal) =>
-    ctx.client.send(
-      new CreateMultipartUploadCommand({ Bucket: ctx.bucket, Key: key, Metadata: plan.metadata, ContentType: plan.contentType }),
-      { abortSignal },
-    ),
+    ctx.client.send(withAbortSignal(new CreateMultipartUploadCommand({ Bucket: ctx.bucket, Key: key, Metadata: plan.metadata, ContentType: plan.contentType }), abortSignal)),
   );
   const uploadId = created.UploadId;
   if (uploadId === undefined) throw new UnexpectedStoreError(`CreateMultipartUpload of key ${JSON.stringify(key)} returned no UploadId`);
@@ -90,10 +88,7 @@ export async function runMultipart(ctx: S3Context, plan: MultipartPlan): Promise
     const conditions = await plan.beforeComplete();
     completed = await ctx
       .call('CompleteMultipartUpload', key, signal, (abortSignal) =>
-        ctx.client.send(
-          new CompleteMultipartUploadCommand({ Bucket: ctx.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts }, ...conditions }),
-          { abortSignal },
-        ),
+        ctx.client.send(withAbortSignal(new CompleteMultipartUploadCommand({ Bucket: ctx.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts }, ...conditions }), abortSignal)),
       )
       .catch((err: unknown) => {
         throw missingAsPreconditionFailure(err, conditions);
@@ -104,7 +99,7 @@ export async function runMultipart(ctx: S3Context, plan: MultipartPlan): Promise
     await Promise.allSettled(inFlight);
     await ctx
       .call('AbortMultipartUpload', key, AbortSignal.timeout(ctx.options.cleanupTimeoutMs), (abortSignal) =>
-        ctx.client.send(new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: key, UploadId: uploadId }), { abortSignal }),
+        ctx.client.send(withAbortSignal(new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: key, UploadId: uploadId }), abortSignal)),
       )
       .catch(() => undefined);
     // Report the first failure, not its echoes (a source destroyed because a part failed).

@@ -4,6 +4,7 @@ import { normalizeEtag } from './etag.js';
 import { ObjectNotFoundError, OperationAbortedError, StoreClosedError } from './errors.js';
 import type { CompiledObjectStoreOptions } from './options.js';
 import type { ObjectInfo } from './types.js';
+import { withAbortSignal } from './client.js';
 
 /** What the S3 operations (put, copy, conditional writes) share: one client, one bucket, one error context. */
 export class S3Context {
@@ -45,7 +46,7 @@ export class S3Context {
   async head(key: string, signal: AbortSignal | undefined): Promise<ObjectInfo | undefined> {
     try {
       const out = await this.call('HeadObject', key, signal, (abortSignal) =>
-        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal }),
+        this.client.send(withAbortSignal(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), abortSignal)),
       );
       return toObjectInfo(key, out, out.ContentLength);
     } catch (err) {

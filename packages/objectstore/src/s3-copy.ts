@@ -6,6 +6,7 @@ import { runMultipart } from './multipart.js';
 import type { S3Context } from './s3-context.js';
 import type { CopyOptions, CopyResult } from './types.js';
 import { normalizeConditions, normalizeMetadata, validateKey } from './validate.js';
+import { withAbortSignal } from './client.js';
 
 /**
  * copy() against S3, server-side. The copy is written with the same layout a put() of the same
@@ -41,8 +42,7 @@ export async function s3Copy(
   if (layout.kind === 'single') {
     const headers = await conditional.prepare(destinationKey, conditions, 'CopyObject', signal);
     const sent = ctx.call('CopyObject', destinationKey, signal, (abortSignal) =>
-      ctx.client.send(
-        new CopyObjectCommand({
+      ctx.client.send(withAbortSignal(new CopyObjectCommand({
           Bucket: ctx.bucket,
           Key: destinationKey,
           CopySource: copySource,
@@ -51,9 +51,7 @@ export async function s3Copy(
           Metadata: metadata,
           ContentType: contentType,
           ...headers,
-        }),
-        { abortSignal },
-      ),
+        }), abortSignal)),
     );
     const out = await sent.catch((err: unknown) => {
       throw missingAsPreconditionFailure(err, headers);
@@ -81,8 +79,7 @@ export async function s3Copy(
       next++;
       return Promise.resolve(async (uploadId: string, partNumber: number, partSignal: AbortSignal | undefined) => {
         const out = await ctx.call('UploadPartCopy', destinationKey, partSignal, (abortSignal) =>
-          ctx.client.send(
-            new UploadPartCopyCommand({
+          ctx.client.send(withAbortSignal(new UploadPartCopyCommand({
               Bucket: ctx.bucket,
               Key: destinationKey,
               UploadId: uploadId,
@@ -90,9 +87,7 @@ export async function s3Copy(
               CopySource: copySource,
               CopySourceRange: `bytes=${start}-${end}`,
               CopySourceIfMatch: source.etag,
-            }),
-            { abortSignal },
-          ),
+            }), abortSignal)),
         );
         const partEtag = out.CopyPartResult?.ETag;
         if (partEtag === undefined) throw new UnexpectedStoreError(`UploadPartCopy ${partNumber} of ${what} returned no ETag`);

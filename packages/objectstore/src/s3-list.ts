@@ -5,6 +5,7 @@ import type { CompiledObjectStoreOptions } from './options.js';
 import type { S3Context } from './s3-context.js';
 import { fastListObjectsV2Command } from './s3-list-deserializer.js';
 import type { ListEntry } from './types.js';
+import { withAbortSignal } from './client.js';
 
 /** What the listing functions need from the store. */
 export interface ListTarget {
@@ -32,8 +33,7 @@ async function listPage(
   signal: AbortSignal | undefined,
 ): Promise<Page & { next: string | undefined }> {
   const page: ListObjectsV2CommandOutput = await target.ctx.call('ListObjectsV2', request.prefix, signal, (abortSignal) =>
-    target.client.send(
-      fastListObjectsV2Command({
+    target.client.send(withAbortSignal(fastListObjectsV2Command({
         Bucket: target.bucket,
         Prefix: request.prefix,
         Delimiter: request.delimiter,
@@ -41,9 +41,7 @@ async function listPage(
         StartAfter: request.token === undefined ? request.startAfter : undefined,
         ContinuationToken: request.token,
         MaxKeys: request.pageSize,
-      }),
-      { abortSignal },
-    ),
+      }), abortSignal)),
   );
   const exclude = target.options.listExclude;
   const entries: ListEntry[] = [];

@@ -1,7 +1,7 @@
 import type { Agent } from 'node:http';
 import { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createS3Client, type S3StoreConfig } from './client.js';
+import { createS3Client, withAbortSignal, type S3StoreConfig } from './client.js';
 import { ConditionalWrites, missingAsPreconditionFailure, type ConditionalWriteSupport } from './conditional.js';
 import { NoSuchBucketError, ObjectNotFoundError, UnexpectedStoreError } from './errors.js';
 import { normalizeEtag } from './etag.js';
@@ -52,7 +52,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async ping(signal?: AbortSignal): Promise<void> {
     try {
-      await this.#ctx.call('HeadBucket', undefined, signal, (abortSignal) => this.#client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }));
+      await this.#ctx.call('HeadBucket', undefined, signal, (abortSignal) => this.#client.send(withAbortSignal(new HeadBucketCommand({ Bucket: this.bucket }), abortSignal)));
     } catch (err) {
       if (err instanceof ObjectNotFoundError) {
         throw new NoSuchBucketError(`bucket "${this.bucket}" does not exist at ${this.endpoint} (datacenter ${this.datacenter}); create it or fix the topology`, { cause: err, statusCode: 404 });
@@ -71,15 +71,12 @@ export class S3ObjectStore implements ObjectStore {
     const { range, signal } = options;
     if (range !== undefined) validateRange(range);
     const out = await this.#ctx.call('GetObject', key, signal, (abortSignal) =>
-      this.#client.send(
-        new GetObjectCommand({
+      this.#client.send(withAbortSignal(new GetObjectCommand({
           Bucket: this.bucket,
           Key: key,
           Range: range === undefined ? undefined : `bytes=${range.start}-${range.end}`,
           IfMatch: options.ifMatch === undefined ? undefined : normalizeEtag(options.ifMatch),
-        }),
-        { abortSignal },
-      ),
+        }), abortSignal)),
     );
     const body = out.Body;
     if (!(body instanceof Readable)) {
@@ -109,7 +106,7 @@ export class S3ObjectStore implements ObjectStore {
     const headers = await this.#conditional.prepare(key, conditions, 'DeleteObject', options.signal);
     try {
       await this.#ctx.call('DeleteObject', key, options.signal, (abortSignal) =>
-        this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: headers.IfMatch }), { abortSignal }),
+        this.#client.send(withAbortSignal(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: headers.IfMatch }), abortSignal)),
       );
     } catch (err) {
       if (!(err instanceof ObjectNotFoundError)) throw err;

@@ -9,6 +9,7 @@ import { PartReader } from './part-reader.js';
 import { assertSha256, preparePut, putFailure, type PreparedPut } from './put-common.js';
 import { isAborted, type S3Context } from './s3-context.js';
 import type { PutOptions, PutResult } from './types.js';
+import { withAbortSignal } from './client.js';
 
 /**
  * put() against S3: buffers up to `singlePutMaxBytes` and sends one PutObject (after the SHA-256
@@ -73,8 +74,7 @@ async function putSingle(
   const headers = await conditional.prepare(key, prepared.conditions, 'PutObject', signal);
   const send = (contentMd5: Buffer) =>
     ctx.call('PutObject', key, signal, (abortSignal) =>
-      ctx.client.send(
-        new PutObjectCommand({
+      ctx.client.send(withAbortSignal(new PutObjectCommand({
           Bucket: ctx.bucket,
           Key: key,
           Body: body,
@@ -83,9 +83,7 @@ async function putSingle(
           Metadata: prepared.metadata,
           ContentType: prepared.contentType,
           ...headers,
-        }),
-        { abortSignal },
-      ),
+        }), abortSignal)),
     );
   // A body known from its source's single-part ETag is not hashed again: the server checks Content-MD5.
   let md5 = prepared.knownMd5 ?? md5Of(body);
@@ -150,8 +148,7 @@ async function putMultipart(
 async function uploadPart(ctx: S3Context, key: string, uploadId: string, partNumber: number, part: Buffer, signal: AbortSignal | undefined): Promise<string> {
   const md5 = createHash('md5').update(part).digest();
   const out = await ctx.call('UploadPart', key, signal, (abortSignal) =>
-    ctx.client.send(
-      new UploadPartCommand({
+    ctx.client.send(withAbortSignal(new UploadPartCommand({
         Bucket: ctx.bucket,
         Key: key,
         UploadId: uploadId,
@@ -159,9 +156,7 @@ async function uploadPart(ctx: S3Context, key: string, uploadId: string, partNum
         Body: part,
         ContentLength: part.byteLength,
         ContentMD5: md5.toString('base64'),
-      }),
-      { abortSignal },
-    ),
+      }), abortSignal)),
   );
   return checkEtag(ctx, key, `UploadPart ${partNumber}`, out.ETag, md5);
 }
