@@ -140,7 +140,9 @@ export async function reconcileScenario(ctx: BenchContext): Promise<ScenarioResu
       ratio: pairedRatios(passSeconds, rcloneSeconds),
       target: { op: '<=', value: 0.5, on: 'ratio' },
       limitedBy: limitedBy(n, dcs.length, cpu, listing, spread(perKey).median),
-      notes: `each datacenter's ${n.toLocaleString('en')} objects are listed folder by folder (topology s3.listing: folders); a recursive listing of this s3proxy costs ${listing.recursiveSecondsPerPage.toFixed(1)} s per 1000-key page at this size (it re-walks the whole prefix for every page), a walk of the same keys ${listing.folderWalkSeconds.toFixed(1)} s in ${listing.folderWalkRequests} requests, one at a time`,
+      notes:
+        `each datacenter's ${n.toLocaleString('en')} objects are listed folder by folder (topology s3.listing: folders); a recursive listing of this s3proxy costs ${listing.recursiveSecondsPerPage.toFixed(1)} s per 1000-key page at this size (it re-walks the whole prefix for every page), a walk of the same keys ${listing.folderWalkSeconds.toFixed(1)} s in ${listing.folderWalkRequests} requests, one at a time; ` +
+        `CPU per repetition (medians): the S3 servers ${spread(cpu.passServers).median.toFixed(1)} s answering the pass, ${spread(cpu.rcloneServers).median.toFixed(1)} s answering rclone; the pass's own process ${spread(cpu.passClient).median.toFixed(1)} s, rclone's ${spread(cpu.rcloneClient).median.toFixed(1)} s`,
     },
     { name: 'requests beyond listing per divergent key', unit: 'requests', shardsync: spread(perKey), target: { op: '<=', value: 4, on: 'absolute' } },
   ];
@@ -178,10 +180,10 @@ function limitedBy(
   return (
     `Listing, on CPUs the S3 servers share with the lister. A routine pass lists each of the ${datacenters} datacenters once (${(datacenters * n).toLocaleString('en')} keys); ` +
     `rclone check lists both sides of each of its ${pairs} pairs (${(2 * pairs * n).toLocaleString('en')} keys). Per repetition the S3 servers spent ${m(cpu.passServers).toFixed(1)} CPU s answering the pass ` +
-    `and ${m(cpu.rcloneServers).toFixed(1)} s answering rclone; the pass itself (this Node.js process: the AWS SDK's XML parsing, building the digest trees) spent ${m(cpu.passClient).toFixed(1)} CPU s, ` +
+    `and ${m(cpu.rcloneServers).toFixed(1)} s answering rclone; the pass itself (this Node.js process: parsing the listing pages, hashing every key into the digest trees) spent ${m(cpu.passClient).toFixed(1)} CPU s, ` +
     `rclone's processes ${m(cpu.rcloneClient).toFixed(1)} s. On ${cpus().length} cores the pass's time is bounded by its servers' plus its own CPU, so its ratio cannot fall below ` +
     `about (servers + pass) / (servers + rclone) of the CPU seconds above; the drill-down beyond listing is ${requestsPerKey.toFixed(1)} requests per divergent key. ` +
-    `A walk of one datacenter's keys costs ${listing.folderWalkSeconds.toFixed(1)} s one folder at a time. Faster: parse ListObjectsV2 responses without the SDK's generic XML deserializer, or list each datacenter next to its store (an agent shipping digest trees, see DatacenterView) so a pass costs one listing per datacenter however many compare it.`
+    `A walk of one datacenter's keys costs ${listing.folderWalkSeconds.toFixed(1)} s one folder at a time. Faster still: list each datacenter next to its store (an agent shipping digest trees, see DatacenterView) so a pass costs one listing per datacenter however many compare it.`
   );
 }
 
