@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { InvalidArgumentError, SizeMismatchError } from './errors.js';
+import type { PartBufferPool } from './part-buffers.js';
 
 /** Limits a {@link PartReader} enforces while reading. */
 export interface PartReaderLimits {
@@ -24,6 +25,7 @@ export class PartReader {
   readonly #iterator: AsyncIterator<unknown>;
   readonly #partSize: number;
   readonly #limits: PartReaderLimits;
+  readonly #pool: PartBufferPool | undefined;
   readonly #hash = createHash('sha256');
   #pending: Buffer[] = [];
   #pendingBytes = 0;
@@ -31,9 +33,15 @@ export class PartReader {
   #ended = false;
   #sha256: string | undefined;
 
-  constructor(source: Readable | Uint8Array, partSize: number, limits: PartReaderLimits) {
+  /**
+   * @param pool where parts assembled from several chunks get their memory (blocks of `partSize`
+   *   bytes); the caller releases each part there once it is done with it. Without one, each such
+   *   part is a fresh allocation.
+   */
+  constructor(source: Readable | Uint8Array, partSize: number, limits: PartReaderLimits, pool?: PartBufferPool) {
     this.#partSize = partSize;
     this.#limits = limits;
+    this.#pool = pool;
     if (source instanceof Readable) {
       this.#source = source;
       this.#iterator = source[Symbol.asyncIterator]();
@@ -88,7 +96,15 @@ export class PartReader {
     }
     this.#pendingBytes -= take;
     const [only] = chunks;
-    return chunks.length === 1 && only !== undefined ? only : Buffer.concat(chunks, take);
+    if (chunks.length === 1 && only !== undefined) return only;
+    if (this.#pool === undefined) return Buffer.concat(chunks, take);
+    const part = this.#pool.acquire(take, this.#partSize);
+    let offset = 0;
+    for (const chunk of chunks) {
+      part.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return part;
   }
 
   /**

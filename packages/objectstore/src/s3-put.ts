@@ -5,6 +5,7 @@ import { missingAsPreconditionFailure, type ConditionalWrites } from './conditio
 import { EtagRuleViolationError } from './errors.js';
 import { normalizeEtag, singlePartEtag } from './etag.js';
 import { runMultipart } from './multipart.js';
+import { sharedPartBuffers } from './part-buffers.js';
 import { PartReader } from './part-reader.js';
 import { assertSha256, preparePut, putFailure, type PreparedPut } from './put-common.js';
 import { isAborted, type S3Context } from './s3-context.js';
@@ -28,7 +29,8 @@ export async function s3Put(
   const prepared = preparePut(key, options, ctx.options);
   const { signal } = options;
   const { singlePutMaxBytes, partSizeBytes, maxObjectBytes } = ctx.options;
-  const reader = new PartReader(body, partSizeBytes, { size: prepared.size, maxBytes: maxObjectBytes });
+  // Parts come from the shared pool; each is released once its request succeeded (see PartBufferPool).
+  const reader = new PartReader(body, partSizeBytes, { size: prepared.size, maxBytes: maxObjectBytes }, sharedPartBuffers);
   const onAbort = (): void => reader.destroy();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -100,7 +102,9 @@ async function putSingle(
     });
   }
   const etag = checkEtag(ctx, key, 'PutObject', out.ETag, md5);
-  return { etag, size: body.byteLength, sha256 };
+  const size = body.byteLength;
+  for (const part of buffered) sharedPartBuffers.release(part);
+  return { etag, size, sha256 };
 }
 
 const md5Of = (body: Buffer): Buffer => createHash('md5').update(body).digest();
@@ -158,7 +162,9 @@ async function uploadPart(ctx: S3Context, key: string, uploadId: string, partNum
         ContentMD5: md5.toString('base64'),
       }), abortSignal)),
   );
-  return checkEtag(ctx, key, `UploadPart ${partNumber}`, out.ETag, md5);
+  const etag = checkEtag(ctx, key, `UploadPart ${partNumber}`, out.ETag, md5);
+  sharedPartBuffers.release(part);
+  return etag;
 }
 
 function checkEtag(ctx: S3Context, key: string, operation: string, etag: string | undefined, md5: Buffer): string {
