@@ -11,9 +11,19 @@ import { ListXmlError, parseListObjectsV2, parseS3Error } from './list-xml.js';
  * NextContinuationToken).
  */
 export function fastListObjectsV2Command(input: ListObjectsV2CommandInput): ListObjectsV2Command {
-  const command = new ListObjectsV2Command(input);
-  command.middlewareStack.add(listDeserializer, REPLACE_SDK_DESERIALIZER);
-  return command;
+  return new FastListObjectsV2Command(input);
+}
+
+/**
+ * A class of its own: the client caches resolved middleware per command class
+ * (`cacheMiddleware`), so a plain ListObjectsV2Command sent on the same client keeps the SDK's
+ * deserializer and its full output.
+ */
+class FastListObjectsV2Command extends ListObjectsV2Command {
+  constructor(input: ListObjectsV2CommandInput) {
+    super(input);
+    this.middlewareStack.add(listDeserializer, REPLACE_SDK_DESERIALIZER);
+  }
 }
 
 /** Same name, step and priority as the SDK's entry, so the command's stack overrides the client's. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { describe, expect, test } from 'vitest';
 import {
   InvalidRangeError,
@@ -10,6 +11,9 @@ import {
   SHA256_METADATA_KEY,
   singlePartEtag,
 } from '../src/index.js';
+import { createS3Client } from '../src/client.js';
+import { compileObjectStoreOptions } from '../src/options.js';
+import { fastListObjectsV2Command } from '../src/s3-list-deserializer.js';
 import { body, createTestStore, readAll, testS3Server } from './helpers.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -110,6 +114,23 @@ describe('S3ObjectStore against a real S3 server', () => {
     const folders = [];
     for await (const e of store.list({ prefix: 'ds/', pageSize: 2, order: 'any' })) folders.push({ key: e.key, size: e.size, etag: e.etag });
     expect(folders.sort((a, b) => (a.key < b.key ? -1 : 1))).toEqual([...expected].sort((a, b) => (a.key < b.key ? -1 : 1)));
+  });
+
+  test('on a client built by createS3Client, a plain ListObjectsV2Command sent after a fast listing keeps the SDK output', async () => {
+    const { bucket, store } = await createTestStore();
+    await store.put('ds/a', Buffer.from('a'));
+    const { endpoint, region } = testS3Server();
+    const { client } = createS3Client({ datacenter: 'test', endpoint, region, bucket }, compileObjectStoreOptions());
+    try {
+      const fast = await client.send(fastListObjectsV2Command({ Bucket: bucket, Prefix: 'ds/' }));
+      expect(fast.Contents?.map((c) => c.Key)).toEqual(['ds/a']);
+      expect(fast.KeyCount).toBeUndefined(); // the fast parser reads only what the store needs
+      const plain = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'ds/' }));
+      expect(plain.Contents?.map((c) => c.Key)).toEqual(['ds/a']);
+      expect(plain.KeyCount).toBe(1);
+    } finally {
+      client.destroy();
+    }
   });
 
   test('listing a bucket that does not exist fails with NoSuchBucketError naming the bucket', async () => {
