@@ -82,7 +82,9 @@ export function createS3Client(config: S3StoreConfig, options: CompiledObjectSto
     // Resolve each command class's middleware stack once instead of on every send (about 0.4 ms of
     // CPU per request otherwise: a consumer applying small objects spent more on it than on
     // anything else). The cache only serves sends without options, so the abort signal travels in
-    // the input instead (withAbortSignal).
+    // the input instead (withAbortSignal). A cached stack shares one handler context (resolved
+    // endpoint, auth scheme) between concurrent sends of a command class: safe because a client
+    // here serves one bucket on one endpoint; a client shared by several buckets would need it off.
     cacheMiddleware: true,
   });
   sendWithAbortSignal(client, requestHandler);
