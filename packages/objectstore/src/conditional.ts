@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { withAbortSignal } from './client.js';
 import { ObjectNotFoundError, PreconditionFailedError } from './errors.js';
 import type { S3Context } from './s3-context.js';
 import { assertConditions, hasConditions, type NormalizedConditions } from './validate.js';
-import { withAbortSignal } from './client.js';
 
 /** Reserved prefix of the keys the `auto` mode writes while probing the server. */
 export const CONDITIONAL_PROBE_PREFIX = '.shardsync/probe/conditional-writes/';

@@ -4,11 +4,11 @@ import {
   CreateMultipartUploadCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
+import { withAbortSignal } from './client.js';
 import { missingAsPreconditionFailure, type ConditionalHeaders } from './conditional.js';
 import { EtagRuleViolationError, UnexpectedStoreError } from './errors.js';
 import { multipartEtag, normalizeEtag } from './etag.js';
 import type { S3Context } from './s3-context.js';
-import { withAbortSignal } from './client.js';
 
 /**
  * Uploads (or copies) one part and resolves with the part's ETag. `signal` is the caller's: parts

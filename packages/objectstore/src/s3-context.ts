@@ -1,10 +1,10 @@
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyS3Error } from './classify.js';
+import { withAbortSignal } from './client.js';
 import { normalizeEtag } from './etag.js';
 import { ObjectNotFoundError, OperationAbortedError, StoreClosedError } from './errors.js';
 import type { CompiledObjectStoreOptions } from './options.js';
 import type { ObjectInfo } from './types.js';
-import { withAbortSignal } from './client.js';
 
 /** What the S3 operations (put, copy, conditional writes) share: one client, one bucket, one error context. */
 export class S3Context {

@@ -1,4 +1,5 @@
 import { CopyObjectCommand, UploadPartCopyCommand } from '@aws-sdk/client-s3';
+import { withAbortSignal } from './client.js';
 import { missingAsPreconditionFailure, type ConditionalWrites } from './conditional.js';
 import { EtagRuleViolationError, ObjectNotFoundError, PreconditionFailedError, UnexpectedStoreError } from './errors.js';
 import { normalizeEtag, objectLayout } from './etag.js';
@@ -6,7 +7,6 @@ import { runMultipart } from './multipart.js';
 import type { S3Context } from './s3-context.js';
 import type { CopyOptions, CopyResult } from './types.js';
 import { normalizeConditions, normalizeMetadata, validateKey } from './validate.js';
-import { withAbortSignal } from './client.js';
 
 /**
  * copy() against S3, server-side. The copy is written with the same layout a put() of the same
@@ -42,16 +42,21 @@ export async function s3Copy(
   if (layout.kind === 'single') {
     const headers = await conditional.prepare(destinationKey, conditions, 'CopyObject', signal);
     const sent = ctx.call('CopyObject', destinationKey, signal, (abortSignal) =>
-      ctx.client.send(withAbortSignal(new CopyObjectCommand({
-          Bucket: ctx.bucket,
-          Key: destinationKey,
-          CopySource: copySource,
-          CopySourceIfMatch: source.etag,
-          MetadataDirective: 'REPLACE',
-          Metadata: metadata,
-          ContentType: contentType,
-          ...headers,
-        }), abortSignal)),
+      ctx.client.send(
+        withAbortSignal(
+          new CopyObjectCommand({
+            Bucket: ctx.bucket,
+            Key: destinationKey,
+            CopySource: copySource,
+            CopySourceIfMatch: source.etag,
+            MetadataDirective: 'REPLACE',
+            Metadata: metadata,
+            ContentType: contentType,
+            ...headers,
+          }),
+          abortSignal,
+        ),
+      ),
     );
     const out = await sent.catch((err: unknown) => {
       throw missingAsPreconditionFailure(err, headers);
@@ -79,15 +84,20 @@ export async function s3Copy(
       next++;
       return Promise.resolve(async (uploadId: string, partNumber: number, partSignal: AbortSignal | undefined) => {
         const out = await ctx.call('UploadPartCopy', destinationKey, partSignal, (abortSignal) =>
-          ctx.client.send(withAbortSignal(new UploadPartCopyCommand({
-              Bucket: ctx.bucket,
-              Key: destinationKey,
-              UploadId: uploadId,
-              PartNumber: partNumber,
-              CopySource: copySource,
-              CopySourceRange: `bytes=${start}-${end}`,
-              CopySourceIfMatch: source.etag,
-            }), abortSignal)),
+          ctx.client.send(
+            withAbortSignal(
+              new UploadPartCopyCommand({
+                Bucket: ctx.bucket,
+                Key: destinationKey,
+                UploadId: uploadId,
+                PartNumber: partNumber,
+                CopySource: copySource,
+                CopySourceRange: `bytes=${start}-${end}`,
+                CopySourceIfMatch: source.etag,
+              }),
+              abortSignal,
+            ),
+          ),
         );
         const partEtag = out.CopyPartResult?.ETag;
         if (partEtag === undefined) throw new UnexpectedStoreError(`UploadPartCopy ${partNumber} of ${what} returned no ETag`);

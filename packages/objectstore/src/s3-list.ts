@@ -1,11 +1,11 @@
 import type { ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3';
+import { withAbortSignal } from './client.js';
 import { UnexpectedStoreError } from './errors.js';
 import { normalizeEtag } from './etag.js';
 import type { CompiledObjectStoreOptions } from './options.js';
 import type { S3Context } from './s3-context.js';
 import { fastListObjectsV2Command } from './s3-list-deserializer.js';
 import type { ListEntry } from './types.js';
-import { withAbortSignal } from './client.js';
 
 /** What the listing functions need from the store. */
 export interface ListTarget {
@@ -33,15 +33,20 @@ async function listPage(
   signal: AbortSignal | undefined,
 ): Promise<Page & { next: string | undefined }> {
   const page: ListObjectsV2CommandOutput = await target.ctx.call('ListObjectsV2', request.prefix, signal, (abortSignal) =>
-    target.client.send(withAbortSignal(fastListObjectsV2Command({
-        Bucket: target.bucket,
-        Prefix: request.prefix,
-        Delimiter: request.delimiter,
-        // Only on the first page: the continuation token already encodes the position.
-        StartAfter: request.token === undefined ? request.startAfter : undefined,
-        ContinuationToken: request.token,
-        MaxKeys: request.pageSize,
-      }), abortSignal)),
+    target.client.send(
+      withAbortSignal(
+        fastListObjectsV2Command({
+          Bucket: target.bucket,
+          Prefix: request.prefix,
+          Delimiter: request.delimiter,
+          // Only on the first page: the continuation token already encodes the position.
+          StartAfter: request.token === undefined ? request.startAfter : undefined,
+          ContinuationToken: request.token,
+          MaxKeys: request.pageSize,
+        }),
+        abortSignal,
+      ),
+    ),
   );
   const exclude = target.options.listExclude;
   const entries: ListEntry[] = [];

@@ -71,12 +71,17 @@ export class S3ObjectStore implements ObjectStore {
     const { range, signal } = options;
     if (range !== undefined) validateRange(range);
     const out = await this.#ctx.call('GetObject', key, signal, (abortSignal) =>
-      this.#client.send(withAbortSignal(new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Range: range === undefined ? undefined : `bytes=${range.start}-${range.end}`,
-          IfMatch: options.ifMatch === undefined ? undefined : normalizeEtag(options.ifMatch),
-        }), abortSignal)),
+      this.#client.send(
+        withAbortSignal(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Range: range === undefined ? undefined : `bytes=${range.start}-${range.end}`,
+            IfMatch: options.ifMatch === undefined ? undefined : normalizeEtag(options.ifMatch),
+          }),
+          abortSignal,
+        ),
+      ),
     );
     const body = out.Body;
     if (!(body instanceof Readable)) {

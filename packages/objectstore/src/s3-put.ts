@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import { withAbortSignal } from './client.js';
 import { missingAsPreconditionFailure, type ConditionalWrites } from './conditional.js';
 import { EtagRuleViolationError } from './errors.js';
 import { normalizeEtag, singlePartEtag } from './etag.js';
@@ -10,7 +11,6 @@ import { PartReader } from './part-reader.js';
 import { assertSha256, preparePut, putFailure, type PreparedPut } from './put-common.js';
 import { isAborted, type S3Context } from './s3-context.js';
 import type { PutOptions, PutResult } from './types.js';
-import { withAbortSignal } from './client.js';
 
 /**
  * put() against S3: buffers up to `singlePutMaxBytes` and sends one PutObject (after the SHA-256
@@ -76,16 +76,21 @@ async function putSingle(
   const headers = await conditional.prepare(key, prepared.conditions, 'PutObject', signal);
   const send = (contentMd5: Buffer) =>
     ctx.call('PutObject', key, signal, (abortSignal) =>
-      ctx.client.send(withAbortSignal(new PutObjectCommand({
-          Bucket: ctx.bucket,
-          Key: key,
-          Body: body,
-          ContentLength: body.byteLength,
-          ContentMD5: contentMd5.toString('base64'),
-          Metadata: prepared.metadata,
-          ContentType: prepared.contentType,
-          ...headers,
-        }), abortSignal)),
+      ctx.client.send(
+        withAbortSignal(
+          new PutObjectCommand({
+            Bucket: ctx.bucket,
+            Key: key,
+            Body: body,
+            ContentLength: body.byteLength,
+            ContentMD5: contentMd5.toString('base64'),
+            Metadata: prepared.metadata,
+            ContentType: prepared.contentType,
+            ...headers,
+          }),
+          abortSignal,
+        ),
+      ),
     );
   // A body known from its source's single-part ETag is not hashed again: the server checks Content-MD5.
   let md5 = prepared.knownMd5 ?? md5Of(body);
@@ -152,15 +157,20 @@ async function putMultipart(
 async function uploadPart(ctx: S3Context, key: string, uploadId: string, partNumber: number, part: Buffer, signal: AbortSignal | undefined): Promise<string> {
   const md5 = createHash('md5').update(part).digest();
   const out = await ctx.call('UploadPart', key, signal, (abortSignal) =>
-    ctx.client.send(withAbortSignal(new UploadPartCommand({
-        Bucket: ctx.bucket,
-        Key: key,
-        UploadId: uploadId,
-        PartNumber: partNumber,
-        Body: part,
-        ContentLength: part.byteLength,
-        ContentMD5: md5.toString('base64'),
-      }), abortSignal)),
+    ctx.client.send(
+      withAbortSignal(
+        new UploadPartCommand({
+          Bucket: ctx.bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: part,
+          ContentLength: part.byteLength,
+          ContentMD5: md5.toString('base64'),
+        }),
+        abortSignal,
+      ),
+    ),
   );
   const etag = checkEtag(ctx, key, `UploadPart ${partNumber}`, out.ETag, md5);
   sharedPartBuffers.release(part);
