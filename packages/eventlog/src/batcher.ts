@@ -7,8 +7,10 @@ export interface BatcherOptions {
   maxBytes?: number;
   /**
    * How long the first item of an idle batcher waits for company. Default 0: the first item
-   * goes at once, and items arriving while a flush is in flight form the next batch, so batches
-   * grow with concurrency without adding latency at low load.
+   * goes at the end of the current event-loop turn (with whatever else that turn submitted: the
+   * items of one batch request, the requests parsed from one read), and items arriving while a
+   * flush is in flight form the next batch, so batches grow with concurrency without adding
+   * latency at low load.
    */
   lingerMs?: number;
 }
@@ -33,7 +35,7 @@ export class Batcher<T, R> {
   readonly #lingerMs: number;
   #queue: Array<Pending<T, R>> = [];
   #inFlight: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   #closed = false;
 
   constructor(flush: (items: T[]) => Promise<R[]>, sizeOf: (item: T) => number, options: BatcherOptions = {}) {
@@ -64,8 +66,7 @@ export class Batcher<T, R> {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
+      this.#cancelTimer();
       this.#startFlush();
     }
     while (this.#inFlight !== undefined) await this.#inFlight;
@@ -73,14 +74,22 @@ export class Batcher<T, R> {
 
   #schedule(): void {
     if (this.#inFlight !== undefined || this.#timer !== undefined) return;
-    if (this.#lingerMs <= 0) {
-      this.#startFlush();
-      return;
-    }
-    this.#timer = setTimeout(() => {
+    const fire = () => {
       this.#timer = undefined;
       this.#startFlush();
-    }, this.#lingerMs);
+    };
+    // Flushing the first item synchronously would send it alone and make the rest of its turn's
+    // items wait a whole round trip for the next flush (measured: 64-item batch requests took
+    // about two Kafka round trips).
+    this.#timer = this.#lingerMs <= 0 ? setImmediate(fire) : setTimeout(fire, this.#lingerMs);
+  }
+
+  #cancelTimer(): void {
+    const timer = this.#timer;
+    this.#timer = undefined;
+    if (timer === undefined) return;
+    if (this.#lingerMs <= 0) clearImmediate(timer as NodeJS.Immediate);
+    else clearTimeout(timer as NodeJS.Timeout);
   }
 
   #takeBatch(): Array<Pending<T, R>> {
