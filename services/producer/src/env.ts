@@ -22,6 +22,8 @@ export const producerEnvSchema = z.object({
   SHARDSYNC_PRODUCER_INLINE_MAX_BYTES: bytes.max(512 * 1024, 'inline payloads must stay well below the Kafka message limit (1 MiB)').default(64 * 1024),
   /** Largest accepted body; larger requests get 413. Default 50 GiB. */
   SHARDSYNC_PRODUCER_MAX_BODY_BYTES: bytes.default(50 * 1024 ** 3),
+  /** Largest `POST /v1/batch` request body (JSON, bodies in base64); larger requests get 413. Default 16 MiB. */
+  SHARDSYNC_PRODUCER_BATCH_MAX_BYTES: bytes.max(256 * 1024 ** 2, 'a batch is held whole in memory while it is processed; keep it small').default(16 * 1024 ** 2),
   /** How long an Idempotency-Key is remembered. Default 24 h. */
   SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS: z.coerce.number().int().positive().default(24 * 3600 * 1000),
   /** Time allowed for in-flight requests to finish on SIGTERM. Default 30 s. */

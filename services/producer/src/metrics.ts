@@ -26,6 +26,12 @@ export class ProducerMetrics {
     labelNames: ['operation', 'payload'] as const,
     registers: [this.registry],
   });
+  readonly batchItems = new Counter({
+    name: 'shardsync_producer_batch_items_total',
+    help: 'Items of POST /v1/batch requests, by the status each item was answered with',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
   readonly stagedCleanups = new Counter({
     name: 'shardsync_producer_staged_cleanups_total',
     help: 'Staged payloads deleted because their event could not be emitted',

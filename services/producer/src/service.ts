@@ -48,7 +48,8 @@ export class ProducerService {
     const kafka = createKafkaClient({ brokers: topology.kafka.brokers, clientId: `${topology.kafka.clientId}-producer`, log: logTo(logger, 'kafkajs') });
     const admin = new EventLogAdmin(kafka);
     const sink = new KafkaEventSink(kafka);
-    const redis = new Redis(topology.redis.url, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: true });
+    // Auto-pipelining: the claims and answers of a batch's items, issued in the same tick, share one write.
+    const redis = new Redis(topology.redis.url, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: true, enableAutoPipelining: true });
     redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
     const idempotencyStore = new RedisIdempotencyStore(redis);
 
@@ -83,6 +84,7 @@ export class ProducerService {
       metrics,
       logger,
       maxBodyBytes: env.SHARDSYNC_PRODUCER_MAX_BODY_BYTES,
+      batchMaxBytes: env.SHARDSYNC_PRODUCER_BATCH_MAX_BYTES,
       readiness: [
         { name: 'kafka', check: () => sink.ping() },
         { name: `store:${datacenter}`, check: () => originStore.ping() },

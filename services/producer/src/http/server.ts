@@ -3,8 +3,9 @@ import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { registerOpsRoutes, type Logger, type ReadinessCheck } from '@shardsync/runtime';
 import { TokenAuthenticator, type TokenGrant } from '../auth/tokens.js';
 import { ProducerError } from '../errors.js';
-import type { Ingest } from '../ingest/types.js';
+import type { Accepted, Ingest } from '../ingest/types.js';
 import type { ProducerMetrics } from '../metrics.js';
+import { parseBatchRequest, type BatchItem } from './batch-request.js';
 import { readJsonBody } from './json-body.js';
 
 export interface ServerDeps {
@@ -14,6 +15,8 @@ export interface ServerDeps {
   readiness: readonly ReadinessCheck[];
   logger: Logger;
   maxBodyBytes: number;
+  /** Largest `POST /v1/batch` request body. */
+  batchMaxBytes: number;
 }
 
 const META_PREFIX = 'x-shardsync-meta-';
@@ -106,8 +109,42 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     return reply.code(202).send(accepted);
   });
 
+  // Many small updates in one request: the per-request cost (HTTP, auth) is paid once, and the
+  // items' events reach Kafka together. Items are independent, as if sent concurrently; each
+  // one's answer is a 202 only once its event is acknowledged.
+  app.post('/v1/batch', async (req, reply) => {
+    const grant = authorize(req, deps.auth, undefined);
+    contentLength(req, deps.batchMaxBytes);
+    const items = parseBatchRequest(await readJsonBody(req.raw, deps.batchMaxBytes));
+    const results = await Promise.all(items.map((item) => runBatchItem(deps, grant, item)));
+    return reply.code(200).send({ results });
+  });
+
   registerOpsRoutes(app, { registry: deps.metrics.registry, readiness: deps.readiness });
   return app;
+}
+
+type BatchResult = ({ status: 202 } & Accepted) | { status: number; error: string; message: string };
+
+async function runBatchItem(deps: ServerDeps, grant: TokenGrant, item: BatchItem): Promise<BatchResult> {
+  let result: BatchResult;
+  try {
+    if (!TokenAuthenticator.allows(grant, item.dataset)) {
+      throw new ProducerError('SHARDSYNC_FORBIDDEN', `token "${grant.name}" may not write dataset "${item.dataset}"`);
+    }
+    const common = { grant, dataset: item.dataset, key: item.key, idempotencyKey: item.idempotencyKey };
+    const accepted =
+      item.operation === 'put'
+        ? await deps.ingest.put({ ...common, body: item.body, contentLength: item.body.length, declaredSha256: item.sha256, metadata: item.metadata })
+        : await deps.ingest.delete(common);
+    result = { status: 202, ...accepted };
+  } catch (err) {
+    const e = toProducerError(err);
+    if (e.status >= 500) deps.logger.error({ err, dataset: item.dataset, key: item.key }, 'batch item failed');
+    result = { status: e.status, error: e.code, message: e.message };
+  }
+  deps.metrics.batchItems.inc({ status: String(result.status) });
+  return result;
 }
 
 function toProducerError(err: unknown): ProducerError {

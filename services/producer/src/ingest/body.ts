@@ -12,12 +12,18 @@ function toBuffer(chunk: unknown): Buffer {
 }
 
 /**
- * Reads at most `inlineMaxBytes + 1` bytes to learn whether the body is small enough to
- * travel inline. A larger body comes back as one stream (what was read, then the rest), with
+ * A body already whole (a batch item) is inline or streamed as it is. A stream is read for at most
+ * `inlineMaxBytes + 1` bytes to learn whether the body is small enough to travel inline. A larger body comes back as one stream (what was read, then the rest), with
  * `maxBytes` enforced while it flows, so it is never held whole in memory. `onBytes` sees the
  * streamed chunks as they are consumed (a 'data' listener would steal them from the reader).
  */
-export async function startBody(body: Readable, inlineMaxBytes: number, maxBytes: number, onBytes: (n: number) => void = () => undefined): Promise<BodyStart> {
+export async function startBody(body: Readable | Buffer, inlineMaxBytes: number, maxBytes: number, onBytes: (n: number) => void = () => undefined): Promise<BodyStart> {
+  if (Buffer.isBuffer(body)) {
+    if (body.length <= inlineMaxBytes) return { kind: 'complete', bytes: body };
+    if (body.length > maxBytes) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `the body is ${body.length} bytes; this producer accepts at most ${maxBytes}`);
+    onBytes(body.length);
+    return { kind: 'streaming', stream: Readable.from([body], { objectMode: false }) };
+  }
   const iterator = body[Symbol.asyncIterator]() as AsyncIterator<unknown>;
   const head: Buffer[] = [];
   let size = 0;

@@ -20,7 +20,8 @@ interface Common {
 }
 
 export interface PutRequest extends Common {
-  body: Readable;
+  /** The body as it streams in, or already whole (an item of a batch). */
+  body: Readable | Buffer;
   /** The Content-Length header when the client sent one. */
   contentLength?: number | undefined;
   /** The `x-shardsync-sha256` header: the digest the client expects. */
