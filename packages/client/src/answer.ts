@@ -2,7 +2,7 @@ import { RETRIABLE_STATUSES, ShardsyncClientError } from './errors.js';
 import type { HttpAnswer } from './transport.js';
 import type { Accepted } from './types.js';
 
-function parseJson(text: string): unknown {
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
@@ -10,7 +10,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-function snippet(text: string): string {
+export function snippet(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
 }
@@ -30,12 +30,16 @@ function isAccepted(value: unknown): value is Accepted {
 
 /** A 202's body as the typed answer. A malformed one is not retried: the update may have been emitted. */
 export function acceptedFrom(answer: HttpAnswer, what: string): Accepted {
-  const value = parseJson(answer.body);
+  return acceptedFromValue(parseJson(answer.body), answer.status, what, () => answer.body);
+}
+
+/** {@link acceptedFrom} for an answer already parsed (an item of a batch answer). */
+export function acceptedFromValue(value: unknown, status: number, what: string, raw: () => string): Accepted {
   if (!isAccepted(value)) {
     throw new ShardsyncClientError(
       'SHARDSYNC_CLIENT_BAD_RESPONSE',
-      `${what}: the producer answered 202 but not with {eventId, dataset, key, version, sha256, size}: ${snippet(answer.body)}; the update may have been accepted, retry with the same idempotencyKey to find out`,
-      { status: answer.status, retriable: false },
+      `${what}: the producer answered 202 but not with {eventId, dataset, key, version, sha256, size}: ${snippet(raw())}; the update may have been accepted, retry with the same idempotencyKey to find out`,
+      { status, retriable: false },
     );
   }
   const { eventId, dataset, key, version, sha256, size } = value;
@@ -47,16 +51,20 @@ export function acceptedFrom(answer: HttpAnswer, what: string): Accepted {
  * or SHARDSYNC_CLIENT_BAD_RESPONSE for anything else (a proxy's page). Retriable by status.
  */
 export function errorFrom(answer: HttpAnswer, what: string): ShardsyncClientError {
-  const retriable = RETRIABLE_STATUSES.has(answer.status);
-  const value = parseJson(answer.body);
+  return errorFromValue(parseJson(answer.body), answer.status, what, () => answer.body);
+}
+
+/** {@link errorFrom} for an answer already parsed (an item of a batch answer). */
+export function errorFromValue(value: unknown, status: number, what: string, raw: () => string): ShardsyncClientError {
+  const retriable = RETRIABLE_STATUSES.has(status);
   if (typeof value === 'object' && value !== null && typeof (value as { error?: unknown }).error === 'string') {
     const { error, message } = value as { error: string; message?: unknown };
     const detail = typeof message === 'string' ? message : 'no message';
-    return new ShardsyncClientError(error, `${what}: ${detail}`, { status: answer.status, retriable });
+    return new ShardsyncClientError(error, `${what}: ${detail}`, { status, retriable });
   }
-  const unexpected = answer.status >= 200 && answer.status < 300 ? `an unexpected ${answer.status}` : `HTTP ${answer.status}`;
-  return new ShardsyncClientError('SHARDSYNC_CLIENT_BAD_RESPONSE', `${what}: ${unexpected} that is not a shardsync answer (is baseUrl the producer?): ${snippet(answer.body)}`, {
-    status: answer.status,
+  const unexpected = status >= 200 && status < 300 ? `an unexpected ${status}` : `HTTP ${status}`;
+  return new ShardsyncClientError('SHARDSYNC_CLIENT_BAD_RESPONSE', `${what}: ${unexpected} that is not a shardsync answer (is baseUrl the producer?): ${snippet(raw())}`, {
+    status,
     retriable,
   });
 }

@@ -1,8 +1,9 @@
-import { acceptedFrom, errorFrom } from './answer.js';
+import { acceptedFrom, acceptedFromValue, errorFrom, errorFromValue } from './answer.js';
+import { Batcher, type BatchWireItem } from './batcher.js';
 import { bodySource, type BodySource } from './body.js';
-import { classifyNetworkError, invalidArgument, ShardsyncClientError, withCallContext } from './errors.js';
+import { classifyNetworkError, forCall, invalidArgument, ShardsyncClientError, withCallContext } from './errors.js';
 import { compileClientOptions, type CompiledClientOptions, type ShardsyncClientOptions } from './options.js';
-import { idempotencyKeyFor, objectPath, putHeaders } from './request.js';
+import { idempotencyKeyFor, objectPath, putFields, putHeaders } from './request.js';
 import { nextDelayMs, retryAfterMs, sleep } from './retry.js';
 import { Transport, type AttemptRequest } from './transport.js';
 import type { Accepted, Announcement, CallOptions, PutBody, PutOptions } from './types.js';
@@ -15,6 +16,17 @@ interface CallSpec {
   headers: Record<string, string>;
   body?: BodySource | undefined;
 }
+
+/** Why one attempt did not get a 202; `final` when no retry may follow. */
+interface Failure {
+  failed: ShardsyncClientError;
+  serverAskedMs?: number | undefined;
+  final?: boolean;
+  /** Added to the final error's message. */
+  note?: string | undefined;
+}
+
+type Attempt = (idempotencyKey: string) => Promise<Accepted | Failure>;
 
 /**
  * Typed client of the shardsync producer's HTTP API. Every call carries an Idempotency-Key
@@ -34,9 +46,12 @@ export class ShardsyncClient {
   readonly #inFlight = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
+  readonly #batcher: Batcher | undefined;
+
   constructor(options: ShardsyncClientOptions) {
     this.options = compileClientOptions(options);
     this.#transport = new Transport(this.options);
+    this.#batcher = this.options.batch === undefined ? undefined : new Batcher(this.#transport, this.options.batch);
   }
 
   /**
@@ -46,14 +61,28 @@ export class ShardsyncClient {
    */
   put(dataset: string, key: string, body: PutBody, options: PutOptions = {}): Promise<Accepted> {
     return this.#track(() => {
-      const headers = putHeaders(options);
-      return this.#call({ what: `put ${dataset}/${key}`, method: 'PUT', path: objectPath(dataset, key), headers, body: bodySource(body, options.contentLength) }, options);
+      const what = `put ${dataset}/${key}`;
+      const path = objectPath(dataset, key);
+      const fields = putFields(options);
+      const bytes = wholeBody(body);
+      const batch = this.options.batch;
+      if (this.#batcher !== undefined && batch !== undefined && bytes !== undefined && bytes.length <= batch.maxItemBytes) {
+        const { sha256, contentType, metadata } = fields;
+        const item = { operation: 'put' as const, dataset, key, body: bytes.toString('base64'), sha256, contentType, ...(Object.keys(metadata).length > 0 ? { metadata } : {}) };
+        return this.#batched(this.#batcher, what, options, (idempotencyKey) => ({ ...item, idempotencyKey }));
+      }
+      return this.#call({ what, method: 'PUT', path, headers: putHeaders(fields), body: bodySource(body, options.contentLength) }, options);
     });
   }
 
   /** `DELETE /v1/objects/{dataset}/{key}`: replicates a delete (a tombstone) to every datacenter of the dataset. */
   delete(dataset: string, key: string, options: CallOptions = {}): Promise<Accepted> {
-    return this.#track(() => this.#call({ what: `delete ${dataset}/${key}`, method: 'DELETE', path: objectPath(dataset, key), headers: {} }, options));
+    return this.#track(() => {
+      const what = `delete ${dataset}/${key}`;
+      const path = objectPath(dataset, key);
+      if (this.#batcher !== undefined) return this.#batched(this.#batcher, what, options, (idempotencyKey) => ({ operation: 'delete', dataset, key, idempotencyKey }));
+      return this.#call({ what, method: 'DELETE', path, headers: {} }, options);
+    });
   }
 
   /**
@@ -103,15 +132,10 @@ export class ShardsyncClient {
     return promise;
   }
 
-  async #call(spec: CallSpec, options: CallOptions): Promise<Accepted> {
-    const idempotencyKey = idempotencyKeyFor(options);
-    const policy = this.options.retry;
-    // Attempts on the wire follow only the caller's signal; waits between them also end on close().
-    const waitSignal = options.signal === undefined ? this.#closed.signal : AbortSignal.any([options.signal, this.#closed.signal]);
+  /** One request per attempt. */
+  #call(spec: CallSpec, options: CallOptions): Promise<Accepted> {
     const target = this.#transport.describe(spec.method, spec.path);
-    for (let attempt = 1; ; attempt += 1) {
-      let error: ShardsyncClientError;
-      let serverAskedMs: number | undefined;
+    const attempt: Attempt = async (idempotencyKey) => {
       try {
         const answer = await this.#transport.send({
           method: spec.method,
@@ -121,25 +145,73 @@ export class ShardsyncClient {
           signal: options.signal,
         });
         if (answer.status === 202) return acceptedFrom(answer, spec.what);
-        error = errorFrom(answer, spec.what);
-        serverAskedMs = retryAfterMs(answer.headers['retry-after']);
+        const failed = errorFrom(answer, spec.what);
+        const resendable = spec.body === undefined || spec.body.canResend();
+        // Only retriable failures read the body source again.
+        if (failed.retriable && !resendable) return { failed, final: true, note: spec.body?.notResendableReason };
+        return { failed, serverAskedMs: retryAfterMs(answer.headers['retry-after']) };
       } catch (err) {
-        error = err instanceof ShardsyncClientError ? err : classifyNetworkError(err, target);
-        if (error.code === 'SHARDSYNC_CLIENT_BAD_RESPONSE') throw withCallContext(error, { idempotencyKey, attempts: attempt });
+        const failed = err instanceof ShardsyncClientError ? err : classifyNetworkError(err, target);
+        if (failed.code === 'SHARDSYNC_CLIENT_BAD_RESPONSE') return { failed, final: true };
+        if (failed.retriable && spec.body !== undefined && !spec.body.canResend()) return { failed, final: true, note: spec.body.notResendableReason };
+        return { failed };
       }
-      const resendable = spec.body === undefined || spec.body.canResend();
-      if (!error.retriable || attempt >= policy.maxAttempts || waitSignal.aborted || !resendable) {
-        const note = error.retriable && !resendable ? spec.body?.notResendableReason : undefined;
-        throw withCallContext(error, { idempotencyKey, attempts: attempt, note });
+    };
+    return this.#retrying(options, attempt);
+  }
+
+  /** Through the batcher: the item travels in a `POST /v1/batch` with other calls' items, and is retried alone. */
+  #batched(batcher: Batcher, what: string, options: CallOptions, item: (idempotencyKey: string) => BatchWireItem): Promise<Accepted> {
+    return this.#retrying(options, async (idempotencyKey) => {
+      const outcome = await batcher.submit(item(idempotencyKey), options.signal);
+      if (outcome.kind === 'failed') {
+        const failed = forCall(outcome.error, what);
+        return { failed, serverAskedMs: outcome.serverAskedMs, final: failed.code === 'SHARDSYNC_CLIENT_BAD_RESPONSE' };
       }
-      const delayMs = nextDelayMs(attempt, policy, serverAskedMs);
-      this.options.onRetry?.({ error, attempt, delayMs, idempotencyKey });
+      const raw = () => JSON.stringify(outcome.value);
+      if (outcome.status === 202) {
+        try {
+          return acceptedFromValue(outcome.value, outcome.status, what, raw);
+        } catch (err) {
+          return { failed: err as ShardsyncClientError, final: true };
+        }
+      }
+      return { failed: errorFromValue(outcome.value, outcome.status, what, raw) };
+    });
+  }
+
+  /** Runs attempts until one is accepted or a failure is final, not retriable, or out of attempts. */
+  async #retrying(options: CallOptions, attempt: Attempt): Promise<Accepted> {
+    const idempotencyKey = idempotencyKeyFor(options);
+    const policy = this.options.retry;
+    // Attempts on the wire follow only the caller's signal; waits between them also end on close().
+    const waitSignal = options.signal === undefined ? this.#closed.signal : AbortSignal.any([options.signal, this.#closed.signal]);
+    for (let n = 1; ; n += 1) {
+      const result = await attempt(idempotencyKey);
+      if (!isFailure(result)) return result;
+      const { failed, serverAskedMs } = result;
+      if (result.final === true || !failed.retriable || n >= policy.maxAttempts || waitSignal.aborted) {
+        throw withCallContext(failed, { idempotencyKey, attempts: n, note: result.note });
+      }
+      const delayMs = nextDelayMs(n, policy, serverAskedMs);
+      this.options.onRetry?.({ error: failed, attempt: n, delayMs, idempotencyKey });
       try {
         await sleep(delayMs, waitSignal);
       } catch (err) {
-        const stopped = err instanceof ShardsyncClientError ? err : error;
-        throw withCallContext(stopped, { idempotencyKey, attempts: attempt, note: `gave up waiting to retry after: ${error.message}` });
+        const stopped = err instanceof ShardsyncClientError ? err : failed;
+        throw withCallContext(stopped, { idempotencyKey, attempts: n, note: `gave up waiting to retry after: ${failed.message}` });
       }
     }
   }
+}
+
+function isFailure(result: Accepted | Failure): result is Failure {
+  return (result as Partial<Failure>).failed !== undefined;
+}
+
+/** Bytes and strings: bodies that can travel in a batch. */
+function wholeBody(body: PutBody): Buffer | undefined {
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (body instanceof Uint8Array) return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return undefined;
 }

@@ -92,6 +92,12 @@ export function withCallContext(err: ShardsyncClientError, context: { idempotenc
   });
 }
 
+/** The same error, its message prefixed with the call it ended (for errors of a request that carried several calls). */
+export function forCall(err: ShardsyncClientError, what: string): ShardsyncClientError {
+  if (err.code === 'SHARDSYNC_CLIENT_ABORTED' || err.code === 'SHARDSYNC_CLIENT_CLOSED') return err;
+  return new ShardsyncClientError(err.code, `${what}: ${err.message}`, { status: err.status, retriable: err.retriable, cause: err.cause });
+}
+
 // Node socket error codes after which the producer may well answer a new connection.
 const TRANSIENT_NETWORK_CODES = new Set([
   'ECONNREFUSED',

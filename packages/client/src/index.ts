@@ -2,12 +2,13 @@ export { ShardsyncClient } from './client.js';
 export {
   compileClientOptions,
   DEFAULT_BASE_URL,
+  DEFAULT_BATCH,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_SOCKETS,
   DEFAULT_RETRY,
 } from './options.js';
-export type { CompiledClientOptions, RetryEvent, RetryOptions, ShardsyncClientOptions } from './options.js';
+export type { BatchOptions, CompiledClientOptions, RetryEvent, RetryOptions, ShardsyncClientOptions } from './options.js';
 export { RETRIABLE_STATUSES, ShardsyncClientError } from './errors.js';
 export type { ClientErrorCode, ProducerErrorCode, ShardsyncClientErrorOptions, ShardsyncErrorCode } from './errors.js';
 export { objectPath } from './request.js';

@@ -20,6 +20,22 @@ export interface RetryEvent {
   idempotencyKey: string;
 }
 
+/**
+ * Coalescing of small updates: puts of bytes or strings up to `maxItemBytes`, and deletes, that are
+ * called while others are pending travel together in one `POST /v1/batch` request. Each call
+ * still gets its own answer, error and retries (with its own idempotency key).
+ */
+export interface BatchOptions {
+  /** Most updates in one request. Default 256. */
+  maxItems?: number;
+  /** Most bytes in one request (bodies count in base64; one item always fits). Default 4 MiB; keep it under the producer's SHARDSYNC_PRODUCER_BATCH_MAX_BYTES. */
+  maxBytes?: number;
+  /** Larger bodies are sent with their own PUT. Default 64 KiB. */
+  maxItemBytes?: number;
+  /** Batch requests in flight at once; more updates wait for one to finish. Default 4. */
+  maxRequests?: number;
+}
+
 /** What a user passes to the client. Everything but `token` is optional. */
 export interface ShardsyncClientOptions {
   /** The producer's base URL, e.g. `https://shardsync.internal:18080`; a path prefix is kept. Default `http://127.0.0.1:18080`. */
@@ -40,6 +56,8 @@ export interface ShardsyncClientOptions {
   maxSockets?: number;
   /** Called before each retry wait, e.g. to log or count retries. */
   onRetry?: (event: RetryEvent) => void;
+  /** Send small concurrent updates together (`true` for the defaults of {@link BatchOptions}). Default off: one request per call. */
+  batch?: boolean | BatchOptions;
 }
 
 /** {@link ShardsyncClientOptions} validated and with every default filled in. */
@@ -51,12 +69,14 @@ export interface CompiledClientOptions {
   retry: Required<RetryOptions>;
   maxSockets: number;
   onRetry: ((event: RetryEvent) => void) | undefined;
+  batch: Required<BatchOptions> | undefined;
 }
 
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:18080';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_SOCKETS = 64;
+export const DEFAULT_BATCH: Readonly<Required<BatchOptions>> = { maxItems: 256, maxBytes: 4 * 1024 * 1024, maxItemBytes: 64 * 1024, maxRequests: 4 };
 export const DEFAULT_RETRY: Readonly<Required<RetryOptions>> = { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 };
 
 function invalid(message: string): ShardsyncClientError {
@@ -106,5 +126,19 @@ export function compileClientOptions(options: ShardsyncClientOptions): CompiledC
     retry: compiledRetry,
     maxSockets: positiveInt('maxSockets', options.maxSockets, DEFAULT_MAX_SOCKETS),
     onRetry: options.onRetry,
+    batch: compileBatch(options.batch),
   };
+}
+
+function compileBatch(batch: boolean | BatchOptions | undefined): Required<BatchOptions> | undefined {
+  if (batch === undefined || batch === false) return undefined;
+  const given = batch === true ? {} : batch;
+  if (typeof given !== 'object' || given === null) throw invalid('batch must be true, false or an object of batch options');
+  const compiled = {
+    maxItems: positiveInt('batch.maxItems', given.maxItems, DEFAULT_BATCH.maxItems),
+    maxBytes: positiveInt('batch.maxBytes', given.maxBytes, DEFAULT_BATCH.maxBytes),
+    maxItemBytes: positiveInt('batch.maxItemBytes', given.maxItemBytes, DEFAULT_BATCH.maxItemBytes, 0),
+    maxRequests: positiveInt('batch.maxRequests', given.maxRequests, DEFAULT_BATCH.maxRequests),
+  };
+  return compiled;
 }

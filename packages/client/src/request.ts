@@ -43,16 +43,24 @@ export function idempotencyKeyFor(options: CallOptions): string {
   return key;
 }
 
-/** The request headers that describe a put's body: digest, content type, user metadata. */
-export function putHeaders(options: PutOptions): Record<string, string> {
-  const headers: Record<string, string> = {};
+/** A put's description of its body, checked: what travels as headers, or as fields of a batch item. */
+export interface PutFields {
+  /** Lower-case hex. */
+  sha256?: string | undefined;
+  contentType?: string | undefined;
+  metadata: Record<string, string>;
+}
+
+/** Checks a put's digest, content type and user metadata; throws SHARDSYNC_CLIENT_INVALID_ARGUMENT naming what is wrong. */
+export function putFields(options: PutOptions): PutFields {
+  const fields: PutFields = { metadata: {} };
   if (options.sha256 !== undefined) {
     if (!SHA256_HEX.test(options.sha256)) throw invalidArgument(`sha256 must be 64 hexadecimal characters, got "${options.sha256}"`);
-    headers['x-shardsync-sha256'] = options.sha256.toLowerCase();
+    fields.sha256 = options.sha256.toLowerCase();
   }
   if (options.contentType !== undefined) {
     if (!HEADER_VALUE.test(options.contentType)) throw invalidArgument(`contentType "${options.contentType}" must be printable ASCII`);
-    headers['content-type'] = options.contentType;
+    fields.contentType = options.contentType;
   }
   for (const [name, value] of Object.entries(options.metadata ?? {})) {
     if (!METADATA_NAME.test(name)) {
@@ -61,7 +69,16 @@ export function putHeaders(options: PutOptions): Record<string, string> {
     if (typeof value !== 'string' || (value !== '' && !HEADER_VALUE.test(value))) {
       throw invalidArgument(`metadata "${name}" must be printable ASCII without leading or trailing spaces; encode other values (e.g. base64 or percent-encoding) yourself`);
     }
-    headers[`x-shardsync-meta-${name}`] = value;
+    fields.metadata[name] = value;
   }
+  return fields;
+}
+
+/** The request headers that describe a put's body: digest, content type, user metadata. */
+export function putHeaders(fields: PutFields): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (fields.sha256 !== undefined) headers['x-shardsync-sha256'] = fields.sha256;
+  if (fields.contentType !== undefined) headers['content-type'] = fields.contentType;
+  for (const [name, value] of Object.entries(fields.metadata)) headers[`x-shardsync-meta-${name}`] = value;
   return headers;
 }

@@ -7,7 +7,9 @@ import { decodeShardUpdate, formatVersion, type ShardUpdate } from '@shardsync/e
 import { createTestTopology, rawS3Client, readTopic, uniqueName, waitFor } from '@shardsync/testing';
 // The real producer, started in this process the way its own tests start it.
 import { OTHER_TOKEN, startTestProducer, TOKEN } from '../../../services/producer/test/helpers.js';
-import { ShardsyncClient, ShardsyncClientError, type Accepted, type RetryEvent, type ShardsyncClientOptions } from '../src/index.js';
+import type { ShardsyncClientError} from '../src/index.js';
+import { ShardsyncClient, type Accepted, type RetryEvent, type ShardsyncClientOptions } from '../src/index.js';
+import { rejection } from './rejection.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -32,15 +34,6 @@ function largeBody(): { bytes: Buffer; open: () => Readable } {
       })(),
     );
   return { bytes, open };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ShardsyncClientError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ShardsyncClientError)) throw new Error(`expected a ShardsyncClientError, got ${String(err)}`);
-  return err;
 }
 
 describe('ShardsyncClient against the real producer', () => {
@@ -87,6 +80,36 @@ describe('ShardsyncClient against the real producer', () => {
     const cdcEvent = check(announced);
     expect(cdcEvent.payload).toMatchObject({ kind: 'staged', datacenter: 'dc-b', bucket: source.bucket, key: source.key });
     expect(cdcEvent.metadata).toMatchObject({ origin: 'cdc' });
+  });
+
+  it('with batch on, concurrent calls share batch requests and become the same events, each with its own answer', async () => {
+    const topology = await createTestTopology();
+    const producer = await startTestProducer(topology);
+    const dataset = topology.datasets[0]!.name;
+    const client = clientOf(producer.url, { batch: true });
+    const bodies = Array.from({ length: 40 }, (_, i) => randomBytes(100 + i));
+    const calls = [
+      ...bodies.map((b, i) => client.put(dataset, `batched/k${i}`, b, { metadata: { n: String(i) } })),
+      client.delete(dataset, 'batched/gone'),
+      client.put(dataset, 'batched/big', randomBytes(70 * 1024)), // over maxItemBytes: its own PUT
+    ];
+    const refused = rejection(client.put(dataset, 'batched/../escape', 'x'));
+    const answers = await Promise.all(calls);
+    expect((await refused).code).toBe('SHARDSYNC_INVALID_KEY');
+
+    const events = new Map((await eventsOn(topology)).map((e) => [e.eventId, e]));
+    expect(events.size).toBe(42);
+    bodies.forEach((b, i) => {
+      const event = events.get(answers[i]?.eventId ?? '');
+      expect(event).toMatchObject({ key: `batched/k${i}`, operation: 'PUT', sha256: sha(b), size: b.length, metadata: { n: String(i) } });
+      expect(answers[i]).toMatchObject({ key: `batched/k${i}`, sha256: sha(b), version: formatVersion(event!.version) });
+    });
+    expect(events.get(answers[40]?.eventId ?? '')).toMatchObject({ key: 'batched/gone', operation: 'DELETE' });
+    const metrics = await (await fetch(`${producer.url}/metrics`)).text();
+    const batchRequests = Number(/shardsync_producer_requests_total\{route="\/v1\/batch",method="POST",status="200"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    expect(batchRequests).toBeGreaterThan(0);
+    expect(batchRequests).toBeLessThanOrEqual(4); // 42 calls in at most maxRequests batches
+    expect(/shardsync_producer_requests_total\{route="\/v1\/objects\/:dataset\/\*",method="PUT",status="202"\} 1\b/.test(metrics)).toBe(true);
   });
 
   it('a call repeated with its idempotency key gets the first answer and emits one event', async () => {

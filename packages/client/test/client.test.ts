@@ -1,22 +1,14 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { objectPath, ShardsyncClient, ShardsyncClientError, type ShardsyncClientOptions } from '../src/index.js';
+import { objectPath, ShardsyncClient, type ShardsyncClientOptions } from '../src/index.js';
 import { ACCEPTED, startFakeProducer } from './fake-producer.js';
+import { rejection } from './rejection.js';
 
 const TOKEN = 'client-test-token-0123456789';
 
 function clientFor(url: string, options: Partial<ShardsyncClientOptions> = {}): ShardsyncClient {
   const client = new ShardsyncClient({ baseUrl: url, token: TOKEN, retry: { initialDelayMs: 1, maxDelayMs: 5 }, ...options });
   return client;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ShardsyncClientError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ShardsyncClientError)) throw new Error(`expected a ShardsyncClientError, got ${String(err)}`);
-  return err;
 }
 
 describe('ShardsyncClient requests', () => {

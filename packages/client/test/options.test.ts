@@ -19,6 +19,13 @@ describe('compileClientOptions', () => {
     expect(o).toMatchObject({ token: 'tok-0123456789abcdef', connectTimeoutMs: 10_000, idleTimeoutMs: 60_000, maxSockets: 64 });
     expect(o.retry).toEqual({ maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 });
     expect(o.retry).toEqual(DEFAULT_RETRY);
+    expect(o.batch).toBeUndefined();
+  });
+
+  it('batch: true takes the default batch limits, and an object keeps what it sets', () => {
+    expect(compileClientOptions({ token: 't', batch: true }).batch).toEqual({ maxItems: 256, maxBytes: 4 * 1024 * 1024, maxItemBytes: 64 * 1024, maxRequests: 4 });
+    expect(compileClientOptions({ token: 't', batch: { maxRequests: 1 } }).batch).toMatchObject({ maxItems: 256, maxRequests: 1 });
+    expect(compileClientOptions({ token: 't', batch: false }).batch).toBeUndefined();
   });
 
   it('keeps what the user passed, partial retry policies included', () => {
@@ -39,6 +46,8 @@ describe('compileClientOptions', () => {
       [{ token: 't', retry: { maxAttempts: 0 } }, 'retry.maxAttempts must be an integer of at least 1'],
       [{ token: 't', retry: { initialDelayMs: 500, maxDelayMs: 100 } }, 'retry.initialDelayMs (500) must not exceed retry.maxDelayMs (100)'],
       [{ token: 't', connectTimeoutMs: 1.5 }, 'connectTimeoutMs must be an integer'],
+      [{ token: 't', batch: { maxItems: 0 } }, 'batch.maxItems must be an integer of at least 1'],
+      [{ token: 't', batch: 'yes' }, 'batch must be true, false or an object'],
     ];
     for (const [options, message] of cases) {
       const err = refusal(() => compileClientOptions(options as Parameters<typeof compileClientOptions>[0]));

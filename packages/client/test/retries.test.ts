@@ -2,8 +2,10 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ShardsyncClient, ShardsyncClientError, type RetryEvent, type ShardsyncClientOptions } from '../src/index.js';
+import type { ShardsyncClientError} from '../src/index.js';
+import { ShardsyncClient, type RetryEvent, type ShardsyncClientOptions } from '../src/index.js';
 import { ACCEPTED, startFakeProducer, type FakeReply } from './fake-producer.js';
+import { rejection } from './rejection.js';
 
 const TOKEN = 'client-test-token-0123456789';
 const UNAVAILABLE: FakeReply = { status: 503, json: { error: 'SHARDSYNC_UNAVAILABLE', message: 'Kafka is unavailable, try again' } };
@@ -11,15 +13,6 @@ const IN_PROGRESS: FakeReply = { status: 409, json: { error: 'SHARDSYNC_IDEMPOTE
 
 function clientFor(url: string, options: Partial<ShardsyncClientOptions> = {}): ShardsyncClient {
   return new ShardsyncClient({ baseUrl: url, token: TOKEN, retry: { initialDelayMs: 1, maxDelayMs: 5 }, ...options });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ShardsyncClientError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ShardsyncClientError)) throw new Error(`expected a ShardsyncClientError, got ${String(err)}`);
-  return err;
 }
 
 /** A port nothing listens on (yet). */

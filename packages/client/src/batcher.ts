@@ -1,0 +1,162 @@
+import { errorFrom, parseJson, snippet } from './answer.js';
+import { bodySource } from './body.js';
+import { abortError, classifyNetworkError, ShardsyncClientError } from './errors.js';
+import type { BatchOptions } from './options.js';
+import { retryAfterMs } from './retry.js';
+import type { Transport } from './transport.js';
+
+/** One update as `POST /v1/batch` carries it (README "Producer HTTP API"). */
+export type BatchWireItem =
+  | {
+      operation: 'put';
+      dataset: string;
+      key: string;
+      /** base64 */
+      body: string;
+      sha256?: string | undefined;
+      contentType?: string | undefined;
+      metadata?: Record<string, string> | undefined;
+      idempotencyKey: string;
+    }
+  | { operation: 'delete'; dataset: string; key: string; idempotencyKey: string };
+
+/** What became of one item: the producer's answer for it, or why the request carrying it got none. */
+export type ItemOutcome =
+  | { kind: 'answer'; status: number; value: unknown }
+  | { kind: 'failed'; error: ShardsyncClientError; serverAskedMs?: number | undefined };
+
+interface Pending {
+  item: BatchWireItem;
+  /** Bytes the item adds to the request body (about). */
+  size: number;
+  signal: AbortSignal | undefined;
+  settle: (outcome: ItemOutcome) => void;
+  onAbort: (() => void) | undefined;
+}
+
+const PATH = '/v1/batch';
+/** Fewer items than this are not split over several requests: each request has its own cost. */
+const MIN_SPLIT_ITEMS = 8;
+
+/**
+ * Coalesces updates into `POST /v1/batch` requests, the way a Kafka producer fills record
+ * batches: items submitted while a request is being prepared or while every request slot is busy
+ * travel in the next one. Nothing waits on a timer: a lone item goes out on the next turn of the
+ * event loop, so batching costs no latency when there is no concurrency.
+ */
+export class Batcher {
+  readonly #transport: Transport;
+  readonly #limits: Required<BatchOptions>;
+  #queue: Pending[] = [];
+  #inFlight = 0;
+  #scheduled = false;
+
+  constructor(transport: Transport, limits: Required<BatchOptions>) {
+    this.#transport = transport;
+    this.#limits = limits;
+  }
+
+  /**
+   * Resolves with the item's outcome; never rejects. An abort removes an item that has not been
+   * sent yet; one already on the wire may still be applied (as with any request).
+   */
+  submit(item: BatchWireItem, signal: AbortSignal | undefined): Promise<ItemOutcome> {
+    return new Promise<ItemOutcome>((resolve) => {
+      if (signal?.aborted === true) {
+        resolve({ kind: 'failed', error: abortError(signal) });
+        return;
+      }
+      const pending: Pending = { item, size: approximateSize(item), signal, settle: resolve, onAbort: undefined };
+      if (signal !== undefined) {
+        pending.onAbort = () => {
+          const at = this.#queue.indexOf(pending);
+          if (at >= 0) this.#queue.splice(at, 1);
+          resolve({ kind: 'failed', error: abortError(signal) });
+        };
+        signal.addEventListener('abort', pending.onAbort, { once: true });
+      }
+      this.#queue.push(pending);
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // After the current turn's microtasks: callers that continue from a resolved call join this batch.
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (this.#queue.length > 0 && this.#inFlight < this.#limits.maxRequests) {
+      // Share what is queued among the free request slots: requests in flight together keep the
+      // producer busy while an earlier batch waits for Kafka, instead of one batch at a time.
+      const free = this.#limits.maxRequests - this.#inFlight;
+      const batch = this.#take(Math.max(MIN_SPLIT_ITEMS, Math.ceil(this.#queue.length / free)));
+      this.#inFlight += 1;
+      void this.#send(batch).finally(() => {
+        this.#inFlight -= 1;
+        if (this.#queue.length > 0) this.#schedule();
+      });
+    }
+  }
+
+  /** The oldest items (up to `want`) that fit one request; at least one, whatever its size. */
+  #take(want: number): Pending[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.#queue.length && n < this.#limits.maxItems && n < want) {
+      const size = this.#queue[n]?.size ?? 0;
+      if (n > 0 && bytes + size > this.#limits.maxBytes) break;
+      bytes += size;
+      n += 1;
+    }
+    const batch = this.#queue.slice(0, n);
+    this.#queue = this.#queue.slice(n);
+    for (const p of batch) if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
+    return batch;
+  }
+
+  async #send(batch: Pending[]): Promise<void> {
+    const what = `batch of ${batch.length} update${batch.length === 1 ? '' : 's'}`;
+    const json = Buffer.from(JSON.stringify({ items: batch.map((p) => p.item) }), 'utf8');
+    let outcomes: ItemOutcome[];
+    try {
+      const answer = await this.#transport.send({ method: 'POST', path: PATH, headers: { 'content-type': 'application/json' }, body: bodySource(json, undefined) });
+      if (answer.status === 200) {
+        outcomes = itemOutcomes(answer.body, batch.length, what);
+      } else {
+        const failed: ItemOutcome = { kind: 'failed', error: errorFrom(answer, what), serverAskedMs: retryAfterMs(answer.headers['retry-after']) };
+        outcomes = batch.map(() => failed);
+      }
+    } catch (err) {
+      const failed: ItemOutcome = { kind: 'failed', error: err instanceof ShardsyncClientError ? err : classifyNetworkError(err, this.#transport.describe('POST', PATH)) };
+      outcomes = batch.map(() => failed);
+    }
+    batch.forEach((p, i) => p.settle(outcomes[i] ?? { kind: 'failed', error: new ShardsyncClientError('SHARDSYNC_CLIENT_BAD_RESPONSE', `${what}: no answer for item ${i}`, { retriable: false }) }));
+  }
+}
+
+/** The per-item answers of a 200; a malformed answer fails every item, without retry (some may have been emitted). */
+function itemOutcomes(body: string, expected: number, what: string): ItemOutcome[] {
+  const value = parseJson(body);
+  const results = typeof value === 'object' && value !== null ? (value as { results?: unknown }).results : undefined;
+  const wellFormed = Array.isArray(results) && results.length === expected && results.every((r) => typeof r === 'object' && r !== null && typeof (r as { status?: unknown }).status === 'number');
+  if (!wellFormed) {
+    const error = new ShardsyncClientError(
+      'SHARDSYNC_CLIENT_BAD_RESPONSE',
+      `${what}: the producer answered 200 but not with {results: [...]} of ${expected} items: ${snippet(body)}; the updates may have been accepted, retry with the same idempotency keys to find out`,
+      { status: 200, retriable: false },
+    );
+    return Array.from({ length: expected }, () => ({ kind: 'failed', error }));
+  }
+  return (results as Array<{ status: number }>).map((r) => ({ kind: 'answer', status: r.status, value: r }));
+}
+
+/** Bytes the item adds to the JSON request: its body (base64) and a generous allowance for the rest. */
+function approximateSize(item: BatchWireItem): number {
+  return (item.operation === 'put' ? item.body.length : 0) + item.key.length + 256;
+}

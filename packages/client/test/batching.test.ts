@@ -1,0 +1,172 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ShardsyncClient, type ShardsyncClientOptions } from '../src/index.js';
+import { ACCEPTED, startFakeProducer, type FakeReply } from './fake-producer.js';
+import { rejection } from './rejection.js';
+
+const TOKEN = 'client-test-token-0123456789';
+
+interface WireItem {
+  operation: string;
+  dataset: string;
+  key: string;
+  body?: string;
+  sha256?: string;
+  contentType?: string;
+  metadata?: Record<string, string>;
+  idempotencyKey: string;
+}
+
+/** What a fake producer answers for one item of a batch. */
+type ItemReply = { status: number; json?: Record<string, unknown> } | undefined;
+
+/** Batch requests the fake received, parsed. */
+type Seen = WireItem[][];
+
+/** A fake `POST /v1/batch` that answers each item with `decide` (default: 202 echoing it) and records the items. */
+function batchReply(seen: Seen, decide: (item: WireItem, request: number) => ItemReply = () => undefined): FakeReply {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const { items } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { items: WireItem[] };
+      seen.push(items);
+      const results = items.map((item) => {
+        const reply = decide(item, seen.length);
+        return { status: reply?.status ?? 202, ...(reply?.json ?? ACCEPTED(item.dataset, item.key)) };
+      });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ results }));
+    });
+  };
+}
+
+function batchingClient(url: string, options: Partial<ShardsyncClientOptions> = {}): ShardsyncClient {
+  return new ShardsyncClient({ baseUrl: url, token: TOKEN, retry: { initialDelayMs: 1, maxDelayMs: 5 }, batch: true, ...options });
+}
+
+describe('ShardsyncClient with batch', () => {
+  it('concurrent small puts and deletes travel in one POST /v1/batch, and each call gets its own answer', async () => {
+    const seen: Seen = [];
+    const fake = await startFakeProducer([batchReply(seen)]);
+    const client = batchingClient(fake.url);
+    const sha = 'B'.repeat(64);
+    const [a, b, c] = await Promise.all([
+      client.put('ds', 'dir/a.json', '{"a":1}', { sha256: sha, contentType: 'application/json', metadata: { owner: 'team-a' } }),
+      client.put('ds', 'b.bin', new Uint8Array([0, 1, 2, 255])),
+      client.delete('ds', 'gone', { idempotencyKey: 'my-key' }),
+    ]);
+    expect([a?.key, b?.key, c?.key]).toEqual(['dir/a.json', 'b.bin', 'gone']);
+    expect(fake.requests).toEqual([]); // nothing went as a single request
+    expect(seen).toHaveLength(1);
+    const [put, bytes, del] = seen[0] ?? [];
+    expect(put).toMatchObject({ operation: 'put', dataset: 'ds', key: 'dir/a.json', sha256: sha.toLowerCase(), contentType: 'application/json', metadata: { owner: 'team-a' } });
+    expect(Buffer.from(put?.body ?? '', 'base64').toString()).toBe('{"a":1}');
+    expect(Buffer.from(bytes?.body ?? '', 'base64')).toEqual(Buffer.from([0, 1, 2, 255]));
+    expect(del).toEqual({ operation: 'delete', dataset: 'ds', key: 'gone', idempotencyKey: 'my-key' });
+    expect(new Set([put?.idempotencyKey, bytes?.idempotencyKey, del?.idempotencyKey]).size).toBe(3);
+    await client.close();
+  });
+
+  it('bodies over maxItemBytes and streams go as their own PUT', async () => {
+    const seen: Seen = [];
+    const fake = await startFakeProducer([{ status: 202 }]);
+    const client = batchingClient(fake.url, { batch: { maxItemBytes: 4 } });
+    await client.put('ds', 'big', 'five!');
+    await client.put('ds', 'stream', Readable.from([Buffer.from('s')]));
+    expect(seen).toEqual([]);
+    expect(fake.requests.map((r) => [r.method, r.url, r.body.toString()])).toEqual([
+      ['PUT', '/v1/objects/ds/big', 'five!'],
+      ['PUT', '/v1/objects/ds/stream', 's'],
+    ]);
+    await client.close();
+  });
+
+  it('a refused item fails its own call with the producer\'s code and is not retried; the others succeed', async () => {
+    const seen: Seen = [];
+    const invalid = { status: 400, json: { error: 'SHARDSYNC_INVALID_KEY', message: 'key "a/../b" is invalid: a ".." segment' } };
+    const fake = await startFakeProducer([batchReply(seen, (item) => (item.key === 'a/../b' ? invalid : undefined))]);
+    const client = batchingClient(fake.url);
+    const [good, bad] = [client.put('ds', 'ok', 'x'), rejection(client.put('ds', 'a/../b', 'x'))];
+    expect((await good).key).toBe('ok');
+    const err = await bad;
+    expect({ code: err.code, status: err.status, retriable: err.retriable, attempts: err.attempts }).toEqual({ code: 'SHARDSYNC_INVALID_KEY', status: 400, retriable: false, attempts: 1 });
+    expect(err.message).toMatch(/^put ds\/a\/\.\.\/b: key "a\/\.\.\/b" is invalid/);
+    expect(seen.flat()).toHaveLength(2);
+    await client.close();
+  });
+
+  it('an item answered 503 is retried alone with its own idempotency key until accepted', async () => {
+    const seen: Seen = [];
+    const unavailable = { status: 503, json: { error: 'SHARDSYNC_UNAVAILABLE', message: 'Kafka is unavailable, try again' } };
+    const fake = await startFakeProducer([batchReply(seen, (item, request) => (item.key === 'flaky' && request < 3 ? unavailable : undefined))]);
+    const client = batchingClient(fake.url);
+    const results = await Promise.all([client.put('ds', 'steady', 'x'), client.put('ds', 'flaky', 'y')]);
+    expect(results.map((r) => r.key)).toEqual(['steady', 'flaky']);
+    expect(seen.map((items) => items.map((i) => i.key))).toEqual([['steady', 'flaky'], ['flaky'], ['flaky']]);
+    expect(new Set(seen.slice(1).flat().map((i) => i.idempotencyKey))).toEqual(new Set([seen[0]?.[1]?.idempotencyKey]));
+    await client.close();
+  });
+
+  it('a request that got no answer is retried for every item it carried, with the same keys', async () => {
+    const seen: Seen = [];
+    const fake = await startFakeProducer(['drop', batchReply(seen)]);
+    const client = batchingClient(fake.url);
+    await Promise.all([client.put('ds', 'a', 'x'), client.delete('ds', 'b')]);
+    expect(fake.requests).toHaveLength(1); // the dropped one
+    const dropped = (JSON.parse(fake.requests[0]?.body.toString() ?? '{}') as { items: WireItem[] }).items;
+    expect(seen[0]?.map((i) => [i.key, i.idempotencyKey]).sort()).toEqual(dropped.map((i) => [i.key, i.idempotencyKey]).sort());
+    await client.close();
+  });
+
+  it('a 200 that is not a result per item fails every call without retry, since they may have been emitted', async () => {
+    const fake = await startFakeProducer([{ status: 200, json: { results: [{ status: 202 }] } }]);
+    const client = batchingClient(fake.url);
+    const errors = await Promise.all([rejection(client.put('ds', 'a', 'x')), rejection(client.put('ds', 'b', 'y'))]);
+    expect(errors.map((e) => [e.code, e.attempts])).toEqual([
+      ['SHARDSYNC_CLIENT_BAD_RESPONSE', 1],
+      ['SHARDSYNC_CLIENT_BAD_RESPONSE', 1],
+    ]);
+    expect(errors[0]?.message).toMatch(/^put ds\/a: batch of 2 updates: .*retry with the same idempotency keys/);
+    expect(fake.requests).toHaveLength(1);
+    await client.close();
+  });
+
+  it('no request carries more than maxItems items, and calls beyond maxRequests wait for a free request', async () => {
+    const seen: Seen = [];
+    let concurrent = 0;
+    let most = 0;
+    const slow: FakeReply = (req, res) => {
+      concurrent += 1;
+      most = Math.max(most, concurrent);
+      setTimeout(() => {
+        concurrent -= 1;
+        batchReply(seen)(req, res);
+      }, 20);
+    };
+    const fake = await startFakeProducer([slow]);
+    const client = batchingClient(fake.url, { batch: { maxItems: 4, maxRequests: 2 } });
+    const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+    const answers = await Promise.all(keys.map((k) => client.put('ds', k, 'x')));
+    expect(answers.map((a) => a.key)).toEqual(keys);
+    expect(Math.max(...seen.map((items) => items.length))).toBeLessThanOrEqual(4);
+    expect(seen.flat().map((i) => i.key).sort()).toEqual([...keys].sort());
+    expect(most).toBe(2);
+    await client.close();
+  });
+
+  it('an aborted call that is still queued is never sent', async () => {
+    const seen: Seen = [];
+    const fake = await startFakeProducer([batchReply(seen)]);
+    const client = batchingClient(fake.url);
+    const controller = new AbortController();
+    const aborted = rejection(client.put('ds', 'cancelled', 'x', { signal: controller.signal }));
+    const kept = client.put('ds', 'kept', 'y');
+    controller.abort(new Error('changed my mind'));
+    expect((await aborted).code).toBe('SHARDSYNC_CLIENT_ABORTED');
+    expect((await kept).key).toBe('kept');
+    expect(seen.flat().map((i) => i.key)).toEqual(['kept']);
+    await client.close();
+  });
+});
