@@ -45,8 +45,11 @@ export class Idempotency {
       await this.#store.release(scope, key).catch(() => undefined);
       throw err;
     }
-    // The event is durable now; failing to remember the answer must not turn it into an error.
-    await this.#store.complete(scope, key, { fingerprint, status: 202, body: { ...accepted } }, this.#ttlMs).catch(() => undefined);
+    // The event is durable now; failing to remember the answer must not turn it into an error,
+    // and answering need not wait for it: this instance's later commands for the key travel on
+    // the same Redis connection, after this one, so its own retries see the answer. (A retry that
+    // reaches another instance first gets 409 and retries.)
+    void this.#store.complete(scope, key, { fingerprint, status: 202, body: { ...accepted } }, this.#ttlMs).catch(() => undefined);
     return accepted;
   }
 }
