@@ -10,7 +10,8 @@ import { VERSION_METADATA_KEY } from './version.js';
  * - `.shardsync/tombstones/<dataset>/<key>`: an empty marker object carrying the version of a
  *   delete, so a late, older put never resurrects the key and the reconciler can tell deleted
  *   from missing. Under the reserved prefix, users listing their dataset never see it.
- * - `.shardsync/staging/...`: bodies staged by producers, referenced by events (claim check).
+ * - `.shardsync/staging/events/<eventId>`: bodies staged by producers, referenced by events (claim
+ *   check); deleted by the reconciler's staging collection once past their retention.
  */
 export const TOMBSTONE_PREFIX = `${RESERVED_PREFIX}tombstones/`;
 export const STAGING_PREFIX = `${RESERVED_PREFIX}staging/`;

@@ -21,7 +21,7 @@ export interface StagedPayload {
   readonly kind: 'staged';
   readonly datacenter: string;
   readonly bucket: string;
-  /** Content-addressed staging key, `.shardsync/staging/<sha256>`. */
+  /** Where the body is: a producer's staging key (`.shardsync/staging/events/<eventId>`), or the announced source object. */
   readonly key: string;
 }
 

@@ -42,6 +42,15 @@ export const reconcilerEnvSchema = z
     SHARDSYNC_RECONCILER_UNMANAGED: z.enum(['report', 'adopt', 'remove']).default('report'),
     /** Must equal the consumers' SHARDSYNC_TOMBSTONE_GRACE_MS. Default 7 days. */
     SHARDSYNC_TOMBSTONE_GRACE_MS: z.coerce.number().int().positive().default(7 * 24 * 3600 * 1000),
+    /** Time between two collections of the bodies staged in each datacenter; 0 = never. Default 1 h. */
+    SHARDSYNC_STAGING_GC_INTERVAL_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .refine((ms) => ms === 0 || ms >= 1000, 'use 0 (never) or at least 1000 ms')
+      .default(3600 * 1000),
+    /** Staged bodies older than this are deleted; at least SHARDSYNC_TOMBSTONE_GRACE_MS. Default 7 days. */
+    SHARDSYNC_STAGING_RETENTION_MS: z.coerce.number().int().positive().default(7 * 24 * 3600 * 1000),
     /** Prefix of every Redis key (BullMQ queue and pass history); lets several deployments share a Redis. Default `shardsync`. */
     SHARDSYNC_RECONCILER_REDIS_PREFIX: z
       .string()
@@ -66,6 +75,13 @@ export const reconcilerEnvSchema = z
         code: 'custom',
         path: ['SHARDSYNC_RECONCILER_INTERVAL_MS'],
         message: 'passes must run at least twice per tombstone grace period, or a missed delete can outlive its tombstone and be resurrected',
+      });
+    }
+    if (env.SHARDSYNC_STAGING_RETENTION_MS < env.SHARDSYNC_TOMBSTONE_GRACE_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SHARDSYNC_STAGING_RETENTION_MS'],
+        message: `staged bodies must be kept at least as long as tombstones (${env.SHARDSYNC_TOMBSTONE_GRACE_MS} ms), which outlive the topic's retention: an event still in Kafka may need its body`,
       });
     }
   });

@@ -36,6 +36,18 @@ export class ReconcilerMetrics {
     labelNames: ['dataset', 'operation'] as const,
     registers: [this.registry],
   });
+  readonly stagingDeleted = new Counter({
+    name: 'shardsync_reconciler_staging_deleted_total',
+    help: 'Staged bodies deleted because they were past SHARDSYNC_STAGING_RETENTION_MS, by datacenter',
+    labelNames: ['datacenter'] as const,
+    registers: [this.registry],
+  });
+  readonly stagingDeletedBytes = new Counter({
+    name: 'shardsync_reconciler_staging_deleted_bytes_total',
+    help: 'Bytes of the staged bodies deleted, by datacenter',
+    labelNames: ['datacenter'] as const,
+    registers: [this.registry],
+  });
   readonly lastDivergentKeys = new Gauge({ name: 'shardsync_reconciler_last_pass_divergent_keys', help: 'Divergent keys found by the last pass', labelNames: ['dataset'] as const, registers: [this.registry] });
   readonly lastRemaining = new Gauge({
     name: 'shardsync_reconciler_last_pass_remaining_copies',

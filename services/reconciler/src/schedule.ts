@@ -2,7 +2,7 @@ import type { Topology } from '@shardsync/config';
 import type { Logger } from '@shardsync/runtime';
 import type { Queue } from 'bullmq';
 import { scheduledRequest } from './jobs/deps.js';
-import { JOB, schedulerId, type PassJobData } from './jobs/types.js';
+import { JOB, schedulerId, stagingSchedulerId, type PassJobData, type StagingGcJobData } from './jobs/types.js';
 import type { ReconcilerEnv } from './env.js';
 
 /** The datasets this deployment reconciles: the configured list, checked against the topology, or all. */
@@ -22,7 +22,8 @@ export function datasetsToReconcile(topology: Topology, env: ReconcilerEnv): str
  * `SHARDSYNC_RECONCILER_INTERVAL_MS`, one deep pass per dataset every
  * `SHARDSYNC_RECONCILER_DEEP_INTERVAL_MS` (if set). Scheduler ids are per dataset and mode, and
  * `upsertJobScheduler` is idempotent, so however many instances start (or restart) there is
- * exactly one schedule of each; schedules of datasets no longer configured are removed.
+ * exactly one schedule of each; schedules of datasets no longer configured are removed. Each
+ * datacenter also gets a collection of its staged bodies every `SHARDSYNC_STAGING_GC_INTERVAL_MS`.
  */
 export async function syncSchedules(queue: Queue, topology: Topology, env: ReconcilerEnv, logger: Logger): Promise<string[]> {
   const datasets = datasetsToReconcile(topology, env);
@@ -42,12 +43,28 @@ export async function syncSchedules(queue: Queue, topology: Topology, env: Recon
       },
     );
   }
+  const staging = new Set<string>();
+  if (env.SHARDSYNC_STAGING_GC_INTERVAL_MS > 0) {
+    for (const { name: datacenter } of topology.datacenters) {
+      const id = stagingSchedulerId(datacenter);
+      staging.add(id);
+      await queue.upsertJobScheduler(
+        id,
+        { every: env.SHARDSYNC_STAGING_GC_INTERVAL_MS },
+        { name: JOB.stagingGc, data: { datacenter } satisfies StagingGcJobData, opts: { attempts: 3, backoff: { type: 'exponential', delay: 30_000 }, removeOnComplete: { count: 20 }, removeOnFail: { count: 20 } } },
+      );
+    }
+  }
   for (const scheduler of await queue.getJobSchedulers()) {
     const id = scheduler.key;
     if ((id.startsWith('pass-') || id.startsWith('deep-pass-')) && !wanted.has(id)) {
       await queue.removeJobScheduler(id);
       logger.info({ scheduler: id }, 'removed the schedule of a dataset no longer reconciled');
     }
+    if (id.startsWith('staging-gc-') && !staging.has(id)) {
+      await queue.removeJobScheduler(id);
+      logger.info({ scheduler: id }, 'removed a staging collection schedule no longer wanted');
+    }
   }
-  return [...wanted.keys()];
+  return [...wanted.keys(), ...staging];
 }

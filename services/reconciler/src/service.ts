@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import type { ReconcilerEnv } from './env.js';
 import type { JobDeps } from './jobs/deps.js';
 import { createProcessor } from './jobs/processor.js';
-import { JOB, QUEUE_NAME, type PassJobData } from './jobs/types.js';
+import { JOB, QUEUE_NAME, type PassJobData, type StagingGcJobData } from './jobs/types.js';
 import { ReconcilerMetrics } from './metrics.js';
 import { datasetsToReconcile, syncSchedules } from './schedule.js';
 
@@ -42,6 +42,13 @@ export class ReconcilerService {
   async enqueuePass(request: PassRequest): Promise<string> {
     const data: PassJobData = { request };
     const job = await this.queue.add(JOB.pass, data, { attempts: 2, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } });
+    return job.id ?? '';
+  }
+
+  /** Queues a collection of one datacenter's staged bodies now (besides the schedule); returns the job id. */
+  async enqueueStagingGc(datacenter: string): Promise<string> {
+    const data: StagingGcJobData = { datacenter };
+    const job = await this.queue.add(JOB.stagingGc, data, { attempts: 3, removeOnComplete: { count: 20 }, removeOnFail: { count: 20 } });
     return job.id ?? '';
   }
 

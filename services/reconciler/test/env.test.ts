@@ -13,6 +13,8 @@ describe('reconcilerEnvSchema', () => {
       SHARDSYNC_RECONCILER_DRY_RUN: false,
       SHARDSYNC_RECONCILER_UNMANAGED: 'report',
       SHARDSYNC_RECONCILER_REDIS_PREFIX: 'shardsync',
+      SHARDSYNC_STAGING_GC_INTERVAL_MS: 3_600_000,
+      SHARDSYNC_STAGING_RETENTION_MS: 7 * 24 * 3_600_000,
     });
   });
 
@@ -33,6 +35,13 @@ describe('reconcilerEnvSchema', () => {
     const result = reconcilerEnvSchema.safeParse({ SHARDSYNC_RECONCILER_INTERVAL_MS: String(5 * 24 * 3600 * 1000) });
     expect(result.success).toBe(false);
     expect(result.error?.issues[0]?.message).toMatch(/twice per tombstone grace period/);
+  });
+
+  it('refuses a staging retention shorter than the tombstone grace, and a collection interval below a second', () => {
+    const short = reconcilerEnvSchema.safeParse({ SHARDSYNC_STAGING_RETENTION_MS: String(24 * 3600 * 1000) });
+    expect(short.error?.issues.map((i) => [i.path, i.message])).toEqual([[['SHARDSYNC_STAGING_RETENTION_MS'], expect.stringMatching(/at least as long as tombstones/)]]);
+    expect(reconcilerEnvSchema.safeParse({ SHARDSYNC_STAGING_GC_INTERVAL_MS: '10' }).success).toBe(false);
+    expect(reconcilerEnvSchema.parse({ SHARDSYNC_STAGING_GC_INTERVAL_MS: '0' }).SHARDSYNC_STAGING_GC_INTERVAL_MS).toBe(0);
   });
 
   it('refuses a Redis prefix with a colon, which BullMQ would split on', () => {

@@ -4,7 +4,7 @@ import type { Topology } from '@shardsync/config';
 import { findDataset } from '@shardsync/config';
 import type { EventSink } from '@shardsync/eventlog';
 import {
-  RESERVED_PREFIX,
+  STAGING_PREFIX,
   createInlinePayload,
   encodeShardUpdate,
   formatVersion,
@@ -51,9 +51,6 @@ type Unstamped<T> = T extends unknown ? Omit<T, 'version' | 'originDatacenter' |
 /** An update before the producer stamps its version and origin. */
 type UnstampedUpdate = Unstamped<ShardUpdate>;
 
-/** Where staged bodies live in the origin store: content-addressed when the digest is known up front. */
-export const STAGING_PREFIX = `${RESERVED_PREFIX}staging/`;
-
 /** The partition key: every event of one (dataset, key) lands in one partition, in order. */
 export function partitionKey(dataset: string, key: string): string {
   return `${dataset}/${key}`;
@@ -92,7 +89,7 @@ export class Ingestor implements Ingest {
           metadata: req.metadata,
         });
       } catch (err) {
-        if (staged.payload.kind === 'staged' && staged.ownedStagingKey) await this.#cleanupStaged(staged.payload.key);
+        if (staged.payload.kind === 'staged') await this.#cleanupStaged(staged.payload.key);
         throw err;
       }
     });
@@ -154,7 +151,7 @@ export class Ingestor implements Ingest {
     if (!check.ok) throw new ProducerError('SHARDSYNC_INVALID_KEY', `key ${JSON.stringify(key)} is invalid: ${check.message}`);
   }
 
-  async #receiveBody(req: PutRequest, eventId: string, declared: string | undefined): Promise<{ size: number; sha256: string; payload: Payload; ownedStagingKey: boolean }> {
+  async #receiveBody(req: PutRequest, eventId: string, declared: string | undefined): Promise<{ size: number; sha256: string; payload: Payload }> {
     const { inlineMaxBytes, maxBodyBytes } = this.#d.options;
     const start = await startBody(req.body, inlineMaxBytes, maxBodyBytes, (n) => this.#d.metrics.bytesIn.inc(n));
     if (start.kind === 'complete') {
@@ -164,11 +161,11 @@ export class Ingestor implements Ingest {
       if (declared !== undefined && declared !== sha256) {
         throw new ProducerError('SHARDSYNC_CHECKSUM_MISMATCH', `the body's SHA-256 is ${sha256}, not ${declared} as x-shardsync-sha256 says`);
       }
-      return { size: bytes.length, sha256, payload: createInlinePayload(bytes, worthCompressing(bytes) ? 'GZIP' : 'NONE'), ownedStagingKey: false };
+      return { size: bytes.length, sha256, payload: createInlinePayload(bytes, worthCompressing(bytes) ? 'GZIP' : 'NONE') };
     }
-    // Content-addressed when the digest is declared, so a retry or an identical upload lands
-    // on the same staged object; otherwise unique per event.
-    const stagingKey = declared !== undefined ? `${STAGING_PREFIX}${declared}` : `${STAGING_PREFIX}events/${eventId}`;
+    // One key per event, never written again: the staging collector (reconciler) deletes keys by
+    // age, which is safe only if a key it saw as old cannot have been refreshed since.
+    const stagingKey = `${STAGING_PREFIX}events/${eventId}`;
     try {
       const result = await this.#d.originStore.put(stagingKey, start.stream, {
         size: req.contentLength,
@@ -176,7 +173,7 @@ export class Ingestor implements Ingest {
         metadata: declared === undefined ? {} : { 'shardsync-sha256': declared },
       });
       const { datacenter, bucket } = this.#d.originStore;
-      return { size: result.size, sha256: result.sha256, payload: { kind: 'staged', datacenter, bucket, key: stagingKey }, ownedStagingKey: declared === undefined };
+      return { size: result.size, sha256: result.sha256, payload: { kind: 'staged', datacenter, bucket, key: stagingKey } };
     } catch (err) {
       throw toApiError(err, `staging in ${this.#d.datacenter}`);
     }
@@ -209,7 +206,7 @@ export class Ingestor implements Ingest {
       await this.#d.originStore.delete(key);
       this.#d.metrics.stagedCleanups.inc();
     } catch (err) {
-      // The staging collector removes what is left here once it is older than the retention.
+      // The reconciler's staging collection deletes it once it is past SHARDSYNC_STAGING_RETENTION_MS.
       this.#d.logger.warn({ err, key }, 'could not delete a staged payload whose event failed');
     }
   }

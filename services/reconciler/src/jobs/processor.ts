@@ -4,7 +4,8 @@ import type { JobDeps } from './deps.js';
 import { processPass } from './pass-job.js';
 import { processRange } from './range-job.js';
 import { processRepair } from './repair-job.js';
-import { JOB, type PassJobData, type PassResult, type RangeJobData, type RangeResult, type RepairJobData } from './types.js';
+import { processStagingGc } from './staging-job.js';
+import { JOB, type PassJobData, type PassResult, type RangeJobData, type RangeResult, type RepairJobData, type StagingGcJobData, type StagingGcResult } from './types.js';
 
 /** The worker's processor: dispatches on the job name, counts and logs outcomes. */
 export function createProcessor(deps: JobDeps): (job: Job<unknown, unknown>, token?: string) => Promise<unknown> {
@@ -33,6 +34,8 @@ function run(job: Job<unknown, unknown>, token: string | undefined, deps: JobDep
       return processRange(job as Job<RangeJobData, RangeResult>, token, deps);
     case JOB.repair:
       return processRepair(job as Job<RepairJobData, KeyOutcome>, deps);
+    case JOB.stagingGc:
+      return processStagingGc(job as Job<StagingGcJobData, StagingGcResult>, deps);
     default:
       throw new Error(`unknown reconciler job ${JSON.stringify(job.name)}; is an instance of another version sharing the queue?`);
   }

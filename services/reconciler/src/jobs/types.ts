@@ -4,7 +4,7 @@ import type { KeyOutcome, KeyRange, PassRequest, PassScanSummary } from '@shards
 /** The one queue every reconciler instance shares: passes, their key ranges and key repairs. */
 export const QUEUE_NAME = 'reconcile';
 
-export const JOB = { pass: 'pass', range: 'range', repair: 'repair' } as const;
+export const JOB = { pass: 'pass', range: 'range', repair: 'repair', stagingGc: 'staging-gc' } as const;
 
 /** A pass of one dataset. The scheduler creates it; it runs in two steps around its range jobs. */
 export interface PassJobData {
@@ -32,6 +32,19 @@ export interface RepairJobData {
   readonly key: string;
 }
 
+/** Deletes the staged bodies of one datacenter that are past their retention. */
+export interface StagingGcJobData {
+  readonly datacenter: string;
+}
+
+export interface StagingGcResult {
+  readonly datacenter: string;
+  readonly deleted: number;
+  readonly deletedBytes: number;
+  /** Staged bodies still within their retention. */
+  readonly kept: number;
+}
+
 /** What a range job returns to its pass. */
 export interface RangeResult {
   readonly index: number;
@@ -51,6 +64,11 @@ export interface PassResult {
 /** Scheduler ids: one per dataset and mode, whatever number of instances upsert them. */
 export function schedulerId(dataset: string, deep: boolean): string {
   return `${deep ? 'deep-pass' : 'pass'}-${dataset}`;
+}
+
+/** Scheduler id of a datacenter's staging collection. */
+export function stagingSchedulerId(datacenter: string): string {
+  return `staging-gc-${datacenter}`;
 }
 
 /** Job ids of a pass's children: deterministic, so a retried step does not add them twice. BullMQ ids may not contain ":". */

@@ -1,0 +1,60 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { STAGING_PREFIX } from '@shardsync/events';
+import { createTestTopology, rawS3Client, waitFor } from '@shardsync/testing';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { bucketOf, rawPut, startReconciler, testPrefix } from './helpers.js';
+
+async function stagedKeys(bucket: string, dc: string): Promise<string[]> {
+  const page = await rawS3Client(dc).send(new ListObjectsV2Command({ Bucket: bucket, Prefix: STAGING_PREFIX }));
+  return (page.Contents ?? []).map((o) => o.Key ?? '').sort();
+}
+
+describe('staging collection', () => {
+  it('deletes the staged bodies past their retention in the datacenter asked, and keeps younger ones and everything else', async () => {
+    const topology = await createTestTopology();
+    const prefix = testPrefix();
+    // Last-Modified has a resolution of one second: keep both margins well above it.
+    const retentionMs = 5000;
+    const old = `${STAGING_PREFIX}events/old-event`;
+    const young = `${STAGING_PREFIX}events/young-event`;
+    for (const dc of ['dc-a', 'dc-b']) await rawPut(topology, dc, old, Buffer.from('staged long ago'));
+    await rawPut(topology, 'dc-a', 'models/not-staged', Buffer.from('an object'));
+    await sleep(retentionMs + 500);
+    await rawPut(topology, 'dc-a', young, Buffer.from('staged just now'));
+
+    const service = await startReconciler(topology, prefix, {
+      SHARDSYNC_RECONCILER_SCHEDULE: 'false',
+      SHARDSYNC_TOMBSTONE_GRACE_MS: String(retentionMs),
+      SHARDSYNC_RECONCILER_INTERVAL_MS: '1000',
+      SHARDSYNC_STAGING_RETENTION_MS: String(retentionMs),
+    });
+    const jobId = await service.enqueueStagingGc('dc-a');
+    const result = await waitFor(
+      async () => {
+        const job = await service.queue.getJob(jobId);
+        return job !== undefined && (await job.isCompleted()) ? (job.returnvalue as unknown) : undefined;
+      },
+      { what: 'the staging collection of dc-a' },
+    );
+    expect(result).toMatchObject({ datacenter: 'dc-a', deleted: 1, kept: 1 });
+
+    expect(await stagedKeys(bucketOf(topology, 'dc-a'), 'dc-a')).toEqual([young]);
+    expect(await stagedKeys(bucketOf(topology, 'dc-b'), 'dc-b')).toEqual([old]); // not asked
+    const rest = await rawS3Client('dc-a').send(new ListObjectsV2Command({ Bucket: bucketOf(topology, 'dc-a'), Prefix: 'models/' }));
+    expect(rest.Contents?.map((o) => o.Key)).toEqual(['models/not-staged']);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/shardsync_reconciler_staging_deleted_total\{datacenter="dc-a"\} 1\b/);
+  });
+
+  it('schedules one collection per datacenter however many instances start, and none when the interval is 0', async () => {
+    const topology = await createTestTopology();
+    const prefix = testPrefix();
+    const first = await startReconciler(topology, prefix);
+    await startReconciler(topology, prefix);
+    const staging = (await first.queue.getJobSchedulers()).filter((s) => s.key.startsWith('staging-gc-'));
+    expect(staging.map((s) => [s.key, s.every]).sort()).toEqual(topology.datacenters.map((d) => [`staging-gc-${d.name}`, 3_600_000]).sort());
+    await startReconciler(topology, prefix, { SHARDSYNC_STAGING_GC_INTERVAL_MS: '0' });
+    expect((await first.queue.getJobSchedulers()).filter((s) => s.key.startsWith('staging-gc-'))).toEqual([]);
+  });
+});
