@@ -9,7 +9,7 @@ import type { Topology } from '@shardsync/config';
 import { decodeShardUpdate } from '@shardsync/events';
 import { readDeadLetter } from '@shardsync/eventlog';
 import { corruptObjectOnDisk, createTestTopology, readTopic, stopStackServer, waitFor } from '@shardsync/testing';
-import { makeUpdate, produceRaw, sha256, startTestConsumer, storeContents } from './helpers.js';
+import { makeUpdate, produceRaw, sha256, startTestConsumer, storeContents, storeKeyCount } from './helpers.js';
 
 const v = (physicalMs: number) => ({ physicalMs, logical: 0, producerId: 'p1' });
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -51,10 +51,11 @@ describe('consumer under faults', () => {
     });
     await produceRaw(topology, events);
     const first = spawnConsumer(topology, 'dc-b');
+    // Probed by listing only: reading every object back would take long enough for the consumer to finish meanwhile.
     await waitFor(async () => {
-      const n = Object.keys(await storeContents(topology, 'dc-b', dataset)).length;
+      const n = await storeKeyCount(topology, 'dc-b', dataset);
       return n >= 40 && n < 400 ? n : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 100, what: 'dc-b to be part-way through' });
+    }, { timeoutMs: 60_000, intervalMs: 50, what: 'dc-b to be part-way through' });
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     spawnConsumer(topology, 'dc-b');

@@ -38,6 +38,20 @@ export async function storeContents(topology: Topology, datacenter: string, data
   return out;
 }
 
+/** How many objects of the dataset a datacenter holds: listing only, so a probe is quick next to a consumer applying. */
+export async function storeKeyCount(topology: Topology, datacenter: string, dataset: string): Promise<number> {
+  const dc = topology.datacenters.find((d) => d.name === datacenter);
+  if (dc === undefined) throw new Error(`no datacenter ${datacenter}`);
+  let count = 0;
+  let token: string | undefined;
+  do {
+    const page = await rawS3Client(datacenter).send(new ListObjectsV2Command({ Bucket: dc.s3.bucket, Prefix: `${dataset}/`, ContinuationToken: token }));
+    count += (page.Contents ?? []).filter((o) => o.Key !== undefined && !o.Key.includes('.mpus-')).length;
+    token = page.NextContinuationToken;
+  } while (token !== undefined);
+  return count;
+}
+
 export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** Produces hand-made events straight to the topic, e.g. to deliver versions out of order. */
