@@ -132,8 +132,14 @@ export async function ingestScenario(ctx: BenchContext): Promise<ScenarioResult>
         const cpu = (l: Load) => `the machine's CPUs were ${pct(l.busy)} busy, the producer process used ${pct(l.producerCores)} of one core (one event loop) and the load generator (the bench process) ${pct(l.generatorCores)}`;
         (figures.at(-2) as { notes?: string }).notes =
           `informational: every put is its own HTTP exchange (parse, authenticate, answer) in front of Kafka, which the baseline does not pay; during these runs ${cpu(load.http)}`;
+        // A closed loop: `c` calls in flight, each waiting for its answer, so rate = c / latency.
+        const ms = (rate: number) => (c * 1000) / rate;
+        const putMs = ms(spread(runs.client).median);
+        const batchMs = ms(spread(runs.baseline).median);
         (figures.at(-1) as { limitedBy?: string }).limitedBy =
-          `CPU. During these runs ${cpu(load.client)}. The client coalesces concurrent calls into POST /v1/batch requests; per put the producer still checks the key, hashes, claims the idempotency key in Redis, encodes an Avro event and answers it, while the baseline hands kafkajs ready records. Run \`npm run bench -- ingest --profile\` to see where the producer's time goes.`;
+          `Latency, at concurrency ${c}: every call waits for its own answer, so puts/s = ${c} / (time per put). A put took ${putMs.toFixed(1)} ms from the call to its answer (the client's batch request, the producer's HTTP parsing, the key's idempotency claim in Redis, hashing and Avro encoding, Kafka's acks=all for the sendBatch that carried it, the answer), against ${batchMs.toFixed(1)} ms for the baseline's sendBatch of ${c} ready records; ` +
+          `0.7 would need the whole exchange to take under ${(batchMs / 0.7).toFixed(1)} ms, i.e. everything in front of Kafka under ${(batchMs / 0.7 - batchMs).toFixed(1)} ms on this 2-core machine, where the producer, Kafka, Redis and the load generator share the CPUs (${cpu(load.client)}). ` +
+          `More throughput comes from more calls in flight or more producer instances, not from a faster single exchange; see docs/capacity-model.md ("Ingest"). Run \`npm run bench -- ingest --profile\` to see where the producer's time goes.`;
         details['load'] = load;
       }
       details[`c${c}`] = { http: runs.http, client: runs.client, kafkajs: runs.baseline };
