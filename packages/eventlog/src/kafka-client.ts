@@ -18,6 +18,8 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+const BOUNDED_RETRIES_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
 function defaultLog(level: string, message: string, extra: Record<string, unknown>): void {
   process.stderr.write(`${JSON.stringify({ level, component: 'kafkajs', msg: message, ...extra })}\n`);
 }
@@ -29,7 +31,11 @@ export function createKafkaClient(options: KafkaClientOptions): Kafka {
     () =>
     ({ level, log: entry }: LogEntry) => {
       const { message, ...extra } = entry;
-      log(LEVELS[level] ?? 'info', message, extra);
+      // kafkajs warns at every idempotent producer's start that the bounded retries below could
+      // break exactly-once delivery. shardsync does not rely on it (a re-sent event carries the
+      // same version and applies once), and bounded retries are deliberate: keep it out of warnings.
+      const known = message === BOUNDED_RETRIES_WARNING;
+      log(known ? 'debug' : (LEVELS[level] ?? 'info'), message, extra);
     };
   return new Kafka({
     clientId: options.clientId,

@@ -1,4 +1,4 @@
-import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { Batcher, type BatcherOptions } from './batcher.js';
 import { classifyKafkaError } from './errors.js';
 import type { EventSink, OutgoingEvent } from './types.js';
@@ -30,7 +30,9 @@ export class KafkaEventSink implements EventSink {
     this.#kafka = kafka;
     // Idempotence makes the broker drop duplicates of kafkajs' own retries; it requires a
     // single in-flight request, which the batcher's one-flush-at-a-time matches.
-    this.#producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    // The default (murmur2, Java-compatible) partitioner, named so kafkajs does not warn that its
+    // default changed in v2: a key's events always land in one partition.
+    this.#producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
     this.#batcher = new Batcher((items) => this.#send(items), (i) => i.event.value.length + i.event.key.length + 64, options.batching);
   }
