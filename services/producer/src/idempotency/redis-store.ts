@@ -5,6 +5,32 @@ import type { ClaimOutcome, IdempotencyStore, IdempotentResult } from './store.j
 const PENDING = 'pending';
 /** A claim whose request died with its process stops blocking retries after this long. */
 const CLAIM_TTL_MS = 5 * 60 * 1000;
+/** What the claim script answers for a key it claimed (a stored value is never empty). */
+const CLAIMED = '';
+/**
+ * SET key PENDING PX ttl NX for each key; answers, per key, '' when it claimed it, else the value
+ * already there. Atomic per key like SET NX (Redis runs a script as one command). All keys of one
+ * call must live on one Redis node, as every key of a single-instance Redis does.
+ */
+const CLAIM_SCRIPT = `
+local answers = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'PX', ARGV[i + 1], 'NX') then
+    answers[i] = ''
+  else
+    -- Never nil here (the script is atomic), but an unknown state must not read as claimed.
+    answers[i] = redis.call('GET', key) or ARGV[1]
+  end
+end
+return answers
+`;
+
+interface PendingClaim {
+  key: string;
+  ttlMs: number;
+  resolve: (outcome: ClaimOutcome) => void;
+  reject: (err: unknown) => void;
+}
 
 /**
  * Idempotency records in Redis: `SET NX` claims atomically across producer instances. If
@@ -15,6 +41,7 @@ const CLAIM_TTL_MS = 5 * 60 * 1000;
 export class RedisIdempotencyStore implements IdempotencyStore {
   readonly #redis: Redis;
   readonly #prefix: string;
+  #claims: PendingClaim[] = [];
 
   constructor(redis: Redis, prefix = 'shardsync:idempotency:') {
     this.#redis = redis;
@@ -26,14 +53,34 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     return this.#prefix + createHash('sha256').update(`${scope}\0${key}`).digest('hex');
   }
 
-  async claim(scope: string, key: string, ttlMs: number): Promise<ClaimOutcome> {
-    const k = this.#key(scope, key);
-    const set = await this.#redis.set(k, PENDING, 'PX', Math.min(ttlMs, CLAIM_TTL_MS), 'NX');
-    if (set === 'OK') return { kind: 'claimed' };
-    const existing = await this.#redis.get(k);
-    if (existing === null) return this.claim(scope, key, ttlMs);
-    if (existing === PENDING) return { kind: 'in-progress' };
-    return { kind: 'done', result: JSON.parse(existing) as IdempotentResult };
+  /**
+   * Claims made in one event-loop turn (the items of a batch request, requests parsed together)
+   * go to Redis as one script call, which answers each key as SET NX would, plus the value that
+   * was already there: one command instead of two per key.
+   */
+  claim(scope: string, key: string, ttlMs: number): Promise<ClaimOutcome> {
+    return new Promise<ClaimOutcome>((resolve, reject) => {
+      this.#claims.push({ key: this.#key(scope, key), ttlMs: Math.min(ttlMs, CLAIM_TTL_MS), resolve, reject });
+      if (this.#claims.length === 1) setImmediate(() => void this.#flushClaims());
+    });
+  }
+
+  async #flushClaims(): Promise<void> {
+    const claims = this.#claims.splice(0);
+    let answers: unknown;
+    try {
+      answers = await this.#redis.eval(CLAIM_SCRIPT, claims.length, ...claims.map((c) => c.key), PENDING, ...claims.map((c) => String(c.ttlMs)));
+    } catch (err) {
+      for (const c of claims) c.reject(err);
+      return;
+    }
+    claims.forEach((c, i) => {
+      const existing = Array.isArray(answers) ? (answers[i] as unknown) : undefined;
+      if (existing === CLAIMED) c.resolve({ kind: 'claimed' });
+      else if (existing === PENDING) c.resolve({ kind: 'in-progress' });
+      else if (typeof existing === 'string') c.resolve({ kind: 'done', result: JSON.parse(existing) as IdempotentResult });
+      else c.reject(new Error(`the claim script answered ${JSON.stringify(answers)} for ${claims.length} keys`));
+    });
   }
 
   async complete(scope: string, key: string, result: IdempotentResult, ttlMs: number): Promise<void> {
