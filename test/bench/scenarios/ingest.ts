@@ -136,10 +136,11 @@ export async function ingestScenario(ctx: BenchContext): Promise<ScenarioResult>
         const ms = (rate: number) => (c * 1000) / rate;
         const putMs = ms(spread(runs.client).median);
         const batchMs = ms(spread(runs.baseline).median);
+        const producerCores = spread(load.client.producerCores).median;
         (figures.at(-1) as { limitedBy?: string }).limitedBy =
-          `Latency, at concurrency ${c}: every call waits for its own answer, so puts/s = ${c} / (time per put). A put took ${putMs.toFixed(1)} ms from the call to its answer (the client's batch request, the producer's HTTP parsing, the key's idempotency claim in Redis, hashing and Avro encoding, Kafka's acks=all for the sendBatch that carried it, the answer), against ${batchMs.toFixed(1)} ms for the baseline's sendBatch of ${c} ready records; ` +
-          `0.7 would need the whole exchange to take under ${(batchMs / 0.7).toFixed(1)} ms, i.e. everything in front of Kafka under ${(batchMs / 0.7 - batchMs).toFixed(1)} ms on this 2-core machine, where the producer, Kafka, Redis and the load generator share the CPUs (${cpu(load.client)}). ` +
-          `More throughput comes from more calls in flight or more producer instances, not from a faster single exchange; see docs/capacity-model.md ("Ingest"). Run \`npm run bench -- ingest --profile\` to see where the producer's time goes.`;
+          `${producerCores >= 0.8 ? `The producer's one event loop (${pct(load.client.producerCores)} of a core), and ` : ''}latency: every call waits for its own answer, so at concurrency ${c} puts/s = ${c} / (time per put). A put took ${putMs.toFixed(1)} ms from the call to its answer (the client's batch request, the producer's HTTP parsing, the key's idempotency claim in Redis, hashing and Avro encoding, Kafka's acks=all for the sendBatch that carried it, the answer), against ${batchMs.toFixed(1)} ms for the baseline's sendBatch of ${c} ready records; ` +
+          `0.7 would need the whole exchange to take under ${(batchMs / 0.7).toFixed(1)} ms, i.e. everything in front of Kafka under ${(batchMs / 0.7 - batchMs).toFixed(1)} ms, on a 2-core machine where the producer, Kafka, Redis and the load generator share the CPUs (${cpu(load.client)}). ` +
+          `More throughput comes from more calls in flight or more producer instances (cores), not from a faster single exchange; see docs/capacity-model.md ("Ingest"). Run \`npm run bench -- ingest --profile\` to see where the producer's time goes.`;
         details['load'] = load;
       }
       details[`c${c}`] = { http: runs.http, client: runs.client, kafkajs: runs.baseline };
