@@ -61,7 +61,11 @@ export class PartBufferPool {
 }
 
 /**
- * The process's pool. 64 MiB kept for reuse at most: four default-size (16 MiB) parts, about what
- * one multipart upload has in flight, so an idle process holds little more than a busy one did.
+ * The process's pool. 256 MiB kept for reuse at most: sixteen default-size (16 MiB) parts, what a
+ * consumer applying 16 shards at once (its default concurrency) or a producer taking 16 uploads
+ * has in flight. Blocks are only kept after they were in use together, so the pool never raises a
+ * process's peak memory; it keeps an idle process at the peak it reached. A smaller cap sent most
+ * parts of such a load to fresh memory: on this project's test machine writing into fresh memory
+ * ran at 0.6 GiB/s against 39 GiB/s into reused memory (page faults), 15% of the bulk producer's CPU.
  */
-export const sharedPartBuffers = new PartBufferPool(64 * 1024 * 1024);
+export const sharedPartBuffers = new PartBufferPool(256 * 1024 * 1024);
