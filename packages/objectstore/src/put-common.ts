@@ -15,8 +15,6 @@ export interface PreparedPut {
   readonly size: number | undefined;
   /** The body's MD5 as the caller vouched for it (`sourceEtag`), when that ETag is a single-part one. */
   readonly knownMd5: Buffer | undefined;
-  /** Whether requests carry Content-MD5 (and returned ETags are checked against it). */
-  readonly contentMd5: boolean;
 }
 
 /** Validates put() arguments; throws `InvalidArgumentError` before any byte is read. */
@@ -35,7 +33,6 @@ export function preparePut(key: string, options: PutOptions, compiled: CompiledO
     conditions: normalizeConditions(options),
     size,
     knownMd5: options.sourceEtag === undefined ? undefined : md5OfSinglePartEtag(options.sourceEtag),
-    contentMd5: options.contentMd5 ?? true,
   };
 }
 

@@ -16,8 +16,7 @@ import type { PutOptions, PutResult } from './types.js';
  * put() against S3: buffers up to `singlePutMaxBytes` and sends one PutObject (after the SHA-256
  * check, so a bad body is never sent), or streams a multipart upload with fixed-size parts and
  * bounded concurrency, aborted on any failure. Every request carries Content-MD5, which the
- * server verifies, and every returned ETag is checked against the MD5 rule (unless the caller
- * turned MD5 off for a body its readers verify by SHA-256).
+ * server verifies, and every returned ETag is checked against the MD5 rule.
  */
 export async function s3Put(
   ctx: S3Context,
@@ -75,7 +74,7 @@ async function putSingle(
   const sha256 = reader.sha256;
   assertSha256(key, prepared.expectedSha256, sha256, body.byteLength);
   const headers = await conditional.prepare(key, prepared.conditions, 'PutObject', signal);
-  const send = (contentMd5: Buffer | undefined) =>
+  const send = (contentMd5: Buffer) =>
     ctx.call('PutObject', key, signal, (abortSignal) =>
       ctx.client.send(
         withAbortSignal(
@@ -84,7 +83,7 @@ async function putSingle(
             Key: key,
             Body: body,
             ContentLength: body.byteLength,
-            ContentMD5: contentMd5?.toString('base64'),
+            ContentMD5: contentMd5.toString('base64'),
             Metadata: prepared.metadata,
             ContentType: prepared.contentType,
             ...headers,
@@ -94,7 +93,7 @@ async function putSingle(
       ),
     );
   // A body known from its source's single-part ETag is not hashed again: the server checks Content-MD5.
-  let md5 = prepared.knownMd5 ?? (prepared.contentMd5 ? md5Of(body) : undefined);
+  let md5 = prepared.knownMd5 ?? md5Of(body);
   let out: Awaited<ReturnType<typeof send>>;
   try {
     out = await send(md5);
@@ -145,7 +144,7 @@ async function putMultipart(
       }
       const part = buffered.shift() ?? (await reader.next());
       if (part === undefined) return undefined;
-      return (uploadId, partNumber, abortSignal) => uploadPart(ctx, key, uploadId, partNumber, part, prepared.contentMd5, abortSignal);
+      return (uploadId, partNumber, abortSignal) => uploadPart(ctx, key, uploadId, partNumber, part, abortSignal);
     },
     beforeComplete: async () => {
       assertSha256(key, prepared.expectedSha256, reader.sha256, reader.bytesRead);
@@ -155,8 +154,8 @@ async function putMultipart(
   return { etag, size: reader.bytesRead, sha256: reader.sha256 };
 }
 
-async function uploadPart(ctx: S3Context, key: string, uploadId: string, partNumber: number, part: Buffer, contentMd5: boolean, signal: AbortSignal | undefined): Promise<string> {
-  const md5 = contentMd5 ? md5Of(part) : undefined;
+async function uploadPart(ctx: S3Context, key: string, uploadId: string, partNumber: number, part: Buffer, signal: AbortSignal | undefined): Promise<string> {
+  const md5 = createHash('md5').update(part).digest();
   const out = await ctx.call('UploadPart', key, signal, (abortSignal) =>
     ctx.client.send(
       withAbortSignal(
@@ -167,7 +166,7 @@ async function uploadPart(ctx: S3Context, key: string, uploadId: string, partNum
           PartNumber: partNumber,
           Body: part,
           ContentLength: part.byteLength,
-          ContentMD5: md5?.toString('base64'),
+          ContentMD5: md5.toString('base64'),
         }),
         abortSignal,
       ),
@@ -178,10 +177,8 @@ async function uploadPart(ctx: S3Context, key: string, uploadId: string, partNum
   return etag;
 }
 
-/** The server's ETag, checked against the MD5 rule unless the request went without an MD5. */
-function checkEtag(ctx: S3Context, key: string, operation: string, etag: string | undefined, md5: Buffer | undefined): string {
+function checkEtag(ctx: S3Context, key: string, operation: string, etag: string | undefined, md5: Buffer): string {
   const actual = normalizeEtag(etag ?? '');
-  if (md5 === undefined) return actual;
   const expected = singlePartEtag(md5);
   if (ctx.options.verifyEtags && actual !== expected) {
     throw new EtagRuleViolationError(

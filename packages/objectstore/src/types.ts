@@ -84,13 +84,6 @@ export interface PutOptions extends WriteConditions {
    * a request, never a wrong object. Ignored otherwise.
    */
   readonly sourceEtag?: string | undefined;
-  /**
-   * `false`: do not hash the body with MD5 (about twice the CPU of its SHA-256): no Content-MD5 is
-   * sent and the returned ETag is not checked against the MD5 rule. Only for bodies whose every
-   * reader verifies them end to end anyway, such as staged payloads, which each consumer checks
-   * against the event's SHA-256 while it copies them. Default true.
-   */
-  readonly contentMd5?: boolean | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 

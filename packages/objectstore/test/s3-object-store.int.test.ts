@@ -1,9 +1,6 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer as createHttpServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { describe, expect, onTestFinished, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   InvalidRangeError,
   isS3ProxyArtifact,
@@ -17,7 +14,7 @@ import {
 import { createS3Client } from '../src/client.js';
 import { compileObjectStoreOptions } from '../src/options.js';
 import { fastListObjectsV2Command } from '../src/s3-list-deserializer.js';
-import { body, createTestBucket, createTestStore, readAll, SMALL_PARTS, testS3Server } from './helpers.js';
+import { body, createTestStore, readAll, testS3Server } from './helpers.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const md5 = (b: Uint8Array): Buffer => createHash('md5').update(b).digest();
@@ -180,40 +177,6 @@ describe('S3ObjectStore against a real S3 server', () => {
     expect(fixed.etag).toBe(singlePartEtag(md5(data)));
     expect(await readAll((await store.get('dst2')).body)).toEqual(data);
     expect((await store.head('dst2'))?.etag).toBe(singlePartEtag(md5(data)));
-  });
-
-  test('contentMd5: false sends no Content-MD5, single or multipart, and stores the same bytes under the server\'s ETag', async () => {
-    const { bucket, endpoint, region } = await createTestBucket();
-    // A pass-through proxy in front of the server that records the Content-MD5 of every PUT.
-    const seen: Array<string | undefined> = [];
-    const target = new URL(endpoint);
-    const proxy = createHttpServer((req, res) => {
-      if (req.method === 'PUT') seen.push(req.headers['content-md5'] as string | undefined);
-      const upstream = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      req.pipe(upstream);
-    });
-    proxy.listen(0, '127.0.0.1');
-    await once(proxy, 'listening');
-    onTestFinished(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
-    const port = (proxy.address() as AddressInfo).port;
-    const store = new S3ObjectStore({ datacenter: 'test', endpoint: `http://127.0.0.1:${port}`, region, bucket, credentials: { type: 'none' } }, SMALL_PARTS);
-    onTestFinished(() => store.close());
-
-    const small = body(1000);
-    const large = body(11 * 1024 * 1024);
-    const single = await store.put('staged/small', small, { contentMd5: false });
-    const multi = await store.put('staged/large', large, { contentMd5: false });
-    expect(seen.length).toBeGreaterThanOrEqual(4); // one PutObject, three UploadParts
-    expect(seen.every((h) => h === undefined)).toBe(true);
-    expect(single).toEqual({ etag: singlePartEtag(md5(small)), size: small.length, sha256: sha256(small) });
-    expect(multi.sha256).toBe(sha256(large));
-    expect(await readAll((await store.get('staged/large')).body)).toEqual(large);
-
-    await store.put('checked', small);
-    expect(seen.at(-1)).toBe(md5(small).toString('base64'));
   });
 
   test('delete removes a key, and deleting a missing key succeeds', async () => {

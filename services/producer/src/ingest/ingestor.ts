@@ -171,9 +171,6 @@ export class Ingestor implements Ingest {
         size: req.contentLength,
         expectedSha256: declared,
         metadata: declared === undefined ? {} : { 'shardsync-sha256': declared },
-        // Every consumer verifies the staged body against the event's SHA-256 while it copies it,
-        // so an MD5 on the way in (twice the CPU of the SHA-256) would only repeat that check.
-        contentMd5: false,
       });
       const { datacenter, bucket } = this.#d.originStore;
       return { size: result.size, sha256: result.sha256, payload: { kind: 'staged', datacenter, bucket, key: stagingKey } };
