@@ -122,9 +122,9 @@ export class Batcher {
 
   async #send(batch: Pending[]): Promise<void> {
     const what = `batch of ${batch.length} update${batch.length === 1 ? '' : 's'}`;
-    const json = Buffer.from(JSON.stringify({ items: batch.map((p) => p.item) }), 'utf8');
     let outcomes: ItemOutcome[];
     try {
+      const json = Buffer.from(JSON.stringify({ items: batch.map((p) => p.item) }), 'utf8');
       const answer = await this.#transport.send({ method: 'POST', path: PATH, headers: { 'content-type': 'application/json' }, body: bodySource(json, undefined) });
       if (answer.status === 200) {
         outcomes = itemOutcomes(answer.body, batch.length, what);
@@ -156,7 +156,9 @@ function itemOutcomes(body: string, expected: number, what: string): ItemOutcome
   return (results as Array<{ status: number }>).map((r) => ({ kind: 'answer', status: r.status, value: r }));
 }
 
-/** Bytes the item adds to the JSON request: its body (base64) and a generous allowance for the rest. */
+/** Bytes the item adds to the JSON request (an upper bound): its body (base64), metadata, key and an allowance for the rest. */
 function approximateSize(item: BatchWireItem): number {
-  return (item.operation === 'put' ? item.body.length : 0) + item.key.length + 256;
+  const described = item.operation === 'put' ? item.body.length + JSON.stringify(item.metadata ?? {}).length + (item.contentType?.length ?? 0) : 0;
+  // JSON keeps UTF-8 text as it is; twice the key's bytes covers the odd escaped quote or backslash.
+  return described + Buffer.byteLength(item.key) * 2 + 256;
 }

@@ -165,8 +165,8 @@ export class ShardsyncClient {
     return this.#retrying(options, async (idempotencyKey) => {
       const outcome = await batcher.submit(item(idempotencyKey), options.signal);
       if (outcome.kind === 'failed') {
-        const failed = forCall(outcome.error, what);
-        return { failed, serverAskedMs: outcome.serverAskedMs, final: failed.code === 'SHARDSYNC_CLIENT_BAD_RESPONSE' };
+        // Retried by its own flag: a proxy's 502/503 page is, an unreadable 200 (items may be emitted) is not.
+        return { failed: forCall(outcome.error, what), serverAskedMs: outcome.serverAskedMs };
       }
       const raw = () => JSON.stringify(outcome.value);
       if (outcome.status === 202) {

@@ -26,7 +26,7 @@ export interface RetryEvent {
  * still gets its own answer, error and retries (with its own idempotency key).
  */
 export interface BatchOptions {
-  /** Most updates in one request. Default 256. */
+  /** Most updates in one request, at most 1000. Default 256. */
   maxItems?: number;
   /** Most bytes in one request (bodies count in base64; one item always fits). Default 4 MiB; keep it under the producer's SHARDSYNC_PRODUCER_BATCH_MAX_BYTES. */
   maxBytes?: number;
@@ -76,6 +76,8 @@ export const DEFAULT_BASE_URL = 'http://127.0.0.1:18080';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_SOCKETS = 64;
+/** Most items the producer accepts in one `POST /v1/batch`. */
+export const MAX_BATCH_ITEMS = 1000;
 export const DEFAULT_BATCH: Readonly<Required<BatchOptions>> = { maxItems: 256, maxBytes: 4 * 1024 * 1024, maxItemBytes: 64 * 1024, maxRequests: 4 };
 export const DEFAULT_RETRY: Readonly<Required<RetryOptions>> = { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 };
 
@@ -140,5 +142,6 @@ function compileBatch(batch: boolean | BatchOptions | undefined): Required<Batch
     maxItemBytes: positiveInt('batch.maxItemBytes', given.maxItemBytes, DEFAULT_BATCH.maxItemBytes, 0),
     maxRequests: positiveInt('batch.maxRequests', given.maxRequests, DEFAULT_BATCH.maxRequests),
   };
+  if (compiled.maxItems > MAX_BATCH_ITEMS) throw invalid(`batch.maxItems must be at most ${MAX_BATCH_ITEMS}, what the producer accepts in one request`);
   return compiled;
 }

@@ -47,6 +47,7 @@ describe('compileClientOptions', () => {
       [{ token: 't', retry: { initialDelayMs: 500, maxDelayMs: 100 } }, 'retry.initialDelayMs (500) must not exceed retry.maxDelayMs (100)'],
       [{ token: 't', connectTimeoutMs: 1.5 }, 'connectTimeoutMs must be an integer'],
       [{ token: 't', batch: { maxItems: 0 } }, 'batch.maxItems must be an integer of at least 1'],
+      [{ token: 't', batch: { maxItems: 5000 } }, 'batch.maxItems must be at most 1000'],
       [{ token: 't', batch: 'yes' }, 'batch must be true, false or an object'],
     ];
     for (const [options, message] of cases) {

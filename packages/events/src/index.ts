@@ -51,7 +51,7 @@ export {
 } from './keys.js';
 export type { KeyValidation } from './keys.js';
 
-export { assertValidShardUpdate, MAX_USER_METADATA_BYTES, shardUpdateProblems } from './validate.js';
+export { assertValidShardUpdate, MAX_USER_METADATA_BYTES, shardUpdateProblems, userMetadataProblems } from './validate.js';
 export { createInlinePayload, inflateInlinePayload } from './payload.js';
 
 export {

@@ -42,7 +42,7 @@ export function shardUpdateProblems(update: ShardUpdate): string[] {
   const idProblem = producerIdProblem(update.producerId);
   if (idProblem !== undefined) p.push(`producerId ${idProblem}`);
   if (!isNonNegativeInteger(update.producedAtMs)) p.push(`producedAtMs must be a non-negative integer, got ${String(update.producedAtMs)}`);
-  p.push(...metadataProblems(update.metadata));
+  p.push(...userMetadataProblems(update.metadata));
 
   if (update.operation === 'PUT') {
     if (!isNonNegativeInteger(update.size)) p.push(`size must be a non-negative integer of bytes, got ${String(update.size)}`);
@@ -80,7 +80,8 @@ function payloadProblems(payload: Payload, size: number): string[] {
   return p;
 }
 
-function metadataProblems(metadata: Readonly<Record<string, string>>): string[] {
+/** What is wrong with an update's user metadata (names, values, total size); empty when it is fine. */
+export function userMetadataProblems(metadata: Readonly<Record<string, string>>): string[] {
   if (typeof metadata !== 'object' || (metadata as unknown) === null) return ['metadata must be an object of strings (use {} for none)'];
   const p: string[] = [];
   let bytes = 0;

@@ -39,6 +39,7 @@ describe('producer POST /v1/batch', () => {
       { operation: 'put', dataset, key: 'b/../escape', body: b64('x') },
       { operation: 'put', dataset: 'no-such-dataset', key: 'k', body: b64('x') },
       { operation: 'put', dataset, key: 'b/mismatch', body: b64('x'), sha256: sha(Buffer.from('y')) },
+      { operation: 'put', dataset, key: 'b/reserved-metadata', body: b64('x'), metadata: { 'shardsync-version': '9' } },
     ];
     const res = await rawRequest(producer.url, 'POST', '/v1/batch', { ...auth(), 'content-type': 'application/json' }, JSON.stringify({ items }));
     expect(res.status).toBe(200);
@@ -50,6 +51,7 @@ describe('producer POST /v1/batch', () => {
       [400, 'SHARDSYNC_INVALID_KEY'],
       [404, 'SHARDSYNC_UNKNOWN_DATASET'],
       [400, 'SHARDSYNC_CHECKSUM_MISMATCH'],
+      [400, 'SHARDSYNC_INVALID_REQUEST'],
     ]);
     expect(results[0]).toMatchObject({ key: 'b/small.txt', sha256: sha(small) });
     expect(results[2]).toMatchObject({ key: 'b/gone', sha256: null });

@@ -74,6 +74,7 @@ describe('producer', () => {
       ['not NFC', put(`${dataset}/${encodeURIComponent('e\u0301')}`, auth()), 400, 'SHARDSYNC_INVALID_KEY'],
       ['leading slash', put(`${dataset}//abs`, auth()), 400, 'SHARDSYNC_INVALID_KEY'],
       ['too long', put(`${dataset}/${'k'.repeat(1025)}`, auth()), 400, 'SHARDSYNC_INVALID_KEY'],
+      ['reserved metadata name', put(`${dataset}/k`, { ...auth(), 'x-shardsync-meta-shardsync-version': '1' }), 400, 'SHARDSYNC_INVALID_REQUEST'],
       ['checksum mismatch inline', put(`${dataset}/k`, { ...auth(), 'x-shardsync-sha256': sha(Buffer.from('other')) }), 400, 'SHARDSYNC_CHECKSUM_MISMATCH'],
       ['checksum mismatch staged', put(`${dataset}/big`, { ...auth(), 'x-shardsync-sha256': sha(Buffer.from('other')) }, randomBytes(100_000)), 400, 'SHARDSYNC_CHECKSUM_MISMATCH'],
     ];

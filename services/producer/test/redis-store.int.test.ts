@@ -31,6 +31,22 @@ describe('RedisIdempotencyStore', () => {
     expect(together).toEqual([{ kind: 'claimed' }, { kind: 'in-progress' }, { kind: 'done', result }, { kind: 'claimed' }, { kind: 'claimed' }, { kind: 'in-progress' }]);
   });
 
+  it('an unreadable record fails its own claim only, not the others made with it', async () => {
+    const redis = testRedis();
+    const prefix = `${uniqueName('idem')}:`;
+    onTestFinished(async () => {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    });
+    const store = new RedisIdempotencyStore(redis, prefix);
+    await store.claim('tests', 'broken', 60_000);
+    const [brokenKey] = await redis.keys(`${prefix}*`);
+    await redis.set(brokenKey ?? '', 'not json');
+    const [broken, fresh] = await Promise.allSettled([store.claim('tests', 'broken', 60_000), store.claim('tests', 'fresh', 60_000)]);
+    expect(broken.status).toBe('rejected');
+    expect(fresh).toEqual({ status: 'fulfilled', value: { kind: 'claimed' } });
+  });
+
   it('a released claim can be claimed again, a completed answer is never released', async () => {
     const store = testStore();
     await store.claim('tests', 'k', 60_000);

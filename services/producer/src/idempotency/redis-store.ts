@@ -78,8 +78,14 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       const existing = Array.isArray(answers) ? (answers[i] as unknown) : undefined;
       if (existing === CLAIMED) c.resolve({ kind: 'claimed' });
       else if (existing === PENDING) c.resolve({ kind: 'in-progress' });
-      else if (typeof existing === 'string') c.resolve({ kind: 'done', result: JSON.parse(existing) as IdempotentResult });
-      else c.reject(new Error(`the claim script answered ${JSON.stringify(answers)} for ${claims.length} keys`));
+      else if (typeof existing === 'string') {
+        // One unreadable record (another version's format, a hand edit) fails its own claim only.
+        try {
+          c.resolve({ kind: 'done', result: JSON.parse(existing) as IdempotentResult });
+        } catch (err) {
+          c.reject(new Error(`the idempotency record ${c.key} is not JSON`, { cause: err }));
+        }
+      } else c.reject(new Error(`the claim script answered ${JSON.stringify(answers)} for ${claims.length} keys`));
     });
   }
 

@@ -8,6 +8,7 @@ import {
   createInlinePayload,
   encodeShardUpdate,
   formatVersion,
+  userMetadataProblems,
   validateObjectKey,
   type HybridLogicalClock,
   type Payload,
@@ -69,6 +70,9 @@ export class Ingestor implements Ingest {
 
   async put(req: PutRequest): Promise<Accepted> {
     this.#checkTarget(req.dataset, req.key);
+    // Before any byte is staged: metadata the event could not carry is the client's error, not a 500.
+    const metadataProblems = userMetadataProblems(req.metadata);
+    if (metadataProblems.length > 0) throw new ProducerError('SHARDSYNC_INVALID_REQUEST', `invalid metadata: ${metadataProblems.join('; ')}`);
     const declared = req.declaredSha256?.toLowerCase();
     if (declared !== undefined && !isSha256Hex(declared)) {
       throw new ProducerError('SHARDSYNC_INVALID_REQUEST', 'x-shardsync-sha256 must be 64 hexadecimal characters');

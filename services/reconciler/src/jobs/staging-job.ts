@@ -3,8 +3,11 @@ import type { Job } from 'bullmq';
 import type { JobDeps } from './deps.js';
 import type { StagingGcJobData, StagingGcResult } from './types.js';
 
+/** Where producers stage bodies: one key per event (`.shardsync/staging/events/<eventId>`). */
+const STAGED_EVENTS_PREFIX = `${STAGING_PREFIX}events/`;
+
 /**
- * Deletes the bodies producers staged in one datacenter (`.shardsync/staging/`) once they are
+ * Deletes the bodies producers staged in one datacenter (`.shardsync/staging/events/`) once they are
  * older than SHARDSYNC_STAGING_RETENTION_MS. An event outlives its staged body only when it is
  * older than that too, and the retention is at least the tombstone grace, which exceeds the
  * topic's retention: by then the event is gone from Kafka, and the object has reached every
@@ -16,7 +19,9 @@ export async function processStagingGc(job: Job<StagingGcJobData, StagingGcResul
   const store = deps.stores.of(datacenter);
   const cutoffMs = Date.now() - deps.env.SHARDSYNC_STAGING_RETENTION_MS;
   const result = { datacenter, deleted: 0, deletedBytes: 0, kept: 0 };
-  for await (const entry of store.list({ prefix: STAGING_PREFIX, order: 'any', signal: deps.signal })) {
+  // Only per-event keys: older producers staged content-addressed keys (`<sha256>`) that a new
+  // upload of the same bytes rewrites, so their age says nothing; remove those by hand.
+  for await (const entry of store.list({ prefix: STAGED_EVENTS_PREFIX, order: 'any', signal: deps.signal })) {
     if (entry.lastModified.getTime() > cutoffMs) {
       result.kept += 1;
       continue;
