@@ -25,7 +25,21 @@ export class ProducerHttp {
     this.#agent = new Agent({ keepAlive: true, maxSockets });
   }
 
-  put(dataset: string, key: string, body: Buffer | Readable, size: number): Promise<Answer> {
+  /**
+   * PUTs a body. A Buffer body whose write failed with EPIPE (the connection was closed under it,
+   * so the producer never read the whole body and emitted nothing) is sent once more on a new
+   * connection, as the client package would; every other failure is the caller's.
+   */
+  async put(dataset: string, key: string, body: Buffer | Readable, size: number): Promise<Answer> {
+    try {
+      return await this.#put(dataset, key, body, size);
+    } catch (err) {
+      if (!Buffer.isBuffer(body) || (err as { code?: unknown }).code !== 'EPIPE') throw err;
+      return this.#put(dataset, key, body, size);
+    }
+  }
+
+  #put(dataset: string, key: string, body: Buffer | Readable, size: number): Promise<Answer> {
     const started = performance.now();
     return new Promise((resolve, reject) => {
       const req = request(
