@@ -62,7 +62,7 @@ export class ShardsyncClient {
   put(dataset: string, key: string, body: PutBody, options: PutOptions = {}): Promise<Accepted> {
     return this.#track(() => {
       const what = `put ${dataset}/${key}`;
-      const path = objectPath(dataset, key);
+      const path = objectPath(dataset, key); // also refuses an empty or unencodable dataset or key, batched or not
       const fields = putFields(options);
       const bytes = wholeBody(body);
       const batch = this.options.batch;
@@ -79,7 +79,7 @@ export class ShardsyncClient {
   delete(dataset: string, key: string, options: CallOptions = {}): Promise<Accepted> {
     return this.#track(() => {
       const what = `delete ${dataset}/${key}`;
-      const path = objectPath(dataset, key);
+      const path = objectPath(dataset, key); // also refuses an empty or unencodable dataset or key, batched or not
       if (this.#batcher !== undefined) return this.#batched(this.#batcher, what, options, (idempotencyKey) => ({ operation: 'delete', dataset, key, idempotencyKey }));
       return this.#call({ what, method: 'DELETE', path, headers: {} }, options);
     });

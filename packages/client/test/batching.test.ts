@@ -25,7 +25,7 @@ type ItemReply = { status: number; json?: Record<string, unknown> } | undefined;
 type Seen = WireItem[][];
 
 /** A fake `POST /v1/batch` that answers each item with `decide` (default: 202 echoing it) and records the items. */
-function batchReply(seen: Seen, decide: (item: WireItem, request: number) => ItemReply = () => undefined): FakeReply {
+function batchReply(seen: Seen, decide: (item: WireItem, request: number) => ItemReply = () => undefined): (req: IncomingMessage, res: ServerResponse) => void {
   return (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
