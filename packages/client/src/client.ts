@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { acceptedFrom, acceptedFromValue, errorFrom, errorFromValue } from './answer.js';
 import { Batcher, type BatchWireItem } from './batcher.js';
 import { bodySource, type BodySource } from './body.js';
@@ -50,6 +51,9 @@ export class ShardsyncClient {
 
   constructor(options: ShardsyncClientOptions) {
     this.options = compileClientOptions(options);
+    // Every call waiting to retry listens on this signal: many concurrent calls against a producer
+    // that is down are expected, not the listener leak Node would warn about past 10.
+    setMaxListeners(0, this.#closed.signal);
     this.#transport = new Transport(this.options);
     this.#batcher = this.options.batch === undefined ? undefined : new Batcher(this.#transport, this.options.batch);
   }

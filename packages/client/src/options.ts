@@ -54,6 +54,13 @@ export interface ShardsyncClientOptions {
   retry?: RetryOptions;
   /** Most concurrent connections to the producer (kept alive between calls). Default 64. */
   maxSockets?: number;
+  /**
+   * How long a connection no call is using stays open for the next one, in ms. It must be shorter
+   * than the producer's (or a proxy's) idle timeout: a connection the server closes just as a call
+   * reuses it fails that call, and a streamed body cannot be sent again. A server's shorter
+   * `Keep-Alive: timeout=` hint is honoured. Default 30000 (the producer keeps 72 s).
+   */
+  keepAliveMs?: number;
   /** Called before each retry wait, e.g. to log or count retries. */
   onRetry?: (event: RetryEvent) => void;
   /** Send small concurrent updates together (`true` for the defaults of {@link BatchOptions}). Default off: one request per call. */
@@ -68,6 +75,7 @@ export interface CompiledClientOptions {
   idleTimeoutMs: number;
   retry: Required<RetryOptions>;
   maxSockets: number;
+  keepAliveMs: number;
   onRetry: ((event: RetryEvent) => void) | undefined;
   batch: Required<BatchOptions> | undefined;
 }
@@ -76,6 +84,7 @@ export const DEFAULT_BASE_URL = 'http://127.0.0.1:18080';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_SOCKETS = 64;
+export const DEFAULT_KEEP_ALIVE_MS = 30_000;
 /** Most items the producer accepts in one `POST /v1/batch`. */
 export const MAX_BATCH_ITEMS = 1000;
 export const DEFAULT_BATCH: Readonly<Required<BatchOptions>> = { maxItems: 256, maxBytes: 4 * 1024 * 1024, maxItemBytes: 64 * 1024, maxRequests: 4 };
@@ -127,6 +136,7 @@ export function compileClientOptions(options: ShardsyncClientOptions): CompiledC
     idleTimeoutMs: positiveInt('idleTimeoutMs', options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS),
     retry: compiledRetry,
     maxSockets: positiveInt('maxSockets', options.maxSockets, DEFAULT_MAX_SOCKETS),
+    keepAliveMs: positiveInt('keepAliveMs', options.keepAliveMs, DEFAULT_KEEP_ALIVE_MS),
     onRetry: options.onRetry,
     batch: compileBatch(options.batch),
   };

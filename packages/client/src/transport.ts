@@ -39,7 +39,10 @@ export class Transport {
     this.#o = options;
     this.#prefix = options.baseUrl.pathname.replace(/\/+$/, '');
     this.#https = options.baseUrl.protocol === 'https:';
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
+    // Without `timeout`, node:http keeps an unused connection open until the server closes it, and
+    // ignores the server's Keep-Alive hint (it only ever lowers the agent's own timeout): a call
+    // could then reuse a connection at the moment the server drops it.
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, timeout: options.keepAliveMs };
     this.#agent = this.#https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
   }
 

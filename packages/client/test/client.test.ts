@@ -1,7 +1,8 @@
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { objectPath, ShardsyncClient, type ShardsyncClientOptions } from '../src/index.js';
-import { ACCEPTED, startFakeProducer } from './fake-producer.js';
+import { ACCEPTED, startFakeProducer, type FakeProducer } from './fake-producer.js';
 import { rejection } from './rejection.js';
 
 const TOKEN = 'client-test-token-0123456789';
@@ -95,6 +96,44 @@ describe('ShardsyncClient requests', () => {
     const keys = fake.requests.map((r) => r.headers['idempotency-key']);
     expect(new Set(keys).size).toBe(3);
     expect(keys[2]).toBe('order-1234');
+    await client.close();
+  });
+});
+
+describe('ShardsyncClient connections', () => {
+  /** Counts the fake's connections, and those closed so far. */
+  function watchConnections(fake: FakeProducer): { opened: number; closed: number } {
+    const seen = { opened: 0, closed: 0 };
+    fake.server.on('connection', (socket: Socket) => {
+      seen.opened += 1;
+      socket.once('close', () => (seen.closed += 1));
+    });
+    return seen;
+  }
+
+  it('consecutive calls reuse one kept-alive connection', async () => {
+    const fake = await startFakeProducer([{ status: 202 }]);
+    const seen = watchConnections(fake);
+    const client = clientFor(fake.url);
+    await client.put('ds', 'k1', 'a');
+    await client.put('ds', 'k2', 'b');
+    expect(seen).toEqual({ opened: 1, closed: 0 });
+    await client.close();
+  });
+
+  it('an unused connection is closed by the client after keepAliveMs, before the server would drop it', async () => {
+    const fake = await startFakeProducer([{ status: 202 }]);
+    // The server would keep it for a minute (and says so in its Keep-Alive header).
+    fake.server.keepAliveTimeout = 60_000;
+    const seen = watchConnections(fake);
+    const client = clientFor(fake.url, { keepAliveMs: 150 });
+    await client.put('ds', 'k1', 'a');
+    expect(seen.closed).toBe(0);
+    await expect.poll(() => seen.closed, { timeout: 5_000, interval: 20 }).toBe(1);
+    // The next call opens a fresh connection instead of writing into a closed one.
+    await client.put('ds', 'k2', 'b');
+    expect(seen.opened).toBe(2);
+    expect(fake.requests).toHaveLength(2);
     await client.close();
   });
 });

@@ -16,7 +16,7 @@ describe('compileClientOptions', () => {
   it('fills in the documented defaults', () => {
     const o = compileClientOptions({ token: 'tok-0123456789abcdef' });
     expect(o.baseUrl.href).toBe('http://127.0.0.1:18080/');
-    expect(o).toMatchObject({ token: 'tok-0123456789abcdef', connectTimeoutMs: 10_000, idleTimeoutMs: 60_000, maxSockets: 64 });
+    expect(o).toMatchObject({ token: 'tok-0123456789abcdef', connectTimeoutMs: 10_000, idleTimeoutMs: 60_000, maxSockets: 64, keepAliveMs: 30_000 });
     expect(o.retry).toEqual({ maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 });
     expect(o.retry).toEqual(DEFAULT_RETRY);
     expect(o.batch).toBeUndefined();

@@ -230,4 +230,37 @@ describe('ShardsyncClient retries', () => {
     expect(err.message).toContain('Kafka is unavailable');
     await closing;
   });
+
+  it('many calls waiting to retry at once raise no listener-leak warning', async () => {
+    // Retry-After pins every wait to the full minute (the backoff alone is jittered down to 0).
+    const fake = await startFakeProducer([{ ...UNAVAILABLE, headers: { 'retry-after': '60' } }]);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    let waiting = 0;
+    const calls = 30;
+    let closing: Promise<void> | undefined;
+    const client: ShardsyncClient = clientFor(fake.url, {
+      retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 },
+      onRetry: () => {
+        waiting += 1;
+        // Every call is now asleep on the client's close signal; close() ends the waits.
+        if (waiting === calls) {
+          setImmediate(() => {
+            closing = client.close();
+          });
+        }
+      },
+    });
+    try {
+      const errors = await Promise.all(Array.from({ length: calls }, (_, i) => rejection(client.put('ds', `k${i}`, 'x'))));
+      expect(errors.map((e) => e.code)).toEqual(Array.from({ length: calls }, () => 'SHARDSYNC_CLIENT_CLOSED'));
+      await closing;
+      // Node emits process warnings on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });
