@@ -54,7 +54,7 @@ export class Batcher<T, R> {
   /** Adds an item; resolves with its own result once its batch was flushed. */
   submit(item: T): Promise<R> {
     if (this.#closed) {
-      return Promise.reject(new EventLogError('SHARDSYNC_EVENTLOG_CLOSED', 'the producer is closing and accepts no more events', { retriable: true }));
+      return Promise.reject(new EventLogError('SHARDSYNC_EVENTLOG_CLOSED', 'the producer is closing and accepts no more events', { retriable: true, unsent: true }));
     }
     return new Promise<R>((resolve, reject) => {
       this.#queue.push({ item, size: this.#sizeOf(item), resolve, reject });

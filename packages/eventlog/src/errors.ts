@@ -8,13 +8,28 @@ export type EventLogErrorCode =
 export class EventLogError extends Error {
   readonly code: EventLogErrorCode;
   readonly retriable: boolean;
+  /**
+   * True when none of the failed append's events can have reached the log (it failed before
+   * anything was sent). When false, a failed append may still have been written: a request that
+   * timed out or lost its connection after the broker appended it.
+   */
+  readonly unsent: boolean;
 
-  constructor(code: EventLogErrorCode, message: string, options: { retriable: boolean; cause?: unknown }) {
+  constructor(code: EventLogErrorCode, message: string, options: { retriable: boolean; cause?: unknown; unsent?: boolean }) {
     super(message, { cause: options.cause });
     this.name = 'EventLogError';
     this.code = code;
     this.retriable = options.retriable;
+    this.unsent = options.unsent ?? false;
   }
+}
+
+/** Whether `err` (or an error it wraps) says an append failed before anything reached the log. */
+export function appendWasUnsent(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
+    if (e instanceof EventLogError) return e.unsent;
+  }
+  return false;
 }
 
 interface KafkaJsLikeError {

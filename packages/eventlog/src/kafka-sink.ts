@@ -1,6 +1,6 @@
 import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { Batcher, type BatcherOptions } from './batcher.js';
-import { classifyKafkaError } from './errors.js';
+import { classifyKafkaError, EventLogError } from './errors.js';
 import type { EventSink, OutgoingEvent } from './types.js';
 
 export interface KafkaEventSinkOptions {
@@ -8,6 +8,14 @@ export interface KafkaEventSinkOptions {
   /** Per-request ack timeout in ms. Default 30000. */
   ackTimeoutMs?: number;
 }
+
+/**
+ * Most bytes one flush carries. Kafka refuses a partition's record batch over the broker's
+ * `message.max.bytes` (default 1 MiB) with MESSAGE_TOO_LARGE, and a flush may put every event
+ * into one partition (one hot key), so the whole flush stays under it with room for the record
+ * overhead. One event always goes out, whatever its size.
+ */
+export const DEFAULT_FLUSH_MAX_BYTES = 900 * 1024;
 
 interface Item {
   topic: string;
@@ -19,7 +27,7 @@ interface Item {
  * coalesced into `sendBatch` calls so throughput grows with concurrency.
  */
 export class KafkaEventSink implements EventSink {
-  readonly #producer: Producer;
+  #producer: Producer;
   readonly #kafka: Kafka;
   readonly #batcher: Batcher<Item, undefined>;
   readonly #ackTimeoutMs: number;
@@ -32,9 +40,13 @@ export class KafkaEventSink implements EventSink {
     // single in-flight request, which the batcher's one-flush-at-a-time matches.
     // The default (murmur2, Java-compatible) partitioner, named so kafkajs does not warn that its
     // default changed in v2: a key's events always land in one partition.
-    this.#producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+    this.#producer = KafkaEventSink.#newProducer(kafka);
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
-    this.#batcher = new Batcher((items) => this.#send(items), (i) => i.event.value.length + i.event.key.length + 64, options.batching);
+    this.#batcher = new Batcher((items) => this.#send(items), sizeOf, { maxBytes: DEFAULT_FLUSH_MAX_BYTES, ...options.batching });
+  }
+
+  static #newProducer(kafka: Kafka): Producer {
+    return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   }
 
   async connect(): Promise<void> {
@@ -70,7 +82,13 @@ export class KafkaEventSink implements EventSink {
   }
 
   async #send(items: Item[]): Promise<undefined[]> {
-    await this.connect();
+    try {
+      await this.connect();
+    } catch (err) {
+      // Connecting (and fetching a producer id) sends no record.
+      const e = classifyKafkaError(err, 'connecting the producer');
+      throw new EventLogError(e.code, e.message, { retriable: e.retriable, cause: e.cause, unsent: true });
+    }
     const byTopic = new Map<string, Item[]>();
     for (const item of items) {
       const list = byTopic.get(item.topic) ?? [];
@@ -88,8 +106,33 @@ export class KafkaEventSink implements EventSink {
         })),
       });
     } catch (err) {
-      throw classifyKafkaError(err, 'appending events');
+      await this.#renewProducer();
+      const e = classifyKafkaError(err, 'appending events');
+      // A missing topic is refused before anything is appended; other failures may come after.
+      throw e.code === 'SHARDSYNC_EVENTLOG_TOPIC_MISSING' ? new EventLogError(e.code, e.message, { retriable: e.retriable, cause: e.cause, unsent: true }) : e;
     }
     return items.map(() => undefined);
   }
+
+  /**
+   * After a failed send the idempotent producer's sequence numbers cannot be trusted: kafkajs
+   * rolls back the numbers of every partition of the request, also those the broker had already
+   * appended, so the next send there would reuse them and the broker would either acknowledge it
+   * as a duplicate without writing it or refuse every later send (OUT_OF_ORDER_SEQUENCE_NUMBER).
+   * A new producer gets a new producer id and starts its sequences afresh. Flushes never overlap,
+   * so nothing else is using the old one.
+   */
+  async #renewProducer(): Promise<void> {
+    const old = this.#producer;
+    this.#producer = KafkaEventSink.#newProducer(this.#kafka);
+    this.#connected = undefined;
+    await old.disconnect().catch(() => undefined);
+  }
+}
+
+function sizeOf(item: Item): number {
+  let headerBytes = 0;
+  for (const [name, value] of Object.entries(item.event.headers ?? {})) headerBytes += name.length + Buffer.byteLength(value);
+  // Plus the record's own framing (lengths, offsets, timestamps): tens of bytes.
+  return item.event.value.length + Buffer.byteLength(item.event.key) + headerBytes + 64;
 }

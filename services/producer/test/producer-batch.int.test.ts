@@ -65,6 +65,23 @@ describe('producer POST /v1/batch', () => {
     expect(byKey.get('b/gone')?.operation).toBe('DELETE');
   });
 
+  it('inline events of one key adding up to more than one Kafka record batch (1 MiB) are all accepted', async () => {
+    const topology = await createTestTopology();
+    const producer = await startTestProducer(topology, { SHARDSYNC_PRODUCER_INLINE_MAX_BYTES: String(64 * 1024) });
+    const dataset = topology.datasets[0]!.name;
+    // Incompressible 64 KiB bodies, all for one key and so one partition: 1.5 MiB in one request.
+    const bodies = Array.from({ length: 24 }, () => randomBytes(64 * 1024));
+    const items = bodies.map((body) => ({ operation: 'put', dataset, key: 'hot/key', body: b64(body) }));
+    const res = await rawRequest(producer.url, 'POST', '/v1/batch', { ...auth(), 'content-type': 'application/json' }, JSON.stringify({ items }));
+    expect(res.status).toBe(200);
+    const results = (res.json as { results: ItemResult[] }).results;
+    expect(results.map((r) => r.status)).toEqual(bodies.map(() => 202));
+    const events = await eventsOn(topology.kafka.topics.updates);
+    expect(events).toHaveLength(bodies.length);
+    expect(events.map((e) => e.payload?.kind)).toEqual(bodies.map(() => 'inline'));
+    expect(new Set(events.map((e) => e.sha256))).toEqual(new Set(bodies.map(sha)));
+  });
+
   it('a retried item with the same idempotencyKey gets the first answer and emits one event', async () => {
     const topology = await createTestTopology();
     const producer = await startTestProducer(topology);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { Topology } from '@shardsync/config';
 import { findDataset } from '@shardsync/config';
-import type { EventSink } from '@shardsync/eventlog';
+import { appendWasUnsent, type EventSink } from '@shardsync/eventlog';
 import {
   STAGING_PREFIX,
   createInlinePayload,
@@ -93,7 +93,7 @@ export class Ingestor implements Ingest {
           metadata: req.metadata,
         });
       } catch (err) {
-        if (staged.payload.kind === 'staged') await this.#cleanupStaged(staged.payload.key);
+        if (staged.payload.kind === 'staged') await this.#cleanupStaged(staged.payload.key, err);
         throw err;
       }
     });
@@ -205,7 +205,17 @@ export class Ingestor implements Ingest {
     return { eventId: update.eventId, dataset: update.dataset, key: update.key, version: formatVersion(version), sha256: update.sha256, size: update.size };
   }
 
-  async #cleanupStaged(key: string): Promise<void> {
+  /**
+   * Deletes the staged body of an event that failed, but only when the event cannot be in Kafka.
+   * A send that timed out or lost its connection may have been appended all the same; deleting
+   * its body would leave consumers waiting for a source that never comes (then dead-lettering).
+   * Such a body is left to the staging collector, like one of a producer that died mid-request.
+   */
+  async #cleanupStaged(key: string, failure: unknown): Promise<void> {
+    if (!appendWasUnsent(failure)) {
+      this.#d.logger.warn({ key }, 'the event of a staged payload may have reached Kafka despite the error; leaving the payload to the staging collector');
+      return;
+    }
     try {
       await this.#d.originStore.delete(key);
       this.#d.metrics.stagedCleanups.inc();
