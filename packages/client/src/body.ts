@@ -2,8 +2,12 @@ import { Readable } from 'node:stream';
 import { invalidArgument } from './errors.js';
 import type { PutBody } from './types.js';
 
-/** One attempt's body: bytes sent in one write, or a stream piped as it is read. */
-export type AttemptBody = { kind: 'bytes'; bytes: Buffer } | { kind: 'stream'; stream: Readable; length: number | undefined };
+/**
+ * One attempt's body: bytes sent in one write, or a stream piped as it is read. `perAttempt`
+ * marks a stream a factory opened for this attempt alone: the next attempt opens its own, so this
+ * one is released whenever its attempt ends, read or not.
+ */
+export type AttemptBody = { kind: 'bytes'; bytes: Buffer } | { kind: 'stream'; stream: Readable; length: number | undefined; perAttempt: boolean };
 
 /**
  * A put's body across the attempts of one call. Bytes and factories can be sent again; a plain
@@ -42,7 +46,7 @@ export function bodySource(body: PutBody, declaredLength: number | undefined): B
       open: () => {
         const stream = body();
         if (!isReadable(stream)) throw invalidArgument('the body factory must return a Readable stream');
-        return { kind: 'stream', stream, length };
+        return { kind: 'stream', stream, length, perAttempt: true };
       },
       canResend: () => true,
       markStarted: () => undefined,
@@ -56,7 +60,7 @@ export function bodySource(body: PutBody, declaredLength: number | undefined): B
       open: () => {
         if (opened && started) throw new Error('a single-use body stream was opened twice after it started');
         opened = true;
-        return { kind: 'stream', stream: body, length };
+        return { kind: 'stream', stream: body, length, perAttempt: false };
       },
       canResend: () => !started,
       markStarted: () => {

@@ -67,6 +67,14 @@ export class Transport {
         reject(err instanceof ShardsyncClientError ? err : new ShardsyncClientError('SHARDSYNC_CLIENT_BODY_FAILED', `opening the body failed: ${String(err)}`, { retriable: false, cause: err }));
         return;
       }
+      // A stream that already failed (a single-use one while the call waited to retry, or one
+      // its factory destroyed) cannot be sent. Its 'error' event may still be on its way: it is
+      // listened for here and reported by the rejection.
+      if (body?.kind === 'stream' && body.stream.errored instanceof Error) {
+        body.stream.on('error', () => undefined);
+        reject(bodyFailed(body.stream.errored, target));
+        return;
+      }
       const headers: Record<string, string> = { ...request.headers, authorization: `Bearer ${token}` };
       const length = body?.kind === 'bytes' ? body.bytes.length : body?.length;
       // Without a length, node:http streams the body with chunked transfer encoding.
@@ -88,8 +96,11 @@ export class Transport {
       let connectTimer: NodeJS.Timeout | undefined;
 
       const stopBody = () => {
-        if (body?.kind !== 'stream' || !bodyStarted) return;
-        body.stream.unpipe(req);
+        if (body?.kind !== 'stream') return;
+        // An unread single-use stream is kept: the call can still retry with it. A factory's
+        // stream is not: the next attempt opens a new one, so this one would leak its file handle.
+        if (!bodyStarted && !body.perAttempt) return;
+        if (bodyStarted) body.stream.unpipe(req);
         // A partly read stream is of no use to anyone: release its resources (file handles).
         if (!body.stream.readableEnded) body.stream.destroy();
       };
@@ -120,6 +131,12 @@ export class Transport {
         if (request.signal !== undefined) fail(abortError(request.signal));
       };
       request.signal?.addEventListener('abort', onAbort, { once: true });
+      if (body?.kind === 'stream') {
+        // From the start, not only once it is piped: a stream may fail before the connection opens
+        // (a file that does not exist), and an 'error' nobody listens to crashes the process. The
+        // listener stays: after this attempt, fail() does nothing, and the error is still observed.
+        body.stream.on('error', (err: Error) => fail(bodyFailed(err, target)));
+      }
 
       const startBody = () => {
         if (settled || bodyStarted) return;
@@ -131,11 +148,7 @@ export class Transport {
           req.end(body.bytes);
         } else {
           request.body?.markStarted();
-          const stream = body.stream;
-          stream.once('error', (err) => {
-            fail(new ShardsyncClientError('SHARDSYNC_CLIENT_BODY_FAILED', `reading the body stream failed while sending ${target}: ${err.message}`, { retriable: false, cause: err }));
-          });
-          stream.pipe(req);
+          body.stream.pipe(req);
         }
       };
 
@@ -182,4 +195,8 @@ export class Transport {
   close(): void {
     this.#agent.destroy();
   }
+}
+
+function bodyFailed(err: Error, target: string): ShardsyncClientError {
+  return new ShardsyncClientError('SHARDSYNC_CLIENT_BODY_FAILED', `reading the body stream failed while sending ${target}: ${err.message}`, { retriable: false, cause: err });
 }

@@ -132,6 +132,24 @@ describe('ShardsyncClient retries', () => {
     await client.close();
   });
 
+  it('every stream a body factory opened is destroyed when the producer could not be reached', async () => {
+    const port = await freePort();
+    const client = clientFor(`http://127.0.0.1:${port}`, { retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 } });
+    // Stand-ins for createReadStream(path): each one left open would hold a file descriptor.
+    const opened: PassThrough[] = [];
+    const err = await rejection(
+      client.put('ds', 'k', () => {
+        const stream = new PassThrough();
+        stream.end('never sent');
+        opened.push(stream);
+        return stream;
+      }),
+    );
+    expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_NETWORK', retriable: true, attempts: 3 });
+    expect(opened.map((s) => s.destroyed)).toEqual([true, true, true]);
+    await client.close();
+  });
+
   it('a stream is sent while it is read, never collected first', async () => {
     let firstChunkArrived!: () => void;
     const arrived = new Promise<void>((resolve) => (firstChunkArrived = resolve));
@@ -229,6 +247,21 @@ describe('ShardsyncClient retries', () => {
     expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_CLOSED', attempts: 1 });
     expect(err.message).toContain('Kafka is unavailable');
     await closing;
+  });
+
+  it('a body stream that fails before the connection opens ends the call with SHARDSYNC_CLIENT_BODY_FAILED, not a crash', async () => {
+    const client = clientFor(`http://127.0.0.1:${await freePort()}`);
+    const err = await rejection(
+      client.put('ds', 'k', () => {
+        // Like a file stream whose file does not exist: the error comes on the next tick.
+        const stream = new PassThrough();
+        stream.destroy(new Error('no such file'));
+        return stream;
+      }),
+    );
+    expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_BODY_FAILED', retriable: false });
+    expect(err.message).toContain('no such file');
+    await client.close();
   });
 
   it('many calls waiting to retry at once raise no listener-leak warning', async () => {
