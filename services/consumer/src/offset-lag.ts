@@ -13,6 +13,12 @@ export interface OffsetLagOptions {
   intervalMs?: number;
 }
 
+/** Events waiting in the partitions this instance owns (another member's backlog is not its own). */
+export function ownedLag(lags: ReadonlyArray<Pick<PartitionLag, 'partition' | 'lag'>>, assigned: readonly number[]): number {
+  const owned = new Set(assigned);
+  return lags.reduce((sum, p) => (owned.has(p.partition) ? sum + p.lag : sum), 0);
+}
+
 /**
  * Keeps `shardsync_consumer_offset_lag_events{partition}` at what Kafka says: the partition's
  * latest offset minus the offset the group committed, refreshed on an interval. Unlike a value

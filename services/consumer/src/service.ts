@@ -12,7 +12,7 @@ import { BatchProcessor } from './batch/processor.js';
 import type { ConsumerEnv } from './env.js';
 import { GroupMembership } from './group-membership.js';
 import { ConsumerMetrics } from './metrics.js';
-import { OffsetLagReporter } from './offset-lag.js';
+import { OffsetLagReporter, ownedLag } from './offset-lag.js';
 import { LocalState } from './state/local-state.js';
 import { TombstoneIndex } from './state/tombstone-index.js';
 import { Watchdog } from './watchdog.js';
@@ -96,7 +96,9 @@ export class ConsumerService {
 
     const watchdog = new Watchdog({
       stallMs: env.SHARDSYNC_CONSUMER_STALL_MS,
-      pending: async () => (await admin.groupLag(groupId, topic)).reduce((sum, p) => sum + p.lag, 0),
+      // Only this instance's partitions: another member's backlog is no sign this one is stuck
+      // (kafkajs never hands an instance an empty batch, so quiet partitions report nothing).
+      pending: async () => ownedLag(await admin.groupLag(groupId, topic), source.assignedPartitions()),
       onStall: (idleMs, pending) => {
         metrics.stalled.set(1);
         logger.error({ idleMs, pending }, 'watchdog: no progress while events are waiting');
@@ -146,13 +148,23 @@ export class ConsumerService {
       onProgress: () => watchdog.progress(),
       signal: closing.signal,
     });
+    /** Set once close() begins. */
+    let stopping = false;
     const membership = new GroupMembership(groupId);
     const source = new KafkaEventSource(kafka, {
       groupId,
       topic,
       partitionsConsumedConcurrently: env.SHARDSYNC_CONSUMER_PARTITIONS_CONCURRENTLY,
       onMembershipChange: (change) => membership.observe(change),
-      onFatal: (err) => options.onFatal('the Kafka consumer crashed and will not restart', err),
+      onFatal: (err) => {
+        // Closing cuts pending retries and S3 requests short: the batch handler then fails with an
+        // abort, which kafkajs reports as a crash. That is the shutdown working, not a fault.
+        if (stopping) {
+          logger.info({ err }, 'the Kafka consumer stopped on an aborted batch while closing');
+          return;
+        }
+        options.onFatal('the Kafka consumer crashed and will not restart', err);
+      },
       onAssignment: (partitions) => {
         logger.info({ partitions }, 'partitions assigned');
         state.clear();
@@ -190,6 +202,7 @@ export class ConsumerService {
 
     const cutRetries = (): void => closing.abort(new Error('consumer closing'));
     const service = new ConsumerService(ops.url, metrics, () => source.assignedPartitions(), async () => {
+      stopping = true;
       watchdog.stop();
       await offsetLag.stop();
       // Let in-flight applies finish; cut pending retries short if the store stays down.

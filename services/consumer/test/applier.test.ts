@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createInlinePayload, formatVersion, META, objectKeyOf, tombstoneKeyOf, type PutShardUpdate, type ShardUpdate, type Version } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
@@ -143,5 +144,23 @@ describe('Applier', () => {
     local.injectFault({ operation: 'put', error: () => new StoreUnavailableError('injected outage'), times: 1 });
     await expect(applier.apply(put('a', v(1), 'x'))).rejects.toMatchObject({ retriable: true });
     expect(await applier.apply(put('a', v(1), 'x'))).toMatchObject({ result: 'applied' });
+  });
+
+  it('a put that fails releases the body it was streaming from the source (on S3, its socket)', async () => {
+    const source = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a' });
+    await source.put('.shardsync/staging/s1', Buffer.from('staged bytes'));
+    const opened: Readable[] = [];
+    const get = source.get.bind(source);
+    source.get = async (key, options) => {
+      const result = await get(key, options);
+      opened.push(result.body);
+      return result;
+    };
+    const { local, applier } = setup({ 'dc-a': source });
+    local.injectFault({ operation: 'put', error: () => new StoreUnavailableError('injected outage'), times: 1 });
+    const u: ShardUpdate = { ...put('k', v(7), 'staged bytes'), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: '.shardsync/staging/s1' } };
+    await expect(applier.apply(u)).rejects.toMatchObject({ retriable: true });
+    expect(opened).toHaveLength(1);
+    expect(opened[0]?.destroyed).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '@shardsync/runtime';
 import { ConsumerMetrics } from '../src/metrics.js';
-import { OffsetLagReporter } from '../src/offset-lag.js';
+import { OffsetLagReporter, ownedLag } from '../src/offset-lag.js';
 
 type Lags = Array<{ partition: number; lag: number }>;
 
@@ -81,5 +81,19 @@ describe('OffsetLagReporter', () => {
     expect(calls).toBe(2);
     // What arrived after stop() was not applied.
     expect(await gaugeValues(metrics)).toEqual({ '0': 1 });
+  });
+});
+
+describe('ownedLag (what the watchdog waits on)', () => {
+  it("counts only this instance's partitions: another member's backlog, or none assigned, is nothing to wait for", () => {
+    const lags = [
+      { partition: 0, lag: 5 },
+      { partition: 1, lag: 0 },
+      { partition: 2, lag: 40 },
+    ];
+    expect(ownedLag(lags, [0, 1])).toBe(5);
+    expect(ownedLag(lags, [1])).toBe(0);
+    expect(ownedLag(lags, [])).toBe(0);
+    expect(ownedLag(lags, [0, 1, 2])).toBe(45);
   });
 });

@@ -67,7 +67,12 @@ function fakeBatch(events: ConsumedEvent[]): PartitionBatch & { marked: string[]
   return batch;
 }
 
-function processor(apply: (u: ShardUpdate) => Promise<ApplyOutcome>, letters: OutgoingEvent[] = [], logger: Logger = createLogger('test', {}, 'silent')): BatchProcessor {
+function processor(
+  apply: (u: ShardUpdate) => Promise<ApplyOutcome>,
+  letters: OutgoingEvent[] = [],
+  logger: Logger = createLogger('test', {}, 'silent'),
+  onProgress: () => void = () => undefined,
+): BatchProcessor {
   const sink: EventSink = {
     append: async (_topic, events) => {
       letters.push(...events);
@@ -85,7 +90,7 @@ function processor(apply: (u: ShardUpdate) => Promise<ApplyOutcome>, letters: Ou
     logger,
     concurrency: 4,
     sourceWaitMs: 1000,
-    onProgress: () => undefined,
+    onProgress,
     signal: new AbortController().signal,
   });
 }
@@ -166,6 +171,23 @@ describe('BatchProcessor', () => {
     }).handle(batch);
     expect(calls).toBe(3);
     expect(batch.marked).toEqual([batch.events[0]?.offset]);
+  });
+
+  it('every retry tells the watchdog the partition is alive, so waiting on a source or a store is not taken for a stall', async () => {
+    let calls = 0;
+    let progress = 0;
+    await processor(
+      async () => {
+        calls += 1;
+        if (calls < 3) throw new ApplyError('SHARDSYNC_SOURCE_UNAVAILABLE', 'the staged copy is not readable yet', { retriable: true });
+        return applied;
+      },
+      [],
+      createLogger('test', {}, 'silent'),
+      () => (progress += 1),
+    ).handle(fakeBatch([event(put('k', 1))]));
+    // Two retries, then the event finished.
+    expect(progress).toBe(3);
   });
 
   it("a missing bucket of this datacenter makes the partition wait and retry, never dead-letter, and the log names the datacenter and the bucket", async () => {

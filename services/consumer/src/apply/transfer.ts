@@ -102,8 +102,14 @@ export async function transfer(update: PutShardUpdate, conditions: WriteConditio
       const { body } = await store.get(source.key, { ifMatch: info.etag, signal });
       const counted = body.pipe(new ByteCounter(deps.onBytes));
       body.on('error', (err) => counted.destroy(err));
-      const put = await writeGuard(() => deps.local.put(key, counted, { ...conditions, size: update.size, expectedSha256: update.sha256, sourceEtag: info.etag, metadata, contentType, signal }));
-      return { etag: put.etag, bytes: update.size, mode: 'stream' };
+      try {
+        const put = await writeGuard(() => deps.local.put(key, counted, { ...conditions, size: update.size, expectedSha256: update.sha256, sourceEtag: info.etag, metadata, contentType, signal }));
+        return { etag: put.etag, bytes: update.size, mode: 'stream' };
+      } finally {
+        // A failed put destroys what it reads (the counter), which only unpipes and pauses the
+        // source body: left so, it would hold its socket to the peer until the idle timeout.
+        if (!body.readableEnded) body.destroy();
+      }
     } catch (err) {
       const code = codeOf(err);
       // A missing local bucket is no fault of this source: every source would fail the same way.

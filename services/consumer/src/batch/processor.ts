@@ -23,7 +23,12 @@ export interface ProcessorDeps {
   concurrency: number;
   /** How long an event whose payload no source can serve keeps being retried before it is dead-lettered. */
   sourceWaitMs: number;
-  /** Reports progress (an event finished) to the watchdog. */
+  /**
+   * Tells the watchdog the handler is alive: an event finished, or an attempt failed and will be
+   * retried. A partition waiting on a source or a store that is down is visibly retrying (logs,
+   * `shardsync_consumer_retries_total`, readiness), not silently stuck; restarting it would only
+   * restart its waits (the source wait is counted per process) and rebalance the group.
+   */
   onProgress: () => void;
   /** Aborts every pending retry when the service closes. */
   signal: AbortSignal;
@@ -124,6 +129,7 @@ export class BatchProcessor {
             return isRetriableNow(err, sourceMissingSince, this.#d.sourceWaitMs);
           },
           onRetry: (err, attempt, delayMs) => {
+            this.#d.onProgress();
             this.#d.metrics.retries.inc({ code: codeOf(err) });
             logRetry(this.#d.logger, err, { dataset: update.dataset, key: update.key, attempt, delayMs }, 'apply failed; retrying');
           },
