@@ -11,6 +11,12 @@ export const consumerEnvSchema = z.object({
   SHARDSYNC_CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   /** Partitions handled at the same time. Default 12. */
   SHARDSYNC_CONSUMER_PARTITIONS_CONCURRENTLY: z.coerce.number().int().min(1).max(1000).default(12),
+  /**
+   * Referenced payloads (staged or peer copies) transferred at the same time in the process,
+   * whatever the partitions and keys in flight: each holds up to a single-put body or a few
+   * multipart parts (16-80 MiB at the default part size), so this bounds the memory. Default 8.
+   */
+  SHARDSYNC_CONSUMER_MAX_TRANSFERS: z.coerce.number().int().min(1).max(256).default(8),
   /** How long a tombstone is kept; must exceed the topic's retention so no older put can arrive after it. Default 7 days. */
   SHARDSYNC_TOMBSTONE_GRACE_MS: z.coerce.number().int().positive().default(7 * 24 * 3600 * 1000),
   /** How long a referenced payload may stay unreadable everywhere before the event is dead-lettered. Default 10 min. */

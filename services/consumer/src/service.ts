@@ -8,6 +8,7 @@ import { logTo, retry, Shutdown, startOpsServer, type Logger } from '@shardsync/
 import { Applier } from './apply/applier.js';
 import { LocalStore } from './apply/local-store.js';
 import { logRetry } from './apply/retry-log.js';
+import { TransferSlots } from './apply/transfer-slots.js';
 import { BatchProcessor } from './batch/processor.js';
 import type { ConsumerEnv } from './env.js';
 import { GroupMembership } from './group-membership.js';
@@ -139,6 +140,7 @@ export class ConsumerService {
         storeFor: (dc, bucket) => pool.at(dc, bucket),
         peersOf: (dataset) => (topology.datasets.find((d) => d.name === dataset)?.datacenters ?? []).map((dc) => ({ datacenter: dc, bucket: getDatacenter(topology, dc).s3.bucket })),
         onBytes: () => watchdog.progress(),
+        slots: new TransferSlots(env.SHARDSYNC_CONSUMER_MAX_TRANSFERS),
       }),
       deadLetters,
       metrics,

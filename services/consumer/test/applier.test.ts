@@ -4,6 +4,7 @@ import { createInlinePayload, formatVersion, META, objectKeyOf, tombstoneKeyOf, 
 import { sha256Hex } from '@shardsync/integrity';
 import { MemoryObjectStore, StoreUnavailableError } from '@shardsync/objectstore';
 import { Applier } from '../src/apply/applier.js';
+import { TransferSlots } from '../src/apply/transfer-slots.js';
 import { LocalState } from '../src/state/local-state.js';
 import { TombstoneIndex } from '../src/state/tombstone-index.js';
 
@@ -45,6 +46,7 @@ function setup(stores: Record<string, MemoryObjectStore> = {}) {
     },
     peersOf: () => Object.values(stores).map((s) => ({ datacenter: s.datacenter, bucket: s.bucket })),
     onBytes: () => undefined,
+    slots: new TransferSlots(4),
   });
   return { local, tombstones, state, applier };
 }
@@ -86,7 +88,7 @@ describe('Applier', () => {
     const tombstones = new TombstoneIndex(first.local, 60_000);
     await tombstones.reload();
     const state = new LocalState(first.local, tombstones, 1000);
-    const restarted = new Applier({ local: first.local, state, tombstones, storeFor: () => first.local, peersOf: () => [], onBytes: () => undefined });
+    const restarted = new Applier({ local: first.local, state, tombstones, storeFor: () => first.local, peersOf: () => [], onBytes: () => undefined, slots: new TransferSlots(4) });
     expect(await restarted.apply(put('a', v(2), 'late'))).toEqual({ result: 'skipped', reason: 'stale' });
     expect(await first.local.head(objectKeyOf('ds', 'a'))).toBeUndefined();
   });
@@ -162,5 +164,42 @@ describe('Applier', () => {
     await expect(applier.apply(u)).rejects.toMatchObject({ retriable: true });
     expect(opened).toHaveLength(1);
     expect(opened[0]?.destroyed).toBe(true);
+  });
+
+  it('referenced payloads of concurrent applies are transferred no more than the slots allow at once', async () => {
+    let reading = 0;
+    let peak = 0;
+    const source = new MemoryObjectStore({
+      datacenter: 'dc-a',
+      bucket: 'a',
+      beforeOperation: async (operation) => {
+        if (operation !== 'get') return;
+        reading += 1;
+        peak = Math.max(peak, reading);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        reading -= 1;
+      },
+    });
+    const local = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'b' });
+    const tombstones = new TombstoneIndex(local, 60_000);
+    const applier = new Applier({
+      local,
+      state: new LocalState(local, tombstones, 1000),
+      tombstones,
+      storeFor: () => source,
+      peersOf: () => [],
+      onBytes: () => undefined,
+      slots: new TransferSlots(2),
+    });
+    const updates = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        await source.put(`.shardsync/staging/s${i}`, Buffer.from(`body ${i}`));
+        const u: ShardUpdate = { ...put(`k${i}`, v(7), `body ${i}`), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: `.shardsync/staging/s${i}` } };
+        return u;
+      }),
+    );
+    const outcomes = await Promise.all(updates.map((u) => applier.apply(u)));
+    expect(outcomes.map((o) => o.result)).toEqual(updates.map(() => 'applied'));
+    expect(peak).toBe(2);
   });
 });

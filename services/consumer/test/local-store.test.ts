@@ -3,6 +3,7 @@ import { createInlinePayload, formatVersion, META, objectKeyOf, type PutShardUpd
 import { sha256Hex } from '@shardsync/integrity';
 import { MemoryObjectStore, NoSuchBucketError, ObjectNotFoundError, StoreUnavailableError } from '@shardsync/objectstore';
 import { Applier } from '../src/apply/applier.js';
+import { TransferSlots } from '../src/apply/transfer-slots.js';
 import { LocalBucketMissingError } from '../src/apply/errors.js';
 import { LocalStore } from '../src/apply/local-store.js';
 import { LocalState } from '../src/state/local-state.js';
@@ -60,7 +61,7 @@ describe('LocalStore', () => {
     const inner = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'bucket-b' });
     const local = new LocalStore(inner);
     const tombstones = new TombstoneIndex(local, 60_000);
-    const applier = new Applier({ local, state: new LocalState(local, tombstones, 100), tombstones, storeFor: () => origin, peersOf: () => [], onBytes: () => undefined });
+    const applier = new Applier({ local, state: new LocalState(local, tombstones, 100), tombstones, storeFor: () => origin, peersOf: () => [], onBytes: () => undefined, slots: new TransferSlots(4) });
     const body = 'x'.repeat(5000);
     await origin.put('.shardsync/staging/s1', Buffer.from(body));
     const staged: PutShardUpdate = { ...put('big', body), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'bucket-a', key: '.shardsync/staging/s1' } };

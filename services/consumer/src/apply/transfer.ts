@@ -3,6 +3,7 @@ import { inflateInlinePayload, META, objectKeyOf, formatVersion, type PutShardUp
 import { hashStream } from '@shardsync/integrity';
 import type { ObjectStore, WriteConditions } from '@shardsync/objectstore';
 import { ApplyError, codeOf, LocalBucketMissingError } from './errors.js';
+import type { TransferSlots } from './transfer-slots.js';
 
 /** Finds the store of any datacenter and bucket (sources of referenced payloads). */
 export type StoreLookup = (datacenter: string, bucket: string) => ObjectStore;
@@ -14,6 +15,8 @@ export interface TransferDeps {
   peersOf: (dataset: string) => Array<{ datacenter: string; bucket: string }>;
   /** Reports bytes as they flow, so the watchdog sees progress in long transfers. */
   onBytes: (n: number) => void;
+  /** Bounds the referenced payloads transferred at once in the process (memory). */
+  slots: TransferSlots;
 }
 
 export type TransferResult =
@@ -74,7 +77,21 @@ export async function transfer(update: PutShardUpdate, conditions: WriteConditio
     deps.onBytes(bytes.length);
     return { etag: put.etag, bytes: bytes.length, mode: 'inline' };
   }
-  const sources = sourcesFor(update, update.payload, deps);
+  const staged = update.payload;
+  return deps.slots.run(() => transferReferenced(update, staged, key, conditions, deps, signal));
+}
+
+async function transferReferenced(
+  update: PutShardUpdate,
+  staged: StagedPayload,
+  key: string,
+  conditions: WriteConditions,
+  deps: TransferDeps,
+  signal: AbortSignal | undefined,
+): Promise<TransferResult> {
+  const metadata = objectMetadata(update);
+  const contentType = storedContentType(update.metadata);
+  const sources = sourcesFor(update, staged, deps);
   const failures: string[] = [];
   let retriable = false;
   for (const source of sources) {
