@@ -6,7 +6,7 @@ import { sha256Hex } from '@shardsync/integrity';
 import { createLogger, type Logger } from '@shardsync/runtime';
 import type { ApplyOutcome } from '../src/apply/applier.js';
 import { ApplyError, LocalBucketMissingError } from '../src/apply/errors.js';
-import { BatchProcessor } from '../src/batch/processor.js';
+import { BatchProcessor, type ProcessorDeps } from '../src/batch/processor.js';
 import { ConsumerMetrics } from '../src/metrics.js';
 
 const topology = parseTopology(
@@ -71,7 +71,7 @@ function processor(
   apply: (u: ShardUpdate) => Promise<ApplyOutcome>,
   letters: OutgoingEvent[] = [],
   logger: Logger = createLogger('test', {}, 'silent'),
-  onProgress: () => void = () => undefined,
+  overrides: Partial<ProcessorDeps> = {},
 ): BatchProcessor {
   const sink: EventSink = {
     append: async (_topic, events) => {
@@ -90,8 +90,9 @@ function processor(
     logger,
     concurrency: 4,
     sourceWaitMs: 1000,
-    onProgress,
+    onProgress: () => undefined,
     signal: new AbortController().signal,
+    ...overrides,
   });
 }
 
@@ -184,10 +185,29 @@ describe('BatchProcessor', () => {
       },
       [],
       createLogger('test', {}, 'silent'),
-      () => (progress += 1),
+      { onProgress: () => (progress += 1) },
     ).handle(fakeBatch([event(put('k', 1))]));
     // Two retries, then the event finished.
     expect(progress).toBe(3);
+  });
+
+  it('once a heartbeat is refused (rebalance), the keys in flight finish and no new key starts; the rest is left unmarked for the next owner', async () => {
+    const batch = fakeBatch([event(put('a', 1)), event(put('b', 1)), event(put('c', 1))]);
+    batch.heartbeat = () => Promise.reject(Object.assign(new Error('The group is rebalancing, so a rejoin is needed'), { type: 'REBALANCE_IN_PROGRESS' }));
+    const started: string[] = [];
+    await processor(
+      async (u) => {
+        started.push(u.key);
+        // Long enough for a few heartbeats.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return applied;
+      },
+      [],
+      createLogger('test', {}, 'silent'),
+      { concurrency: 1, heartbeatMs: 5 },
+    ).handle(batch);
+    expect(started).toEqual(['a']);
+    expect(batch.marked).toEqual([batch.events[0]?.offset]);
   });
 
   it("a missing bucket of this datacenter makes the partition wait and retry, never dead-letter, and the log names the datacenter and the bucket", async () => {

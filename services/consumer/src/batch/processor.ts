@@ -60,8 +60,16 @@ export class BatchProcessor {
       }
       this.#d.onProgress();
     };
+    // A refused heartbeat means the group is rebalancing (or this member's session is in doubt):
+    // the keys in flight finish, no new one starts, and the batch returns so this member can
+    // rejoin in time (kafkajs' rebalance timeout) instead of being dropped while it still applies.
+    // What was not marked done is fetched again, by whichever member gets the partition.
+    let rebalancing = false;
     const heartbeat = setInterval(() => {
-      batch.heartbeat().catch((err: unknown) => this.#d.logger.debug({ err }, 'heartbeat refused (rebalancing)'));
+      batch.heartbeat().catch((err: unknown) => {
+        if (!rebalancing) this.#d.logger.info({ err, partition: batch.partition }, 'heartbeat refused (rebalancing): finishing the keys in flight and starting no more');
+        rebalancing = true;
+      });
     }, this.#d.heartbeatMs ?? 3000);
     const stop = new AbortController();
     // Each key being applied (up to `concurrency`) listens for the stop while it waits to retry.
@@ -83,7 +91,7 @@ export class BatchProcessor {
         }
       }
       await runBounded(groupByKey(updates), this.#d.concurrency, async (group) => {
-        if (!batch.isActive() || stop.signal.aborted) return;
+        if (!batch.isActive() || stop.signal.aborted || rebalancing) return;
         await this.#applyGroup(group, stop.signal);
         finish(group.updates.map((u) => u.event));
       });
