@@ -12,6 +12,7 @@ import { buildServer } from './http/server.js';
 import { RedisIdempotencyStore } from './idempotency/redis-store.js';
 import { Idempotency } from './ingest/idempotency.js';
 import { Ingestor } from './ingest/ingestor.js';
+import { SourceStores } from './ingest/source-stores.js';
 import { ProducerMetrics } from './metrics.js';
 
 export interface ProducerServiceOptions {
@@ -52,6 +53,13 @@ export class ProducerService {
     const redis = new Redis(topology.redis.url, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: true, enableAutoPipelining: true });
     redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
     const idempotencyStore = new RedisIdempotencyStore(redis);
+    const idempotency = new Idempotency(idempotencyStore, env.SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS, logger);
+    const sources = new SourceStores({
+      topologyBuckets: new Map(topology.datacenters.map((d) => [d.name, d.s3.bucket])),
+      shared: (dc, bucket) => pool.at(dc, bucket),
+      // A pool of its own per bucket, so closing the store on eviction frees everything it held.
+      open: (dc, bucket) => new StorePool(topology.datacenters).at(dc, bucket),
+    });
 
     await retry(
       async () => {
@@ -69,11 +77,11 @@ export class ProducerService {
       topology,
       datacenter,
       originStore,
-      storeFor: (dc, bucket) => pool.at(dc, bucket),
+      sources,
       sink,
       clock: new HybridLogicalClock({ producerId: env.SHARDSYNC_PRODUCER_ID, maxDriftMs: env.SHARDSYNC_MAX_CLOCK_DRIFT_MS }),
       producerId: env.SHARDSYNC_PRODUCER_ID,
-      idempotency: new Idempotency(idempotencyStore, env.SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS),
+      idempotency,
       metrics,
       logger,
       options: { inlineMaxBytes: env.SHARDSYNC_PRODUCER_INLINE_MAX_BYTES, maxBodyBytes: env.SHARDSYNC_PRODUCER_MAX_BODY_BYTES },
@@ -96,11 +104,13 @@ export class ProducerService {
     return new ProducerService(url, metrics, async () => {
       const steps = new Shutdown(logger);
       // fastify.close stops accepting and waits for in-flight requests, whose events are
-      // flushed by the sink before they answer.
+      // flushed by the sink before they answer (and whose connections then close: see buildServer).
       steps.add('http server', () => app.close());
       steps.add('event sink', () => sink.close());
       steps.add('kafka admin', () => admin.close());
+      steps.add('idempotency answers', () => idempotency.close());
       steps.add('idempotency store', () => idempotencyStore.close());
+      steps.add('source stores', () => sources.close());
       steps.add('object stores', () => pool.close());
       await steps.close();
     });

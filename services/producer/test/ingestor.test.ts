@@ -25,32 +25,42 @@ datasets:
 
 const grant = { name: 'tests', datasets: '*' as const };
 
-function setup(options: { failKafka?: boolean } = {}) {
+/** How the fake Kafka fails: before sending anything (`unsent`), or possibly after the broker appended (`uncertain`). */
+type KafkaFailure = 'unsent' | 'uncertain';
+
+function setup(options: { failKafka?: KafkaFailure } = {}) {
+  const logger = createLogger('test', {}, 'silent');
   const emitted: OutgoingEvent[] = [];
   const sink: EventSink = {
     append: async (_topic, events) => {
-      if (options.failKafka === true) throw new EventLogError('SHARDSYNC_EVENTLOG_UNAVAILABLE', 'broker down', { retriable: true });
+      if (options.failKafka !== undefined) throw new EventLogError('SHARDSYNC_EVENTLOG_UNAVAILABLE', 'broker down', { retriable: true, unsent: options.failKafka === 'unsent' });
       emitted.push(...events);
     },
     ping: async () => undefined,
     close: async () => undefined,
   };
   const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'bucket-a' });
+  const sourceLookups: string[] = [];
   const ingestor = new Ingestor({
     topology,
     datacenter: 'dc-a',
     originStore: origin,
-    storeFor: () => origin,
+    sources: {
+      head: (_datacenter, bucket, key) => {
+        sourceLookups.push(`${bucket}/${key}`);
+        return origin.head(key);
+      },
+    },
     sink,
     clock: new HybridLogicalClock({ producerId: 'unit' }),
     producerId: 'unit',
-    idempotency: new Idempotency(new MemoryIdempotencyStore(), 60_000),
+    idempotency: new Idempotency(new MemoryIdempotencyStore(), 60_000, logger),
     metrics: new ProducerMetrics(),
-    logger: createLogger('test', {}, 'silent'),
+    logger,
     options: { inlineMaxBytes: 1024, maxBodyBytes: 1024 * 1024 },
   });
   const decoded = () => emitted.map((e) => decodeShardUpdate(e.value, e.headers ?? {}));
-  return { ingestor, origin, emitted, decoded };
+  return { ingestor, origin, emitted, decoded, sourceLookups };
 }
 
 const put = (body: Buffer, extra: Partial<Parameters<Ingestor['put']>[0]> = {}) => ({
@@ -86,10 +96,17 @@ describe('Ingestor', () => {
     expect(origin.keys()).toEqual([]);
   });
 
-  it('when Kafka refuses the event, the staged body is removed and the answer is 503', async () => {
-    const { ingestor, origin } = setup({ failKafka: true });
+  it('when the event certainly never reached Kafka, the staged body is removed and the answer is 503', async () => {
+    const { ingestor, origin } = setup({ failKafka: 'unsent' });
     await expect(ingestor.put(put(Buffer.alloc(5000, 3)))).rejects.toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', status: 503, retriable: true });
     expect(origin.keys()).toEqual([]);
+  });
+
+  it('when the send failed part-way (the broker may have appended it), the staged body stays for the collector; the answer is 503', async () => {
+    const { ingestor, origin } = setup({ failKafka: 'uncertain' });
+    await expect(ingestor.put(put(Buffer.alloc(5000, 3)))).rejects.toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', status: 503 });
+    expect(origin.keys()).toHaveLength(1);
+    expect(origin.keys()[0]).toMatch(/^\.shardsync\/staging\/events\//);
   });
 
   it('versions of successive updates of a key only grow', async () => {
@@ -108,6 +125,58 @@ describe('Ingestor', () => {
     await expect(announce(11)).rejects.toMatchObject({ code: 'SHARDSYNC_SOURCE_MISMATCH', status: 422 });
     await announce(10);
     expect(decoded()[0]?.payload).toMatchObject({ kind: 'staged', key: 'written-by-service/a.bin' });
+  });
+
+  it('an announced put with metadata the event cannot carry is refused with 400 naming the problem, and nothing is emitted', async () => {
+    const { ingestor, origin, emitted } = setup();
+    await origin.put('written-by-service/a.bin', Buffer.alloc(10));
+    const announce = (metadata: Record<string, string>) =>
+      ingestor.announce({
+        grant,
+        body: { dataset: 'ds', key: 'a.bin', operation: 'put', source: { datacenter: 'dc-a', bucket: 'bucket-a', key: 'written-by-service/a.bin' }, size: 10, sha256: sha256Hex(Buffer.alloc(10)), metadata },
+      });
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ Owner: 'team-a' }, '"Owner" must be lowercase'],
+      [{ 'shardsync-version': '1' }, '"shardsync-version" is reserved'],
+      [{ big: 'x'.repeat(2000) }, 'the limit is 1536'],
+      [{ note: 'café' }, 'printable ASCII'],
+    ];
+    for (const [metadata, problem] of cases) {
+      const err = await announce(metadata).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'SHARDSYNC_INVALID_REQUEST', status: 400 });
+      expect((err as Error).message).toContain(problem);
+    }
+    expect(emitted).toEqual([]);
+    await announce({ owner: 'team-a' });
+    expect(emitted).toHaveLength(1);
+  });
+
+  it('an announced source key or bucket no store could take is refused with 400 before any store is asked', async () => {
+    const { ingestor, emitted, sourceLookups } = setup();
+    const announce = (bucket: string, key: string) =>
+      ingestor.announce({ grant, body: { dataset: 'ds', key: 'a.bin', operation: 'put', source: { datacenter: 'dc-a', bucket, key }, size: 1, sha256: sha256Hex(Buffer.alloc(1)) } });
+    const cases: Array<[string, string, string]> = [
+      ['bucket-a', '', 'source.key'],
+      ['bucket-a', 'k'.repeat(1025), 'source.key is 1025 UTF-8 bytes'],
+      ['bucket-a', `${'é'.repeat(513)}`, 'source.key is 1026 UTF-8 bytes'],
+      ['bucket-a', '.shardsync/staging/events/x', 'reserved'],
+      ['bucket-a', '.shardsync/tombstones/ds/a.bin', 'reserved'],
+      ['Bucket-A', 'k', 'not a valid S3 bucket name'],
+      ['ab', 'k', 'not a valid S3 bucket name'],
+      ['b'.repeat(64), 'k', 'not a valid S3 bucket name'],
+      ['-bucket', 'k', 'not a valid S3 bucket name'],
+      ['bucket.', 'k', 'not a valid S3 bucket name'],
+      ['my..bucket', 'k', 'not a valid S3 bucket name'],
+      ['bucket/../other', 'k', 'not a valid S3 bucket name'],
+      ['bucket_a', 'k', 'not a valid S3 bucket name'],
+    ];
+    for (const [bucket, key, problem] of cases) {
+      const err = await announce(bucket, key).catch((e: unknown) => e);
+      expect({ bucket, key: key.slice(0, 40), err }).toMatchObject({ bucket, key: key.slice(0, 40), err: { code: 'SHARDSYNC_INVALID_REQUEST', status: 400 } });
+      expect((err as Error).message).toContain(problem);
+    }
+    expect(sourceLookups).toEqual([]);
+    expect(emitted).toEqual([]);
   });
 
   it('an unknown dataset and an invalid key are refused before the body is read', async () => {

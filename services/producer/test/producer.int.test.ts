@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { once } from 'node:events';
+import { Agent, request, type IncomingMessage } from 'node:http';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { decodeShardUpdate, type ShardUpdate } from '@shardsync/events';
-import { createTestTopology, rawS3Client, readTopic, uniqueName } from '@shardsync/testing';
+import { createTestBucket, createTestTopology, rawS3Client, readTopic, uniqueName, waitFor } from '@shardsync/testing';
 import { auth, OTHER_TOKEN, rawRequest, startTestProducer } from './helpers.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -116,5 +118,87 @@ describe('producer', () => {
     expect(new Set(events.map((e) => e.version.producerId))).toEqual(new Set(['producer-one', 'producer-two']));
     // One key, one partition: all 40 events of the key landed on a single partition.
     expect(new Set((await readTopic(topology.kafka.topics.updates)).map((m) => m.partition)).size).toBe(1);
+  });
+
+  it('an announcement of an object in a bucket outside the topology is accepted; one the event or the store cannot take is refused with 400', async () => {
+    const topology = await createTestTopology();
+    const producer = await startTestProducer(topology);
+    const dataset = topology.datasets[0]!.name;
+    const { bucket } = await createTestBucket('dc-a', 'svc');
+    const body = Buffer.from('written by the service itself');
+    await rawS3Client('dc-a').send(new PutObjectCommand({ Bucket: bucket, Key: 'out/a.bin', Body: body }));
+    const announce = (fields: Record<string, unknown>) =>
+      rawRequest(producer.url, 'POST', '/v1/events', { ...auth(), 'content-type': 'application/json' }, JSON.stringify({
+        dataset, key: 'a.bin', operation: 'put', source: { datacenter: 'dc-a', bucket, key: 'out/a.bin' }, size: body.length, sha256: sha(body), ...fields,
+      }));
+    const refused: Array<[string, Record<string, unknown>]> = [
+      ['upper-case metadata name', { metadata: { Owner: 'team-a' } }],
+      ['reserved metadata name', { metadata: { 'shardsync-sha256': sha(body) } }],
+      ['metadata too large', { metadata: { note: 'x'.repeat(2000) } }],
+      ['source key too long', { source: { datacenter: 'dc-a', bucket, key: 'k'.repeat(1025) } }],
+      ['source key under .shardsync/', { source: { datacenter: 'dc-a', bucket, key: '.shardsync/staging/events/x' } }],
+      ['source bucket not an S3 name', { source: { datacenter: 'dc-a', bucket: 'Not_A_Bucket', key: 'out/a.bin' } }],
+    ];
+    for (const [what, fields] of refused) {
+      const res = await announce(fields);
+      expect({ what, status: res.status, error: (res.json as { error: string }).error }).toEqual({ what, status: 400, error: 'SHARDSYNC_INVALID_REQUEST' });
+    }
+    expect(await eventsOn(topology.kafka.topics.updates)).toEqual([]);
+
+    const accepted = await announce({ metadata: { owner: 'team-a' } });
+    expect(accepted.status).toBe(202);
+    const events = await eventsOn(topology.kafka.topics.updates);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ operation: 'PUT', sha256: sha(body), metadata: { owner: 'team-a' }, payload: { kind: 'staged', datacenter: 'dc-a', bucket, key: 'out/a.bin' } });
+  });
+
+  it('a request in flight when close() is called is answered 202 and ends its connection, so close() does not wait for the keep-alive timeout', async () => {
+    const topology = await createTestTopology();
+    const producer = await startTestProducer(topology);
+    const dataset = topology.datasets[0]!.name;
+    const url = new URL(producer.url);
+    // A client that keeps connections open, as SDKs do: the server must be the one to end them.
+    const agent = new Agent({ keepAlive: true });
+    onTestFinished(() => agent.destroy());
+    const body = Buffer.from('in flight at shutdown');
+    const req = request({
+      host: url.hostname,
+      port: url.port,
+      method: 'PUT',
+      path: `/v1/objects/${dataset}/in-flight.txt`,
+      agent,
+      // The server answers "100 Continue" once it has parsed the headers: the request is then in flight.
+      headers: { ...auth(), 'content-length': String(body.length), expect: '100-continue' },
+    });
+    const continued = once(req, 'continue');
+    const response = once(req, 'response') as Promise<[IncomingMessage]>;
+    req.flushHeaders();
+    await continued;
+
+    const closeStarted = Date.now();
+    const closed = producer.close();
+    // The body is sent only once the server has stopped listening, so close() is surely under way.
+    await waitFor(() => new Promise<true | undefined>((resolve) => {
+      const probe = request({ host: url.hostname, port: url.port, path: '/healthz', agent: false }, (res) => {
+        res.resume();
+        resolve(undefined);
+      });
+      probe.on('error', () => resolve(true));
+      probe.end();
+    }), { what: 'the producer to stop accepting connections' });
+    req.end(body);
+
+    const [res] = await response;
+    res.resume();
+    expect(res.statusCode).toBe(202);
+    expect(res.headers.connection).toBe('close');
+    // Well under the 72 s keep-alive timeout that close() would otherwise wait for.
+    let bound: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise<string>((resolve) => (bound = setTimeout(() => resolve('still closing'), 15_000)))]);
+    clearTimeout(bound);
+    expect(outcome).toBe('closed');
+    expect(Date.now() - closeStarted).toBeLessThan(15_000);
+    const events = await eventsOn(topology.kafka.topics.updates);
+    expect(events.map((e) => e.key)).toEqual(['in-flight.txt']);
   });
 });

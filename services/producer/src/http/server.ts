@@ -66,8 +66,22 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req: FastifyRequest, _payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => done(null));
 
+  // server.close() (Node 20) closes only the connections idle at that moment: one whose request
+  // is in flight stays open after its answer until keepAliveTimeout (72 s), and app.close() with
+  // it, outliving the shutdown grace, so Kafka would never be flushed. Once closing, every answer
+  // ends its connection, and connections left idle by a request that finished are closed too.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
+
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', method: req.method, status: String(reply.statusCode) });
+    if (closing) app.server.closeIdleConnections();
   });
 
   app.setErrorHandler(async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {

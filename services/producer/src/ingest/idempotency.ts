@@ -1,8 +1,18 @@
+import { retry, type Logger, type RetryOptions } from '@shardsync/runtime';
 import { ProducerError } from '../errors.js';
-import type { IdempotencyStore } from '../idempotency/store.js';
+import type { IdempotencyStore, IdempotentResult } from '../idempotency/store.js';
 import type { Accepted } from './types.js';
 
 const MAX_KEY_LENGTH = 255;
+
+/** How recording an answer is retried (full-jitter backoff). */
+export type CompletionRetry = Pick<RetryOptions, 'maxAttempts' | 'initialDelayMs' | 'maxDelayMs'>;
+
+/**
+ * Rides out a Redis reconnect (ioredis retries within 2 s); all attempts together take at most
+ * about 5 s, well inside the shutdown grace period, which waits for them.
+ */
+const DEFAULT_COMPLETION_RETRY: CompletionRetry = { maxAttempts: 6, initialDelayMs: 200, maxDelayMs: 2000 };
 
 /**
  * Makes a request with an `Idempotency-Key` run at most once per (token, key): a retry gets
@@ -12,10 +22,21 @@ const MAX_KEY_LENGTH = 255;
 export class Idempotency {
   readonly #store: IdempotencyStore;
   readonly #ttlMs: number;
+  readonly #logger: Logger;
+  readonly #completionRetry: CompletionRetry;
+  /** Answers still being recorded in the background. */
+  readonly #completing = new Set<Promise<void>>();
 
-  constructor(store: IdempotencyStore, ttlMs: number) {
+  constructor(store: IdempotencyStore, ttlMs: number, logger: Logger, completionRetry: CompletionRetry = DEFAULT_COMPLETION_RETRY) {
     this.#store = store;
     this.#ttlMs = ttlMs;
+    this.#logger = logger;
+    this.#completionRetry = completionRetry;
+  }
+
+  /** Waits until the answers still being recorded are recorded or given up (the retries are bounded). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#completing]);
   }
 
   async run(scope: string, key: string | undefined, fingerprint: string, work: () => Promise<Accepted>): Promise<Accepted> {
@@ -49,7 +70,20 @@ export class Idempotency {
     // and answering need not wait for it: this instance's later commands for the key travel on
     // the same Redis connection, after this one, so its own retries see the answer. (A retry that
     // reaches another instance first gets 409 and retries.)
-    void this.#store.complete(scope, key, { fingerprint, status: 202, body: { ...accepted } }, this.#ttlMs).catch(() => undefined);
+    this.#complete(scope, key, { fingerprint, status: 202, body: { ...accepted } });
     return accepted;
+  }
+
+  /**
+   * Records the answer in the background, retrying: a lost write would leave the claim pending,
+   * so retries would get 409 until it expires and then emit a second event.
+   */
+  #complete(scope: string, key: string, result: IdempotentResult): void {
+    const done = retry(() => this.#store.complete(scope, key, result, this.#ttlMs), { ...this.#completionRetry, isRetriable: () => true })
+      .catch((err: unknown) => {
+        this.#logger.error({ err, scope, key }, 'could not record the answer of an Idempotency-Key request; its retries get 409 until the claim expires, then emit a second event');
+      })
+      .finally(() => this.#completing.delete(done));
+    this.#completing.add(done);
   }
 }

@@ -23,6 +23,7 @@ import { startBody } from './body.js';
 import { toApiError } from './errors.js';
 import type { Idempotency } from './idempotency.js';
 import { parseAnnouncement } from './announcement.js';
+import type { SourceLookup } from './source-stores.js';
 import type { Accepted, AnnounceRequest, DeleteRequest, Ingest, PutRequest } from './types.js';
 
 export interface IngestorOptions {
@@ -37,8 +38,8 @@ export interface IngestorDeps {
   datacenter: string;
   /** Its store, where large bodies are staged. */
   originStore: ObjectStore;
-  /** A store of any datacenter and bucket, for checking announced sources. */
-  storeFor: (datacenter: string, bucket: string) => ObjectStore;
+  /** Stores of any datacenter and bucket, for checking announced sources. */
+  sources: SourceLookup;
   sink: EventSink;
   clock: HybridLogicalClock;
   producerId: string;
@@ -123,7 +124,7 @@ export class Ingestor implements Ingest {
       }
       let info;
       try {
-        info = await this.#d.storeFor(source.datacenter, source.bucket).head(source.key);
+        info = await this.#d.sources.head(source.datacenter, source.bucket, source.key);
       } catch (err) {
         throw toApiError(err, `the store of ${source.datacenter}`);
       }
