@@ -202,4 +202,32 @@ describe('Applier', () => {
     expect(outcomes.map((o) => o.result)).toEqual(updates.map(() => 'applied'));
     expect(peak).toBe(2);
   });
+
+  it('a delete removes only the object it read: one written meanwhile is kept if newer, deleted if older', async () => {
+    for (const [written, expected] of [
+      [v(5), 'kept'],
+      [v(2), 'deleted'],
+    ] as const) {
+      let interfere = true;
+      const local = new MemoryObjectStore({
+        datacenter: 'dc-b',
+        bucket: 'b',
+        beforeOperation: async (operation, key) => {
+          if (operation !== 'delete' || key !== objectKeyOf('ds', 'a') || !interfere) return;
+          interfere = false;
+          // Another writer (a reconciler repair, a member that still held the partition) gets in
+          // between this consumer's read of the key and its delete.
+          await local.put(objectKeyOf('ds', 'a'), Buffer.from('other'), {
+            metadata: { [META.version]: formatVersion(written), [META.sha256]: sha256Hex('other'), [META.eventId]: 'other' },
+          });
+        },
+      });
+      const tombstones = new TombstoneIndex(local, 60_000);
+      const applier = new Applier({ local, state: new LocalState(local, tombstones, 1000), tombstones, storeFor: () => local, peersOf: () => [], onBytes: () => undefined, slots: new TransferSlots(4) });
+      await applier.apply(put('a', v(1), 'one'));
+      expect(await applier.apply(del('a', v(3)))).toMatchObject({ result: 'applied' });
+      expect(await body(local, objectKeyOf('ds', 'a')), `an object of version ${written.physicalMs}`).toBe(expected === 'kept' ? 'other' : undefined);
+      expect((await local.head(tombstoneKeyOf('ds', 'a')))?.metadata[META.version]).toBe(formatVersion(v(3)));
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { decideApply, formatVersion, META, objectKeyOf, stateOf, tombstoneKeyOf, type ShardUpdate } from '@shardsync/events';
+import { compareVersions, decideApply, formatVersion, META, objectKeyOf, stateOf, tombstoneKeyOf, type ShardUpdate } from '@shardsync/events';
 import type { ObjectStore, WriteConditions } from '@shardsync/objectstore';
 import { effectiveState, type KeyState, type LocalState } from '../state/local-state.js';
 import type { TombstoneIndex } from '../state/tombstone-index.js';
@@ -78,7 +78,7 @@ export class Applier {
     return { result: 'applied', operation: 'PUT', bytes: result.bytes, mode: result.mode };
   }
 
-  async #delete(update: Extract<ShardUpdate, { operation: 'DELETE' }>, _state: KeyState, signal?: AbortSignal): Promise<ApplyOutcome> {
+  async #delete(update: Extract<ShardUpdate, { operation: 'DELETE' }>, state: KeyState, signal?: AbortSignal): Promise<ApplyOutcome> {
     const now = (this.#d.now ?? Date.now)();
     // Tombstone first: if we crash before the object is deleted, the tombstone already outranks
     // it and the redelivered delete finishes the job.
@@ -87,9 +87,32 @@ export class Applier {
       signal,
     });
     this.#d.tombstones.add(update.dataset, update.key);
-    // Deleting a missing key succeeds, so a redelivery is harmless.
-    await this.#d.local.delete(objectKeyOf(update.dataset, update.key), { signal });
-    this.#d.state.remember(update.dataset, update.key, { tombstone: { version: update.version, kind: 'delete' } });
+    const kept = await this.#deleteOutranked(update, state, signal);
+    if (kept) this.#d.state.forget(update.dataset, update.key);
+    else this.#d.state.remember(update.dataset, update.key, { tombstone: { version: update.version, kind: 'delete' } });
     return { result: 'applied', operation: 'DELETE', bytes: 0, mode: 'tombstone' };
+  }
+
+  /**
+   * Deletes the object the state shows, and only that one (If-Match): an object written since
+   * (a reconciler repair, a member that still held the partition) is read again and deleted only
+   * if the tombstone outranks it. Deleting a missing key succeeds, so a redelivery is harmless.
+   * Resolves true when a newer object was found and kept.
+   */
+  async #deleteOutranked(update: Extract<ShardUpdate, { operation: 'DELETE' }>, state: KeyState, signal?: AbortSignal): Promise<boolean> {
+    const key = objectKeyOf(update.dataset, update.key);
+    let etag = state.object?.etag ?? state.unversionedEtag;
+    for (let round = 1; ; round += 1) {
+      try {
+        await this.#d.local.delete(key, etag === undefined ? { signal } : { ifMatch: etag, signal });
+        return false;
+      } catch (err) {
+        if (codeOf(err) !== 'SHARDSYNC_PRECONDITION_FAILED' || round >= MAX_CONFLICT_ROUNDS) throw err;
+      }
+      const now = await this.#d.state.read(update.dataset, update.key);
+      if (now.object !== undefined && compareVersions(now.object.version, update.version) > 0) return true;
+      etag = now.object?.etag ?? now.unversionedEtag;
+      if (etag === undefined) return false;
+    }
   }
 }
