@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from '@shardsync/runtime';
 import { MemoryIdempotencyStore } from '../src/idempotency/memory-store.js';
 import type { IdempotentResult } from '../src/idempotency/store.js';
-import { Idempotency } from '../src/ingest/idempotency.js';
+import { CLAIM_REFRESH_MS, Idempotency } from '../src/ingest/idempotency.js';
 import type { Accepted } from '../src/ingest/types.js';
 
 /** The in-memory store, whose first `failures` complete() calls fail as a Redis blip would. */
@@ -62,5 +62,28 @@ describe('Idempotency', () => {
     expect(store.completeCalls).toBe(fast.maxAttempts);
     expect(errors).toHaveBeenCalledTimes(1);
     await expect(run()).rejects.toMatchObject({ code: 'SHARDSYNC_IDEMPOTENCY_IN_PROGRESS', status: 409 });
+  });
+
+  it('a request running longer than a claim lives keeps extending its claim until it ends', async () => {
+    vi.useFakeTimers();
+    try {
+      const store = new MemoryIdempotencyStore();
+      const extend = vi.spyOn(store, 'extend');
+      const idempotency = new Idempotency(store, 60_000, createLogger('test', {}, 'silent'), fast);
+      let finish = (): void => undefined;
+      const running = idempotency.run('tests', 'long-upload', 'PUT ds/big', async () => {
+        await new Promise<void>((resolve) => (finish = resolve));
+        return accepted;
+      });
+      await vi.advanceTimersByTimeAsync(3.5 * CLAIM_REFRESH_MS);
+      expect(extend).toHaveBeenCalledTimes(3);
+      expect(extend).toHaveBeenCalledWith('tests', 'long-upload');
+      finish();
+      expect(await running).toEqual(accepted);
+      await vi.advanceTimersByTimeAsync(5 * CLAIM_REFRESH_MS);
+      expect(extend).toHaveBeenCalledTimes(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

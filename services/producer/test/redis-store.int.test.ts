@@ -1,15 +1,20 @@
 import { testRedis, uniqueName } from '@shardsync/testing';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { RedisIdempotencyStore } from '../src/idempotency/redis-store.js';
+import { CLAIM_TTL_MS, RedisIdempotencyStore } from '../src/idempotency/redis-store.js';
 
-function testStore(): RedisIdempotencyStore {
+/** A store under a prefix of its own, with the Redis connection and prefix for raw checks; its keys are removed after the test. */
+function testSetup(): { redis: ReturnType<typeof testRedis>; prefix: string; store: RedisIdempotencyStore } {
   const redis = testRedis();
   const prefix = `${uniqueName('idem')}:`;
   onTestFinished(async () => {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
   });
-  return new RedisIdempotencyStore(redis, prefix);
+  return { redis, prefix, store: new RedisIdempotencyStore(redis, prefix) };
+}
+
+function testStore(): RedisIdempotencyStore {
+  return testSetup().store;
 }
 
 describe('RedisIdempotencyStore', () => {
@@ -32,13 +37,7 @@ describe('RedisIdempotencyStore', () => {
   });
 
   it('an unreadable record fails its own claim only, not the others made with it', async () => {
-    const redis = testRedis();
-    const prefix = `${uniqueName('idem')}:`;
-    onTestFinished(async () => {
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
-    });
-    const store = new RedisIdempotencyStore(redis, prefix);
+    const { redis, prefix, store } = testSetup();
     await store.claim('tests', 'broken', 60_000);
     const [brokenKey] = await redis.keys(`${prefix}*`);
     await redis.set(brokenKey ?? '', 'not json');
@@ -54,6 +53,20 @@ describe('RedisIdempotencyStore', () => {
     expect(await store.claim('tests', 'k', 60_000)).toEqual({ kind: 'claimed' });
     await store.complete('tests', 'k', { fingerprint: 'f', status: 202, body: {} }, 60_000);
     await store.release('tests', 'k');
+    expect((await store.claim('tests', 'k', 60_000)).kind).toBe('done');
+  });
+
+  it('extending a pending claim renews its lifetime; a recorded answer keeps its own', async () => {
+    const { redis, prefix, store } = testSetup();
+    await store.claim('tests', 'k', 60 * 60_000);
+    const [key] = await redis.keys(`${prefix}*`);
+    if (key === undefined) throw new Error('the claim wrote no key');
+    await redis.pexpire(key, 1000);
+    await store.extend('tests', 'k');
+    expect(await redis.pttl(key)).toBeGreaterThan(CLAIM_TTL_MS - 10_000);
+    await store.complete('tests', 'k', { fingerprint: 'f', status: 202, body: {} }, 30_000);
+    await store.extend('tests', 'k');
+    expect(await redis.pttl(key)).toBeLessThanOrEqual(30_000);
     expect((await store.claim('tests', 'k', 60_000)).kind).toBe('done');
   });
 });

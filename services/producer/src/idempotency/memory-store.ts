@@ -18,6 +18,9 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.#entries.set(`${scope}\0${key}`, result);
   }
 
+  /** Claims here never expire. */
+  async extend(): Promise<void> {}
+
   async release(scope: string, key: string): Promise<void> {
     const k = `${scope}\0${key}`;
     if (this.#entries.get(k) === 'pending') this.#entries.delete(k);

@@ -3,8 +3,18 @@ import type { Redis } from 'ioredis';
 import type { ClaimOutcome, IdempotencyStore, IdempotentResult } from './store.js';
 
 const PENDING = 'pending';
-/** A claim whose request died with its process stops blocking retries after this long. */
-const CLAIM_TTL_MS = 5 * 60 * 1000;
+/**
+ * A claim whose request died with its process stops blocking retries after this long; a live
+ * request keeps its claim by extending it (see `Idempotency`, every `CLAIM_REFRESH_MS`).
+ */
+export const CLAIM_TTL_MS = 5 * 60 * 1000;
+/** PEXPIRE the key only while it still holds a pending claim (never a recorded answer's TTL). */
+const EXTEND_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`;
 /** What the claim script answers for a key it claimed (a stored value is never empty). */
 const CLAIMED = '';
 /**
@@ -91,6 +101,10 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   async complete(scope: string, key: string, result: IdempotentResult, ttlMs: number): Promise<void> {
     await this.#redis.set(this.#key(scope, key), JSON.stringify(result), 'PX', ttlMs);
+  }
+
+  async extend(scope: string, key: string): Promise<void> {
+    await this.#redis.eval(EXTEND_SCRIPT, 1, this.#key(scope, key), PENDING, String(CLAIM_TTL_MS));
   }
 
   async release(scope: string, key: string): Promise<void> {

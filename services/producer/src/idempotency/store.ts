@@ -19,6 +19,11 @@ export type ClaimOutcome =
 export interface IdempotencyStore {
   claim(scope: string, key: string, ttlMs: number): Promise<ClaimOutcome>;
   complete(scope: string, key: string, result: IdempotentResult, ttlMs: number): Promise<void>;
+  /**
+   * Keeps a pending claim from expiring while its request still runs (a large upload can take
+   * longer than the claim's lifetime). Does nothing to a key that is no longer pending.
+   */
+  extend(scope: string, key: string): Promise<void>;
   release(scope: string, key: string): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;

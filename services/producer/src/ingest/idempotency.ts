@@ -15,6 +15,13 @@ export type CompletionRetry = Pick<RetryOptions, 'maxAttempts' | 'initialDelayMs
 const DEFAULT_COMPLETION_RETRY: CompletionRetry = { maxAttempts: 6, initialDelayMs: 200, maxDelayMs: 2000 };
 
 /**
+ * How often a running request extends its claim: well inside a claim's lifetime (5 min in Redis),
+ * so an upload longer than that keeps it, and a concurrent retry keeps getting 409 instead of
+ * claiming the key again and emitting a second event.
+ */
+export const CLAIM_REFRESH_MS = 60_000;
+
+/**
  * Makes a request with an `Idempotency-Key` run at most once per (token, key): a retry gets
  * the first answer (same event id and version) and emits nothing; a concurrent duplicate gets
  * 409 and should retry; reusing the key for a different request is refused (422).
@@ -60,12 +67,18 @@ export class Idempotency {
       return outcome.result.body as unknown as Accepted;
     }
     let accepted: Accepted;
+    const keepClaim = setInterval(() => {
+      this.#store.extend(scope, key).catch((err: unknown) => this.#logger.warn({ err, scope, key }, 'could not extend an idempotency claim; it may expire before its request ends'));
+    }, CLAIM_REFRESH_MS);
+    keepClaim.unref();
     try {
       accepted = await work();
     } catch (err) {
+      clearInterval(keepClaim);
       await this.#store.release(scope, key).catch(() => undefined);
       throw err;
     }
+    clearInterval(keepClaim);
     // The event is durable now; failing to remember the answer must not turn it into an error,
     // and answering need not wait for it: this instance's later commands for the key travel on
     // the same Redis connection, after this one, so its own retries see the answer. (A retry that
