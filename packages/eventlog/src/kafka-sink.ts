@@ -86,8 +86,7 @@ export class KafkaEventSink implements EventSink {
       await this.connect();
     } catch (err) {
       // Connecting (and fetching a producer id) sends no record.
-      const e = classifyKafkaError(err, 'connecting the producer');
-      throw new EventLogError(e.code, e.message, { retriable: e.retriable, cause: e.cause, unsent: true });
+      throw unsent(classifyKafkaError(err, 'connecting the producer'));
     }
     const byTopic = new Map<string, Item[]>();
     for (const item of items) {
@@ -109,7 +108,7 @@ export class KafkaEventSink implements EventSink {
       await this.#renewProducer();
       const e = classifyKafkaError(err, 'appending events');
       // A missing topic is refused before anything is appended; other failures may come after.
-      throw e.code === 'SHARDSYNC_EVENTLOG_TOPIC_MISSING' ? new EventLogError(e.code, e.message, { retriable: e.retriable, cause: e.cause, unsent: true }) : e;
+      throw e.code === 'SHARDSYNC_EVENTLOG_TOPIC_MISSING' ? unsent(e) : e;
     }
     return items.map(() => undefined);
   }
@@ -135,4 +134,9 @@ function sizeOf(item: Item): number {
   for (const [name, value] of Object.entries(item.event.headers ?? {})) headerBytes += name.length + Buffer.byteLength(value);
   // Plus the record's own framing (lengths, offsets, timestamps): tens of bytes.
   return item.event.value.length + Buffer.byteLength(item.event.key) + headerBytes + 64;
+}
+
+/** The same failure, marked as one before which nothing was sent. */
+function unsent(e: EventLogError): EventLogError {
+  return new EventLogError(e.code, e.message, { retriable: e.retriable, cause: e.cause, unsent: true });
 }

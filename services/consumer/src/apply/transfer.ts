@@ -69,10 +69,10 @@ interface Source {
  */
 export async function transfer(update: PutShardUpdate, conditions: WriteConditions, deps: TransferDeps, signal?: AbortSignal): Promise<TransferResult> {
   const key = objectKeyOf(update.dataset, update.key);
-  const metadata = objectMetadata(update);
-  const contentType = storedContentType(update.metadata);
   if (update.payload.kind === 'inline') {
     const bytes = inflateInlinePayload(update.payload);
+    const metadata = objectMetadata(update);
+    const contentType = storedContentType(update.metadata);
     const put = await writeGuard(() => deps.local.put(key, bytes, { ...conditions, size: update.size, expectedSha256: update.sha256, metadata, contentType, signal }));
     deps.onBytes(bytes.length);
     return { etag: put.etag, bytes: bytes.length, mode: 'inline' };
