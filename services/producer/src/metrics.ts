@@ -38,6 +38,13 @@ export class ProducerMetrics {
     registers: [this.registry],
   });
 
+  readonly idempotencyConflicts = new Counter({
+    name: 'shardsync_producer_idempotency_conflicts_total',
+    help: "Idempotency-Key requests whose claim or answer met another request's (claim-lost, claim-expired, replaced-claim, answer-kept)",
+    labelNames: ['conflict'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'shardsync_producer_' });
   }

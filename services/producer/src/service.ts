@@ -53,7 +53,7 @@ export class ProducerService {
     const redis = new Redis(topology.redis.url, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: true, enableAutoPipelining: true });
     redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
     const idempotencyStore = new RedisIdempotencyStore(redis);
-    const idempotency = new Idempotency(idempotencyStore, env.SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS, logger);
+    const idempotency = new Idempotency(idempotencyStore, env.SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS, logger, { metrics });
     const sources = new SourceStores({
       topologyBuckets: new Map(topology.datacenters.map((d) => [d.name, d.s3.bucket])),
       shared: (dc, bucket) => pool.at(dc, bucket),

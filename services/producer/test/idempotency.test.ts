@@ -1,9 +1,11 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '@shardsync/runtime';
 import { MemoryIdempotencyStore } from '../src/idempotency/memory-store.js';
-import type { IdempotentResult } from '../src/idempotency/store.js';
+import type { ClaimRef, CompleteOutcome, IdempotentResult } from '../src/idempotency/store.js';
+import { CLAIM_TTL_MS } from '../src/idempotency/store.js';
 import { CLAIM_REFRESH_MS, Idempotency } from '../src/ingest/idempotency.js';
 import type { Accepted } from '../src/ingest/types.js';
+import { ProducerMetrics } from '../src/metrics.js';
 
 /** The in-memory store, whose first `failures` complete() calls fail as a Redis blip would. */
 class FlakyCompleteStore extends MemoryIdempotencyStore {
@@ -15,15 +17,38 @@ class FlakyCompleteStore extends MemoryIdempotencyStore {
     this.failures = failures;
   }
 
-  override async complete(scope: string, key: string, result: IdempotentResult): Promise<void> {
+  override async complete(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<CompleteOutcome> {
     this.completeCalls += 1;
     if (this.failures > 0) {
       this.failures -= 1;
       throw new Error('Connection is closed.');
     }
-    await super.complete(scope, key, result);
+    return super.complete(claim, result, ttlMs);
   }
 }
+
+/** The in-memory store, whose keep-alives fail while `extendFails` is set, as during a Redis outage. */
+class FailingExtendStore extends MemoryIdempotencyStore {
+  extendFails = false;
+
+  override async extend(claim: ClaimRef): Promise<boolean> {
+    if (this.extendFails) throw new Error('Connection is closed.');
+    return super.extend(claim);
+  }
+}
+
+/** A request whose work runs until `finish` or `fail` is called. */
+function pendingRequest(idempotency: Idempotency, key: string, result: Accepted) {
+  let finish = (): void => undefined;
+  let fail = (): void => undefined;
+  const answer = idempotency.run('tests', key, 'PUT ds/k', () => new Promise<Accepted>((resolve, reject) => {
+    finish = () => resolve(result);
+    fail = () => reject(new Error('kafka is down'));
+  }));
+  return { answer, finish: () => finish(), fail: () => fail() };
+}
+
+const DAY_MS = 24 * 3600 * 1000;
 
 const accepted: Accepted = { eventId: 'e-1', dataset: 'ds', key: 'k', version: 'v1', sha256: null, size: 0 };
 const fast = { maxAttempts: 4, initialDelayMs: 1, maxDelayMs: 5 };
@@ -32,7 +57,7 @@ function setup(failures: number) {
   const store = new FlakyCompleteStore(failures);
   const logger = createLogger('test', {}, 'silent');
   const errors = vi.spyOn(logger, 'error');
-  const idempotency = new Idempotency(store, 60_000, logger, fast);
+  const idempotency = new Idempotency(store, 60_000, logger, { backgroundRetry: fast });
   let emitted = 0;
   const run = () =>
     idempotency.run('tests', 'request-1', 'PUT ds/k', async () => {
@@ -69,7 +94,7 @@ describe('Idempotency', () => {
     try {
       const store = new MemoryIdempotencyStore();
       const extend = vi.spyOn(store, 'extend');
-      const idempotency = new Idempotency(store, 60_000, createLogger('test', {}, 'silent'), fast);
+      const idempotency = new Idempotency(store, DAY_MS, createLogger('test', {}, 'silent'), { backgroundRetry: fast });
       let finish = (): void => undefined;
       const running = idempotency.run('tests', 'long-upload', 'PUT ds/big', async () => {
         await new Promise<void>((resolve) => (finish = resolve));
@@ -77,7 +102,7 @@ describe('Idempotency', () => {
       });
       await vi.advanceTimersByTimeAsync(3.5 * CLAIM_REFRESH_MS);
       expect(extend).toHaveBeenCalledTimes(3);
-      expect(extend).toHaveBeenCalledWith('tests', 'long-upload');
+      expect(extend).toHaveBeenCalledWith(expect.objectContaining({ scope: 'tests', key: 'long-upload' }));
       finish();
       expect(await running).toEqual(accepted);
       await vi.advanceTimersByTimeAsync(5 * CLAIM_REFRESH_MS);
@@ -85,5 +110,70 @@ describe('Idempotency', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('Idempotency claims are owned by the request that made them', () => {
+  const second: Accepted = { ...accepted, eventId: 'e-2', version: 'v2' };
+
+  /** Request A, whose keep-alive failed until its claim expired, then request B, which claimed the key since. */
+  async function takenOver() {
+    const store = new FailingExtendStore();
+    const metrics = new ProducerMetrics();
+    const idempotency = new Idempotency(store, DAY_MS, createLogger('test', {}, 'silent'), { backgroundRetry: fast, metrics });
+    const a = pendingRequest(idempotency, 'k', accepted);
+    store.extendFails = true;
+    await vi.advanceTimersByTimeAsync(CLAIM_TTL_MS + 1);
+    store.extendFails = false;
+    const b = pendingRequest(idempotency, 'k', second);
+    await vi.advanceTimersByTimeAsync(0);
+    const conflicts = async () => Object.fromEntries((await metrics.idempotencyConflicts.get()).values.map((v): [string, number] => [String(v.labels.conflict), v.value]));
+    return { store, idempotency, a, b, conflicts };
+  }
+
+  describe('after its claim expired and another request claimed the key', () => {
+    beforeEach(() => vi.useFakeTimers());
+    afterEach(() => vi.useRealTimers());
+
+    it('a request that fails after its claim was taken over leaves the new claim in place, so a third request gets 409', async () => {
+      const { idempotency, a } = await takenOver();
+      a.fail();
+      await expect(a.answer).rejects.toThrow('kafka is down');
+      await idempotency.close();
+      await expect(idempotency.run('tests', 'k', 'PUT ds/k', async () => accepted)).rejects.toMatchObject({ code: 'SHARDSYNC_IDEMPOTENCY_IN_PROGRESS' });
+    });
+
+    it('a request whose claim was taken over stops extending it and counts the lost claim', async () => {
+      const { store, a, b, conflicts } = await takenOver();
+      const extend = vi.spyOn(store, 'extend');
+      await vi.advanceTimersByTimeAsync(3 * CLAIM_REFRESH_MS);
+      // B extends its own claim every time; A found the key no longer its own once, and stopped.
+      expect(extend.mock.calls.length).toBe(3 + 1);
+      expect(await conflicts()).toEqual({ 'claim-lost': 1 });
+      a.finish();
+      b.finish();
+      await Promise.all([a.answer, b.answer]);
+    });
+
+    it('an acknowledged answer replaces the claim of the request that took over; that one gets its own answer, retries get the first', async () => {
+      const { idempotency, a, b, conflicts } = await takenOver();
+      a.finish();
+      expect(await a.answer).toEqual(accepted);
+      await idempotency.close();
+      // Nothing can stop B's event now; a retry arriving meanwhile gets A's true answer instead of 409.
+      expect(await idempotency.run('tests', 'k', 'PUT ds/k', async () => second)).toEqual(accepted);
+      b.finish();
+      expect(await b.answer).toEqual(second);
+      await idempotency.close();
+      let emitted = 0;
+      expect(
+        await idempotency.run('tests', 'k', 'PUT ds/k', async () => {
+          emitted += 1;
+          return second;
+        }),
+      ).toEqual(accepted);
+      expect(emitted).toBe(0);
+      expect(await conflicts()).toEqual({ 'replaced-claim': 1, 'answer-kept': 1 });
+    });
   });
 });

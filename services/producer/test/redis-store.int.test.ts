@@ -1,6 +1,7 @@
 import { testRedis, uniqueName } from '@shardsync/testing';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { CLAIM_TTL_MS, RedisIdempotencyStore } from '../src/idempotency/redis-store.js';
+import { RedisIdempotencyStore } from '../src/idempotency/redis-store.js';
+import { CLAIM_TTL_MS, type ClaimRef } from '../src/idempotency/store.js';
 
 /** A store under a prefix of its own, with the Redis connection and prefix for raw checks; its keys are removed after the test. */
 function testSetup(): { redis: ReturnType<typeof testRedis>; prefix: string; store: RedisIdempotencyStore } {
@@ -17,56 +18,148 @@ function testStore(): RedisIdempotencyStore {
   return testSetup().store;
 }
 
+/** The one Redis key a store under `prefix` has written. */
+async function onlyKey(redis: ReturnType<typeof testRedis>, prefix: string): Promise<string> {
+  const [key, ...others] = await redis.keys(`${prefix}*`);
+  if (key === undefined || others.length > 0) throw new Error(`expected one key under ${prefix}, found ${others.length + (key === undefined ? 0 : 1)}`);
+  return key;
+}
+
+/** A request's claim of `key`: each call is another request (another owner). */
+let requests = 0;
+function request(key: string, scope = 'tests'): ClaimRef {
+  requests += 1;
+  return { scope, key, owner: `request-${requests}` };
+}
+
+const answer = (eventId: string) => ({ fingerprint: 'PUT ds/k', status: 202, body: { eventId } });
+
 describe('RedisIdempotencyStore', () => {
   it('claims made together each get the answer SET NX would give: claimed, in progress or the stored result', async () => {
     const store = testStore();
-    const result = { fingerprint: 'PUT ds/a', status: 202, body: { eventId: 'e-1' } };
-    expect(await store.claim('tests', 'done', 60_000)).toEqual({ kind: 'claimed' });
-    await store.complete('tests', 'done', result, 60_000);
-    expect(await store.claim('tests', 'running', 60_000)).toEqual({ kind: 'claimed' });
+    const result = answer('e-1');
+    const done = request('done');
+    expect(await store.claim(done, 60_000)).toEqual({ kind: 'claimed' });
+    await store.complete(done, result, 60_000);
+    expect(await store.claim(request('running'), 60_000)).toEqual({ kind: 'claimed' });
 
     const together = await Promise.all([
-      store.claim('tests', 'fresh', 60_000),
-      store.claim('tests', 'running', 60_000),
-      store.claim('tests', 'done', 60_000),
-      store.claim('other-token', 'done', 60_000),
-      store.claim('tests', 'twice', 60_000),
-      store.claim('tests', 'twice', 60_000),
+      store.claim(request('fresh'), 60_000),
+      store.claim(request('running'), 60_000),
+      store.claim(request('done'), 60_000),
+      store.claim(request('done', 'other-token'), 60_000),
+      store.claim(request('twice'), 60_000),
+      store.claim(request('twice'), 60_000),
     ]);
     expect(together).toEqual([{ kind: 'claimed' }, { kind: 'in-progress' }, { kind: 'done', result }, { kind: 'claimed' }, { kind: 'claimed' }, { kind: 'in-progress' }]);
   });
 
+  it('a request that claims again with its own owner (its first reply lost) has the key, another request gets in progress', async () => {
+    const store = testStore();
+    const first = request('k');
+    expect(await store.claim(first, 60_000)).toEqual({ kind: 'claimed' });
+    const [again, other] = await Promise.all([store.claim(first, 60_000), store.claim(request('k'), 60_000)]);
+    expect(again).toEqual({ kind: 'claimed' });
+    expect(other).toEqual({ kind: 'in-progress' });
+  });
+
+  it('a claim written by a producer before owner tokens (a bare "pending") reads as in progress and is left alone', async () => {
+    const { redis, prefix, store } = testSetup();
+    const mine = request('k');
+    await store.claim(mine, 60_000);
+    const key = await onlyKey(redis, prefix);
+    await redis.set(key, 'pending', 'PX', 60_000);
+    expect(await store.claim(request('k'), 60_000)).toEqual({ kind: 'in-progress' });
+    expect(await store.release(mine)).toBe(false);
+    expect(await store.extend(mine)).toBe(false);
+    expect(await redis.get(key)).toBe('pending');
+  });
+
   it('an unreadable record fails its own claim only, not the others made with it', async () => {
     const { redis, prefix, store } = testSetup();
-    await store.claim('tests', 'broken', 60_000);
-    const [brokenKey] = await redis.keys(`${prefix}*`);
-    await redis.set(brokenKey ?? '', 'not json');
-    const [broken, fresh] = await Promise.allSettled([store.claim('tests', 'broken', 60_000), store.claim('tests', 'fresh', 60_000)]);
-    expect(broken.status).toBe('rejected');
+    await store.claim(request('broken'), 60_000);
+    await redis.set(await onlyKey(redis, prefix), 'not json');
+    const [broken, fresh] = await Promise.allSettled([store.claim(request('broken'), 60_000), store.claim(request('fresh'), 60_000)]);
+    expect(broken).toMatchObject({ status: 'rejected', reason: { code: 'SHARDSYNC_IDEMPOTENCY_RECORD_UNREADABLE', retriable: false } });
     expect(fresh).toEqual({ status: 'fulfilled', value: { kind: 'claimed' } });
   });
 
   it('a released claim can be claimed again, a completed answer is never released', async () => {
     const store = testStore();
-    await store.claim('tests', 'k', 60_000);
-    await store.release('tests', 'k');
-    expect(await store.claim('tests', 'k', 60_000)).toEqual({ kind: 'claimed' });
-    await store.complete('tests', 'k', { fingerprint: 'f', status: 202, body: {} }, 60_000);
-    await store.release('tests', 'k');
-    expect((await store.claim('tests', 'k', 60_000)).kind).toBe('done');
+    const first = request('k');
+    await store.claim(first, 60_000);
+    expect(await store.release(first)).toBe(true);
+    const second = request('k');
+    expect(await store.claim(second, 60_000)).toEqual({ kind: 'claimed' });
+    await store.complete(second, answer('e-2'), 60_000);
+    expect(await store.release(second)).toBe(false);
+    expect((await store.claim(request('k'), 60_000)).kind).toBe('done');
   });
 
-  it('extending a pending claim renews its lifetime; a recorded answer keeps its own', async () => {
+  it("a request whose claim expired cannot release the claim another request made since", async () => {
     const { redis, prefix, store } = testSetup();
-    await store.claim('tests', 'k', 60 * 60_000);
-    const [key] = await redis.keys(`${prefix}*`);
-    if (key === undefined) throw new Error('the claim wrote no key');
+    const stale = request('k');
+    await store.claim(stale, 60_000);
+    await redis.del(await onlyKey(redis, prefix)); // the claim expired
+    const current = request('k');
+    expect(await store.claim(current, 60_000)).toEqual({ kind: 'claimed' });
+    expect(await store.release(stale)).toBe(false);
+    expect(await store.claim(request('k'), 60_000)).toEqual({ kind: 'in-progress' });
+  });
+
+  it('extending our pending claim renews its lifetime; a recorded answer keeps its own', async () => {
+    const { redis, prefix, store } = testSetup();
+    const mine = request('k');
+    await store.claim(mine, 60 * 60_000);
+    const key = await onlyKey(redis, prefix);
     await redis.pexpire(key, 1000);
-    await store.extend('tests', 'k');
+    expect(await store.extend(mine)).toBe(true);
     expect(await redis.pttl(key)).toBeGreaterThan(CLAIM_TTL_MS - 10_000);
-    await store.complete('tests', 'k', { fingerprint: 'f', status: 202, body: {} }, 30_000);
-    await store.extend('tests', 'k');
+    await store.complete(mine, answer('e-1'), 30_000);
+    expect(await store.extend(mine)).toBe(false);
     expect(await redis.pttl(key)).toBeLessThanOrEqual(30_000);
-    expect((await store.claim('tests', 'k', 60_000)).kind).toBe('done');
+    expect((await store.claim(request('k'), 60_000)).kind).toBe('done');
+  });
+
+  it("a request whose claim expired cannot extend the claim another request made since", async () => {
+    const { redis, prefix, store } = testSetup();
+    const stale = request('k');
+    await store.claim(stale, 60_000);
+    await redis.del(await onlyKey(redis, prefix));
+    await store.claim(request('k'), 1000);
+    expect(await store.extend(stale)).toBe(false);
+    expect(await redis.pttl(await onlyKey(redis, prefix))).toBeLessThanOrEqual(1000);
+  });
+
+  it('an answer is recorded over our own claim, and recording it again (a lost reply) is not a conflict', async () => {
+    const store = testStore();
+    const mine = request('k');
+    await store.claim(mine, 60_000);
+    expect(await store.complete(mine, answer('e-1'), 60_000)).toBe('recorded');
+    expect(await store.complete(mine, answer('e-1'), 60_000)).toBe('recorded');
+    expect(await store.claim(request('k'), 60_000)).toEqual({ kind: 'done', result: answer('e-1') });
+  });
+
+  it('an answer whose claim expired and whose key nobody claimed since is recorded', async () => {
+    const { redis, prefix, store } = testSetup();
+    const stale = request('k');
+    await store.claim(stale, 60_000);
+    await redis.del(await onlyKey(redis, prefix));
+    expect(await store.complete(stale, answer('e-1'), 60_000)).toBe('claim-expired');
+    expect(await store.claim(request('k'), 60_000)).toEqual({ kind: 'done', result: answer('e-1') });
+  });
+
+  it('an acknowledged answer replaces the claim of a request that took the key over, and the first recorded answer is kept', async () => {
+    const { redis, prefix, store } = testSetup();
+    const first = request('k');
+    const second = request('k');
+    await store.claim(first, 60_000);
+    await redis.del(await onlyKey(redis, prefix));
+    await store.claim(second, 60_000);
+    expect(await store.complete(first, answer('e-first'), 60_000)).toBe('replaced-claim');
+    // The request that took over finishes later, or fails: the first recorded answer stays.
+    expect(await store.complete(second, answer('e-second'), 60_000)).toBe('answer-kept');
+    expect(await store.release(second)).toBe(false);
+    expect(await store.claim(request('k'), 60_000)).toEqual({ kind: 'done', result: answer('e-first') });
   });
 });

@@ -1,29 +1,65 @@
-import type { ClaimOutcome, IdempotencyStore, IdempotentResult } from './store.js';
+import { CLAIM_TTL_MS, type ClaimOutcome, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult } from './store.js';
 
-/** In-process store for unit tests of the ingest logic. */
+type Entry = { kind: 'claim'; owner: string; expiresAt: number } | { kind: 'answer'; result: IdempotentResult; expiresAt: number };
+
+/**
+ * In-process store for unit tests of the ingest logic, with the Redis store's rules (owner
+ * tokens, claim and answer lifetimes on `Date.now()`, so fake timers can expire them).
+ */
 export class MemoryIdempotencyStore implements IdempotencyStore {
-  readonly #entries = new Map<string, IdempotentResult | 'pending'>();
+  readonly #entries = new Map<string, Entry>();
 
-  async claim(scope: string, key: string): Promise<ClaimOutcome> {
+  #get({ scope, key }: ClaimRef): Entry | undefined {
     const k = `${scope}\0${key}`;
-    const existing = this.#entries.get(k);
-    if (existing === undefined) {
-      this.#entries.set(k, 'pending');
+    const entry = this.#entries.get(k);
+    if (entry !== undefined && entry.expiresAt <= Date.now()) {
+      this.#entries.delete(k);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #set({ scope, key }: ClaimRef, entry: Entry | undefined): void {
+    if (entry === undefined) this.#entries.delete(`${scope}\0${key}`);
+    else this.#entries.set(`${scope}\0${key}`, entry);
+  }
+
+  #ours(claim: ClaimRef): boolean {
+    const entry = this.#get(claim);
+    return entry?.kind === 'claim' && entry.owner === claim.owner;
+  }
+
+  async claim(claim: ClaimRef, ttlMs: number): Promise<ClaimOutcome> {
+    const entry = this.#get(claim);
+    if (entry === undefined) {
+      this.#set(claim, { kind: 'claim', owner: claim.owner, expiresAt: Date.now() + Math.min(ttlMs, CLAIM_TTL_MS) });
       return { kind: 'claimed' };
     }
-    return existing === 'pending' ? { kind: 'in-progress' } : { kind: 'done', result: existing };
+    if (entry.kind === 'answer') return { kind: 'done', result: entry.result };
+    return entry.owner === claim.owner ? { kind: 'claimed' } : { kind: 'in-progress' };
   }
 
-  async complete(scope: string, key: string, result: IdempotentResult): Promise<void> {
-    this.#entries.set(`${scope}\0${key}`, result);
+  async complete(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<CompleteOutcome> {
+    const entry = this.#get(claim);
+    let outcome: CompleteOutcome = 'recorded';
+    if (entry === undefined) outcome = 'claim-expired';
+    else if (entry.kind === 'answer') {
+      if (JSON.stringify(entry.result) !== JSON.stringify(result)) return 'answer-kept';
+    } else if (entry.owner !== claim.owner) outcome = 'replaced-claim';
+    this.#set(claim, { kind: 'answer', result, expiresAt: Date.now() + ttlMs });
+    return outcome;
   }
 
-  /** Claims here never expire. */
-  async extend(): Promise<void> {}
+  async extend(claim: ClaimRef): Promise<boolean> {
+    if (!this.#ours(claim)) return false;
+    this.#set(claim, { kind: 'claim', owner: claim.owner, expiresAt: Date.now() + CLAIM_TTL_MS });
+    return true;
+  }
 
-  async release(scope: string, key: string): Promise<void> {
-    const k = `${scope}\0${key}`;
-    if (this.#entries.get(k) === 'pending') this.#entries.delete(k);
+  async release(claim: ClaimRef): Promise<boolean> {
+    if (!this.#ours(claim)) return false;
+    this.#set(claim, undefined);
+    return true;
   }
 
   async ping(): Promise<void> {}

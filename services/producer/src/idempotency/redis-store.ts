@@ -1,35 +1,73 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ClaimOutcome, IdempotencyStore, IdempotentResult } from './store.js';
+import { CLAIM_TTL_MS, UnreadableRecordError, type ClaimOutcome, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult } from './store.js';
 
-const PENDING = 'pending';
 /**
- * A claim whose request died with its process stops blocking retries after this long; a live
- * request keeps its claim by extending it (see `Idempotency`, every `CLAIM_REFRESH_MS`).
+ * A pending claim is stored as `pending:<owner>`. Anything starting with `pending` is a claim,
+ * including the bare `pending` that producers before owner tokens wrote (still read as another
+ * request's claim during a rolling upgrade); answers are JSON objects, so they start with `{`.
  */
-export const CLAIM_TTL_MS = 5 * 60 * 1000;
-/** PEXPIRE the key only while it still holds a pending claim (never a recorded answer's TTL). */
+function claimValue(owner: string): string {
+  return `pending:${owner}`;
+}
+
+/** PEXPIRE the key only while it still holds our claim (never another's, nor an answer's TTL). */
 const EXTEND_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 `;
+/** DEL the key only while it still holds our claim. */
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`;
+/**
+ * SET the answer (ARGV[2]) unless another answer is recorded; answers a CompleteOutcome. Our own
+ * answer already there means an earlier attempt ran and lost its reply: recorded, not a conflict.
+ */
+const COMPLETE_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+local outcome = 'recorded'
+if not current then
+  outcome = 'claim-expired'
+elseif current ~= ARGV[1] and current ~= ARGV[2] then
+  if string.sub(current, 1, 7) ~= 'pending' then return 'answer-kept' end
+  outcome = 'replaced-claim'
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return outcome
+`;
+const COMPLETE_OUTCOMES: readonly unknown[] = ['recorded', 'claim-expired', 'replaced-claim', 'answer-kept'] satisfies CompleteOutcome[];
+function isCompleteOutcome(value: unknown): value is CompleteOutcome {
+  return COMPLETE_OUTCOMES.includes(value);
+}
 /** What the claim script answers for a key it claimed (a stored value is never empty). */
 const CLAIMED = '';
 /**
- * SET key PENDING PX ttl NX for each key; answers, per key, '' when it claimed it, else the value
- * already there. Atomic per key like SET NX (Redis runs a script as one command). All keys of one
- * call must live on one Redis node, as every key of a single-instance Redis does.
+ * Per key i, SET key ARGV[2i-1] PX ARGV[2i] NX; answers, per key, '' when it claimed it (or the
+ * key already held this very claim: an earlier attempt of the same request whose reply was lost,
+ * e.g. one ioredis resent after a reconnect), else the value already there. Atomic per key like
+ * SET NX (Redis runs a script as one command). All keys of one call must live on one Redis node,
+ * as every key of a single-instance Redis does.
  */
 const CLAIM_SCRIPT = `
 local answers = {}
 for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, ARGV[1], 'PX', ARGV[i + 1], 'NX') then
+  local claim = ARGV[2 * i - 1]
+  if redis.call('SET', key, claim, 'PX', ARGV[2 * i], 'NX') then
     answers[i] = ''
   else
-    -- Never nil here (the script is atomic), but an unknown state must not read as claimed.
-    answers[i] = redis.call('GET', key) or ARGV[1]
+    local current = redis.call('GET', key)
+    if current == claim then
+      answers[i] = ''
+    else
+      -- Never nil here (the script is atomic), but an unknown state must not read as claimed.
+      answers[i] = current or 'pending'
+    end
   end
 end
 return answers
@@ -37,6 +75,7 @@ return answers
 
 interface PendingClaim {
   key: string;
+  owner: string;
   ttlMs: number;
   resolve: (outcome: ClaimOutcome) => void;
   reject: (err: unknown) => void;
@@ -58,7 +97,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     this.#prefix = prefix;
   }
 
-  #key(scope: string, key: string): string {
+  #key({ scope, key }: ClaimRef): string {
     // Hash so that arbitrary client keys cannot collide with other Redis keys or grow them.
     return this.#prefix + createHash('sha256').update(`${scope}\0${key}`).digest('hex');
   }
@@ -68,9 +107,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
    * go to Redis as one script call, which answers each key as SET NX would, plus the value that
    * was already there: one command instead of two per key.
    */
-  claim(scope: string, key: string, ttlMs: number): Promise<ClaimOutcome> {
+  claim(claim: ClaimRef, ttlMs: number): Promise<ClaimOutcome> {
     return new Promise<ClaimOutcome>((resolve, reject) => {
-      this.#claims.push({ key: this.#key(scope, key), ttlMs: Math.min(ttlMs, CLAIM_TTL_MS), resolve, reject });
+      this.#claims.push({ key: this.#key(claim), owner: claim.owner, ttlMs: Math.min(ttlMs, CLAIM_TTL_MS), resolve, reject });
       if (this.#claims.length === 1) setImmediate(() => void this.#flushClaims());
     });
   }
@@ -79,7 +118,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     const claims = this.#claims.splice(0);
     let answers: unknown;
     try {
-      answers = await this.#redis.eval(CLAIM_SCRIPT, claims.length, ...claims.map((c) => c.key), PENDING, ...claims.map((c) => String(c.ttlMs)));
+      answers = await this.#redis.eval(CLAIM_SCRIPT, claims.length, ...claims.map((c) => c.key), ...claims.flatMap((c) => [claimValue(c.owner), String(c.ttlMs)]));
     } catch (err) {
       for (const c of claims) c.reject(err);
       return;
@@ -87,31 +126,30 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     claims.forEach((c, i) => {
       const existing = Array.isArray(answers) ? (answers[i] as unknown) : undefined;
       if (existing === CLAIMED) c.resolve({ kind: 'claimed' });
-      else if (existing === PENDING) c.resolve({ kind: 'in-progress' });
+      else if (typeof existing === 'string' && existing.startsWith('pending')) c.resolve({ kind: 'in-progress' });
       else if (typeof existing === 'string') {
         // One unreadable record (another version's format, a hand edit) fails its own claim only.
         try {
           c.resolve({ kind: 'done', result: JSON.parse(existing) as IdempotentResult });
         } catch (err) {
-          c.reject(new Error(`the idempotency record ${c.key} is not JSON`, { cause: err }));
+          c.reject(new UnreadableRecordError(`the idempotency record ${c.key} is neither a claim nor JSON`, { cause: err }));
         }
       } else c.reject(new Error(`the claim script answered ${JSON.stringify(answers)} for ${claims.length} keys`));
     });
   }
 
-  async complete(scope: string, key: string, result: IdempotentResult, ttlMs: number): Promise<void> {
-    await this.#redis.set(this.#key(scope, key), JSON.stringify(result), 'PX', ttlMs);
+  async complete(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<CompleteOutcome> {
+    const outcome = await this.#redis.eval(COMPLETE_SCRIPT, 1, this.#key(claim), claimValue(claim.owner), JSON.stringify(result), String(ttlMs));
+    if (!isCompleteOutcome(outcome)) throw new Error(`the complete script answered ${JSON.stringify(outcome)}`);
+    return outcome;
   }
 
-  async extend(scope: string, key: string): Promise<void> {
-    await this.#redis.eval(EXTEND_SCRIPT, 1, this.#key(scope, key), PENDING, String(CLAIM_TTL_MS));
+  async extend(claim: ClaimRef): Promise<boolean> {
+    return (await this.#redis.eval(EXTEND_SCRIPT, 1, this.#key(claim), claimValue(claim.owner), String(CLAIM_TTL_MS))) === 1;
   }
 
-  async release(scope: string, key: string): Promise<void> {
-    const k = this.#key(scope, key);
-    // Only drop a pending claim: never a completed answer.
-    const current = await this.#redis.get(k);
-    if (current === PENDING) await this.#redis.del(k);
+  async release(claim: ClaimRef): Promise<boolean> {
+    return (await this.#redis.eval(RELEASE_SCRIPT, 1, this.#key(claim), claimValue(claim.owner))) === 1;
   }
 
   async ping(): Promise<void> {

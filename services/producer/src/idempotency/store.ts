@@ -6,25 +6,70 @@ export interface IdempotentResult {
   body: Record<string, unknown>;
 }
 
+/**
+ * A claim's lifetime: a claim whose request died with its process stops blocking retries after
+ * this long; a live request keeps its claim by extending it (see `Idempotency`).
+ */
+export const CLAIM_TTL_MS = 5 * 60 * 1000;
+
+/**
+ * One request's claim of a key. `owner` is random per request and is what the store keeps as the
+ * pending claim, so that only the request that made a claim can extend, release or complete it:
+ * a request whose claim expired and was taken over by a retry must not touch the retry's claim.
+ */
+export interface ClaimRef {
+  scope: string;
+  key: string;
+  owner: string;
+}
+
+/** A claim held by another request (whatever its owner) reads as 'in-progress'. */
 export type ClaimOutcome =
   | { kind: 'claimed' }
   | { kind: 'in-progress' }
   | { kind: 'done'; result: IdempotentResult };
 
 /**
+ * What recording an answer found. The answer is recorded unless another answer already is: an
+ * acknowledged answer is true, so it may replace a pending claim, even another request's (that
+ * request already runs and its event cannot be stopped; if it fails, the retries after it get
+ * this answer instead of emitting once more), but the first recorded answer is never replaced,
+ * so every retry keeps getting the same one.
+ * - `recorded`: the key held our claim (or this very answer, from an attempt whose reply was lost);
+ * - `claim-expired`: the key was free (our claim expired and nobody claimed it since); recorded;
+ * - `replaced-claim`: another request had claimed the key after ours expired; recorded over it;
+ * - `answer-kept`: another request's answer was already recorded; ours was not.
+ */
+export type CompleteOutcome = 'recorded' | 'claim-expired' | 'replaced-claim' | 'answer-kept';
+
+/**
  * Remembers Idempotency-Keys across producer instances. A key is first claimed (atomically,
  * so two concurrent retries cannot both emit), then completed with the answer, or released
- * when the request failed so a retry may try again.
+ * when the request failed so a retry may try again. Claiming again with the same owner is
+ * idempotent: it answers 'claimed' (an attempt whose reply was lost did claim the key).
  */
 export interface IdempotencyStore {
-  claim(scope: string, key: string, ttlMs: number): Promise<ClaimOutcome>;
-  complete(scope: string, key: string, result: IdempotentResult, ttlMs: number): Promise<void>;
+  claim(claim: ClaimRef, ttlMs: number): Promise<ClaimOutcome>;
+  complete(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<CompleteOutcome>;
   /**
-   * Keeps a pending claim from expiring while its request still runs (a large upload can take
-   * longer than the claim's lifetime). Does nothing to a key that is no longer pending.
+   * Keeps our pending claim from expiring while its request still runs (a large upload can take
+   * longer than the claim's lifetime). Answers false, and does nothing, when the key no longer
+   * holds our claim.
    */
-  extend(scope: string, key: string): Promise<void>;
-  release(scope: string, key: string): Promise<void>;
+  extend(claim: ClaimRef): Promise<boolean>;
+  /** Drops our pending claim; never another request's claim nor an answer. Answers whether it dropped it. */
+  release(claim: ClaimRef): Promise<boolean>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A stored record that is neither a claim nor an answer (another version's format, a hand edit): claiming again cannot help. */
+export class UnreadableRecordError extends Error {
+  readonly code = 'SHARDSYNC_IDEMPOTENCY_RECORD_UNREADABLE';
+  readonly retriable = false;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnreadableRecordError';
+  }
 }

@@ -1,18 +1,37 @@
+import { randomUUID } from 'node:crypto';
 import { retry, type Logger, type RetryOptions } from '@shardsync/runtime';
 import { ProducerError } from '../errors.js';
-import type { IdempotencyStore, IdempotentResult } from '../idempotency/store.js';
+import type { ClaimRef, CompleteOutcome, IdempotencyStore, IdempotentResult } from '../idempotency/store.js';
+import type { ProducerMetrics } from '../metrics.js';
 import type { Accepted } from './types.js';
 
 const MAX_KEY_LENGTH = 255;
 
-/** How recording an answer is retried (full-jitter backoff). */
-export type CompletionRetry = Pick<RetryOptions, 'maxAttempts' | 'initialDelayMs' | 'maxDelayMs'>;
+/** How a store command is retried (full-jitter backoff). */
+export type StoreRetry = Pick<RetryOptions, 'maxAttempts' | 'initialDelayMs' | 'maxDelayMs'>;
 
-/**
- * Rides out a Redis reconnect (ioredis retries within 2 s); all attempts together take at most
- * about 5 s, well inside the shutdown grace period, which waits for them.
- */
-const DEFAULT_COMPLETION_RETRY: CompletionRetry = { maxAttempts: 6, initialDelayMs: 200, maxDelayMs: 2000 };
+export interface IdempotencyOptions {
+  /**
+   * How recording an answer, or releasing a claim, is retried in the background. Default 6
+   * attempts within about 5 s: rides out a Redis reconnect (ioredis retries within 2 s), well
+   * inside the shutdown grace period, which waits for them.
+   */
+  backgroundRetry?: StoreRetry;
+  /** Where conflicts between requests of one key are counted. */
+  metrics?: Pick<ProducerMetrics, 'idempotencyConflicts'>;
+}
+
+const DEFAULT_BACKGROUND_RETRY: StoreRetry = { maxAttempts: 6, initialDelayMs: 200, maxDelayMs: 2000 };
+
+/** Why a request's own claim or answer met another request's, as counted and logged. */
+export type IdempotencyConflict = 'claim-lost' | Exclude<CompleteOutcome, 'recorded'>;
+
+const CONFLICT_MESSAGES: Record<IdempotencyConflict, string> = {
+  'claim-lost': "a running request's idempotency claim expired (its keep-alive failed); a retry may claim the key and emit a second event",
+  'claim-expired': "a request's idempotency claim expired before its answer was recorded; the answer was recorded all the same",
+  'replaced-claim': "another request claimed the key after this request's claim expired and may emit a second event; this request's answer replaced its claim, so later retries get it",
+  'answer-kept': "another request of the same Idempotency-Key recorded its answer first; retries get that answer, not this request's",
+};
 
 /**
  * How often a running request extends its claim: well inside a claim's lifetime (5 min in Redis),
@@ -30,20 +49,22 @@ export class Idempotency {
   readonly #store: IdempotencyStore;
   readonly #ttlMs: number;
   readonly #logger: Logger;
-  readonly #completionRetry: CompletionRetry;
-  /** Answers still being recorded in the background. */
-  readonly #completing = new Set<Promise<void>>();
+  readonly #backgroundRetry: StoreRetry;
+  readonly #metrics: IdempotencyOptions['metrics'];
+  /** Answers being recorded and claims being released in the background. */
+  readonly #pending = new Set<Promise<void>>();
 
-  constructor(store: IdempotencyStore, ttlMs: number, logger: Logger, completionRetry: CompletionRetry = DEFAULT_COMPLETION_RETRY) {
+  constructor(store: IdempotencyStore, ttlMs: number, logger: Logger, options: IdempotencyOptions = {}) {
     this.#store = store;
     this.#ttlMs = ttlMs;
     this.#logger = logger;
-    this.#completionRetry = completionRetry;
+    this.#backgroundRetry = options.backgroundRetry ?? DEFAULT_BACKGROUND_RETRY;
+    this.#metrics = options.metrics;
   }
 
-  /** Waits until the answers still being recorded are recorded or given up (the retries are bounded). */
+  /** Waits until the answers and releases still under way are done or given up (the retries are bounded). */
   async close(): Promise<void> {
-    await Promise.all([...this.#completing]);
+    await Promise.all([...this.#pending]);
   }
 
   async run(scope: string, key: string | undefined, fingerprint: string, work: () => Promise<Accepted>): Promise<Accepted> {
@@ -51,9 +72,11 @@ export class Idempotency {
     if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
       throw new ProducerError('SHARDSYNC_INVALID_REQUEST', `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters`);
     }
+    // Random per request: only this request may extend, release or complete the claim it makes.
+    const claim: ClaimRef = { scope, key, owner: randomUUID() };
     let outcome;
     try {
-      outcome = await this.#store.claim(scope, key, this.#ttlMs);
+      outcome = await this.#store.claim(claim, this.#ttlMs);
     } catch (err) {
       throw new ProducerError('SHARDSYNC_UNAVAILABLE', `the idempotency store is unavailable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
@@ -67,36 +90,72 @@ export class Idempotency {
       return outcome.result.body as unknown as Accepted;
     }
     let accepted: Accepted;
+    let running = true;
     const keepClaim = setInterval(() => {
-      this.#store.extend(scope, key).catch((err: unknown) => this.#logger.warn({ err, scope, key }, 'could not extend an idempotency claim; it may expire before its request ends'));
+      this.#store.extend(claim).then(
+        (ours) => {
+          // Lost for good: nothing can win it back, and another request may hold it now.
+          if (ours || !running) return;
+          clearInterval(keepClaim);
+          this.#conflict('claim-lost', claim);
+        },
+        (err: unknown) => this.#logger.warn({ err, scope, key }, 'could not extend an idempotency claim; it may expire before its request ends'),
+      );
     }, CLAIM_REFRESH_MS);
     keepClaim.unref();
     try {
       accepted = await work();
     } catch (err) {
-      clearInterval(keepClaim);
-      await this.#store.release(scope, key).catch(() => undefined);
+      this.#release(claim);
       throw err;
+    } finally {
+      running = false;
+      clearInterval(keepClaim);
     }
-    clearInterval(keepClaim);
     // The event is durable now; failing to remember the answer must not turn it into an error,
     // and answering need not wait for it: this instance's later commands for the key travel on
     // the same Redis connection, after this one, so its own retries see the answer. (A retry that
     // reaches another instance first gets 409 and retries.)
-    this.#complete(scope, key, { fingerprint, status: 202, body: { ...accepted } });
+    this.#complete(claim, { fingerprint, status: 202, body: { ...accepted } });
     return accepted;
   }
 
   /**
    * Records the answer in the background, retrying: a lost write would leave the claim pending,
-   * so retries would get 409 until it expires and then emit a second event.
+   * so retries would get 409 until it expires and then emit a second event. The caller has its
+   * answer whatever this finds; see `CompleteOutcome` for when another request's answer is kept.
    */
-  #complete(scope: string, key: string, result: IdempotentResult): void {
-    const done = retry(() => this.#store.complete(scope, key, result, this.#ttlMs), { ...this.#completionRetry, isRetriable: () => true })
-      .catch((err: unknown) => {
-        this.#logger.error({ err, scope, key }, 'could not record the answer of an Idempotency-Key request; its retries get 409 until the claim expires, then emit a second event');
-      })
-      .finally(() => this.#completing.delete(done));
-    this.#completing.add(done);
+  #complete(claim: ClaimRef, result: IdempotentResult): void {
+    this.#inBackground(
+      async () => {
+        const outcome = await this.#store.complete(claim, result, this.#ttlMs);
+        if (outcome !== 'recorded') this.#conflict(outcome, claim);
+      },
+      claim,
+      'could not record the answer of an Idempotency-Key request; its retries get 409 until the claim expires, then emit a second event',
+    );
+  }
+
+  /** Drops our claim in the background, retrying, so a retry need not wait for it to expire. */
+  #release(claim: ClaimRef): void {
+    this.#inBackground(
+      async () => {
+        await this.#store.release(claim);
+      },
+      claim,
+      'could not release the claim of a failed Idempotency-Key request; its retries get 409 until the claim expires',
+    );
+  }
+
+  #inBackground(attempt: () => Promise<void>, { scope, key }: ClaimRef, failure: string): void {
+    const done = retry(attempt, { ...this.#backgroundRetry, isRetriable: () => true })
+      .catch((err: unknown) => this.#logger.error({ err, scope, key }, failure))
+      .finally(() => this.#pending.delete(done));
+    this.#pending.add(done);
+  }
+
+  #conflict(conflict: IdempotencyConflict, { scope, key }: ClaimRef): void {
+    this.#metrics?.idempotencyConflicts.inc({ conflict });
+    this.#logger.warn({ scope, key, conflict }, CONFLICT_MESSAGES[conflict]);
   }
 }
