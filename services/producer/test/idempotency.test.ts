@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '@shardsync/runtime';
 import { MemoryIdempotencyStore } from '../src/idempotency/memory-store.js';
-import type { ClaimRef, CompleteOutcome, IdempotentResult } from '../src/idempotency/store.js';
+import type { ClaimOutcome, ClaimRef, CompleteOutcome, IdempotentResult } from '../src/idempotency/store.js';
 import { CLAIM_TTL_MS } from '../src/idempotency/store.js';
 import { CLAIM_REFRESH_MS, Idempotency } from '../src/ingest/idempotency.js';
 import type { Accepted } from '../src/ingest/types.js';
@@ -34,6 +34,25 @@ class FailingExtendStore extends MemoryIdempotencyStore {
   override async extend(claim: ClaimRef): Promise<boolean> {
     if (this.extendFails) throw new Error('Connection is closed.');
     return super.extend(claim);
+  }
+}
+
+/** The in-memory store, whose first `lostReplies` claims are made but answer an error, as when a connection drops before Redis's reply. */
+class LostClaimReplyStore extends MemoryIdempotencyStore {
+  lostReplies: number;
+
+  constructor(lostReplies: number) {
+    super();
+    this.lostReplies = lostReplies;
+  }
+
+  override async claim(claim: ClaimRef, ttlMs: number): Promise<ClaimOutcome> {
+    const outcome = await super.claim(claim, ttlMs);
+    if (this.lostReplies > 0) {
+      this.lostReplies -= 1;
+      throw new Error('Connection is closed.');
+    }
+    return outcome;
   }
 }
 
@@ -175,5 +194,28 @@ describe('Idempotency claims are owned by the request that made them', () => {
       expect(emitted).toBe(0);
       expect(await conflicts()).toEqual({ 'replaced-claim': 1, 'answer-kept': 1 });
     });
+  });
+
+  it('a claim whose reply was lost is claimed again by the same request, which runs once', async () => {
+    const store = new LostClaimReplyStore(1);
+    const idempotency = new Idempotency(store, DAY_MS, createLogger('test', {}, 'silent'), { claimRetry: fast, backgroundRetry: fast });
+    let emitted = 0;
+    const run = () =>
+      idempotency.run('tests', 'k', 'PUT ds/k', async () => {
+        emitted += 1;
+        return accepted;
+      });
+    expect(await run()).toEqual(accepted);
+    await idempotency.close();
+    expect(await run()).toEqual(accepted);
+    expect(emitted).toBe(1);
+  });
+
+  it('a claim whose replies are lost on every attempt answers 503, and is released so the next retry runs instead of getting 409', async () => {
+    const store = new LostClaimReplyStore(fast.maxAttempts);
+    const idempotency = new Idempotency(store, DAY_MS, createLogger('test', {}, 'silent'), { claimRetry: fast, backgroundRetry: fast });
+    await expect(idempotency.run('tests', 'k', 'PUT ds/k', async () => accepted)).rejects.toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', status: 503 });
+    await idempotency.close();
+    expect(await idempotency.run('tests', 'k', 'PUT ds/k', async () => accepted)).toEqual(accepted);
   });
 });

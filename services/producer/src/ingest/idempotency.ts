@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { retry, type Logger, type RetryOptions } from '@shardsync/runtime';
 import { ProducerError } from '../errors.js';
-import type { ClaimRef, CompleteOutcome, IdempotencyStore, IdempotentResult } from '../idempotency/store.js';
+import { UnreadableRecordError, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult } from '../idempotency/store.js';
 import type { ProducerMetrics } from '../metrics.js';
 import type { Accepted } from './types.js';
 
@@ -12,6 +12,11 @@ export type StoreRetry = Pick<RetryOptions, 'maxAttempts' | 'initialDelayMs' | '
 
 export interface IdempotencyOptions {
   /**
+   * How a claim is retried before the request gets 503; short, because the client waits.
+   * Default 3 attempts within about 0.5 s.
+   */
+  claimRetry?: StoreRetry;
+  /**
    * How recording an answer, or releasing a claim, is retried in the background. Default 6
    * attempts within about 5 s: rides out a Redis reconnect (ioredis retries within 2 s), well
    * inside the shutdown grace period, which waits for them.
@@ -21,6 +26,7 @@ export interface IdempotencyOptions {
   metrics?: Pick<ProducerMetrics, 'idempotencyConflicts'>;
 }
 
+const DEFAULT_CLAIM_RETRY: StoreRetry = { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 400 };
 const DEFAULT_BACKGROUND_RETRY: StoreRetry = { maxAttempts: 6, initialDelayMs: 200, maxDelayMs: 2000 };
 
 /** Why a request's own claim or answer met another request's, as counted and logged. */
@@ -49,6 +55,7 @@ export class Idempotency {
   readonly #store: IdempotencyStore;
   readonly #ttlMs: number;
   readonly #logger: Logger;
+  readonly #claimRetry: StoreRetry;
   readonly #backgroundRetry: StoreRetry;
   readonly #metrics: IdempotencyOptions['metrics'];
   /** Answers being recorded and claims being released in the background. */
@@ -58,6 +65,7 @@ export class Idempotency {
     this.#store = store;
     this.#ttlMs = ttlMs;
     this.#logger = logger;
+    this.#claimRetry = options.claimRetry ?? DEFAULT_CLAIM_RETRY;
     this.#backgroundRetry = options.backgroundRetry ?? DEFAULT_BACKGROUND_RETRY;
     this.#metrics = options.metrics;
   }
@@ -76,8 +84,12 @@ export class Idempotency {
     const claim: ClaimRef = { scope, key, owner: randomUUID() };
     let outcome;
     try {
-      outcome = await this.#store.claim(claim, this.#ttlMs);
+      // Every attempt claims with the same owner, so an attempt that Redis ran but whose reply was
+      // lost (a dropped connection) reads as ours on the next one instead of as 409 for 5 minutes.
+      outcome = await retry(() => this.#store.claim(claim, this.#ttlMs), { ...this.#claimRetry, isRetriable: (err) => !(err instanceof UnreadableRecordError) });
     } catch (err) {
+      // The key may be claimed for us all the same (the last reply lost): free it once Redis answers.
+      this.#release(claim);
       throw new ProducerError('SHARDSYNC_UNAVAILABLE', `the idempotency store is unavailable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     if (outcome.kind === 'in-progress') {
