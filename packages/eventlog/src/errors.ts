@@ -52,9 +52,35 @@ const UNAVAILABLE = new Set([
 ]);
 
 /**
+ * kafkajs protocol error types (kafkajs src/protocol/error.js, all marked retriable there) of a
+ * group coordinator that moved to another broker or is still loading its groups, as right after
+ * a broker restart: GROUP_LOAD_IN_PROGRESS (Kafka's COORDINATOR_LOAD_IN_PROGRESS, 14),
+ * GROUP_COORDINATOR_NOT_AVAILABLE (COORDINATOR_NOT_AVAILABLE, 15), NOT_COORDINATOR_FOR_GROUP
+ * (NOT_COORDINATOR, 16).
+ */
+const COORDINATOR_MOVING_TYPES: ReadonlySet<string> = new Set(['GROUP_LOAD_IN_PROGRESS', 'GROUP_COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR_FOR_GROUP']);
+
+/**
+ * True when `err`, or an error it wraps (`cause`: kafkajs' `KafkaJSNumberOfRetriesExceeded`, an
+ * {@link EventLogError}), says the group coordinator moved, is loading, or could not be found
+ * (`KafkaJSGroupCoordinatorNotFound`: every broker answered "not available" until kafkajs' own
+ * retries ran out). Trying the group operation again shortly can succeed. Never throws.
+ */
+export function isCoordinatorMoving(err: unknown): boolean {
+  let current: unknown = err;
+  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth++) {
+    const e = current as KafkaJsLikeError & { cause?: unknown };
+    if (e.name === 'KafkaJSGroupCoordinatorNotFound') return true;
+    if (e.name === 'KafkaJSProtocolError' && typeof e.type === 'string' && COORDINATOR_MOVING_TYPES.has(e.type)) return true;
+    current = e.cause;
+  }
+  return false;
+}
+
+/**
  * Turns anything kafkajs (or the network) throws into an {@link EventLogError}. Never throws.
- * Connection problems and timeouts are retriable; protocol errors keep the broker's own
- * retriable flag; anything else is treated as a rejection.
+ * Connection problems, timeouts and a group coordinator on the move are retriable; protocol
+ * errors keep the broker's own retriable flag; anything else is treated as a rejection.
  */
 export function classifyKafkaError(err: unknown, context: string): EventLogError {
   if (err instanceof EventLogError) return err;
@@ -66,6 +92,11 @@ export function classifyKafkaError(err: unknown, context: string): EventLogError
   }
   if (name === 'KafkaJSProtocolError' && e.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
     return new EventLogError('SHARDSYNC_EVENTLOG_TOPIC_MISSING', `${context}: the topic does not exist (${detail}); create it with "shardsync" or the stack scripts`, { retriable: false, cause: err });
+  }
+  // Checked before the flag: kafkajs marks "no coordinator found" as not retriable, and wraps
+  // errors in ones that are not, though a moment later the group operation succeeds.
+  if (isCoordinatorMoving(err)) {
+    return new EventLogError('SHARDSYNC_EVENTLOG_UNAVAILABLE', `${context}: Kafka's group coordinator is moving or loading; try again shortly (${name}: ${detail})`, { retriable: true, cause: err });
   }
   const retriable = e.retriable === true;
   return new EventLogError(retriable ? 'SHARDSYNC_EVENTLOG_UNAVAILABLE' : 'SHARDSYNC_EVENTLOG_REJECTED', `${context}: ${name}: ${detail}`, { retriable, cause: err });

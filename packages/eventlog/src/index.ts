@@ -1,4 +1,4 @@
-export { EventLogError, appendWasUnsent, classifyKafkaError, type EventLogErrorCode } from './errors.js';
+export { EventLogError, appendWasUnsent, classifyKafkaError, isCoordinatorMoving, type EventLogErrorCode } from './errors.js';
 export type { OutgoingEvent, ConsumedEvent, EventSink, EventSource, PartitionBatch, BatchHandler } from './types.js';
 export { Batcher, type BatcherOptions } from './batcher.js';
 export { ContiguousOffsetTracker } from './offset-tracker.js';

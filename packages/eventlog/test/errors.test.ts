@@ -1,0 +1,46 @@
+import { KafkaJSConnectionError, KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { classifyKafkaError, isCoordinatorMoving } from '../src/errors.js';
+
+/** The error kafkajs throws for a broker's error code (as its `createErrorFromCode` builds it). */
+function protocolError(type: string, code: number, retriable: boolean, message: string): KafkaJSProtocolError {
+  return new KafkaJSProtocolError(Object.assign(new Error(message), { type, code, retriable }));
+}
+
+const notCoordinator = () => protocolError('NOT_COORDINATOR_FOR_GROUP', 16, true, 'This is not the correct coordinator for this group');
+const loading = () => protocolError('GROUP_LOAD_IN_PROGRESS', 14, true, "The coordinator is loading and hence can't process requests for this group");
+const notAvailable = () => protocolError('GROUP_COORDINATOR_NOT_AVAILABLE', 15, true, 'The group coordinator is not available');
+// What kafkajs throws when no broker named a coordinator; it extends KafkaJSNonRetriableError, and
+// its typings omit the message the constructor needs.
+const notFound = () => new (KafkaJSGroupCoordinatorNotFound as unknown as new (message: string) => Error)('Failed to find group coordinator');
+
+describe('classifyKafkaError of a group coordinator on the move', () => {
+  it('a coordinator that moved, is loading or was not found yet is a retriable "unavailable"', () => {
+    for (const err of [notCoordinator(), loading(), notAvailable(), notFound()]) {
+      expect(classifyKafkaError(err, 'reading the lag of group g'), err.message).toMatchObject({ code: 'SHARDSYNC_EVENTLOG_UNAVAILABLE', retriable: true });
+    }
+  });
+
+  it('is recognised inside the errors kafkajs wraps it in, even those kafkajs marks not retriable', () => {
+    const wrapped = [
+      new KafkaJSNumberOfRetriesExceeded(notAvailable(), { retryCount: 5, retryTime: 2000 }),
+      // As kafkajs' retrier wraps an error it will not retry (its typings omit the cause).
+      Object.assign(new KafkaJSNonRetriableError(loading()), { cause: loading() }),
+    ];
+    for (const err of wrapped) {
+      expect(isCoordinatorMoving(err), err.name).toBe(true);
+      expect(classifyKafkaError(err, 'reading the lag of group g')).toMatchObject({ retriable: true });
+    }
+    expect(isCoordinatorMoving(classifyKafkaError(notCoordinator(), 'reading the lag of group g'))).toBe(true);
+  });
+
+  it('other failures are not a coordinator move, and a rejection stays non-retriable', () => {
+    const rejected = protocolError('GROUP_AUTHORIZATION_FAILED', 30, false, 'Not authorized to access group');
+    const cyclic: { name: string; cause?: unknown } = { name: 'Error' };
+    cyclic.cause = cyclic;
+    for (const err of [rejected, new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), new Error('boom'), 'NOT_COORDINATOR_FOR_GROUP', null, cyclic]) {
+      expect(isCoordinatorMoving(err)).toBe(false);
+    }
+    expect(classifyKafkaError(rejected, 'reading the lag of group g')).toMatchObject({ code: 'SHARDSYNC_EVENTLOG_REJECTED', retriable: false });
+  });
+});
