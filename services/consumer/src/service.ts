@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Topology } from '@shardsync/config';
 import { consumerGroupOf, getDatacenter } from '@shardsync/config';
-import { createKafkaClient, EventLogAdmin, KafkaEventSink, KafkaEventSource, type PartitionBatch } from '@shardsync/eventlog';
+import { createKafkaClient, EventLogAdmin, isCoordinatorMoving, KafkaEventSink, KafkaEventSource, type PartitionBatch } from '@shardsync/eventlog';
 import { bundledSchemaRegistry } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
 import { logTo, retry, Shutdown, startOpsServer, type Logger } from '@shardsync/runtime';
@@ -95,11 +95,16 @@ export class ConsumerService {
       { maxAttempts: 20, maxDelayMs: 3000, signal: closing.signal },
     );
 
+    // Neither the watchdog nor the lag metrics retry, and kafkajs does not retry an offset fetch:
+    // right after a broker restart the group coordinator moves or loads for a moment, which would
+    // skip a watchdog check (read as "nothing pending") and a metrics refresh. Bounded (about
+    // 1 s on average, 2.4 s at most) and cut short on close; any other failure is not retried.
+    const groupLag = () => retry(() => admin.groupLag(groupId, topic), { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 1000, isRetriable: isCoordinatorMoving, signal: closing.signal });
     const watchdog = new Watchdog({
       stallMs: env.SHARDSYNC_CONSUMER_STALL_MS,
       // Only this instance's partitions: another member's backlog is no sign this one is stuck
       // (kafkajs never hands an instance an empty batch, so quiet partitions report nothing).
-      pending: async () => ownedLag(await admin.groupLag(groupId, topic), source.assignedPartitions()),
+      pending: async () => ownedLag(await groupLag(), source.assignedPartitions()),
       onStall: (idleMs, pending) => {
         metrics.stalled.set(1);
         logger.error({ idleMs, pending }, 'watchdog: no progress while events are waiting');
@@ -180,7 +185,7 @@ export class ConsumerService {
       await processor.handle(batch);
     };
     const offsetLag = new OffsetLagReporter({
-      lag: () => admin.groupLag(groupId, topic),
+      lag: groupLag,
       assigned: () => source.assignedPartitions(),
       gauge: metrics.offsetLag,
       logger,
