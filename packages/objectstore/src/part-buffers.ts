@@ -41,6 +41,19 @@ export class PartBufferPool {
   }
 
   /**
+   * The first `size` bytes of a buffer from {@link acquire}, which stands for it from now on (to
+   * release, or to resize again): a part that turned out shorter than the block it was assembled in.
+   */
+  resize(part: Buffer, size: number): Buffer {
+    const held = this.#inUse.get(part.buffer);
+    if (held === undefined || held.view !== part) throw new RangeError('resize() takes a buffer acquire() handed out and not yet released');
+    if (!Number.isSafeInteger(size) || size < 0 || size > held.block.byteLength) throw new RangeError(`a part of ${size} bytes does not fit a block of ${held.block.byteLength}`);
+    const view = held.block.subarray(0, size);
+    this.#inUse.set(held.block.buffer, { block: held.block, view });
+    return view;
+  }
+
+  /**
    * Gives a buffer from {@link acquire} back. Anything else is ignored, and so is a buffer released
    * before (even if its block was handed out again since: only the latest view of a block counts).
    */

@@ -52,12 +52,12 @@ describe('PartBufferPool', () => {
 
 describe('PartReader with a pool', () => {
   test('parts assembled from several chunks hold the same bytes as without a pool and reuse released memory', async () => {
-    const data = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7) % 251));
+    const data = Buffer.from(Array.from({ length: 5 * MiB + 904 }, (_, i) => (i * 7) % 251));
     const chunked = (): Readable => Readable.from((function* () {
-      for (let i = 0; i < data.length; i += 300) yield data.subarray(i, i + 300);
+      for (let i = 0; i < data.length; i += 60_000) yield data.subarray(i, i + 60_000);
     })());
-    const pool = new PartBufferPool(MiB);
-    const reader = new PartReader(chunked(), 2048, { maxBytes: MiB }, pool);
+    const pool = new PartBufferPool(16 * MiB);
+    const reader = new PartReader(chunked(), 2 * MiB, { maxBytes: 16 * MiB }, pool);
     const seen: Buffer[] = [];
     const memory = new Set<ArrayBufferLike>();
     for (let part = await reader.next(); part !== undefined; part = await reader.next()) {
@@ -65,9 +65,49 @@ describe('PartReader with a pool', () => {
       memory.add(part.buffer);
       pool.release(part);
     }
-    expect(Buffer.concat(seen)).toEqual(data);
-    expect(seen.map((p) => p.byteLength)).toEqual([2048, 2048, 904]);
+    expect(Buffer.concat(seen).equals(data)).toBe(true);
+    expect(seen.map((p) => p.byteLength)).toEqual([2 * MiB, 2 * MiB, MiB + 904]);
     // Every part was released before the next was assembled: one block served them all.
     expect(memory.size).toBe(1);
+  });
+
+  test('a large streamed part takes its chunks as they arrive: the stream may reuse a chunk it handed over earlier', async () => {
+    // Like a socket whose chunks nobody else holds: once the reader has them, the stream
+    // scribbles over older ones. Only a reader that copied them on arrival still has the bytes.
+    const chunk = 64 * 1024;
+    const data = Buffer.from(Array.from({ length: 3 * MiB + 12_345 }, (_, i) => (i * 13) % 253));
+    const handed: Buffer[] = [];
+    const source = Readable.from((function* () {
+      for (let i = 0; i < data.length; i += chunk) {
+        // Older than the reader's small-body window (256 KiB) plus the chunk in hand.
+        handed.at(-6)?.fill(0);
+        const piece = Buffer.from(data.subarray(i, i + chunk));
+        handed.push(piece);
+        yield piece;
+      }
+    })(), { objectMode: false, highWaterMark: 1 });
+    const pool = new PartBufferPool(16 * MiB);
+    const reader = new PartReader(source, 2 * MiB, { maxBytes: 16 * MiB }, pool);
+    const seen: Buffer[] = [];
+    for (let part = await reader.next(); part !== undefined; part = await reader.next()) {
+      seen.push(Buffer.from(part));
+      pool.release(part);
+    }
+    expect(seen.map((p) => p.byteLength)).toEqual([2 * MiB, MiB + 12_345]);
+    expect(Buffer.concat(seen).equals(data)).toBe(true);
+    // The last, shorter part came from the same pooled block, given back whole.
+    expect(pool.freeBytes).toBe(2 * MiB);
+  });
+
+  test('a small streamed body takes no pooled block', async () => {
+    const pool = new PartBufferPool(16 * MiB);
+    const body = Buffer.alloc(1024, 7);
+    const reader = new PartReader(Readable.from([body.subarray(0, 512), body.subarray(512)]), 8 * MiB, { maxBytes: 16 * MiB }, pool);
+    const part = await reader.next();
+    expect(part?.equals(body)).toBe(true);
+    expect(await reader.next()).toBeUndefined();
+    if (part !== undefined) pool.release(part);
+    // Assembled in a block, it would have been kept for reuse: 8 MiB for a 1 KiB object.
+    expect(pool.freeBytes).toBe(0);
   });
 });
