@@ -104,8 +104,9 @@ export async function startBenchServices(ctx: BenchContext, options: BenchServic
     consumerDatacenters: options.consumers,
     token,
     reconciler: false,
-    // Apart from the demo's 18080-18100, below Linux's ephemeral port range.
-    ports: { producer: 28080, consumerBase: 28090, reconciler: 28100 },
+    // Apart from the demo's 18080-18100 and from the bench stack's servers (S3 28001-28004,
+    // Kafka 28092-28093), below Linux's ephemeral port range.
+    ports: { producer: 28080, consumerBase: 28110, reconciler: 28100 },
     producerEnv: options.producerEnv,
     consumerEnv: options.consumerEnv,
     producerNodeArgs: profileArgs(ctx, options.name, 'producer'),

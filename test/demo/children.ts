@@ -174,7 +174,11 @@ export function reapedChildrenCpuSeconds(): number {
   return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
 }
 
-/** `preferred` if nothing listens there on 127.0.0.1, else a port the kernel picks. */
+/**
+ * `preferred` if nothing listens there on 127.0.0.1, else the next free one of the 32 above it,
+ * else a port the kernel picks. The kernel's pick comes from the ephemeral range, where an
+ * outgoing connection can take it between this check and the service's listen (EADDRINUSE).
+ */
 export async function freePort(preferred: number): Promise<number> {
   const tryListen = (port: number) =>
     new Promise<number | undefined>((resolve) => {
@@ -186,7 +190,11 @@ export async function freePort(preferred: number): Promise<number> {
         server.close(() => resolve(got));
       });
     });
-  return (await tryListen(preferred)) ?? (await tryListen(0)) ?? preferred;
+  for (let port = preferred; port < preferred + 32; port++) {
+    const got = await tryListen(port);
+    if (got !== undefined) return got;
+  }
+  return (await tryListen(0)) ?? preferred;
 }
 
 /**
