@@ -17,6 +17,11 @@ export const consumerEnvSchema = z.object({
    * multipart parts (16-80 MiB at the default part size), so this bounds the memory. Default 8.
    */
   SHARDSYNC_CONSUMER_MAX_TRANSFERS: z.coerce.number().int().min(1).max(256).default(8),
+  /**
+   * Stores of buckets other than the datacenters' own (sources named by events) kept open at
+   * once; the least recently used is closed once nothing runs on it. Default 32.
+   */
+  SHARDSYNC_CONSUMER_MAX_OTHER_BUCKETS: z.coerce.number().int().min(1).max(10_000).default(32),
   /** How long a tombstone is kept; must exceed the topic's retention so no older put can arrive after it. Default 7 days. */
   SHARDSYNC_TOMBSTONE_GRACE_MS: z.coerce.number().int().positive().default(7 * 24 * 3600 * 1000),
   /**

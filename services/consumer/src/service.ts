@@ -79,7 +79,9 @@ export class ConsumerService {
     // Every partition batch and every pending retry listens on it; that is expected, not a leak.
     setMaxListeners(0, closing.signal);
 
-    const pool = new StorePool(topology.datacenters);
+    // Events name the buckets of their sources, and anyone able to produce to the topic can name
+    // any: only a bounded number of stores of other buckets than the topology's stay open.
+    const pool = new StorePool(topology.datacenters, {}, { maxOtherBuckets: env.SHARDSYNC_CONSUMER_MAX_OTHER_BUCKETS });
     const local = new LocalStore(pool.of(datacenter));
     const tombstones = new TombstoneIndex(local, env.SHARDSYNC_TOMBSTONE_GRACE_MS);
     const state = new LocalState(local, tombstones, env.SHARDSYNC_CONSUMER_STATE_CACHE_ENTRIES);
