@@ -55,6 +55,12 @@ describe('TombstoneIndex', () => {
   });
 });
 
+function gate(): { wait: Promise<void>; release: () => void } {
+  let release = (): void => undefined;
+  const wait = new Promise<void>((resolve) => (release = resolve));
+  return { wait, release };
+}
+
 describe('TombstoneIndex.sweep', () => {
   /** A store, an index over it and the applier that writes its tombstones, on one clock. */
   function setup(beforeOperation?: MemoryObjectStoreOptions['beforeOperation']) {
@@ -140,8 +146,7 @@ describe('TombstoneIndex.sweep', () => {
   });
 
   it('stops at its next key when a reload begins, and the reload lists only once the sweep has stopped', async () => {
-    let release = (): void => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const held = gate();
     /** How many tombstones each listing starts with. */
     const listed: number[] = [];
     let deletesHeld = 0;
@@ -149,7 +154,7 @@ describe('TombstoneIndex.sweep', () => {
       if (operation === 'list') listed.push(store.keys().length);
       if (operation === 'delete' && clock.now > 0) {
         deletesHeld += 1;
-        await gate;
+        await held.wait;
       }
     });
     for (let i = 0; i < 20; i += 1) await applier.apply(del(`old-${i}`, v(i + 1)));
@@ -159,7 +164,7 @@ describe('TombstoneIndex.sweep', () => {
     // The sweep has listed and its first deletes are in flight.
     await expect.poll(() => deletesHeld).toBeGreaterThan(0);
     const reloading = index.reload(clock.now);
-    release();
+    held.release();
     const swept = await sweeping;
     const reloaded = await reloading;
 
@@ -169,5 +174,24 @@ describe('TombstoneIndex.sweep', () => {
     // The reload listed after the sweep's deletes in flight had ended, not in between.
     expect(listed).toEqual([20, 20 - (swept?.expired ?? 0)]);
     expect(store.keys()).toEqual([]);
+  });
+
+  it('a sweep whose listing fails does not fail the reload waiting for it', async () => {
+    const held = gate();
+    let lists = 0;
+    const { clock, index, applier } = setup(async (operation) => {
+      if (operation === 'list' && ++lists === 1) {
+        await held.wait;
+        throw new StoreUnavailableError('injected');
+      }
+    });
+    await applier.apply(del('k', v(1)));
+    clock.now = 10 * HOUR;
+    const sweeping = index.sweep(clock.now);
+    await expect.poll(() => lists).toBe(1);
+    const reloading = index.reload(clock.now);
+    held.release();
+    await expect(sweeping).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(await reloading).toEqual({ loaded: 0, expired: 1 });
   });
 });

@@ -60,7 +60,8 @@ export class TombstoneIndex {
     const generation = ++this.#generation;
     this.#reloading += 1;
     try {
-      await this.#sweeping;
+      // Its failure is the sweep's caller's to report, not this reload's.
+      await this.#sweeping?.catch(() => undefined);
       const keys = new Set<string>();
       const expired: ListEntry[] = [];
       for await (const entry of this.#store.list({ prefix: TOMBSTONE_PREFIX })) {
