@@ -82,6 +82,7 @@ export {
   objectKeyOf,
   STAGING_PREFIX,
   TOMBSTONE_PREFIX,
+  tombstoneBody,
   tombstoneKeyOf,
   tombstonePrefix,
 } from './layout.js';

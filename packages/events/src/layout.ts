@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { RESERVED_PREFIX } from './keys.js';
 import { VERSION_METADATA_KEY } from './version.js';
 
@@ -7,9 +8,10 @@ import { VERSION_METADATA_KEY } from './version.js';
  *
  * - `<dataset>/<key>`: the user's object, with metadata `shardsync-version`, `shardsync-sha256`
  *   and `shardsync-event-id`.
- * - `.shardsync/tombstones/<dataset>/<key>`: an empty marker object carrying the version of a
- *   delete, so a late, older put never resurrects the key and the reconciler can tell deleted
- *   from missing. Under the reserved prefix, users listing their dataset never see it.
+ * - `.shardsync/tombstones/<dataset>/<key>`: a small marker object carrying the version of a
+ *   delete in its metadata, so a late, older put never resurrects the key and the reconciler can
+ *   tell deleted from missing. Under the reserved prefix, users listing their dataset never see
+ *   it. Its body is {@link tombstoneBody}: nothing reads it, it only makes each write's ETag unique.
  * - `.shardsync/staging/events/<eventId>`: bodies staged by producers, referenced by events (claim
  *   check); deleted by the reconciler's staging collection once past their retention.
  */
@@ -37,6 +39,18 @@ export function tombstoneKeyOf(dataset: string, key: string): string {
 /** The prefix under which all of a dataset's objects live. */
 export function datasetPrefix(dataset: string): string {
   return `${dataset}/`;
+}
+
+/**
+ * The body of one tombstone write: the delete's event id (for people reading the bucket) and a
+ * random write id. No two writes share a body, so no two share an ETag, and a delete with
+ * `If-Match` on the ETag a listing showed removes that write of the tombstone and never one
+ * written after the listing. The consumer's expiry relies on it: with equal (empty) bodies an
+ * expired tombstone and a fresh one written over it look the same. Every writer of tombstones
+ * (consumer, reconciler repair) must use it.
+ */
+export function tombstoneBody(eventId: string | undefined): Buffer {
+  return Buffer.from(`${eventId ?? '-'} ${randomUUID()}\n`, 'utf8');
 }
 
 /** The prefix under which all of a dataset's tombstones live. */

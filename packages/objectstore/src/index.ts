@@ -65,5 +65,6 @@ export type { ConnectionStats } from './s3-object-store.js';
 export { MemoryObjectStore } from './memory-object-store.js';
 export type { MemoryFault, MemoryObjectStoreOptions, MemoryOperation } from './memory-object-store.js';
 
-export { StorePool } from './store-pool.js';
+export { DEFAULT_MAX_OTHER_BUCKETS, StorePool, type StoreFactory, type StorePoolOptions } from './store-pool.js';
+export { PooledStore } from './pooled-store.js';
 export type { DatacenterStoreConfig } from './store-pool.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { compareVersions, formatVersion, META, objectKeyOf, tombstoneKeyOf, type Version } from '@shardsync/events';
+import { compareVersions, formatVersion, META, objectKeyOf, tombstoneBody, tombstoneKeyOf, type Version } from '@shardsync/events';
 import { hashStream } from '@shardsync/integrity';
 import type { ObjectStore } from '@shardsync/objectstore';
 import type { Winner } from './decide.js';
@@ -185,15 +185,19 @@ async function writeTombstone(store: ObjectStore, target: RepairTarget, state: C
   }
   metadata[META.version] = formatVersion(winner.version);
   metadata[META.deletedAtMs] ??= String(winner.deletedAtMs);
+  // A body unique to this write, as the consumer writes it: a consumer's expiry sweep that listed
+  // an older tombstone here must not be able to delete this one (see tombstoneBody).
+  const body = tombstoneBody(metadata[META.eventId]);
   if (state.tombstone === undefined) {
-    await conditional(() => store.put(tombstoneKeyOf(dataset, key), Buffer.alloc(0), { metadata, ifNoneMatch: '*', signal }));
+    await conditional(() => store.put(tombstoneKeyOf(dataset, key), body, { metadata, ifNoneMatch: '*', signal }));
     return;
   }
-  // Tombstones are all empty, so their ETags are equal and If-Match cannot tell versions
-  // apart: compare versions right before overwriting an older tombstone instead.
+  // The ETag read with the state belongs to that earlier write, and tombstones written before
+  // unique bodies were all empty (equal ETags): compare versions right before overwriting an
+  // older tombstone instead of If-Match.
   const fresh = await freshTombstone(store, dataset, key, signal);
   if (fresh?.version !== undefined && compareVersions(fresh.version, winner.version) >= 0) return;
-  await store.put(tombstoneKeyOf(dataset, key), Buffer.alloc(0), { metadata, signal });
+  await store.put(tombstoneKeyOf(dataset, key), body, { metadata, signal });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Topology } from '@shardsync/config';
-import { formatVersion, META, objectKeyOf, tombstoneKeyOf, type Version } from '@shardsync/events';
+import { formatVersion, META, objectKeyOf, tombstoneBody, tombstoneKeyOf, type Version } from '@shardsync/events';
 import { MemoryObjectStore, type MemoryObjectStoreOptions, type MemoryOperation } from '@shardsync/objectstore';
 import type { PassOptions, StoreLookup } from '../src/index.js';
 
@@ -62,7 +62,7 @@ export async function putObject(store: MemoryObjectStore, key: string, body: str
 
 /** Writes a tombstone and deletes the object, the way the consumer applies a delete. */
 export async function deleteObject(store: MemoryObjectStore, key: string, version: Version, deletedAtMs = Date.now()): Promise<void> {
-  await store.put(tombstoneKeyOf(DATASET, key), Buffer.alloc(0), {
+  await store.put(tombstoneKeyOf(DATASET, key), tombstoneBody(`event-${formatVersion(version)}`), {
     metadata: { [META.version]: formatVersion(version), [META.eventId]: `event-${formatVersion(version)}`, [META.deletedAtMs]: String(deletedAtMs) },
   });
   await store.delete(objectKeyOf(DATASET, key));

@@ -1,8 +1,9 @@
-import { formatVersion } from '@shardsync/events';
+import { formatVersion, META, tombstoneKeyOf } from '@shardsync/events';
 import { describe, expect, it } from 'vitest';
 import { runPass, type PassReport } from '../src/index.js';
 import {
   bodyOf,
+  DATASET,
   deleteObject,
   hasTombstone,
   MemoryStores,
@@ -69,6 +70,17 @@ describe('runPass', () => {
     expect(counts(report, 'dc-c')).toMatchObject({ shouldBeDeleted: 1, repaired: 1 });
     expect(bodyOf(stores.of('dc-c'), 'gone')).toBeUndefined();
     expect(hasTombstone(stores.of('dc-c'), 'gone')).toBe(true);
+  });
+
+  it('writes each repaired tombstone with a body of its own, so an expiry that listed another write cannot delete it', async () => {
+    const stores = new MemoryStores();
+    await putEverywhere(stores, 'gone', 'bytes', v(1000));
+    await deleteObject(stores.of('dc-a'), 'gone', v(2000));
+    await runPass(passOptions(stores));
+    const tombstones = ['dc-a', 'dc-b', 'dc-c'].map((dc) => stores.of(dc).peek(tombstoneKeyOf(DATASET, 'gone'))?.info);
+    expect(tombstones.map((t) => t?.metadata[META.version])).toEqual(Array(3).fill(formatVersion(v(2000))));
+    // The same delete in three places, three writes: three ETags.
+    expect(new Set(tombstones.map((t) => t?.etag)).size).toBe(3);
   });
 
   it('never resurrects a deleted key from an older copy', async () => {

@@ -17,8 +17,19 @@ export const consumerEnvSchema = z.object({
    * multipart parts (16-80 MiB at the default part size), so this bounds the memory. Default 8.
    */
   SHARDSYNC_CONSUMER_MAX_TRANSFERS: z.coerce.number().int().min(1).max(256).default(8),
+  /**
+   * Stores of buckets other than the datacenters' own (sources named by events) kept open at
+   * once; the least recently used is closed once nothing runs on it. Default 32.
+   */
+  SHARDSYNC_CONSUMER_MAX_OTHER_BUCKETS: z.coerce.number().int().min(1).max(10_000).default(32),
   /** How long a tombstone is kept; must exceed the topic's retention so no older put can arrive after it. Default 7 days. */
   SHARDSYNC_TOMBSTONE_GRACE_MS: z.coerce.number().int().positive().default(7 * 24 * 3600 * 1000),
+  /**
+   * How often expired tombstones are deleted while the consumer group is stable (a rebalance
+   * also deletes them). Default: a quarter of the grace period, at most 1 h, at least 1 s
+   * ({@link tombstoneSweepIntervalMs}); a tombstone thus outlives its grace by at most this much.
+   */
+  SHARDSYNC_TOMBSTONE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).optional(),
   /** How long a referenced payload may stay unreadable everywhere before the event is dead-lettered. Default 10 min. */
   SHARDSYNC_SOURCE_WAIT_MS: z.coerce.number().int().positive().default(10 * 60 * 1000),
   /** Watchdog: no progress for this long while lag grows marks the consumer unhealthy. Default 5 min. */
@@ -35,3 +46,8 @@ export const consumerEnvSchema = z.object({
 });
 
 export type ConsumerEnv = z.output<typeof consumerEnvSchema>;
+
+/** The tombstone sweep's interval: the configured one, else grace / 4 bounded to [1 s, 1 h]. */
+export function tombstoneSweepIntervalMs(env: Pick<ConsumerEnv, 'SHARDSYNC_TOMBSTONE_GRACE_MS' | 'SHARDSYNC_TOMBSTONE_SWEEP_INTERVAL_MS'>): number {
+  return env.SHARDSYNC_TOMBSTONE_SWEEP_INTERVAL_MS ?? Math.max(1000, Math.min(Math.floor(env.SHARDSYNC_TOMBSTONE_GRACE_MS / 4), 3600_000));
+}

@@ -32,6 +32,11 @@ export class ConsumerMetrics {
     labelNames: ['partition'] as const,
     registers: [this.registry],
   });
+  readonly tombstonesExpired = new Counter({
+    name: 'shardsync_consumer_tombstones_expired_total',
+    help: 'Tombstones past SHARDSYNC_TOMBSTONE_GRACE_MS deleted, by index reloads and periodic sweeps',
+    registers: [this.registry],
+  });
   readonly stalled = new Gauge({ name: 'shardsync_consumer_stalled', help: '1 while the watchdog sees no progress although events are waiting', registers: [this.registry] });
 
   constructor() {

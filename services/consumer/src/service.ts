@@ -10,12 +10,13 @@ import { LocalStore } from './apply/local-store.js';
 import { logRetry } from './apply/retry-log.js';
 import { TransferSlots } from './apply/transfer-slots.js';
 import { BatchProcessor } from './batch/processor.js';
-import type { ConsumerEnv } from './env.js';
+import { tombstoneSweepIntervalMs, type ConsumerEnv } from './env.js';
 import { GroupMembership } from './group-membership.js';
 import { ConsumerMetrics } from './metrics.js';
 import { OffsetLagReporter, ownedLag } from './offset-lag.js';
 import { LocalState } from './state/local-state.js';
 import { TombstoneIndex } from './state/tombstone-index.js';
+import { TombstoneSweeper } from './state/tombstone-sweeper.js';
 import { Watchdog } from './watchdog.js';
 
 export interface ConsumerServiceOptions {
@@ -78,7 +79,9 @@ export class ConsumerService {
     // Every partition batch and every pending retry listens on it; that is expected, not a leak.
     setMaxListeners(0, closing.signal);
 
-    const pool = new StorePool(topology.datacenters);
+    // Events name the buckets of their sources, and anyone able to produce to the topic can name
+    // any: only a bounded number of stores of other buckets than the topology's stay open.
+    const pool = new StorePool(topology.datacenters, {}, { maxOtherBuckets: env.SHARDSYNC_CONSUMER_MAX_OTHER_BUCKETS });
     const local = new LocalStore(pool.of(datacenter));
     const tombstones = new TombstoneIndex(local, env.SHARDSYNC_TOMBSTONE_GRACE_MS);
     const state = new LocalState(local, tombstones, env.SHARDSYNC_CONSUMER_STATE_CACHE_ENTRIES);
@@ -123,7 +126,10 @@ export class ConsumerService {
         maxDelayMs: 5000,
         signal: closing.signal,
         onRetry: (err, attempt, delayMs) => logRetry(logger, err, { attempt, delayMs }, 'tombstone index not loaded; retrying'),
-      }).then((r) => logger.info(r, 'tombstone index loaded'));
+      }).then((r) => {
+        metrics.tombstonesExpired.inc(r.expired);
+        logger.info(r, 'tombstone index loaded');
+      });
     const indexLoaded = async (): Promise<void> => {
       const loading = (index ??= loadIndex());
       try {
@@ -180,6 +186,13 @@ export class ConsumerService {
         index.catch(() => undefined);
       },
     });
+    // A stable group never reloads the index: without this, tombstones would never expire.
+    const sweeper = new TombstoneSweeper({
+      index: tombstones,
+      intervalMs: tombstoneSweepIntervalMs(env),
+      logger,
+      onSwept: (r) => metrics.tombstonesExpired.inc(r.expired),
+    });
     const handle = async (batch: PartitionBatch): Promise<void> => {
       await indexLoaded();
       await processor.handle(batch);
@@ -205,6 +218,7 @@ export class ConsumerService {
     await source.start(handle);
     watchdog.start();
     offsetLag.start();
+    sweeper.start();
     logger.info({ datacenter, groupId, topic, url: ops.url }, 'consumer started');
 
     const cutRetries = (): void => closing.abort(new Error('consumer closing'));
@@ -212,6 +226,8 @@ export class ConsumerService {
       stopping = true;
       watchdog.stop();
       await offsetLag.stop();
+      // Before the stores close under its requests.
+      await sweeper.stop();
       // Let in-flight applies finish; cut pending retries short if the store stays down.
       const cutting = setTimeout(cutRetries, env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);
       cutting.unref();

@@ -1,6 +1,8 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { createKafkaClient, EventLogAdmin, readDeadLetter } from '@shardsync/eventlog';
-import { createTestTopology, readTopic, waitFor } from '@shardsync/testing';
+import { tombstonePrefix } from '@shardsync/events';
+import { createTestTopology, rawS3Client, readTopic, waitFor } from '@shardsync/testing';
 import { groupIdOf } from '../src/service.js';
 import { makeUpdate, produceRaw, sha256, startTestConsumer, storeContents } from './helpers.js';
 
@@ -18,6 +20,13 @@ async function converged(topology: Awaited<ReturnType<typeof createTestTopology>
     );
     expect(await storeContents(topology, dc, dataset)).toEqual(expected);
   }
+}
+
+/** Tombstones of a dataset that a datacenter's bucket holds. */
+async function tombstonesIn(topology: Awaited<ReturnType<typeof createTestTopology>>, datacenter: string, dataset: string): Promise<number> {
+  const bucket = topology.datacenters.find((d) => d.name === datacenter)?.s3.bucket;
+  const page = await rawS3Client(datacenter).send(new ListObjectsV2Command({ Bucket: bucket, Prefix: tombstonePrefix(dataset) }));
+  return (page.Contents ?? []).filter((o) => o.Key !== undefined && !o.Key.includes('.mpus-')).length;
 }
 
 function sortKeys(o: Record<string, string>): Record<string, string> {
@@ -91,6 +100,19 @@ describe('consumer', () => {
     await converged(topology, dataset, { marker: sha256('m') });
     await produceRaw(topology, [makeUpdate(dataset, 'gone', v(3000), 'late older put'), makeUpdate(dataset, 'marker2', v(5002), 'm2')]);
     await converged(topology, dataset, sortKeys({ marker: sha256('m'), marker2: sha256('m2') }));
+  });
+
+  it('a tombstone past the grace period is deleted while the consumer group stays stable', async () => {
+    const topology = await createTestTopology({ partitions: 1 });
+    const dataset = topology.datasets[0]!.name;
+    const consumer = await startTestConsumer(topology, 'dc-b', { SHARDSYNC_TOMBSTONE_GRACE_MS: '2000', SHARDSYNC_TOMBSTONE_SWEEP_INTERVAL_MS: '1000' });
+    await waitFor(() => (consumer.assignedPartitions().length > 0 ? true : undefined), { what: 'the partition to be assigned' });
+    await produceRaw(topology, [makeUpdate(dataset, 'gone', v(1000), 'x'), makeUpdate(dataset, 'gone', v(2000), null)]);
+    await waitFor(async () => ((await tombstonesIn(topology, 'dc-b', dataset)) === 1 ? true : undefined), { what: 'the tombstone to be written' });
+    // Nothing reassigns the partition from here on, so only the periodic sweep can expire it.
+    await waitFor(async () => ((await tombstonesIn(topology, 'dc-b', dataset)) === 0 ? true : undefined), { timeoutMs: 20_000, intervalMs: 250, what: 'the tombstone to expire' });
+    expect(consumer.assignedPartitions()).toEqual([0]);
+    expect((await consumer.metrics.tombstonesExpired.get()).values.map((x) => x.value)).toEqual([1]);
   });
 
   it('raw garbage bytes land in the dead-letter topic with their origin, and later events still apply', async () => {

@@ -12,7 +12,7 @@ import { buildServer } from './http/server.js';
 import { RedisIdempotencyStore } from './idempotency/redis-store.js';
 import { Idempotency } from './ingest/idempotency.js';
 import { Ingestor } from './ingest/ingestor.js';
-import { SourceStores } from './ingest/source-stores.js';
+import { sourcesIn } from './ingest/source-stores.js';
 import { ProducerMetrics } from './metrics.js';
 
 export interface ProducerServiceOptions {
@@ -54,12 +54,6 @@ export class ProducerService {
     redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
     const idempotencyStore = new RedisIdempotencyStore(redis);
     const idempotency = new Idempotency(idempotencyStore, env.SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS, logger, { metrics });
-    const sources = new SourceStores({
-      topologyBuckets: new Map(topology.datacenters.map((d) => [d.name, d.s3.bucket])),
-      shared: (dc, bucket) => pool.at(dc, bucket),
-      // A pool of its own per bucket, so closing the store on eviction frees everything it held.
-      open: (dc, bucket) => new StorePool(topology.datacenters).at(dc, bucket),
-    });
 
     await retry(
       async () => {
@@ -77,7 +71,7 @@ export class ProducerService {
       topology,
       datacenter,
       originStore,
-      sources,
+      sources: sourcesIn(pool),
       sink,
       clock: new HybridLogicalClock({ producerId: env.SHARDSYNC_PRODUCER_ID, maxDriftMs: env.SHARDSYNC_MAX_CLOCK_DRIFT_MS }),
       producerId: env.SHARDSYNC_PRODUCER_ID,
@@ -110,7 +104,6 @@ export class ProducerService {
       steps.add('kafka admin', () => admin.close());
       steps.add('idempotency answers', () => idempotency.close());
       steps.add('idempotency store', () => idempotencyStore.close());
-      steps.add('source stores', () => sources.close());
       steps.add('object stores', () => pool.close());
       await steps.close();
     });

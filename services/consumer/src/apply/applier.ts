@@ -1,4 +1,4 @@
-import { compareVersions, decideApply, formatVersion, META, objectKeyOf, stateOf, tombstoneKeyOf, type ShardUpdate } from '@shardsync/events';
+import { compareVersions, decideApply, formatVersion, META, objectKeyOf, stateOf, tombstoneBody, tombstoneKeyOf, type ShardUpdate } from '@shardsync/events';
 import type { ObjectStore, WriteConditions } from '@shardsync/objectstore';
 import { effectiveState, type KeyState, type LocalState } from '../state/local-state.js';
 import type { TombstoneIndex } from '../state/tombstone-index.js';
@@ -81,8 +81,9 @@ export class Applier {
   async #delete(update: Extract<ShardUpdate, { operation: 'DELETE' }>, state: KeyState, signal?: AbortSignal): Promise<ApplyOutcome> {
     const now = (this.#d.now ?? Date.now)();
     // Tombstone first: if we crash before the object is deleted, the tombstone already outranks
-    // it and the redelivered delete finishes the job.
-    await this.#d.local.put(tombstoneKeyOf(update.dataset, update.key), Buffer.alloc(0), {
+    // it and the redelivered delete finishes the job. A body unique to this write lets the expiry
+    // sweep tell it from the tombstone it listed (TombstoneIndex.sweep).
+    await this.#d.local.put(tombstoneKeyOf(update.dataset, update.key), tombstoneBody(update.eventId), {
       metadata: { [META.version]: formatVersion(update.version), [META.eventId]: update.eventId, [META.deletedAtMs]: String(now) },
       signal,
     });

@@ -1,6 +1,6 @@
 import { META, objectKeyOf, parseVersion, pickWinner, tombstoneKeyOf, type VersionedState } from '@shardsync/events';
 import type { ObjectInfo, ObjectStore } from '@shardsync/objectstore';
-import { LruMap } from './lru.js';
+import { LruMap } from '@shardsync/runtime';
 import type { TombstoneIndex } from './tombstone-index.js';
 
 /** What this datacenter holds for one key. */

@@ -1,23 +1,49 @@
 import { tombstoneKeyOf, tombstonePrefix, TOMBSTONE_PREFIX } from '@shardsync/events';
-import type { ObjectStore } from '@shardsync/objectstore';
+import type { ListEntry, ObjectStore } from '@shardsync/objectstore';
+import { codeOf } from '../apply/errors.js';
 import { runBounded } from '../batch/bounded.js';
 
-/** Expired tombstones deleted at once after a reload. */
+/** Expired tombstones deleted at once. */
 const EXPIRY_CONCURRENCY = 8;
+
+/** What one sweep did. */
+export interface SweepResult {
+  /** Expired tombstones deleted. */
+  readonly expired: number;
+  /** Expired when listed, but written again (or removed) before the delete: kept. */
+  readonly rewritten: number;
+  /** Deletes that failed otherwise (the store is down, ...); the next sweep tries them again. */
+  readonly failed: number;
+  /** The first of those failures, for the log. */
+  readonly error?: unknown;
+}
 
 /**
  * Which keys of this datacenter have a tombstone, known from one listing of the tombstone
  * prefix, so a put of a key never seen before needs no request to rule a tombstone out (the
  * common case). Reloaded whenever partitions are reassigned, because the previous owner of a
- * partition may have written tombstones this instance has not seen. Tombstones older than the
- * grace period are deleted while loading, a few at a time.
+ * partition may have written tombstones this instance has not seen.
+ *
+ * Tombstones older than the grace period are deleted by every reload and by {@link sweep}, which
+ * the service runs periodically so that a group that never rebalances still expires them. Both
+ * delete an expired tombstone only with `If-Match` on the ETag its listing showed. Every write of
+ * a tombstone has a body of its own (`tombstoneBody`), hence an ETag of its own, so a tombstone
+ * written again after the listing (a new delete applied by a batch running meanwhile, by another
+ * instance of this datacenter, or a reconciler repair) makes the delete fail and is kept: an
+ * expiry can only remove the write it judged expired. (Where the store only emulates `If-Match`,
+ * see `ConditionalWriteMode`, a write between its HEAD and its delete can still slip through, as
+ * for every other conditional write.)
  */
 export class TombstoneIndex {
   readonly #store: ObjectStore;
   readonly #graceMs: number;
   #keys = new Set<string>();
-  /** Numbers the reloads, so an older one finishing late cannot replace a newer one's keys. */
+  /** Numbers the reloads, so an older one finishing late cannot replace a newer one's keys, and a sweep stops when one begins. */
   #generation = 0;
+  /** Reloads running (a retried reload can start while an abandoned one still runs). */
+  #reloading = 0;
+  /** The sweep running, if any. */
+  #sweeping: Promise<SweepResult> | undefined;
 
   constructor(store: ObjectStore, graceMs: number) {
     this.#store = store;
@@ -26,23 +52,55 @@ export class TombstoneIndex {
 
   /**
    * Lists every tombstone; returns how many are indexed and how many expired ones were deleted.
-   * The deletes run a few at a time but before it resolves: the batches waiting for the index
-   * cannot write a tombstone the expiry would then delete (they all have the same empty-body
-   * ETag, so a conditional delete could not tell a fresh one from an expired one).
+   * A sweep running when it begins stops at its next key, and the reload lists only once the
+   * sweep has stopped, so the two never change the index at the same time. The deletes run a few
+   * at a time, before it resolves.
    */
   async reload(nowMs: number = Date.now()): Promise<{ loaded: number; expired: number }> {
     const generation = ++this.#generation;
-    const keys = new Set<string>();
-    const expired: string[] = [];
-    for await (const entry of this.#store.list({ prefix: TOMBSTONE_PREFIX })) {
-      if (nowMs - entry.lastModified.getTime() > this.#graceMs) expired.push(entry.key);
-      else keys.add(entry.key);
+    this.#reloading += 1;
+    try {
+      // Its failure is the sweep's caller's to report, not this reload's.
+      await this.#sweeping?.catch(() => undefined);
+      const keys = new Set<string>();
+      const expired: ListEntry[] = [];
+      for await (const entry of this.#store.list({ prefix: TOMBSTONE_PREFIX })) {
+        if (this.#isExpired(entry, nowMs)) expired.push(entry);
+        else keys.add(entry.key);
+      }
+      let deleted = 0;
+      await runBounded(expired, EXPIRY_CONCURRENCY, async (entry) => {
+        if (await this.#deleteListed(entry)) deleted += 1;
+        // Written again since the listing: a live tombstone, indexed.
+        else keys.add(entry.key);
+      });
+      if (generation === this.#generation) this.#keys = keys;
+      return { loaded: keys.size, expired: deleted };
+    } finally {
+      this.#reloading -= 1;
     }
-    await runBounded(expired, EXPIRY_CONCURRENCY, async (key) => {
-      await this.#store.delete(key);
-    });
-    if (generation === this.#generation) this.#keys = keys;
-    return { loaded: keys.size, expired: expired.length };
+  }
+
+  /**
+   * Deletes the tombstones that are past the grace period, without waiting for a reload, while
+   * batches go on writing. Resolves undefined without doing anything when a reload or another
+   * sweep is running (a reload expires tombstones itself). Stops early, having deleted part, when
+   * a reload begins or `signal` aborts. Fails only if the listing fails.
+   *
+   * An expired key leaves the index before its delete and comes back if the delete fails: a
+   * batch that writes the key's tombstone meanwhile adds it after its write, and a write before
+   * the delete makes the delete fail, so the index never lacks a tombstone that exists (it may
+   * briefly hold one that does not, which costs one HEAD).
+   */
+  async sweep(nowMs: number = Date.now(), signal?: AbortSignal): Promise<SweepResult | undefined> {
+    if (this.#reloading > 0 || this.#sweeping !== undefined) return undefined;
+    const running = this.#sweepOnce(this.#generation, nowMs, signal);
+    this.#sweeping = running;
+    try {
+      return await running;
+    } finally {
+      this.#sweeping = undefined;
+    }
   }
 
   has(dataset: string, key: string): boolean {
@@ -63,5 +121,49 @@ export class TombstoneIndex {
     let n = 0;
     for (const k of this.#keys) if (k.startsWith(prefix)) n += 1;
     return n;
+  }
+
+  async #sweepOnce(generation: number, nowMs: number, signal: AbortSignal | undefined): Promise<SweepResult> {
+    const stopped = (): boolean => generation !== this.#generation || signal?.aborted === true;
+    const expired: ListEntry[] = [];
+    for await (const entry of this.#store.list({ prefix: TOMBSTONE_PREFIX, signal })) {
+      if (stopped()) break;
+      if (this.#isExpired(entry, nowMs)) expired.push(entry);
+    }
+    let deleted = 0;
+    let rewritten = 0;
+    let failed = 0;
+    let error: unknown;
+    await runBounded(expired, EXPIRY_CONCURRENCY, async (entry) => {
+      if (stopped()) return;
+      this.#keys.delete(entry.key);
+      try {
+        if (await this.#deleteListed(entry, signal)) {
+          deleted += 1;
+          return;
+        }
+        rewritten += 1;
+      } catch (err) {
+        failed += 1;
+        error ??= err;
+      }
+      this.#keys.add(entry.key);
+    });
+    return { expired: deleted, rewritten, failed, ...(error === undefined ? {} : { error }) };
+  }
+
+  #isExpired(entry: ListEntry, nowMs: number): boolean {
+    return nowMs - entry.lastModified.getTime() > this.#graceMs;
+  }
+
+  /** Deletes the listed write of a tombstone; false when the key holds another write now (or none). */
+  async #deleteListed(entry: ListEntry, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await this.#store.delete(entry.key, { ifMatch: entry.etag, signal });
+      return true;
+    } catch (err) {
+      if (codeOf(err) === 'SHARDSYNC_PRECONDITION_FAILED') return false;
+      throw err;
+    }
   }
 }
