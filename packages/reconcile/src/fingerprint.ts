@@ -11,8 +11,9 @@ import type { ListedState } from './model.js';
  *   only one side applied makes the listings differ again.
  * - In deep mode the bytes were read anyway, so the fingerprint adds the version (`;v...`) and a
  *   `;corrupt` marker: a copy that rotted on disk keeps its ETag, and only this makes it differ.
- * - `t` for a tombstone still within its grace period. Tombstones are empty, so all look alike:
- *   two deletes of different versions are both "deleted", which is equal for readers. Expired
+ * - `t` for a tombstone still within its grace period, whatever its ETag (every tombstone write
+ *   has a body of its own, see `tombstoneBody`): two deletes of different versions are both
+ *   "deleted", which is equal for readers. Expired
  *   tombstones are left out, because consumers remove them at different times, and comparing them
  *   would drill into the same keys on every pass for nothing.
  *
