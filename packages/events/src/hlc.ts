@@ -10,6 +10,25 @@ export interface Clock {
 /** The real wall clock. */
 export const systemClock: Clock = { now: () => Date.now() };
 
+/**
+ * A durable upper bound on the physical time a clock may issue (the producer's clock lease). Within
+ * one process the clock never goes backwards; this is what carries that across a restart: the
+ * bound is persisted before any version reaches it, and the next run of the same producer id
+ * starts above the bound its previous run persisted, whatever its wall clock says.
+ */
+export interface PhysicalTimeLease {
+  /**
+   * The bound persisted by the previous run of this producer id: every version that run issued has
+   * a physical time at or below it. Undefined when there was none.
+   */
+  readonly previousBoundMs: number | undefined;
+  /**
+   * Throws unless versions with this physical time may be issued now, i.e. it is at or below the
+   * persisted bound; the clock then issues nothing. Runs on every tick: synchronous and cheap.
+   */
+  admit(physicalMs: number): void;
+}
+
 /** Default for {@link HybridLogicalClockOptions.maxDriftMs}: one minute. */
 export const DEFAULT_MAX_CLOCK_DRIFT_MS = 60_000;
 
@@ -17,9 +36,11 @@ export const DEFAULT_MAX_CLOCK_DRIFT_MS = 60_000;
 export interface HybridLogicalClockOptions {
   /**
    * Identifies this producer in every version it issues (see `PRODUCER_ID_PATTERN`). Must be
-   * unique per running process, e.g. `<host>-<start time>`: a restarted producer whose clock
-   * stepped backwards could otherwise re-issue a version it issued before the restart, and the
-   * second update would be skipped as a duplicate.
+   * unique among running processes. Without a {@link lease} it should differ per run too, e.g.
+   * `<host>-<start time>`: a restarted producer whose clock stepped backwards could otherwise
+   * re-issue a version it issued before the restart, and the second update would be skipped as a
+   * duplicate. With a lease, a stable id (e.g. a pod name) is what keeps every version of a run
+   * above those of the runs before it.
    */
   readonly producerId: string;
   /** Wall clock. Default {@link systemClock}. */
@@ -29,6 +50,11 @@ export interface HybridLogicalClockOptions {
    * {@link HybridLogicalClock.observe} refuses it. Default {@link DEFAULT_MAX_CLOCK_DRIFT_MS}.
    */
   readonly maxDriftMs?: number;
+  /**
+   * Keeps versions above those of earlier runs of this producer id, and every version issued at or
+   * below its persisted bound. Default none: versions then only increase within this process.
+   */
+  readonly lease?: PhysicalTimeLease;
 }
 
 /**
@@ -50,6 +76,9 @@ export class HybridLogicalClock {
   readonly producerId: string;
   readonly maxDriftMs: number;
   readonly #clock: Clock;
+  readonly #lease: PhysicalTimeLease | undefined;
+  /** The lowest physical time this clock may issue: above everything a previous run issued. */
+  readonly #startMs: number;
   #physicalMs = -1;
   #logical = 0;
 
@@ -63,6 +92,9 @@ export class HybridLogicalClock {
     this.producerId = options.producerId;
     this.maxDriftMs = maxDriftMs;
     this.#clock = options.clock ?? systemClock;
+    this.#lease = options.lease;
+    const previous = options.lease?.previousBoundMs;
+    this.#startMs = previous === undefined ? 0 : previous + 1;
   }
 
   /** The last version issued or observed, or undefined before the first. */
@@ -73,19 +105,27 @@ export class HybridLogicalClock {
 
   /** Issues a version for a local update, greater than every version issued or observed so far. */
   tick(): Version {
-    const now = this.#now();
-    if (now > this.#physicalMs) {
-      this.#physicalMs = now;
-      this.#logical = 0;
-    } else if (this.#logical < MAX_LOGICAL) {
-      this.#logical++;
+    // A wall clock set back across a restart is held at the previous run's bound, as one set back
+    // within a run is held at the last version.
+    const now = Math.max(this.#now(), this.#startMs);
+    let physicalMs = this.#physicalMs;
+    let logical = this.#logical;
+    if (now > physicalMs) {
+      physicalMs = now;
+      logical = 0;
+    } else if (logical < MAX_LOGICAL) {
+      logical++;
     } else {
       // The counter is an Avro int. Borrowing a millisecond from the future keeps versions
       // increasing; it only happens after 2^31 updates within one held millisecond.
-      this.#physicalMs++;
-      this.#logical = 0;
+      physicalMs++;
+      logical = 0;
     }
-    return { physicalMs: this.#physicalMs, logical: this.#logical, producerId: this.producerId };
+    // Before the state changes: a refused tick issues nothing and leaves the clock as it was.
+    this.#lease?.admit(physicalMs);
+    this.#physicalMs = physicalMs;
+    this.#logical = logical;
+    return { physicalMs, logical, producerId: this.producerId };
   }
 
   /**

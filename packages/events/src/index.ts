@@ -35,7 +35,7 @@ export {
 export type { Version } from './version.js';
 
 export { DEFAULT_MAX_CLOCK_DRIFT_MS, HybridLogicalClock, systemClock } from './hlc.js';
-export type { Clock, HybridLogicalClockOptions } from './hlc.js';
+export type { Clock, HybridLogicalClockOptions, PhysicalTimeLease } from './hlc.js';
 
 export { decideApply, kindOf, pickWinner, stateOf } from './decide.js';
 export type { ApplyDecision, UpdateKind, VersionedState } from './decide.js';
@@ -77,9 +77,11 @@ export {
 export type { EncodedShardUpdate, EventHeaders } from './codec.js';
 
 export {
+  clockLeaseKeyOf,
   datasetPrefix,
   META,
   objectKeyOf,
+  PRODUCERS_PREFIX,
   STAGING_PREFIX,
   TOMBSTONE_PREFIX,
   tombstoneBody,

@@ -14,9 +14,14 @@ import { VERSION_METADATA_KEY } from './version.js';
  *   it. Its body is {@link tombstoneBody}: nothing reads it, it only makes each write's ETag unique.
  * - `.shardsync/staging/events/<eventId>`: bodies staged by producers, referenced by events (claim
  *   check); deleted by the reconciler's staging collection once past their retention.
+ * - `.shardsync/producers/<producerId>/clock`: a producer's clock lease, the bound its versions'
+ *   physical time stays below, so that after a restart it issues only higher versions. Kept in
+ *   its origin datacenter only, never replicated, and outside every prefix the reconciler and the
+ *   staging collection list, so neither compares nor deletes it.
  */
 export const TOMBSTONE_PREFIX = `${RESERVED_PREFIX}tombstones/`;
 export const STAGING_PREFIX = `${RESERVED_PREFIX}staging/`;
+export const PRODUCERS_PREFIX = `${RESERVED_PREFIX}producers/`;
 
 /** Object metadata keys shardsync writes (S3 user metadata, `x-amz-meta-*` on the wire). */
 export const META = {
@@ -34,6 +39,11 @@ export function objectKeyOf(dataset: string, key: string): string {
 /** The bucket key of a dataset object's tombstone. */
 export function tombstoneKeyOf(dataset: string, key: string): string {
   return `${TOMBSTONE_PREFIX}${dataset}/${key}`;
+}
+
+/** The bucket key of a producer's clock lease (see the producer's `ClockLease`). */
+export function clockLeaseKeyOf(producerId: string): string {
+  return `${PRODUCERS_PREFIX}${producerId}/clock`;
 }
 
 /** The prefix under which all of a dataset's objects live. */

@@ -7,6 +7,7 @@ import {
   InvalidVersionError,
   MAX_LOGICAL,
   type Clock,
+  type PhysicalTimeLease,
   type Version,
 } from '../src/index.js';
 
@@ -121,5 +122,38 @@ describe('HybridLogicalClock', () => {
 
   it('reports no last version before the first tick', () => {
     expect(clockAt().hlc.last).toBeUndefined();
+  });
+
+  describe('with a lease', () => {
+    /** A lease whose bound the test sets: it admits physical times up to `boundMs`. */
+    function leaseUpTo(boundMs: number, previousBoundMs?: number): PhysicalTimeLease & { boundMs: number } {
+      return {
+        boundMs,
+        previousBoundMs,
+        admit(physicalMs) {
+          if (physicalMs > this.boundMs) throw new Error(`${physicalMs} is past the lease`);
+        },
+      };
+    }
+
+    it("starts above the bound the previous run persisted, even when the wall clock is behind it", () => {
+      const clock = new ManualClock(T0 - 3_600_000);
+      const hlc = new HybridLogicalClock({ producerId: 'producer-b', clock, lease: leaseUpTo(T0 + 20_000, T0 + 10_000) });
+      const versions = [hlc.tick(), hlc.tick()];
+      expect(versions[0]).toEqual({ physicalMs: T0 + 10_001, logical: 0, producerId: 'producer-b' });
+      expectIncreasing(versions);
+    });
+
+    it('issues nothing the lease refuses and is left as it was, so the next admitted tick continues from the last version', () => {
+      const clock = new ManualClock(T0);
+      const lease = leaseUpTo(T0 + 5);
+      const hlc = new HybridLogicalClock({ producerId: 'producer-b', clock, lease });
+      const last = hlc.tick();
+      clock.ms = T0 + 6;
+      expect(() => hlc.tick()).toThrow(/past the lease/);
+      expect(hlc.last).toEqual(last);
+      lease.boundMs = T0 + 100;
+      expect(hlc.tick()).toEqual({ physicalMs: T0 + 6, logical: 0, producerId: 'producer-b' });
+    });
   });
 });

@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { CLAIM_TTL_MS } from './idempotency/store.js';
+import { CLAIM_REFRESH_MS } from './ingest/idempotency.js';
 
 const bytes = z.coerce.number().int().positive();
 
@@ -24,8 +26,18 @@ export const producerEnvSchema = z.object({
   SHARDSYNC_PRODUCER_MAX_BODY_BYTES: bytes.default(50 * 1024 ** 3),
   /** Largest `POST /v1/batch` request body (JSON, bodies in base64); larger requests get 413. Default 16 MiB. */
   SHARDSYNC_PRODUCER_BATCH_MAX_BYTES: bytes.max(256 * 1024 ** 2, 'a batch is held whole in memory while it is processed; keep it small').default(16 * 1024 ** 2),
-  /** How long an Idempotency-Key is remembered. Default 24 h. */
-  SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS: z.coerce.number().int().positive().default(24 * 3600 * 1000),
+  /**
+   * How long an Idempotency-Key is remembered. Default 24 h. At least a claim's lifetime (5 min):
+   * a claim lives the shorter of the two and is extended only every minute.
+   */
+  SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(
+      CLAIM_TTL_MS,
+      `must be at least ${CLAIM_TTL_MS} ms (5 min): a running request's claim lives the shorter of this and 5 min and is extended every ${CLAIM_REFRESH_MS} ms, so a shorter one can expire before it is extended and let a retry emit a second event`,
+    )
+    .default(24 * 3600 * 1000),
   /** Time allowed for in-flight requests to finish on SIGTERM. Default 30 s. */
   SHARDSYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(30_000),
   /** Largest clock skew accepted from a version seen elsewhere. Default 60 s. */

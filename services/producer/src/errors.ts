@@ -34,3 +34,25 @@ export class ProducerError extends Error {
     this.retriable = this.status === 503 || this.status === 409;
   }
 }
+
+/**
+ * Codes of {@link ClockLeaseError}: the lease could not be persisted in time (retriable), or the
+ * stored one cannot be read (not retriable: someone has to look at it).
+ */
+export type ClockLeaseErrorCode = 'SHARDSYNC_CLOCK_LEASE_UNAVAILABLE' | 'SHARDSYNC_CLOCK_LEASE_UNREADABLE';
+
+/**
+ * The producer's clock may not issue a version: doing so without a persisted bound above it could
+ * let a restart reuse versions (see `ClockLease`). The API answers it as 503 when retriable.
+ */
+export class ClockLeaseError extends Error {
+  readonly code: ClockLeaseErrorCode;
+  readonly retriable: boolean;
+
+  constructor(code: ClockLeaseErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ClockLeaseError';
+    this.code = code;
+    this.retriable = code === 'SHARDSYNC_CLOCK_LEASE_UNAVAILABLE';
+  }
+}

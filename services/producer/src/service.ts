@@ -3,10 +3,12 @@ import { Redis } from 'ioredis';
 import type { Topology } from '@shardsync/config';
 import { getDatacenter } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, KafkaEventSink } from '@shardsync/eventlog';
-import { HybridLogicalClock } from '@shardsync/events';
+import { HybridLogicalClock, systemClock, type Clock } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
 import { logTo, retry, Shutdown, type Logger } from '@shardsync/runtime';
 import { parseTokens, TokenAuthenticator } from './auth/tokens.js';
+import { ClockLease } from './clock/lease.js';
+import { ObjectLeaseStore } from './clock/object-lease-store.js';
 import type { ProducerEnv } from './env.js';
 import { buildServer } from './http/server.js';
 import { RedisIdempotencyStore } from './idempotency/redis-store.js';
@@ -19,6 +21,8 @@ export interface ProducerServiceOptions {
   topology: Topology;
   env: ProducerEnv;
   logger: Logger;
+  /** The wall clock versions are taken from. Default the system clock. */
+  clock?: Clock;
 }
 
 /** A running producer: the HTTP API and what it writes to. */
@@ -40,7 +44,7 @@ export class ProducerService {
     return this.#closing;
   }
 
-  static async start({ topology, env, logger }: ProducerServiceOptions): Promise<ProducerService> {
+  static async start({ topology, env, logger, clock = systemClock }: ProducerServiceOptions): Promise<ProducerService> {
     const datacenter = getDatacenter(topology, env.SHARDSYNC_DATACENTER).name;
     const auth = new TokenAuthenticator(parseTokens(env.SHARDSYNC_PRODUCER_TOKENS));
     const metrics = new ProducerMetrics();
@@ -65,6 +69,11 @@ export class ProducerService {
       },
       { maxAttempts: 20, maxDelayMs: 3000 },
     );
+    // Before the first version: it must be above every version this producer id issued before.
+    const clockLease = await retry(() => ClockLease.acquire({ store: new ObjectLeaseStore(originStore, env.SHARDSYNC_PRODUCER_ID), clock, logger }), {
+      maxAttempts: 20,
+      maxDelayMs: 3000,
+    });
     await redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis unavailable at start; Idempotency-Key requests get 503 until it answers'));
 
     const ingestor = new Ingestor({
@@ -73,7 +82,8 @@ export class ProducerService {
       originStore,
       sources: sourcesIn(pool),
       sink,
-      clock: new HybridLogicalClock({ producerId: env.SHARDSYNC_PRODUCER_ID, maxDriftMs: env.SHARDSYNC_MAX_CLOCK_DRIFT_MS }),
+      clock: new HybridLogicalClock({ producerId: env.SHARDSYNC_PRODUCER_ID, maxDriftMs: env.SHARDSYNC_MAX_CLOCK_DRIFT_MS, clock, lease: clockLease }),
+      clockLease,
       producerId: env.SHARDSYNC_PRODUCER_ID,
       idempotency,
       metrics,
@@ -90,6 +100,7 @@ export class ProducerService {
       readiness: [
         { name: 'kafka', check: () => sink.ping() },
         { name: `store:${datacenter}`, check: () => originStore.ping() },
+        { name: 'clock-lease', check: () => clockLease.check() },
       ],
     });
     const url = await app.listen({ host: env.SHARDSYNC_PRODUCER_HOST, port: env.SHARDSYNC_PRODUCER_PORT });
@@ -101,6 +112,7 @@ export class ProducerService {
       // flushed by the sink before they answer (and whose connections then close: see buildServer).
       steps.add('http server', () => app.close());
       steps.add('event sink', () => sink.close());
+      steps.add('clock lease', () => clockLease.close());
       steps.add('kafka admin', () => admin.close());
       steps.add('idempotency answers', () => idempotency.close());
       steps.add('idempotency store', () => idempotencyStore.close());

@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { onTestFinished } from 'vitest';
 import type { Topology } from '@shardsync/config';
+import type { Clock } from '@shardsync/events';
 import { createLogger } from '@shardsync/runtime';
 import { producerEnvSchema } from '../src/env.js';
 import { ProducerService } from '../src/service.js';
@@ -8,8 +9,8 @@ import { ProducerService } from '../src/service.js';
 export const TOKEN = 'test-token-0123456789abcdef';
 export const OTHER_TOKEN = 'other-token-0123456789abcdef';
 
-/** Starts a producer in this process on a free port, closed when the test ends. */
-export async function startTestProducer(topology: Topology, overrides: Record<string, string> = {}): Promise<ProducerService> {
+/** Starts a producer in this process on a free port, closed when the test ends; `clock` is its wall clock. */
+export async function startTestProducer(topology: Topology, overrides: Record<string, string> = {}, clock?: Clock): Promise<ProducerService> {
   const dataset = topology.datasets[0]?.name ?? 'none';
   const env = producerEnvSchema.parse({
     SHARDSYNC_DATACENTER: 'dc-a',
@@ -19,7 +20,7 @@ export async function startTestProducer(topology: Topology, overrides: Record<st
     SHARDSYNC_PRODUCER_MAX_BODY_BYTES: String(64 * 1024 * 1024),
     ...overrides,
   });
-  const service = await ProducerService.start({ topology, env, logger: createLogger('producer-test', {}, 'warn') });
+  const service = await ProducerService.start({ topology, env, logger: createLogger('producer-test', {}, 'warn'), clock });
   onTestFinished(() => service.close());
   return service;
 }

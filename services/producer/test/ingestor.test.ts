@@ -1,11 +1,13 @@
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseTopology } from '@shardsync/config';
 import { EventLogError, type EventSink, type OutgoingEvent } from '@shardsync/eventlog';
-import { decodeShardUpdate, HybridLogicalClock } from '@shardsync/events';
+import { clockLeaseKeyOf, decodeShardUpdate, HybridLogicalClock, parseVersion, type Clock } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
-import { MemoryObjectStore } from '@shardsync/objectstore';
+import { MemoryObjectStore, StoreUnavailableError } from '@shardsync/objectstore';
 import { createLogger } from '@shardsync/runtime';
+import { ClockLease } from '../src/clock/lease.js';
+import { ObjectLeaseStore } from '../src/clock/object-lease-store.js';
 import { MemoryIdempotencyStore } from '../src/idempotency/memory-store.js';
 import { Idempotency } from '../src/ingest/idempotency.js';
 import { Ingestor } from '../src/ingest/ingestor.js';
@@ -28,7 +30,15 @@ const grant = { name: 'tests', datasets: '*' as const };
 /** How the fake Kafka fails: before sending anything (`unsent`), or possibly after the broker appended (`uncertain`). */
 type KafkaFailure = 'unsent' | 'uncertain';
 
-function setup(options: { failKafka?: KafkaFailure } = {}) {
+interface SetupOptions {
+  failKafka?: KafkaFailure;
+  /** The clock and its lease. Default: a clock without a lease, which never reaches a bound. */
+  clock?: { hlc: HybridLogicalClock; lease: Pick<ClockLease, 'whenRenewed'> };
+  /** Default: a new empty store. */
+  origin?: MemoryObjectStore;
+}
+
+function setup(options: SetupOptions = {}) {
   const logger = createLogger('test', {}, 'silent');
   const emitted: OutgoingEvent[] = [];
   const sink: EventSink = {
@@ -39,7 +49,7 @@ function setup(options: { failKafka?: KafkaFailure } = {}) {
     ping: async () => undefined,
     close: async () => undefined,
   };
-  const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'bucket-a' });
+  const origin = options.origin ?? new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'bucket-a' });
   const sourceLookups: string[] = [];
   const ingestor = new Ingestor({
     topology,
@@ -52,7 +62,8 @@ function setup(options: { failKafka?: KafkaFailure } = {}) {
       },
     },
     sink,
-    clock: new HybridLogicalClock({ producerId: 'unit' }),
+    clock: options.clock?.hlc ?? new HybridLogicalClock({ producerId: 'unit' }),
+    clockLease: options.clock?.lease ?? { whenRenewed: () => Promise.resolve() },
     producerId: 'unit',
     idempotency: new Idempotency(new MemoryIdempotencyStore(), 60_000, logger),
     metrics: new ProducerMetrics(),
@@ -61,6 +72,13 @@ function setup(options: { failKafka?: KafkaFailure } = {}) {
   });
   const decoded = () => emitted.map((e) => decodeShardUpdate(e.value, e.headers ?? {}));
   return { ingestor, origin, emitted, decoded, sourceLookups };
+}
+
+/** A producer whose clock reads `wall` and keeps a lease in `origin`, as the service wires them. */
+async function leasedClock(origin: MemoryObjectStore, wall: Clock): Promise<{ hlc: HybridLogicalClock; lease: ClockLease }> {
+  const lease = await ClockLease.acquire({ store: new ObjectLeaseStore(origin, 'unit'), clock: wall, logger: createLogger('test', {}, 'silent') });
+  onTestFinished(() => lease.close());
+  return { hlc: new HybridLogicalClock({ producerId: 'unit', clock: wall, lease }), lease };
 }
 
 const put = (body: Buffer, extra: Partial<Parameters<Ingestor['put']>[0]> = {}) => ({
@@ -115,6 +133,28 @@ describe('Ingestor', () => {
     for (let i = 0; i < 20; i += 1) versions.push((await ingestor.put(put(Buffer.from(`v${i}`)))).version);
     expect([...versions].sort()).toEqual(versions);
     expect(new Set(versions).size).toBe(20);
+  });
+
+  it('an update whose version reaches the bound of the clock lease waits for its renewal and is accepted', async () => {
+    const wall = { ms: 1_718_000_000_000, now: () => wall.ms };
+    const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'bucket-a' });
+    const { ingestor } = setup({ origin, clock: await leasedClock(origin, wall) });
+    // Past the bound before the background renewal ran (a wall clock stepping ahead, a stalled timer).
+    wall.ms += 60_000;
+    const accepted = await ingestor.put(put(Buffer.from('late')));
+    expect(parseVersion(accepted.version).physicalMs).toBe(wall.ms);
+  });
+
+  it('an update past the bound of a clock lease that cannot be persisted is refused with 503 saying why, and nothing is emitted', async () => {
+    const wall = { ms: 1_718_000_000_000, now: () => wall.ms };
+    const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'bucket-a' });
+    const { ingestor, emitted } = setup({ origin, clock: await leasedClock(origin, wall) });
+    origin.injectFault({ operation: 'put', key: clockLeaseKeyOf('unit'), error: () => new StoreUnavailableError('S3 is down'), times: Infinity });
+    wall.ms += 60_000;
+    const refused = ingestor.put(put(Buffer.from('late')));
+    await expect(refused).rejects.toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', status: 503, retriable: true });
+    await expect(refused).rejects.toThrow(/cannot persist its clock lease at dc-a:bucket-a\/\.shardsync\/producers\/unit\/clock \(S3 is down\)/);
+    expect(emitted).toEqual([]);
   });
 
   it('an announced source must exist with the announced size', async () => {

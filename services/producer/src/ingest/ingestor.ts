@@ -13,11 +13,13 @@ import {
   type HybridLogicalClock,
   type Payload,
   type ShardUpdate,
+  type Version,
 } from '@shardsync/events';
 import { isSha256Hex, sha256Hex } from '@shardsync/integrity';
 import type { ObjectStore } from '@shardsync/objectstore';
 import type { Logger } from '@shardsync/runtime';
-import { ProducerError } from '../errors.js';
+import type { ClockLease } from '../clock/lease.js';
+import { ClockLeaseError, ProducerError } from '../errors.js';
 import type { ProducerMetrics } from '../metrics.js';
 import { startBody } from './body.js';
 import { toApiError } from './errors.js';
@@ -41,7 +43,10 @@ export interface IngestorDeps {
   /** Stores of any datacenter and bucket, for checking announced sources. */
   sources: SourceLookup;
   sink: EventSink;
+  /** Issues versions, within `clockLease`. */
   clock: HybridLogicalClock;
+  /** The clock's lease, whose renewal a tick that reached its bound waits for. */
+  clockLease: Pick<ClockLease, 'whenRenewed'>;
   producerId: string;
   idempotency: Idempotency;
   metrics: ProducerMetrics;
@@ -185,7 +190,12 @@ export class Ingestor implements Ingest {
   }
 
   async #emit(fields: UnstampedUpdate): Promise<Accepted> {
-    const version = this.#d.clock.tick();
+    let version: Version;
+    try {
+      version = this.#d.clock.tick();
+    } catch (err) {
+      version = await this.#tickAfterRenewal(err);
+    }
     const update: ShardUpdate = {
       ...fields,
       version,
@@ -204,6 +214,21 @@ export class Ingestor implements Ingest {
     }
     this.#d.metrics.eventsEmitted.inc({ operation: update.operation, payload: update.payload?.kind ?? 'none' });
     return { eventId: update.eventId, dataset: update.dataset, key: update.key, version: formatVersion(version), sha256: update.sha256, size: update.size };
+  }
+
+  /**
+   * The clock reached the bound of its lease: wait for the renewal that tick started and try once
+   * more. The renewal normally runs well before the bound, so this is the rare, slow path; a lease
+   * that cannot be persisted ends here as 503.
+   */
+  async #tickAfterRenewal(failure: unknown): Promise<Version> {
+    if (!(failure instanceof ClockLeaseError)) throw failure;
+    await this.#d.clockLease.whenRenewed();
+    try {
+      return this.#d.clock.tick();
+    } catch (err) {
+      throw toApiError(err, 'the clock lease');
+    }
   }
 
   /**

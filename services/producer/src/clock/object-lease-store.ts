@@ -1,0 +1,60 @@
+import { text } from 'node:stream/consumers';
+import { clockLeaseKeyOf } from '@shardsync/events';
+import { ObjectNotFoundError, type ObjectStore } from '@shardsync/objectstore';
+import { ClockLeaseError } from '../errors.js';
+import type { LeaseStore } from './lease-store.js';
+
+/** A lease record is a few dozen bytes; anything much larger is not one. */
+const MAX_RECORD_BYTES = 4096;
+
+/**
+ * Keeps a producer's clock lease as a small JSON object in its origin datacenter's store, under
+ * `.shardsync/producers/<producerId>/clock`. The object store, not Redis: Redis keeps nothing on
+ * disk here, and a lease that a Redis restart forgets protects nothing.
+ */
+export class ObjectLeaseStore implements LeaseStore {
+  readonly location: string;
+  readonly #store: ObjectStore;
+  readonly #producerId: string;
+  readonly #key: string;
+
+  constructor(store: ObjectStore, producerId: string) {
+    this.#store = store;
+    this.#producerId = producerId;
+    this.#key = clockLeaseKeyOf(producerId);
+    this.location = `${store.datacenter}:${store.bucket}/${this.#key}`;
+  }
+
+  async read(): Promise<number | undefined> {
+    let body;
+    try {
+      ({ body } = await this.#store.get(this.#key));
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return undefined;
+      throw err;
+    }
+    const raw = await text(body);
+    const boundMs = raw.length <= MAX_RECORD_BYTES ? parseBound(raw) : undefined;
+    if (boundMs === undefined) {
+      throw new ClockLeaseError(
+        'SHARDSYNC_CLOCK_LEASE_UNREADABLE',
+        `the clock lease at ${this.location} is not a lease record (expected JSON with "boundMs"); it is what keeps this producer's versions above those it issued before a restart. Restore it, or delete it once the wall clock is past every version producer "${this.#producerId}" issued`,
+      );
+    }
+    return boundMs;
+  }
+
+  async write(boundMs: number): Promise<void> {
+    const record = { producerId: this.#producerId, boundMs, bound: new Date(boundMs).toISOString() };
+    await this.#store.put(this.#key, Buffer.from(JSON.stringify(record)), { contentType: 'application/json' });
+  }
+}
+
+function parseBound(raw: string): number | undefined {
+  try {
+    const boundMs: unknown = (JSON.parse(raw) as { boundMs?: unknown } | null)?.boundMs;
+    return typeof boundMs === 'number' && Number.isSafeInteger(boundMs) && boundMs >= 0 ? boundMs : undefined;
+  } catch {
+    return undefined;
+  }
+}

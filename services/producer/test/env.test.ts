@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { formatIssues } from '@shardsync/config';
+import { producerEnvSchema } from '../src/env.js';
+import { CLAIM_TTL_MS } from '../src/idempotency/store.js';
+import { CLAIM_REFRESH_MS } from '../src/ingest/idempotency.js';
+
+const required = { SHARDSYNC_DATACENTER: 'dc-a', SHARDSYNC_PRODUCER_TOKENS: 'tests:test-token-0123456789abcdef:*' };
+
+describe('producerEnvSchema', () => {
+  it('refuses an Idempotency-Key memory shorter than a claim lives, since a claim would expire before its first extension', () => {
+    const result = producerEnvSchema.safeParse({ ...required, SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS: String(CLAIM_REFRESH_MS / 2) });
+    expect(result.success).toBe(false);
+    expect(formatIssues(result.error?.issues ?? []).join('; ')).toMatch(/SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS.*at least 300000 ms.*extended every 60000 ms/);
+    expect(producerEnvSchema.safeParse({ ...required, SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS: String(CLAIM_TTL_MS - 1) }).success).toBe(false);
+  });
+
+  it('accepts an Idempotency-Key memory as long as a claim lives, and defaults to a day', () => {
+    expect(producerEnvSchema.parse({ ...required, SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS: String(CLAIM_TTL_MS) }).SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS).toBe(CLAIM_TTL_MS);
+    expect(producerEnvSchema.parse(required).SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS).toBe(24 * 3600 * 1000);
+  });
+});
