@@ -81,6 +81,16 @@ async function leasedClock(origin: MemoryObjectStore, wall: Clock): Promise<{ hl
   return { hlc: new HybridLogicalClock({ producerId: 'unit', clock: wall, lease }), lease };
 }
 
+/** A producer whose clock lease cannot be persisted (S3 down) and whose wall clock is already past the lease's bound. */
+async function pastUnpersistableLease() {
+  const wall = { ms: 1_718_000_000_000, now: () => wall.ms };
+  const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'bucket-a' });
+  const producer = setup({ origin, clock: await leasedClock(origin, wall) });
+  origin.injectFault({ operation: 'put', key: clockLeaseKeyOf('unit'), error: () => new StoreUnavailableError('S3 is down'), times: Infinity });
+  wall.ms += 60_000;
+  return producer;
+}
+
 const put = (body: Buffer, extra: Partial<Parameters<Ingestor['put']>[0]> = {}) => ({
   grant,
   dataset: 'ds',
@@ -146,15 +156,18 @@ describe('Ingestor', () => {
   });
 
   it('an update past the bound of a clock lease that cannot be persisted is refused with 503 saying why, and nothing is emitted', async () => {
-    const wall = { ms: 1_718_000_000_000, now: () => wall.ms };
-    const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'bucket-a' });
-    const { ingestor, emitted } = setup({ origin, clock: await leasedClock(origin, wall) });
-    origin.injectFault({ operation: 'put', key: clockLeaseKeyOf('unit'), error: () => new StoreUnavailableError('S3 is down'), times: Infinity });
-    wall.ms += 60_000;
+    const { ingestor, emitted } = await pastUnpersistableLease();
     const refused = ingestor.put(put(Buffer.from('late')));
     await expect(refused).rejects.toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', status: 503, retriable: true });
     await expect(refused).rejects.toThrow(/cannot persist its clock lease at dc-a:bucket-a\/\.shardsync\/producers\/unit\/clock \(S3 is down\)/);
     expect(emitted).toEqual([]);
+  });
+
+  it('a staged body whose update the clock lease refused a version is removed: no event can refer to it', async () => {
+    const { ingestor, emitted, origin } = await pastUnpersistableLease();
+    await expect(ingestor.put(put(Buffer.alloc(5000, 3)))).rejects.toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', status: 503 });
+    expect(emitted).toEqual([]);
+    expect(origin.keys().filter((k) => k.startsWith('.shardsync/staging/'))).toEqual([]);
   });
 
   it('an announced source must exist with the announced size', async () => {

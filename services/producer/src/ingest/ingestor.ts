@@ -58,6 +58,11 @@ type Unstamped<T> = T extends unknown ? Omit<T, 'version' | 'originDatacenter' |
 /** An update before the producer stamps its version and origin. */
 type UnstampedUpdate = Unstamped<ShardUpdate>;
 
+/** An update with its version, encoded, not yet sent. */
+interface StampedEvent extends ReturnType<typeof encodeShardUpdate> {
+  readonly update: ShardUpdate;
+}
+
 /** The partition key: every event of one (dataset, key) lands in one partition, in order. */
 export function partitionKey(dataset: string, key: string): string {
   return `${dataset}/${key}`;
@@ -87,8 +92,10 @@ export class Ingestor implements Ingest {
     return this.#d.idempotency.run(req.grant.name, req.idempotencyKey, fingerprint, async () => {
       const eventId = randomUUID();
       const staged = await this.#receiveBody(req, eventId, declared);
+      const stagedKey = staged.payload.kind === 'staged' ? staged.payload.key : undefined;
+      let event: StampedEvent;
       try {
-        return await this.#emit({
+        event = await this.#stamp({
           eventId,
           dataset: req.dataset,
           key: req.key,
@@ -99,7 +106,14 @@ export class Ingestor implements Ingest {
           metadata: req.metadata,
         });
       } catch (err) {
-        if (staged.payload.kind === 'staged') await this.#cleanupStaged(staged.payload.key, err);
+        // No version (the clock lease refused one): nothing was sent, so no event can point at the body.
+        if (stagedKey !== undefined) await this.#deleteStaged(stagedKey);
+        throw err;
+      }
+      try {
+        return await this.#send(event);
+      } catch (err) {
+        if (stagedKey !== undefined) await this.#cleanupStaged(stagedKey, err);
         throw err;
       }
     });
@@ -190,6 +204,11 @@ export class Ingestor implements Ingest {
   }
 
   async #emit(fields: UnstampedUpdate): Promise<Accepted> {
+    return this.#send(await this.#stamp(fields));
+  }
+
+  /** Gives an update its version and origin and encodes it; nothing is sent yet. */
+  async #stamp(fields: UnstampedUpdate): Promise<StampedEvent> {
     let version: Version;
     try {
       version = this.#d.clock.tick();
@@ -203,7 +222,12 @@ export class Ingestor implements Ingest {
       producerId: this.#d.producerId,
       producedAtMs: Date.now(),
     };
-    const { value, headers } = encodeShardUpdate(update);
+    return { update, ...encodeShardUpdate(update) };
+  }
+
+  /** Appends a stamped event to the topic; answers once Kafka acknowledged it. */
+  async #send({ update, value, headers }: StampedEvent): Promise<Accepted> {
+    const { version } = update;
     const timer = this.#d.metrics.kafkaSendSeconds.startTimer();
     try {
       await this.#d.sink.append(this.#d.topology.kafka.topics.updates, [{ key: partitionKey(update.dataset, update.key), value, headers }]);
@@ -242,6 +266,11 @@ export class Ingestor implements Ingest {
       this.#d.logger.warn({ key }, 'the event of a staged payload may have reached Kafka despite the error; leaving the payload to the staging collector');
       return;
     }
+    await this.#deleteStaged(key);
+  }
+
+  /** Deletes a staged body no event refers to; one that cannot be deleted now is left to the staging collector. */
+  async #deleteStaged(key: string): Promise<void> {
     try {
       await this.#d.originStore.delete(key);
       this.#d.metrics.stagedCleanups.inc();
