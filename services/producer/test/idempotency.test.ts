@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '@shardsync/runtime';
 import { MemoryIdempotencyStore } from '../src/idempotency/memory-store.js';
 import type { ClaimOutcome, ClaimRef, CompleteOutcome, IdempotentResult } from '../src/idempotency/store.js';
-import { CLAIM_TTL_MS } from '../src/idempotency/store.js';
+import { CLAIM_TTL_MS, UnreadableRecordError } from '../src/idempotency/store.js';
 import { CLAIM_REFRESH_MS, Idempotency } from '../src/ingest/idempotency.js';
 import type { Accepted } from '../src/ingest/types.js';
 import { ProducerMetrics } from '../src/metrics.js';
@@ -217,5 +217,32 @@ describe('Idempotency claims are owned by the request that made them', () => {
     await expect(idempotency.run('tests', 'k', 'PUT ds/k', async () => accepted)).rejects.toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', status: 503 });
     await idempotency.close();
     expect(await idempotency.run('tests', 'k', 'PUT ds/k', async () => accepted)).toEqual(accepted);
+  });
+
+  it('a record that is neither a claim nor an answer is a 500 that is not retried, and the work never runs', async () => {
+    const store = new (class extends MemoryIdempotencyStore {
+      claimCalls = 0;
+      releaseCalls = 0;
+      override async claim(): Promise<ClaimOutcome> {
+        this.claimCalls += 1;
+        throw new UnreadableRecordError('the idempotency record x is neither a claim nor JSON');
+      }
+      override async release(claim: ClaimRef): Promise<boolean> {
+        this.releaseCalls += 1;
+        return super.release(claim);
+      }
+    })();
+    const idempotency = new Idempotency(store, DAY_MS, createLogger('test', {}, 'silent'), { claimRetry: fast, backgroundRetry: fast });
+    let ran = false;
+    const refused = idempotency.run('tests', 'k', 'PUT ds/k', async () => {
+      ran = true;
+      return accepted;
+    });
+    await expect(refused).rejects.toMatchObject({ code: 'SHARDSYNC_INTERNAL', status: 500, retriable: false });
+    await expect(refused).rejects.toThrow(/Idempotency-Key "k" cannot be read: the idempotency record x is neither a claim nor JSON/);
+    await idempotency.close();
+    expect(ran).toBe(false);
+    expect(store.claimCalls).toBe(1);
+    expect(store.releaseCalls).toBe(0);
   });
 });

@@ -88,6 +88,10 @@ export class Idempotency {
       // lost (a dropped connection) reads as ours on the next one instead of as 409 for 5 minutes.
       outcome = await retry(() => this.#store.claim(claim, this.#ttlMs), { ...this.#claimRetry, isRetriable: (err) => !(err instanceof UnreadableRecordError) });
     } catch (err) {
+      if (err instanceof UnreadableRecordError) {
+        // Someone has to look at the record: retrying the request cannot help.
+        throw new ProducerError('SHARDSYNC_INTERNAL', `the idempotency record of Idempotency-Key "${key}" cannot be read: ${err.message}`, { cause: err });
+      }
       // The key may be claimed for us all the same (the last reply lost): free it once Redis answers.
       this.#release(claim);
       throw new ProducerError('SHARDSYNC_UNAVAILABLE', `the idempotency store is unavailable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
