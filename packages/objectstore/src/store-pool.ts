@@ -1,6 +1,6 @@
 import { LruMap } from '@shardsync/runtime';
 import type { S3Credentials, S3StoreConfig } from './client.js';
-import { ObjectStoreConfigError } from './errors.js';
+import { ObjectStoreConfigError, StoreClosedError } from './errors.js';
 import type { ListingStrategy, ObjectStoreOptions } from './options.js';
 import { PooledStore, type StoreLease } from './pooled-store.js';
 import { S3ObjectStore } from './s3-object-store.js';
@@ -62,6 +62,7 @@ export class StorePool {
   readonly #others: LruMap<string, Lent>;
   /** Evicted stores that operations still run on; closed when the last ends, or by close(). */
   readonly #retiring = new Set<Lent>();
+  #closed = false;
 
   constructor(datacenters: readonly DatacenterStoreConfig[], options: ObjectStoreOptions = {}, pool: StorePoolOptions = {}) {
     this.#datacenters = new Map(datacenters.map((d) => [d.name, d]));
@@ -74,6 +75,7 @@ export class StorePool {
 
   /** The store of a datacenter's own bucket: opened once, never evicted. */
   of(datacenter: string): ObjectStore {
+    this.#assertOpen(datacenter);
     let store = this.#home.get(datacenter);
     if (store === undefined) {
       store = this.#open(datacenter, this.#config(datacenter).s3.bucket);
@@ -97,8 +99,13 @@ export class StorePool {
     return this.#others.size + this.#retiring.size;
   }
 
-  /** Closes every store, also those that operations still run on (they fail). */
+  /**
+   * Closes every store, also those that operations still run on (they fail). Operations started
+   * afterwards fail with `StoreClosedError`, also through a {@link PooledStore} handed out before:
+   * none may open a store nobody would close.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     const stores = [...this.#home.values(), ...[...this.#others.values(), ...this.#retiring].map((l) => l.store)];
     this.#home.clear();
     this.#others.clear();
@@ -107,6 +114,7 @@ export class StorePool {
   }
 
   #borrow(datacenter: string, bucket: string): StoreLease {
+    this.#assertOpen(datacenter, bucket);
     const id = `${datacenter}\0${bucket}`;
     let lent = this.#others.get(id);
     if (lent === undefined) {
@@ -137,6 +145,10 @@ export class StorePool {
       { datacenter, endpoint: dc.s3.endpoint, region: dc.s3.region, bucket, forcePathStyle: dc.s3.forcePathStyle ?? true, credentials: dc.s3.credentials ?? { type: 'none' } },
       dc.s3.listing === undefined ? this.#options : { ...this.#options, listing: dc.s3.listing },
     );
+  }
+
+  #assertOpen(datacenter: string, bucket?: string): void {
+    if (this.#closed) throw new StoreClosedError(`the stores of datacenter ${datacenter}${bucket === undefined ? '' : ` (bucket "${bucket}")`} are closed: the process is shutting down`);
   }
 
   #config(datacenter: string): DatacenterStoreConfig {

@@ -131,6 +131,18 @@ describe('StorePool', () => {
     expect(opened.map((s) => s.closed)).toEqual([true, true, true]);
   });
 
+  it('after close(), an operation through a store handed out before fails and opens nothing', async () => {
+    const { pool, opened } = setup(2);
+    const other = pool.at('dc-a', 'bucket-1');
+    await other.head('k');
+    await pool.close();
+    const before = opened.length;
+    await expect(other.head('k')).rejects.toMatchObject({ code: 'SHARDSYNC_STORE_CLOSED' });
+    await expect(other.put('k', Buffer.from('x'))).rejects.toMatchObject({ code: 'SHARDSYNC_STORE_CLOSED' });
+    expect(() => pool.of('dc-b')).toThrow(/are closed/);
+    expect(opened.length).toBe(before);
+  });
+
   it('refuses a limit below 1', () => {
     expect(() => new StorePool(DATACENTERS, {}, { maxOtherBuckets: 0 })).toThrow(ObjectStoreConfigError);
   });
