@@ -13,8 +13,11 @@ export const producerEnvSchema = z.object({
   /** Interface and port of the HTTP API. */
   SHARDSYNC_PRODUCER_HOST: z.string().default('127.0.0.1'),
   SHARDSYNC_PRODUCER_PORT: z.coerce.number().int().min(0).max(65535).default(18080),
-  /** Unique id of this producer instance; the tie-break of equal clock readings. Default host-pid-random. */
-  SHARDSYNC_PRODUCER_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default(() => `${hostname().slice(0, 32)}-${process.pid}-${randomBytes(3).toString('hex')}`),
+  /**
+   * Id of this producer instance: the tie-break of equal clock readings, and the key of its clock
+   * lease. Unset: {@link generatedProducerId}, new at every start, and no lease (see README, "Restarts").
+   */
+  SHARDSYNC_PRODUCER_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
   /**
    * Bearer tokens and the datasets each may write: `name:token:dataset1,dataset2` entries
    * separated by `;`, `*` for every dataset. Secrets: pass them in the environment only.
@@ -45,3 +48,12 @@ export const producerEnvSchema = z.object({
 });
 
 export type ProducerEnv = z.output<typeof producerEnvSchema>;
+
+/**
+ * The id of a producer started without `SHARDSYNC_PRODUCER_ID`: host, pid and a random part, so
+ * no two runs share one. Such a producer keeps no clock lease: a lease keyed by an id that no
+ * later run uses would protect nothing, and nothing would ever delete it.
+ */
+export function generatedProducerId(): string {
+  return `${hostname().slice(0, 32)}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}

@@ -9,13 +9,16 @@ import { logTo, retry, Shutdown, type Logger } from '@shardsync/runtime';
 import { parseTokens, TokenAuthenticator } from './auth/tokens.js';
 import { ClockLease } from './clock/lease.js';
 import { ObjectLeaseStore } from './clock/object-lease-store.js';
-import type { ProducerEnv } from './env.js';
+import { generatedProducerId, type ProducerEnv } from './env.js';
 import { buildServer } from './http/server.js';
 import { RedisIdempotencyStore } from './idempotency/redis-store.js';
 import { Idempotency } from './ingest/idempotency.js';
 import { Ingestor } from './ingest/ingestor.js';
 import { sourcesIn } from './ingest/source-stores.js';
 import { ProducerMetrics } from './metrics.js';
+
+/** A producer without a clock lease never waits for one to be renewed. */
+const NO_LEASE = { whenRenewed: (): Promise<void> => Promise.resolve() };
 
 export interface ProducerServiceOptions {
   topology: Topology;
@@ -70,10 +73,13 @@ export class ProducerService {
       { maxAttempts: 20, maxDelayMs: 3000 },
     );
     // Before the first version: it must be above every version this producer id issued before.
-    const clockLease = await retry(() => ClockLease.acquire({ store: new ObjectLeaseStore(originStore, env.SHARDSYNC_PRODUCER_ID), clock, logger }), {
-      maxAttempts: 20,
-      maxDelayMs: 3000,
-    });
+    // Only a fixed id has earlier runs to stay above (see generatedProducerId).
+    const fixedId = env.SHARDSYNC_PRODUCER_ID;
+    const producerId = fixedId ?? generatedProducerId();
+    const clockLease =
+      fixedId === undefined
+        ? undefined
+        : await retry(() => ClockLease.acquire({ store: new ObjectLeaseStore(originStore, fixedId), clock, logger }), { maxAttempts: 20, maxDelayMs: 3000 });
     await redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis unavailable at start; Idempotency-Key requests get 503 until it answers'));
 
     const ingestor = new Ingestor({
@@ -82,9 +88,9 @@ export class ProducerService {
       originStore,
       sources: sourcesIn(pool),
       sink,
-      clock: new HybridLogicalClock({ producerId: env.SHARDSYNC_PRODUCER_ID, maxDriftMs: env.SHARDSYNC_MAX_CLOCK_DRIFT_MS, clock, lease: clockLease }),
-      clockLease,
-      producerId: env.SHARDSYNC_PRODUCER_ID,
+      clock: new HybridLogicalClock({ producerId, maxDriftMs: env.SHARDSYNC_MAX_CLOCK_DRIFT_MS, clock, ...(clockLease === undefined ? {} : { lease: clockLease }) }),
+      clockLease: clockLease ?? NO_LEASE,
+      producerId,
       idempotency,
       metrics,
       logger,
@@ -100,11 +106,11 @@ export class ProducerService {
       readiness: [
         { name: 'kafka', check: () => sink.ping() },
         { name: `store:${datacenter}`, check: () => originStore.ping() },
-        { name: 'clock-lease', check: () => clockLease.check() },
+        ...(clockLease === undefined ? [] : [{ name: 'clock-lease', check: () => clockLease.check() }]),
       ],
     });
     const url = await app.listen({ host: env.SHARDSYNC_PRODUCER_HOST, port: env.SHARDSYNC_PRODUCER_PORT });
-    logger.info({ url, datacenter, producerId: env.SHARDSYNC_PRODUCER_ID }, 'producer started');
+    logger.info({ url, datacenter, producerId, clockLease: clockLease !== undefined }, 'producer started');
 
     return new ProducerService(url, metrics, async () => {
       const steps = new Shutdown(logger);
@@ -112,7 +118,7 @@ export class ProducerService {
       // flushed by the sink before they answer (and whose connections then close: see buildServer).
       steps.add('http server', () => app.close());
       steps.add('event sink', () => sink.close());
-      steps.add('clock lease', () => clockLease.close());
+      if (clockLease !== undefined) steps.add('clock lease', () => clockLease.close());
       steps.add('kafka admin', () => admin.close());
       steps.add('idempotency answers', () => idempotency.close());
       steps.add('idempotency store', () => idempotencyStore.close());

@@ -1,4 +1,4 @@
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { clockLeaseKeyOf, compareVersions, parseVersion, type Clock, type Version } from '@shardsync/events';
 import { createTestTopology, rawS3Client, stopStackServer, uniqueName, waitFor } from '@shardsync/testing';
@@ -32,10 +32,24 @@ describe('producer clock across restarts', () => {
     expect(head.ContentLength).toBeGreaterThan(0);
   });
 
-  it('with its origin store down, a producer stops emitting once its clock lease runs out, says why in 503s and readyz, and emits again once the store is back', async () => {
+  it('a producer without a fixed id keeps no clock lease: nothing is left in the store for an id no later run uses', async () => {
     const topology = await createTestTopology();
     const dataset = topology.datasets[0]!.name;
     const producer = await startTestProducer(topology);
+    const version = await putVersion(producer, dataset, 'k', 'body');
+    const bucket = topology.datacenters.find((d) => d.name === 'dc-a')!.s3.bucket;
+    const listed = await rawS3Client('dc-a').send(new ListObjectsV2Command({ Bucket: bucket, Prefix: '.shardsync/producers/' }));
+    expect(listed.KeyCount ?? 0).toBe(0);
+    await expect(rawS3Client('dc-a').send(new HeadObjectCommand({ Bucket: bucket, Key: clockLeaseKeyOf(version.producerId) }))).rejects.toMatchObject({ name: 'NotFound' });
+    const ready = (await (await fetch(`${producer.url}/readyz`)).json()) as { ready: boolean; checks: Record<string, unknown> };
+    expect(ready.ready).toBe(true);
+    expect(Object.keys(ready.checks)).not.toContain('clock-lease');
+  });
+
+  it('with its origin store down, a producer stops emitting once its clock lease runs out, says why in 503s and readyz, and emits again once the store is back', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]!.name;
+    const producer = await startTestProducer(topology, { SHARDSYNC_PRODUCER_ID: `lease-outage-${Date.now().toString(36)}` });
     await putVersion(producer, dataset, 'before', 'inline, needs no store but the lease');
 
     const restartStore = await stopStackServer('dc-a');
