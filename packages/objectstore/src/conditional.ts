@@ -17,14 +17,20 @@ export interface ConditionalHeaders {
 /**
  * How each kind of request enforces its conditions. Servers differ per operation: s3proxy 4.1.0
  * enforces If-None-Match / If-Match on PutObject, CompleteMultipartUpload and DeleteObject but
- * ignores them on CopyObject; 2.6.0 ignores them everywhere.
+ * ignores them on CopyObject; 2.6.0 ignores them everywhere; some servers parse If-Match on
+ * DeleteObject without enforcing it.
  */
 export interface ConditionalWriteSupport {
-  /** PutObject, CompleteMultipartUpload, DeleteObject. */
+  /** PutObject, CompleteMultipartUpload. */
   readonly write: 'native' | 'emulated';
   /** CopyObject (a multipart copy completes with CompleteMultipartUpload, so follows `write`). */
   readonly copy: 'native' | 'emulated';
+  /** DeleteObject with If-Match (the consumer's tombstone expiry relies on it). */
+  readonly delete: 'native' | 'emulated';
 }
+
+/** An ETag no object has (the MD5 of nothing is d41d8cd9...), for probing. */
+const NO_SUCH_ETAG = '"00000000000000000000000000000000"';
 
 /**
  * Enforces write conditions natively (headers) or by emulation (HEAD and compare), per the
@@ -37,7 +43,7 @@ export class ConditionalWrites {
   constructor(ctx: S3Context) {
     this.#ctx = ctx;
     const configured = ctx.options.conditionalWrites;
-    if (configured !== 'auto') this.#support = Promise.resolve({ write: configured, copy: configured });
+    if (configured !== 'auto') this.#support = Promise.resolve({ write: configured, copy: configured, delete: configured });
   }
 
   /** The support in force; in `auto` mode the first call probes the server (a failed probe is retried next time). */
@@ -57,7 +63,8 @@ export class ConditionalWrites {
   async prepare(key: string, conditions: NormalizedConditions, operation: string, signal?: AbortSignal): Promise<ConditionalHeaders> {
     if (!hasConditions(conditions)) return {};
     const support = await this.support(signal);
-    if ((operation === 'CopyObject' ? support.copy : support.write) === 'emulated') {
+    const mode = operation === 'CopyObject' ? support.copy : operation === 'DeleteObject' ? support.delete : support.write;
+    if (mode === 'emulated') {
       await this.check(key, conditions, operation, signal);
       return {};
     }
@@ -76,9 +83,9 @@ export class ConditionalWrites {
   }
 
   /**
-   * Writes a small object twice, the second time with `If-None-Match: *`, then copies it onto
-   * itself with `If-None-Match: *`: a 412 means the server enforces conditions for that kind of
-   * request. DeleteObject is assumed to follow PutObject (true of AWS and both s3proxy lines).
+   * Writes a small object twice, the second time with `If-None-Match: *`, copies it onto itself
+   * with `If-None-Match: *`, then deletes it with an `If-Match` no object has: a 412 means the
+   * server enforces conditions for that kind of request.
    */
   async #probe(signal?: AbortSignal): Promise<ConditionalWriteSupport> {
     const ctx = this.#ctx;
@@ -104,7 +111,13 @@ export class ConditionalWrites {
           ctx.client.send(withAbortSignal(new CopyObjectCommand({ Bucket: ctx.bucket, Key: key, CopySource: `${ctx.bucket}/${key}`, MetadataDirective: 'REPLACE', IfNoneMatch: '*' }), abortSignal)),
         ),
       );
-      return { write, copy };
+      // Last: a server that ignores the condition deletes the probe.
+      const del = await enforced(() =>
+        ctx.call('DeleteObject', key, signal, (abortSignal) =>
+          ctx.client.send(withAbortSignal(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: key, IfMatch: NO_SUCH_ETAG }), abortSignal)),
+        ),
+      );
+      return { write, copy, delete: del };
     } finally {
       await ctx
         .call('DeleteObject', key, AbortSignal.timeout(ctx.options.cleanupTimeoutMs), (abortSignal) =>

@@ -22,8 +22,9 @@ export const MAX_PARTS = 10_000;
  *   and each datacenter's group gives a partition to one member); during a rebalance a zombie
  *   member can still race, and the highest-version rule plus the reconciler repair that.
  * - `auto`: on the first conditional write, probe the server once (a small object under
- *   `.shardsync/probe/`, written twice and copied onto itself with `If-None-Match: *`) and use
- *   `native` for each kind of request (writes, CopyObject) the server answered with 412, else `emulated`.
+ *   `.shardsync/probe/`, written twice and copied onto itself with `If-None-Match: *`, then
+ *   deleted with an `If-Match` it does not have) and use `native` for each kind of request
+ *   (writes, CopyObject, DeleteObject) the server answered with 412, else `emulated`.
  */
 export type ConditionalWriteMode = 'native' | 'emulated' | 'auto';
 

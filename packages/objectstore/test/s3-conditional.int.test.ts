@@ -1,4 +1,4 @@
-import { CopyObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, test, type TestContext } from 'vitest';
 import { CONDITIONAL_PROBE_PREFIX, PreconditionFailedError, type ConditionalWriteMode } from '../src/index.js';
 import { body, bucketContents, chunked, createTestStore, readAll, SMALL_PARTS } from './helpers.js';
@@ -20,13 +20,16 @@ async function refused(request: Promise<unknown>): Promise<boolean> {
  * Which requests the server enforces `If-None-Match: *` on, asked with the raw SDK: s3proxy 2.6.0
  * on none, 4.1.0 on PutObject but not CopyObject. Leaves `probe` with the body `second` if ignored.
  */
-async function serverEnforces(raw: S3Client, bucket: string): Promise<{ write: boolean; copy: boolean }> {
+async function serverEnforces(raw: S3Client, bucket: string): Promise<{ write: boolean; copy: boolean; delete: boolean }> {
   await raw.send(new PutObjectCommand({ Bucket: bucket, Key: 'probe', Body: 'first' }));
   const write = await refused(raw.send(new PutObjectCommand({ Bucket: bucket, Key: 'probe', Body: 'second', IfNoneMatch: '*' })));
   const copy = await refused(
     raw.send(new CopyObjectCommand({ Bucket: bucket, Key: 'probe', CopySource: `${bucket}/probe`, MetadataDirective: 'REPLACE', IfNoneMatch: '*' })),
   );
-  return { write, copy };
+  await raw.send(new PutObjectCommand({ Bucket: bucket, Key: 'probe-delete', Body: 'x' }));
+  const del = await refused(raw.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'probe-delete', IfMatch: '"00000000000000000000000000000000"' })));
+  await raw.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'probe-delete' }));
+  return { write, copy, delete: del };
 }
 
 /** A store in `mode`; the native mode is only meaningful for requests the server enforces conditions on. */
@@ -47,6 +50,7 @@ describe('conditional writes against a real S3 server', () => {
     expect(await store.conditionalWriteSupport()).toEqual({
       write: enforces.write ? 'native' : 'emulated',
       copy: enforces.copy ? 'native' : 'emulated',
+      delete: enforces.delete ? 'native' : 'emulated',
     });
     const { keys } = await bucketContents(raw, bucket);
     expect(keys.filter((k) => k.startsWith(CONDITIONAL_PROBE_PREFIX))).toEqual([]);
