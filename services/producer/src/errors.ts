@@ -36,10 +36,11 @@ export class ProducerError extends Error {
 }
 
 /**
- * Codes of {@link ClockLeaseError}: the lease could not be persisted in time (retriable), or the
- * stored one cannot be read (not retriable: someone has to look at it).
+ * Codes of {@link ClockLeaseError}: the lease could not be persisted in time (retriable), the
+ * stored one cannot be read, or another process of the same producer id took it over (neither
+ * retriable: someone has to look at it).
  */
-export type ClockLeaseErrorCode = 'SHARDSYNC_CLOCK_LEASE_UNAVAILABLE' | 'SHARDSYNC_CLOCK_LEASE_UNREADABLE';
+export type ClockLeaseErrorCode = 'SHARDSYNC_CLOCK_LEASE_UNAVAILABLE' | 'SHARDSYNC_CLOCK_LEASE_UNREADABLE' | 'SHARDSYNC_CLOCK_LEASE_LOST';
 
 /**
  * The producer's clock may not issue a version: doing so without a persisted bound above it could

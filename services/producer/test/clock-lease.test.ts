@@ -57,6 +57,40 @@ describe('ClockLease', () => {
     expect(storedBound(store)).toBeGreaterThanOrEqual(first.physicalMs);
   });
 
+  it('a second process started with the same producer id takes the lease over: the first refuses every version from its next renewal on, and all its versions are below the second\'s', async () => {
+    const store = new MemoryObjectStore();
+    const first = await startRun(store);
+    const fromFirst: Version[] = [first.hlc.tick()];
+    const second = await startRun(store);
+    const fromSecond: Version[] = [second.hlc.tick()];
+    // The first keeps ticking within its bound until it renews (after half a window at most).
+    for (let i = 0; i < 10; i++) {
+      await vi.advanceTimersByTimeAsync(WINDOW_MS / 10);
+      try {
+        fromFirst.push(first.hlc.tick());
+      } catch (err) {
+        expect(err).toMatchObject({ code: 'SHARDSYNC_CLOCK_LEASE_LOST', retriable: false });
+      }
+      fromSecond.push(second.hlc.tick());
+    }
+    expect(() => first.hlc.tick()).toThrow(/another process runs with SHARDSYNC_PRODUCER_ID "producer-0"/);
+    await expect(first.lease.check()).rejects.toBeInstanceOf(ClockLeaseError);
+    await expect(second.lease.check()).resolves.toBeUndefined();
+    for (const a of fromFirst) for (const b of fromSecond) expect(compareVersions(a, b)).toBe(-1);
+    // The second renewed its lease meanwhile and keeps it.
+    expect(storedBound(store)).toBe(second.lease.boundMs);
+  });
+
+  it('of two processes starting at once with the same producer id, the one that writes second does not start', async () => {
+    const store = new MemoryObjectStore();
+    const a = new ObjectLeaseStore(store, PRODUCER);
+    const b = new ObjectLeaseStore(store, PRODUCER);
+    expect(await a.read()).toBeUndefined();
+    expect(await b.read()).toBeUndefined();
+    await a.write(T0 + WINDOW_MS);
+    await expect(b.write(T0 + WINDOW_MS)).rejects.toMatchObject({ code: 'SHARDSYNC_CLOCK_LEASE_LOST' });
+  });
+
   it('never issues a physical time above the persisted bound: a tick past it is refused until the renewal it starts is durable', async () => {
     let openWrites: () => void = () => undefined;
     let gate = Promise.resolve();

@@ -33,7 +33,8 @@ export interface ClockLeaseOptions {
  * starts its clock above the bound its previous run persisted ({@link previousBoundMs}), so every
  * version it issues is above every version issued before the restart, even when its wall clock
  * was set back (an NTP step, a VM migration). That needs one running process per producer id at
- * a time: two would overwrite each other's bound.
+ * a time: a second one takes the lease over (see `ObjectLeaseStore`), and the first stops
+ * admitting versions at its next write, every one of them below the second's.
  *
  * When the bound cannot be persisted, versions are still issued up to the bound persisted last,
  * then refused with a retriable {@link ClockLeaseError}: a version above it could be issued again
@@ -53,6 +54,8 @@ export class ClockLease implements PhysicalTimeLease {
   #writing: Promise<void> | undefined;
   /** Why the last write failed; undefined once one succeeds. */
   #failure: unknown;
+  /** Another process of this producer id took the lease over: no version is admitted any more. */
+  #lost: ClockLeaseError | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -90,8 +93,9 @@ export class ClockLease implements PhysicalTimeLease {
   }
 
   admit(physicalMs: number): void {
-    // The hot path: one comparison per tick.
-    if (this.#boundMs - physicalMs >= this.#windowMs / 2) return;
+    // The hot path: one comparison per tick (a lost lease leaves no bound to issue under).
+    if (this.#boundMs - physicalMs >= this.#windowMs / 2 && this.#lost === undefined) return;
+    if (this.#lost !== undefined) throw this.#lost;
     // Close to the bound (the timer is late, or the wall clock jumped ahead) or past it: renew so
     // that it covers this time too.
     if (physicalMs > this.#wantedMs) this.#wantedMs = physicalMs;
@@ -106,6 +110,7 @@ export class ClockLease implements PhysicalTimeLease {
 
   /** For readiness: rejects with why the bound cannot be persisted while the last attempt failed. */
   async check(): Promise<void> {
+    if (this.#lost !== undefined) throw this.#lost;
     if (this.#failure !== undefined) throw this.#refusal();
   }
 
@@ -117,7 +122,7 @@ export class ClockLease implements PhysicalTimeLease {
   }
 
   #renew(): void {
-    if (this.#writing !== undefined || this.#closed) return;
+    if (this.#writing !== undefined || this.#closed || this.#lost !== undefined) return;
     clearTimeout(this.#timer);
     this.#writing = this.#writeUntilCovered().finally(() => {
       this.#writing = undefined;
@@ -134,6 +139,13 @@ export class ClockLease implements PhysicalTimeLease {
       try {
         await this.#store.write(target);
       } catch (err) {
+        if (err instanceof ClockLeaseError && err.code === 'SHARDSYNC_CLOCK_LEASE_LOST') {
+          // Its versions are above this bound (it started above it), so none issued so far can
+          // equal one of this process's; from now on only it may issue versions under this id.
+          this.#lost = err;
+          this.#logger.error({ err, lease: this.#store.location }, 'lost the clock lease to another process of the same producer id; refusing every update from now on');
+          return;
+        }
         if (this.#failure === undefined) {
           this.#logger.error({ err, lease: this.#store.location, boundMs: this.#boundMs }, 'cannot persist the clock lease; versions are refused once the persisted bound is reached');
         }
@@ -147,7 +159,7 @@ export class ClockLease implements PhysicalTimeLease {
   }
 
   #schedule(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#lost !== undefined) return;
     clearTimeout(this.#timer);
     // Capped: a bound far ahead of a wall clock set back is looked at again every half window
     // rather than after a delay setTimeout cannot hold.
