@@ -54,6 +54,29 @@ describe('RedisIdempotencyStore', () => {
     expect(together).toEqual([{ kind: 'claimed' }, { kind: 'in-progress' }, { kind: 'done', result }, { kind: 'claimed' }, { kind: 'claimed' }, { kind: 'in-progress' }]);
   });
 
+  it('answers recorded together each get their own outcome and only the recordable ones are written', async () => {
+    const { redis, prefix, store } = testSetup();
+    const ours = request('ours');
+    await store.claim(ours, 60_000);
+    const kept = request('kept');
+    await store.claim(kept, 60_000);
+    await store.complete(kept, answer('e-first'), 60_000);
+    const takenOver = request('taken-over');
+    await store.claim(takenOver, 60_000);
+
+    const together = await Promise.all([
+      store.complete(ours, answer('e-ours'), 60_000),
+      store.complete(request('free'), answer('e-free'), 60_000),
+      store.complete(request('kept'), answer('e-second'), 60_000),
+      store.complete(request('taken-over'), answer('e-late'), 60_000),
+    ]);
+    expect(together).toEqual(['recorded', 'claim-expired', 'answer-kept', 'replaced-claim']);
+    const stored = await Promise.all(['ours', 'free', 'kept', 'taken-over'].map(async (k) => (await store.claim(request(k), 60_000)).kind === 'done'));
+    expect(stored).toEqual([true, true, true, true]);
+    expect(await store.claim(request('kept'), 60_000)).toEqual({ kind: 'done', result: answer('e-first') });
+    expect((await redis.keys(`${prefix}*`)).length).toBe(4);
+  });
+
   it('a request that claims again with its own owner (its first reply lost) has the key, another request gets in progress', async () => {
     const store = testStore();
     const first = request('k');

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { TurnBatch } from './turn-batch.js';
 import { CLAIM_TTL_MS, UnreadableRecordError, type ClaimOutcome, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult } from './store.js';
 
 /**
@@ -26,20 +27,25 @@ end
 return 0
 `;
 /**
- * SET the answer (ARGV[2]) unless another answer is recorded; answers a CompleteOutcome. Our own
- * answer already there means an earlier attempt ran and lost its reply: recorded, not a conflict.
+ * Per key i (claim ARGV[3i-2], answer ARGV[3i-1], TTL ARGV[3i]): SET the answer unless another
+ * answer is recorded; answers a CompleteOutcome per key. Our own answer already there means an
+ * earlier attempt ran and lost its reply: recorded, not a conflict.
  */
 const COMPLETE_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-local outcome = 'recorded'
-if not current then
-  outcome = 'claim-expired'
-elseif current ~= ARGV[1] and current ~= ARGV[2] then
-  if string.sub(current, 1, 7) ~= 'pending' then return 'answer-kept' end
-  outcome = 'replaced-claim'
+local outcomes = {}
+for i, key in ipairs(KEYS) do
+  local claim, answer, ttl = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
+  local current = redis.call('GET', key)
+  local outcome = 'recorded'
+  if not current then
+    outcome = 'claim-expired'
+  elseif current ~= claim and current ~= answer then
+    if string.sub(current, 1, 7) == 'pending' then outcome = 'replaced-claim' else outcome = 'answer-kept' end
+  end
+  if outcome ~= 'answer-kept' then redis.call('SET', key, answer, 'PX', ttl) end
+  outcomes[i] = outcome
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return outcome
+return outcomes
 `;
 const COMPLETE_OUTCOMES: readonly unknown[] = ['recorded', 'claim-expired', 'replaced-claim', 'answer-kept'] satisfies CompleteOutcome[];
 function isCompleteOutcome(value: unknown): value is CompleteOutcome {
@@ -73,12 +79,17 @@ end
 return answers
 `;
 
-interface PendingClaim {
+interface ClaimCall {
   key: string;
   owner: string;
   ttlMs: number;
-  resolve: (outcome: ClaimOutcome) => void;
-  reject: (err: unknown) => void;
+}
+
+interface CompleteCall {
+  key: string;
+  owner: string;
+  answer: string;
+  ttlMs: number;
 }
 
 /**
@@ -90,7 +101,8 @@ interface PendingClaim {
 export class RedisIdempotencyStore implements IdempotencyStore {
   readonly #redis: Redis;
   readonly #prefix: string;
-  #claims: PendingClaim[] = [];
+  readonly #claims = new TurnBatch<ClaimCall, ClaimOutcome>((calls) => this.#claimAll(calls));
+  readonly #completes = new TurnBatch<CompleteCall, CompleteOutcome>((calls) => this.#completeAll(calls));
 
   constructor(redis: Redis, prefix = 'shardsync:idempotency:') {
     this.#redis = redis;
@@ -108,40 +120,35 @@ export class RedisIdempotencyStore implements IdempotencyStore {
    * was already there: one command instead of two per key.
    */
   claim(claim: ClaimRef, ttlMs: number): Promise<ClaimOutcome> {
-    return new Promise<ClaimOutcome>((resolve, reject) => {
-      this.#claims.push({ key: this.#key(claim), owner: claim.owner, ttlMs: Math.min(ttlMs, CLAIM_TTL_MS), resolve, reject });
-      if (this.#claims.length === 1) setImmediate(() => void this.#flushClaims());
+    return this.#claims.add({ key: this.#key(claim), owner: claim.owner, ttlMs: Math.min(ttlMs, CLAIM_TTL_MS) });
+  }
+
+  async #claimAll(calls: readonly ClaimCall[]): Promise<Array<ClaimOutcome | Error>> {
+    const answers: unknown = await this.#redis.eval(CLAIM_SCRIPT, calls.length, ...calls.map((c) => c.key), ...calls.flatMap((c) => [claimValue(c.owner), String(c.ttlMs)]));
+    if (!Array.isArray(answers) || answers.length !== calls.length) throw new Error(`the claim script answered ${JSON.stringify(answers)} for ${calls.length} keys`);
+    return calls.map((c, i): ClaimOutcome | Error => {
+      const existing: unknown = answers[i];
+      if (existing === CLAIMED) return { kind: 'claimed' };
+      if (typeof existing !== 'string') return new Error(`the claim script answered ${JSON.stringify(existing)} for ${c.key}`);
+      if (existing.startsWith('pending')) return { kind: 'in-progress' };
+      // One unreadable record (another version's format, a hand edit) fails its own claim only.
+      try {
+        return { kind: 'done', result: JSON.parse(existing) as IdempotentResult };
+      } catch (err) {
+        return new UnreadableRecordError(`the idempotency record ${c.key} is neither a claim nor JSON`, { cause: err });
+      }
     });
   }
 
-  async #flushClaims(): Promise<void> {
-    const claims = this.#claims.splice(0);
-    let answers: unknown;
-    try {
-      answers = await this.#redis.eval(CLAIM_SCRIPT, claims.length, ...claims.map((c) => c.key), ...claims.flatMap((c) => [claimValue(c.owner), String(c.ttlMs)]));
-    } catch (err) {
-      for (const c of claims) c.reject(err);
-      return;
-    }
-    claims.forEach((c, i) => {
-      const existing = Array.isArray(answers) ? (answers[i] as unknown) : undefined;
-      if (existing === CLAIMED) c.resolve({ kind: 'claimed' });
-      else if (typeof existing === 'string' && existing.startsWith('pending')) c.resolve({ kind: 'in-progress' });
-      else if (typeof existing === 'string') {
-        // One unreadable record (another version's format, a hand edit) fails its own claim only.
-        try {
-          c.resolve({ kind: 'done', result: JSON.parse(existing) as IdempotentResult });
-        } catch (err) {
-          c.reject(new UnreadableRecordError(`the idempotency record ${c.key} is neither a claim nor JSON`, { cause: err }));
-        }
-      } else c.reject(new Error(`the claim script answered ${JSON.stringify(answers)} for ${claims.length} keys`));
-    });
+  /** Answers recorded in one event-loop turn go to Redis as one script call, like claims. */
+  complete(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<CompleteOutcome> {
+    return this.#completes.add({ key: this.#key(claim), owner: claim.owner, answer: JSON.stringify(result), ttlMs });
   }
 
-  async complete(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<CompleteOutcome> {
-    const outcome = await this.#redis.eval(COMPLETE_SCRIPT, 1, this.#key(claim), claimValue(claim.owner), JSON.stringify(result), String(ttlMs));
-    if (!isCompleteOutcome(outcome)) throw new Error(`the complete script answered ${JSON.stringify(outcome)}`);
-    return outcome;
+  async #completeAll(calls: readonly CompleteCall[]): Promise<Array<CompleteOutcome | Error>> {
+    const outcomes: unknown = await this.#redis.eval(COMPLETE_SCRIPT, calls.length, ...calls.map((c) => c.key), ...calls.flatMap((c) => [claimValue(c.owner), c.answer, String(c.ttlMs)]));
+    if (!Array.isArray(outcomes) || outcomes.length !== calls.length) throw new Error(`the complete script answered ${JSON.stringify(outcomes)} for ${calls.length} keys`);
+    return outcomes.map((o: unknown) => (isCompleteOutcome(o) ? o : new Error(`the complete script answered ${JSON.stringify(o)}`)));
   }
 
   async extend(claim: ClaimRef): Promise<boolean> {
