@@ -2,6 +2,10 @@
  * Collects the calls made in one event-loop turn (the items of a batch request, the requests
  * parsed from one read) and runs them as one request, e.g. one Redis script call for all their
  * keys instead of one command per key. Each caller gets its own result, or its own error.
+ *
+ * Not the event log's `Batcher`: that one keeps a single flush in flight (Kafka ordering) and
+ * fails a whole batch together, while a claim whose record is unreadable must fail alone and
+ * the claims of the next turn need not wait for this turn's reply.
  */
 export class TurnBatch<T, R> {
   readonly #run: (items: readonly T[]) => Promise<ReadonlyArray<R | Error>>;
