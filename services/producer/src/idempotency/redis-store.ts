@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { TurnBatch } from './turn-batch.js';
 import { CLAIM_TTL_MS, UnreadableRecordError, type ClaimOutcome, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult } from './store.js';
@@ -109,9 +109,17 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     this.#prefix = prefix;
   }
 
-  #key({ scope, key }: ClaimRef): string {
-    // Hash so that arbitrary client keys cannot collide with other Redis keys or grow them.
-    return this.#prefix + createHash('sha256').update(`${scope}\0${key}`).digest('hex');
+  /** Redis keys of the claims this store saw, so a claim's key is hashed once, not per command. */
+  readonly #keys = new WeakMap<ClaimRef, string>();
+
+  #key(claim: ClaimRef): string {
+    let redisKey = this.#keys.get(claim);
+    if (redisKey === undefined) {
+      // Hash so that arbitrary client keys cannot collide with other Redis keys or grow them.
+      redisKey = this.#prefix + hash('sha256', `${claim.scope}\0${claim.key}`, 'hex');
+      this.#keys.set(claim, redisKey);
+    }
+    return redisKey;
   }
 
   /**
