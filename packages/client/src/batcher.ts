@@ -1,3 +1,4 @@
+import { BATCH_FRAME_CONTENT_TYPE, encodeBatchFrame } from '@shardsync/batch-wire';
 import { errorFrom, parseJson, snippet } from './answer.js';
 import { bodySource } from './body.js';
 import { abortError, classifyNetworkError, ShardsyncClientError } from './errors.js';
@@ -5,14 +6,13 @@ import type { BatchOptions } from './options.js';
 import { retryAfterMs } from './retry.js';
 import type { Transport } from './transport.js';
 
-/** One update as `POST /v1/batch` carries it (README "Producer HTTP API"). */
+/** One update of a `POST /v1/batch` (README "Producer HTTP API"), its body still apart. */
 export type BatchWireItem =
   | {
       operation: 'put';
       dataset: string;
       key: string;
-      /** base64 */
-      body: string;
+      body: Buffer;
       sha256?: string | undefined;
       contentType?: string | undefined;
       metadata?: Record<string, string> | undefined;
@@ -124,8 +124,8 @@ export class Batcher {
     const what = `batch of ${batch.length} update${batch.length === 1 ? '' : 's'}`;
     let outcomes: ItemOutcome[];
     try {
-      const json = Buffer.from(JSON.stringify({ items: batch.map((p) => p.item) }), 'utf8');
-      const answer = await this.#transport.send({ method: 'POST', path: PATH, headers: { 'content-type': 'application/json' }, body: bodySource(json, undefined) });
+      const frame = encodeFrame(batch);
+      const answer = await this.#transport.send({ method: 'POST', path: PATH, headers: { 'content-type': BATCH_FRAME_CONTENT_TYPE }, body: bodySource(frame, undefined) });
       if (answer.status === 200) {
         outcomes = itemOutcomes(answer.body, batch.length, what);
       } else {
@@ -156,7 +156,22 @@ function itemOutcomes(body: string, expected: number, what: string): ItemOutcome
   return (results as Array<{ status: number }>).map((r) => ({ kind: 'answer', status: r.status, value: r }));
 }
 
-/** Bytes the item adds to the JSON request (an upper bound): its body (base64), metadata, key and an allowance for the rest. */
+/**
+ * The binary form of the request (`@shardsync/batch-wire`): the items described in JSON, each
+ * put's body replaced by its length, then the bodies as they are: no base64 on either end.
+ */
+function encodeFrame(batch: readonly Pending[]): Buffer {
+  const bodies: Buffer[] = [];
+  const items = batch.map(({ item }) => {
+    if (item.operation === 'delete') return item;
+    const { body, ...rest } = item;
+    bodies.push(body);
+    return { ...rest, bodyLength: body.length };
+  });
+  return encodeBatchFrame({ items }, bodies);
+}
+
+/** Bytes the item adds to the request (an upper bound): its body, metadata, key and an allowance for the rest. */
 function approximateSize(item: BatchWireItem): number {
   const described = item.operation === 'put' ? item.body.length + JSON.stringify(item.metadata ?? {}).length + (item.contentType?.length ?? 0) : 0;
   // JSON keeps UTF-8 text as it is; twice the key's bytes covers the odd escaped quote or backslash.

@@ -72,7 +72,7 @@ export class ShardsyncClient {
       const batch = this.options.batch;
       if (this.#batcher !== undefined && batch !== undefined && bytes !== undefined && bytes.length <= batch.maxItemBytes) {
         const { sha256, contentType, metadata } = fields;
-        const item = { operation: 'put' as const, dataset, key, body: bytes.toString('base64'), sha256, contentType, ...(Object.keys(metadata).length > 0 ? { metadata } : {}) };
+        const item = { operation: 'put' as const, dataset, key, body: bytes, sha256, contentType, ...(Object.keys(metadata).length > 0 ? { metadata } : {}) };
         return this.#batched(this.#batcher, what, options, (idempotencyKey) => ({ ...item, idempotencyKey }));
       }
       return this.#call({ what, method: 'PUT', path, headers: putHeaders(fields), body: bodySource(body, options.contentLength) }, options);

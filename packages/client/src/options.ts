@@ -28,7 +28,7 @@ export interface RetryEvent {
 export interface BatchOptions {
   /** Most updates in one request, at most 1000. Default 256. */
   maxItems?: number;
-  /** Most bytes in one request (bodies count in base64; one item always fits). Default 4 MiB; keep it under the producer's SHARDSYNC_PRODUCER_BATCH_MAX_BYTES. */
+  /** Most bytes in one request (bodies and their descriptions; one item always fits). Default 4 MiB; keep it under the producer's SHARDSYNC_PRODUCER_BATCH_MAX_BYTES. */
   maxBytes?: number;
   /** Larger bodies are sent with their own PUT. Default 64 KiB. */
   maxItemBytes?: number;

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { BATCH_FRAME_CONTENT_TYPE, decodeBatchFrame } from '@shardsync/batch-wire';
 import { describe, expect, it } from 'vitest';
 import { ShardsyncClient, type ShardsyncClientOptions } from '../src/index.js';
 import { ACCEPTED, startFakeProducer, type FakeReply } from './fake-producer.js';
@@ -11,7 +12,9 @@ interface WireItem {
   operation: string;
   dataset: string;
   key: string;
-  body?: string;
+  /** Split off the frame's bytes by `bodyLength`. */
+  body?: Buffer;
+  bodyLength?: number;
   sha256?: string;
   contentType?: string;
   metadata?: Record<string, string>;
@@ -24,13 +27,28 @@ type ItemReply = { status: number; json?: Record<string, unknown> } | undefined;
 /** Batch requests the fake received, parsed. */
 type Seen = WireItem[][];
 
+/** The items of a binary batch request, each put with the bytes its `bodyLength` claims. */
+function decodeItems(frame: Buffer): WireItem[] {
+  const { description, bodies } = decodeBatchFrame(frame);
+  let at = 0;
+  const items = (description as { items: WireItem[] }).items.map((item) => {
+    if (item.bodyLength === undefined) return item;
+    const body = bodies.subarray(at, at + item.bodyLength);
+    at += item.bodyLength;
+    return { ...item, body };
+  });
+  expect(at).toBe(bodies.length);
+  return items;
+}
+
 /** A fake `POST /v1/batch` that answers each item with `decide` (default: 202 echoing it) and records the items. */
 function batchReply(seen: Seen, decide: (item: WireItem, request: number) => ItemReply = () => undefined): (req: IncomingMessage, res: ServerResponse) => void {
   return (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const { items } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { items: WireItem[] };
+      expect(req.headers['content-type']).toBe(BATCH_FRAME_CONTENT_TYPE);
+      const items = decodeItems(Buffer.concat(chunks));
       seen.push(items);
       const results = items.map((item) => {
         const reply = decide(item, seen.length);
@@ -62,8 +80,8 @@ describe('ShardsyncClient with batch', () => {
     expect(seen).toHaveLength(1);
     const [put, bytes, del] = seen[0] ?? [];
     expect(put).toMatchObject({ operation: 'put', dataset: 'ds', key: 'dir/a.json', sha256: sha.toLowerCase(), contentType: 'application/json', metadata: { owner: 'team-a' } });
-    expect(Buffer.from(put?.body ?? '', 'base64').toString()).toBe('{"a":1}');
-    expect(Buffer.from(bytes?.body ?? '', 'base64')).toEqual(Buffer.from([0, 1, 2, 255]));
+    expect(put?.body?.toString()).toBe('{"a":1}');
+    expect(bytes?.body).toEqual(Buffer.from([0, 1, 2, 255]));
     expect(del).toEqual({ operation: 'delete', dataset: 'ds', key: 'gone', idempotencyKey: 'my-key' });
     expect(new Set([put?.idempotencyKey, bytes?.idempotencyKey, del?.idempotencyKey]).size).toBe(3);
     await client.close();
@@ -125,7 +143,7 @@ describe('ShardsyncClient with batch', () => {
     const client = batchingClient(fake.url);
     await Promise.all([client.put('ds', 'a', 'x'), client.delete('ds', 'b')]);
     expect(fake.requests).toHaveLength(1); // the dropped one
-    const dropped = (JSON.parse(fake.requests[0]?.body.toString() ?? '{}') as { items: WireItem[] }).items;
+    const dropped = decodeItems(fake.requests[0]?.body ?? Buffer.alloc(0));
     // Each item waits out its own backoff, so the retries may travel together or apart.
     expect(seen.flat().map((i) => [i.key, i.idempotencyKey]).sort()).toEqual(dropped.map((i) => [i.key, i.idempotencyKey]).sort());
     await client.close();

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { BATCH_FRAME_CONTENT_TYPE, encodeBatchFrame } from '@shardsync/batch-wire';
 import { describe, expect, it } from 'vitest';
 import { decodeShardUpdate, inflateInlinePayload, type ShardUpdate } from '@shardsync/events';
 import { createTestTopology, readTopic, uniqueName } from '@shardsync/testing';
@@ -63,6 +64,41 @@ describe('producer POST /v1/batch', () => {
     expect(byKey.get('b/small.txt')?.metadata).toEqual({ owner: 'team-a', 'content-type': 'text/plain' });
     expect(byKey.get('b/staged.bin')).toMatchObject({ sha256: sha(staged), size: staged.length, payload: { kind: 'staged' } });
     expect(byKey.get('b/gone')?.operation).toBe('DELETE');
+  });
+
+  it('the binary form carries bodies as raw bytes: they arrive unchanged, and a frame that does not add up emits nothing', async () => {
+    const topology = await createTestTopology();
+    const producer = await startTestProducer(topology);
+    const dataset = topology.datasets[0]!.name;
+    const small = randomBytes(700);
+    const staged = randomBytes(10 * 1024); // over the test producer's 4 KiB inline limit
+    const description = {
+      items: [
+        { operation: 'put', dataset, key: 'f/small.bin', bodyLength: small.length, metadata: { owner: 'team-b' } },
+        { operation: 'delete', dataset, key: 'f/gone' },
+        { operation: 'put', dataset, key: 'f/staged.bin', bodyLength: staged.length, sha256: sha(staged) },
+      ],
+    };
+    const headers = { ...auth(), 'content-type': BATCH_FRAME_CONTENT_TYPE };
+    const short = encodeBatchFrame(description, [small, staged.subarray(1)]);
+    const refused = await rawRequest(producer.url, 'POST', '/v1/batch', headers, short);
+    expect({ status: refused.status, error: (refused.json as { error: string }).error }).toEqual({ status: 400, error: 'SHARDSYNC_INVALID_REQUEST' });
+    expect((refused.json as { message: string }).message).toMatch(/items\[2\]: "bodyLength" is 10240 but only 10239 body bytes are left/);
+    expect(await eventsOn(topology.kafka.topics.updates)).toEqual([]);
+
+    const res = await rawRequest(producer.url, 'POST', '/v1/batch', headers, encodeBatchFrame(description, [small, staged]));
+    expect(res.status).toBe(200);
+    const results = (res.json as { results: ItemResult[] }).results;
+    expect(results.map((r) => [r.status, r.key, r.sha256])).toEqual([
+      [202, 'f/small.bin', sha(small)],
+      [202, 'f/gone', null],
+      [202, 'f/staged.bin', sha(staged)],
+    ]);
+    const byKey = new Map((await eventsOn(topology.kafka.topics.updates)).map((e) => [e.key, e]));
+    expect(inlineBytes(byKey.get('f/small.bin'))).toEqual(small);
+    expect(byKey.get('f/small.bin')?.metadata).toEqual({ owner: 'team-b' });
+    expect(byKey.get('f/gone')?.operation).toBe('DELETE');
+    expect(byKey.get('f/staged.bin')).toMatchObject({ sha256: sha(staged), size: staged.length, payload: { kind: 'staged' } });
   });
 
   it('inline events of one key adding up to more than one Kafka record batch (1 MiB) are all accepted', async () => {

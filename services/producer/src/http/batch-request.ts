@@ -1,3 +1,4 @@
+import { BatchFrameError, decodeBatchFrame } from '@shardsync/batch-wire';
 import { ProducerError } from '../errors.js';
 
 /** Most items one `POST /v1/batch` may carry. */
@@ -64,7 +65,51 @@ function parseMetadata(value: unknown, contentType: string | undefined, index: n
   return out;
 }
 
-function parseItem(value: unknown, index: number): BatchItem {
+/** Where the items' bodies come from: base64 in each put's "body" (JSON form), or the frame's bytes (binary form). */
+interface BodyReader {
+  /** The body of put `index`, checked for form. */
+  take(item: Record<string, unknown>, index: number): Buffer;
+  /** Fields a put must not have in this form, with why. */
+  readonly foreign: { field: string; why: string };
+}
+
+const base64Bodies: BodyReader = {
+  take(item, index) {
+    const encoded = requiredString(item, 'body', index);
+    if (!isBase64(encoded)) throw invalid(index, '"body" must be the object\'s bytes in base64 (RFC 4648, padded)');
+    return Buffer.from(encoded, 'base64');
+  },
+  foreign: { field: 'bodyLength', why: 'belongs to the binary form; a JSON batch carries the bytes in "body"' },
+};
+
+/** The bodies of a binary batch, handed out in item order: each put owns the next `bodyLength` bytes. */
+class FrameBodies implements BodyReader {
+  readonly foreign = { field: 'body', why: 'belongs to the JSON form; in a binary batch the bytes follow the description, sized by "bodyLength"' };
+  readonly #bytes: Buffer;
+  #at = 0;
+
+  constructor(bytes: Buffer) {
+    this.#bytes = bytes;
+  }
+
+  take(item: Record<string, unknown>, index: number): Buffer {
+    const length = item['bodyLength'];
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) throw invalid(index, '"bodyLength" must be the body\'s size in bytes (a whole number >= 0)');
+    const left = this.#bytes.length - this.#at;
+    if (length > left) throw invalid(index, `"bodyLength" is ${length} but only ${left} body bytes are left in the request`);
+    const body = this.#bytes.subarray(this.#at, this.#at + length);
+    this.#at += length;
+    return body;
+  }
+
+  /** Every byte must belong to a put: a surplus means the client and this parser disagree on the layout. */
+  finish(): void {
+    const left = this.#bytes.length - this.#at;
+    if (left > 0) throw new ProducerError('SHARDSYNC_INVALID_REQUEST', `${left} bytes follow the last body; the items' "bodyLength"s must add up to the bytes after the description`);
+  }
+}
+
+function parseItem(value: unknown, index: number, bodies: BodyReader): BatchItem {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(index, 'each item must be an object');
   const item = value as Record<string, unknown>;
   const dataset = requiredString(item, 'dataset', index);
@@ -72,35 +117,58 @@ function parseItem(value: unknown, index: number): BatchItem {
   const idempotencyKey = optionalString(item, 'idempotencyKey', index);
   const operation = item['operation'];
   if (operation === 'delete') {
-    for (const field of ['body', 'sha256', 'metadata', 'contentType']) {
+    for (const field of ['body', 'bodyLength', 'sha256', 'metadata', 'contentType']) {
       if (item[field] !== undefined) throw invalid(index, `a delete has no "${field}"`);
     }
     return { operation, dataset, key, idempotencyKey };
   }
   if (operation !== 'put') throw invalid(index, '"operation" must be "put" or "delete"');
-  const encoded = requiredString(item, 'body', index);
-  if (!isBase64(encoded)) throw invalid(index, '"body" must be the object\'s bytes in base64 (RFC 4648, padded)');
+  if (item[bodies.foreign.field] !== undefined) throw invalid(index, `"${bodies.foreign.field}" ${bodies.foreign.why}`);
   return {
     operation,
     dataset,
     key,
-    body: Buffer.from(encoded, 'base64'),
+    body: bodies.take(item, index),
     sha256: optionalString(item, 'sha256', index),
     metadata: parseMetadata(item['metadata'], optionalString(item, 'contentType', index), index),
     idempotencyKey,
   };
 }
 
-/**
- * The body of `POST /v1/batch`, `{"items": [...]}`, checked whole before anything is emitted: a
- * malformed item refuses the request (400 naming the item), so a client bug never half-applies.
- */
-export function parseBatchRequest(body: unknown): BatchItem[] {
-  if (typeof body !== 'object' || body === null || !Array.isArray((body as { items?: unknown }).items)) {
+function parseItems(description: unknown, bodies: BodyReader): BatchItem[] {
+  if (typeof description !== 'object' || description === null || !Array.isArray((description as { items?: unknown }).items)) {
     throw new ProducerError('SHARDSYNC_INVALID_REQUEST', 'the body must be {"items": [...]}');
   }
-  const items = (body as { items: unknown[] }).items;
+  const items = (description as { items: unknown[] }).items;
   if (items.length === 0) throw new ProducerError('SHARDSYNC_INVALID_REQUEST', '"items" is empty');
   if (items.length > MAX_BATCH_ITEMS) throw new ProducerError('SHARDSYNC_INVALID_REQUEST', `a batch carries at most ${MAX_BATCH_ITEMS} items, got ${items.length}`);
-  return items.map(parseItem);
+  return items.map((item, index) => parseItem(item, index, bodies));
+}
+
+/**
+ * The body of `POST /v1/batch` in its JSON form, `{"items": [...]}` with base64 bodies, checked
+ * whole before anything is emitted: a malformed item refuses the request (400 naming the item),
+ * so a client bug never half-applies.
+ */
+export function parseBatchRequest(body: unknown): BatchItem[] {
+  return parseItems(body, base64Bodies);
+}
+
+/**
+ * The same request in its binary form (`@shardsync/batch-wire`): the description is the JSON
+ * form with each put's "body" replaced by its "bodyLength", and the bodies follow it as raw
+ * bytes in item order. Checked as whole as the JSON form.
+ */
+export function parseBatchFrame(frame: Buffer): BatchItem[] {
+  let decoded;
+  try {
+    decoded = decodeBatchFrame(frame);
+  } catch (err) {
+    if (err instanceof BatchFrameError) throw new ProducerError('SHARDSYNC_INVALID_REQUEST', err.message, { cause: err });
+    throw err;
+  }
+  const bodies = new FrameBodies(decoded.bodies);
+  const items = parseItems(decoded.description, bodies);
+  bodies.finish();
+  return items;
 }

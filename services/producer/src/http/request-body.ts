@@ -1,20 +1,29 @@
 import type { Readable } from 'node:stream';
 import { ProducerError } from '../errors.js';
 
-/** Reads a small JSON body with a size cap; malformed or oversized bodies get a clear 4xx. */
-export async function readJsonBody(stream: Readable, maxBytes: number): Promise<unknown> {
+/** Reads a whole request body with a size cap; an oversized one gets 413 as soon as it passes the cap. */
+export async function readBody(stream: Readable, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
     size += buf.length;
-    if (size > maxBytes) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `a JSON request body may be at most ${maxBytes} bytes`);
+    if (size > maxBytes) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `this request body may be at most ${maxBytes} bytes`);
     chunks.push(buf);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size);
+}
+
+/** `bytes` as JSON; malformed JSON gets a clear 400. */
+export function parseJsonBody(bytes: Buffer): unknown {
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch (cause) {
     throw new ProducerError('SHARDSYNC_INVALID_REQUEST', `the body is not valid JSON: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
+}
+
+/** Reads a small JSON body with a size cap; malformed or oversized bodies get a clear 4xx. */
+export async function readJsonBody(stream: Readable, maxBytes: number): Promise<unknown> {
+  return parseJsonBody(await readBody(stream, maxBytes));
 }

@@ -5,8 +5,9 @@ import { TokenAuthenticator, type TokenGrant } from '../auth/tokens.js';
 import { ProducerError } from '../errors.js';
 import type { Accepted, Ingest } from '../ingest/types.js';
 import type { ProducerMetrics } from '../metrics.js';
-import { parseBatchRequest, type BatchItem } from './batch-request.js';
-import { readJsonBody } from './json-body.js';
+import { BATCH_FRAME_CONTENT_TYPE } from '@shardsync/batch-wire';
+import { parseBatchFrame, parseBatchRequest, type BatchItem } from './batch-request.js';
+import { parseJsonBody, readBody, readJsonBody } from './request-body.js';
 
 export interface ServerDeps {
   ingest: Ingest;
@@ -33,6 +34,11 @@ function authorize(req: FastifyRequest, auth: TokenAuthenticator, dataset: strin
     throw new ProducerError('SHARDSYNC_FORBIDDEN', `token "${grant.name}" may not write dataset "${dataset}"`);
   }
   return grant;
+}
+
+/** The media type of a Content-Type header, without parameters, lower-case. */
+function mediaType(contentType: string | undefined): string | undefined {
+  return contentType?.split(';', 1)[0]?.trim().toLowerCase();
 }
 
 function userMetadata(req: FastifyRequest): Record<string, string> {
@@ -129,7 +135,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.post('/v1/batch', async (req, reply) => {
     const grant = authorize(req, deps.auth, undefined);
     contentLength(req, deps.batchMaxBytes);
-    const items = parseBatchRequest(await readJsonBody(req.raw, deps.batchMaxBytes));
+    const body = await readBody(req.raw, deps.batchMaxBytes);
+    const items = mediaType(header(req, 'content-type')) === BATCH_FRAME_CONTENT_TYPE ? parseBatchFrame(body) : parseBatchRequest(parseJsonBody(body));
     const results = await Promise.all(items.map((item) => runBatchItem(deps, grant, item)));
     return reply.code(200).send({ results });
   });
