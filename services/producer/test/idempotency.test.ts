@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '@shardsync/runtime';
 import { MemoryIdempotencyStore } from '../src/idempotency/memory-store.js';
-import type { ClaimOutcome, ClaimRef, CompleteOutcome, IdempotentResult } from '../src/idempotency/store.js';
+import type { ClaimAnswer, ClaimOutcome, ClaimRef, CompleteOutcome } from '../src/idempotency/store.js';
 import { CLAIM_TTL_MS, UnreadableRecordError } from '../src/idempotency/store.js';
 import { CLAIM_REFRESH_MS, Idempotency } from '../src/ingest/idempotency.js';
 import type { Accepted } from '../src/ingest/types.js';
@@ -17,13 +17,13 @@ class FlakyCompleteStore extends MemoryIdempotencyStore {
     this.failures = failures;
   }
 
-  override async complete(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<CompleteOutcome> {
+  override async completeAll(answers: readonly ClaimAnswer[], ttlMs: number): Promise<CompleteOutcome[]> {
     this.completeCalls += 1;
     if (this.failures > 0) {
       this.failures -= 1;
       throw new Error('Connection is closed.');
     }
-    return super.complete(claim, result, ttlMs);
+    return super.completeAll(answers, ttlMs);
   }
 }
 
@@ -90,7 +90,10 @@ describe('Idempotency', () => {
   it('an answer whose first recording attempts fail is recorded by a later one, so a retry gets it and emits nothing', async () => {
     const { store, idempotency, errors, run, emitted } = setup(2);
     expect(await run()).toEqual(accepted);
-    // Answering did not wait for the recording: it failed once and is waiting to try again.
+    // Answering did not wait for the recording, which starts at the end of the turn...
+    expect(store.completeCalls).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    // ...failed once, and is waiting to try again.
     expect(store.completeCalls).toBe(1);
     await idempotency.close();
     expect(store.completeCalls).toBe(3);
@@ -106,6 +109,23 @@ describe('Idempotency', () => {
     expect(store.completeCalls).toBe(fast.maxAttempts);
     expect(errors).toHaveBeenCalledTimes(1);
     await expect(run()).rejects.toMatchObject({ code: 'SHARDSYNC_IDEMPOTENCY_IN_PROGRESS', status: 409 });
+  });
+
+  it('the answers of requests finishing in one event-loop turn are recorded by one store call, and close() records those still waiting', async () => {
+    const store = new FlakyCompleteStore(0);
+    const idempotency = new Idempotency(store, DAY_MS, createLogger('test', {}, 'silent'), { backgroundRetry: fast });
+    const keys = ['a', 'b', 'c'];
+    const first = await Promise.all(keys.map((k) => idempotency.run('tests', k, `PUT ds/${k}`, async () => ({ ...accepted, key: k }))));
+    await idempotency.close();
+    expect(store.completeCalls).toBe(1);
+    const retried = await Promise.all(
+      keys.map((k) =>
+        idempotency.run('tests', k, `PUT ds/${k}`, async () => {
+          throw new Error(`${k} ran twice`);
+        }),
+      ),
+    );
+    expect(retried).toEqual(first);
   });
 
   it('a request running longer than a claim lives keeps extending its claim until it ends', async () => {

@@ -1,7 +1,7 @@
 import { testRedis, uniqueName } from '@shardsync/testing';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { RedisIdempotencyStore } from '../src/idempotency/redis-store.js';
-import { CLAIM_TTL_MS, type ClaimRef } from '../src/idempotency/store.js';
+import { CLAIM_TTL_MS, type ClaimRef, type CompleteOutcome, type IdempotentResult } from '../src/idempotency/store.js';
 
 /** A store under a prefix of its own, with the Redis connection and prefix for raw checks; its keys are removed after the test. */
 function testSetup(): { redis: ReturnType<typeof testRedis>; prefix: string; store: RedisIdempotencyStore } {
@@ -32,6 +32,11 @@ function request(key: string, scope = 'tests'): ClaimRef {
   return { scope, key, owner: `request-${requests}` };
 }
 
+/** Records one answer, as a request finishing alone in its event-loop turn does. */
+async function complete(store: RedisIdempotencyStore, claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<CompleteOutcome | Error | undefined> {
+  return (await store.completeAll([{ claim, result }], ttlMs))[0];
+}
+
 const answer = (eventId: string) => ({ fingerprint: 'PUT ds/k', status: 202, body: { eventId } });
 
 describe('RedisIdempotencyStore', () => {
@@ -40,7 +45,7 @@ describe('RedisIdempotencyStore', () => {
     const result = answer('e-1');
     const done = request('done');
     expect(await store.claim(done, 60_000)).toEqual({ kind: 'claimed' });
-    await store.complete(done, result, 60_000);
+    await complete(store, done, result, 60_000);
     expect(await store.claim(request('running'), 60_000)).toEqual({ kind: 'claimed' });
 
     const together = await Promise.all([
@@ -60,16 +65,19 @@ describe('RedisIdempotencyStore', () => {
     await store.claim(ours, 60_000);
     const kept = request('kept');
     await store.claim(kept, 60_000);
-    await store.complete(kept, answer('e-first'), 60_000);
+    await complete(store, kept, answer('e-first'), 60_000);
     const takenOver = request('taken-over');
     await store.claim(takenOver, 60_000);
 
-    const together = await Promise.all([
-      store.complete(ours, answer('e-ours'), 60_000),
-      store.complete(request('free'), answer('e-free'), 60_000),
-      store.complete(request('kept'), answer('e-second'), 60_000),
-      store.complete(request('taken-over'), answer('e-late'), 60_000),
-    ]);
+    const together = await store.completeAll(
+      [
+        { claim: ours, result: answer('e-ours') },
+        { claim: request('free'), result: answer('e-free') },
+        { claim: request('kept'), result: answer('e-second') },
+        { claim: request('taken-over'), result: answer('e-late') },
+      ],
+      60_000,
+    );
     expect(together).toEqual(['recorded', 'claim-expired', 'answer-kept', 'replaced-claim']);
     const stored = await Promise.all(['ours', 'free', 'kept', 'taken-over'].map(async (k) => (await store.claim(request(k), 60_000)).kind === 'done'));
     expect(stored).toEqual([true, true, true, true]);
@@ -114,7 +122,7 @@ describe('RedisIdempotencyStore', () => {
     expect(await store.release(first)).toBe(true);
     const second = request('k');
     expect(await store.claim(second, 60_000)).toEqual({ kind: 'claimed' });
-    await store.complete(second, answer('e-2'), 60_000);
+    await complete(store, second, answer('e-2'), 60_000);
     expect(await store.release(second)).toBe(false);
     expect((await store.claim(request('k'), 60_000)).kind).toBe('done');
   });
@@ -138,7 +146,7 @@ describe('RedisIdempotencyStore', () => {
     await redis.pexpire(key, 1000);
     expect(await store.extend(mine)).toBe(true);
     expect(await redis.pttl(key)).toBeGreaterThan(CLAIM_TTL_MS - 10_000);
-    await store.complete(mine, answer('e-1'), 30_000);
+    await complete(store, mine, answer('e-1'), 30_000);
     expect(await store.extend(mine)).toBe(false);
     expect(await redis.pttl(key)).toBeLessThanOrEqual(30_000);
     expect((await store.claim(request('k'), 60_000)).kind).toBe('done');
@@ -158,8 +166,8 @@ describe('RedisIdempotencyStore', () => {
     const store = testStore();
     const mine = request('k');
     await store.claim(mine, 60_000);
-    expect(await store.complete(mine, answer('e-1'), 60_000)).toBe('recorded');
-    expect(await store.complete(mine, answer('e-1'), 60_000)).toBe('recorded');
+    expect(await complete(store, mine, answer('e-1'), 60_000)).toBe('recorded');
+    expect(await complete(store, mine, answer('e-1'), 60_000)).toBe('recorded');
     expect(await store.claim(request('k'), 60_000)).toEqual({ kind: 'done', result: answer('e-1') });
   });
 
@@ -168,7 +176,7 @@ describe('RedisIdempotencyStore', () => {
     const stale = request('k');
     await store.claim(stale, 60_000);
     await redis.del(await onlyKey(redis, prefix));
-    expect(await store.complete(stale, answer('e-1'), 60_000)).toBe('claim-expired');
+    expect(await complete(store, stale, answer('e-1'), 60_000)).toBe('claim-expired');
     expect(await store.claim(request('k'), 60_000)).toEqual({ kind: 'done', result: answer('e-1') });
   });
 
@@ -179,9 +187,9 @@ describe('RedisIdempotencyStore', () => {
     await store.claim(first, 60_000);
     await redis.del(await onlyKey(redis, prefix));
     await store.claim(second, 60_000);
-    expect(await store.complete(first, answer('e-first'), 60_000)).toBe('replaced-claim');
+    expect(await complete(store, first, answer('e-first'), 60_000)).toBe('replaced-claim');
     // The request that took over finishes later, or fails: the first recorded answer stays.
-    expect(await store.complete(second, answer('e-second'), 60_000)).toBe('answer-kept');
+    expect(await complete(store, second, answer('e-second'), 60_000)).toBe('answer-kept');
     expect(await store.release(second)).toBe(false);
     expect(await store.claim(request('k'), 60_000)).toEqual({ kind: 'done', result: answer('e-first') });
   });

@@ -1,4 +1,4 @@
-import { CLAIM_TTL_MS, type ClaimOutcome, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult } from './store.js';
+import { CLAIM_TTL_MS, type ClaimAnswer, type ClaimOutcome, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult } from './store.js';
 
 type Entry = { kind: 'claim'; owner: string; expiresAt: number } | { kind: 'answer'; result: IdempotentResult; expiresAt: number };
 
@@ -39,7 +39,11 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return entry.owner === claim.owner ? { kind: 'claimed' } : { kind: 'in-progress' };
   }
 
-  async complete(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<CompleteOutcome> {
+  async completeAll(answers: readonly ClaimAnswer[], ttlMs: number): Promise<CompleteOutcome[]> {
+    return answers.map(({ claim, result }) => this.#complete(claim, result, ttlMs));
+  }
+
+  #complete(claim: ClaimRef, result: IdempotentResult, ttlMs: number): CompleteOutcome {
     const entry = this.#get(claim);
     let outcome: CompleteOutcome = 'recorded';
     if (entry === undefined) outcome = 'claim-expired';

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { TurnBatch } from './turn-batch.js';
-import { CLAIM_TTL_MS, UnreadableRecordError, type ClaimOutcome, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult } from './store.js';
+import { CLAIM_TTL_MS, UnreadableRecordError, type ClaimAnswer, type ClaimOutcome, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult } from './store.js';
 
 /**
  * A pending claim is stored as `pending:<owner>`. Anything starting with `pending` is a claim,
@@ -85,13 +85,6 @@ interface ClaimCall {
   ttlMs: number;
 }
 
-interface CompleteCall {
-  key: string;
-  owner: string;
-  answer: string;
-  ttlMs: number;
-}
-
 /**
  * Idempotency records in Redis: `SET NX` claims atomically across producer instances. If
  * Redis loses them, a retry emits a second event with a newer version and the same bytes:
@@ -102,7 +95,6 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #claims = new TurnBatch<ClaimCall, ClaimOutcome>((calls) => this.#claimAll(calls));
-  readonly #completes = new TurnBatch<CompleteCall, CompleteOutcome>((calls) => this.#completeAll(calls));
 
   constructor(redis: Redis, prefix = 'shardsync:idempotency:') {
     this.#redis = redis;
@@ -148,14 +140,12 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     });
   }
 
-  /** Answers recorded in one event-loop turn go to Redis as one script call, like claims. */
-  complete(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<CompleteOutcome> {
-    return this.#completes.add({ key: this.#key(claim), owner: claim.owner, answer: JSON.stringify(result), ttlMs });
-  }
-
-  async #completeAll(calls: readonly CompleteCall[]): Promise<Array<CompleteOutcome | Error>> {
-    const outcomes: unknown = await this.#redis.eval(COMPLETE_SCRIPT, calls.length, ...calls.map((c) => c.key), ...calls.flatMap((c) => [claimValue(c.owner), c.answer, String(c.ttlMs)]));
-    if (!Array.isArray(outcomes) || outcomes.length !== calls.length) throw new Error(`the complete script answered ${JSON.stringify(outcomes)} for ${calls.length} keys`);
+  /** The answers of one call go to Redis as one script call, like the claims of one turn. */
+  async completeAll(answers: readonly ClaimAnswer[], ttlMs: number): Promise<Array<CompleteOutcome | Error>> {
+    const keys = answers.map(({ claim }) => this.#key(claim));
+    const args = answers.flatMap(({ claim, result }) => [claimValue(claim.owner), JSON.stringify(result), String(ttlMs)]);
+    const outcomes: unknown = await this.#redis.eval(COMPLETE_SCRIPT, keys.length, ...keys, ...args);
+    if (!Array.isArray(outcomes) || outcomes.length !== answers.length) throw new Error(`the complete script answered ${JSON.stringify(outcomes)} for ${answers.length} keys`);
     return outcomes.map((o: unknown) => (isCompleteOutcome(o) ? o : new Error(`the complete script answered ${JSON.stringify(o)}`)));
   }
 

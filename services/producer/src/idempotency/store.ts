@@ -42,6 +42,12 @@ export type ClaimOutcome =
  */
 export type CompleteOutcome = 'recorded' | 'claim-expired' | 'replaced-claim' | 'answer-kept';
 
+/** The answer of the request that holds `claim`, to record under its key. */
+export interface ClaimAnswer {
+  claim: ClaimRef;
+  result: IdempotentResult;
+}
+
 /**
  * Remembers Idempotency-Keys across producer instances. A key is first claimed (atomically,
  * so two concurrent retries cannot both emit), then completed with the answer, or released
@@ -50,7 +56,14 @@ export type CompleteOutcome = 'recorded' | 'claim-expired' | 'replaced-claim' | 
  */
 export interface IdempotencyStore {
   claim(claim: ClaimRef, ttlMs: number): Promise<ClaimOutcome>;
-  complete(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<CompleteOutcome>;
+  /**
+   * Records the answers of several requests at once (those finished in one event-loop turn), each
+   * as {@link CompleteOutcome} says; answers one outcome per answer, in order, or an Error for an
+   * answer the store could not judge. Rejects only when nothing can be said (the store is
+   * unreachable): recording again is then safe, since an answer already recorded by this very
+   * request reads as `recorded`.
+   */
+  completeAll(answers: readonly ClaimAnswer[], ttlMs: number): Promise<ReadonlyArray<CompleteOutcome | Error>>;
   /**
    * Keeps our pending claim from expiring while its request still runs (a large upload can take
    * longer than the claim's lifetime). Answers false, and does nothing, when the key no longer

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { retry, type Logger, type RetryOptions } from '@shardsync/runtime';
 import { ProducerError } from '../errors.js';
-import { UnreadableRecordError, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult } from '../idempotency/store.js';
+import { UnreadableRecordError, type ClaimAnswer, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult } from '../idempotency/store.js';
 import type { ProducerMetrics } from '../metrics.js';
 import type { Accepted } from './types.js';
 
@@ -39,6 +39,8 @@ const CONFLICT_MESSAGES: Record<IdempotencyConflict, string> = {
   'answer-kept': "another request of the same Idempotency-Key recorded its answer first; retries get that answer, not this request's",
 };
 
+const ANSWER_NOT_RECORDED = 'could not record the answer of an Idempotency-Key request; its retries get 409 until the claim expires, then emit a second event';
+
 /**
  * How often the claims of running requests are extended (all at once, by one timer; a claim made
  * just before a round is extended in it, one made just after waits a whole interval): well inside
@@ -68,6 +70,8 @@ export class Idempotency {
    * puts: about a fifth of the producer's time per update went to creating and clearing them).
    */
   readonly #running = new Set<ClaimRef>();
+  /** Answers of this event-loop turn, recorded together at its end. */
+  #answers: ClaimAnswer[] = [];
   #keeper: NodeJS.Timeout | undefined;
 
   constructor(store: IdempotencyStore, ttlMs: number, logger: Logger, options: IdempotencyOptions = {}) {
@@ -81,6 +85,7 @@ export class Idempotency {
 
   /** Waits until the answers and releases still under way are done or given up (the retries are bounded). */
   async close(): Promise<void> {
+    this.#recordAnswers();
     await Promise.all([...this.#pending]);
   }
 
@@ -164,15 +169,32 @@ export class Idempotency {
    * Records the answer in the background, retrying: a lost write would leave the claim pending,
    * so retries would get 409 until it expires and then emit a second event. The caller has its
    * answer whatever this finds; see `CompleteOutcome` for when another request's answer is kept.
+   * The answers of one event-loop turn (the items of a batch request) are recorded together:
+   * one store call and one retry loop for all of them, not one each.
    */
   #complete(claim: ClaimRef, result: IdempotentResult): void {
+    this.#answers.push({ claim, result });
+    if (this.#answers.length === 1) setImmediate(() => this.#recordAnswers());
+  }
+
+  #recordAnswers(): void {
+    const answers = this.#answers;
+    if (answers.length === 0) return;
+    this.#answers = [];
     this.#inBackground(
       async () => {
-        const outcome = await this.#store.complete(claim, result, this.#ttlMs);
-        if (outcome !== 'recorded') this.#conflict(outcome, claim);
+        const outcomes = await this.#store.completeAll(answers, this.#ttlMs);
+        answers.forEach(({ claim }, i) => {
+          const outcome = outcomes[i];
+          if (outcome instanceof Error || outcome === undefined) {
+            this.#logger.error({ err: outcome, scope: claim.scope, key: claim.key }, ANSWER_NOT_RECORDED);
+          } else if (outcome !== 'recorded') {
+            this.#conflict(outcome, claim);
+          }
+        });
       },
-      claim,
-      'could not record the answer of an Idempotency-Key request; its retries get 409 until the claim expires, then emit a second event',
+      answers.map(({ claim }) => claim),
+      ANSWER_NOT_RECORDED,
     );
   }
 
@@ -182,14 +204,16 @@ export class Idempotency {
       async () => {
         await this.#store.release(claim);
       },
-      claim,
+      [claim],
       'could not release the claim of a failed Idempotency-Key request; its retries get 409 until the claim expires',
     );
   }
 
-  #inBackground(attempt: () => Promise<void>, { scope, key }: ClaimRef, failure: string): void {
+  #inBackground(attempt: () => Promise<void>, claims: readonly ClaimRef[], failure: string): void {
     const done = retry(attempt, { ...this.#backgroundRetry, isRetriable: () => true })
-      .catch((err: unknown) => this.#logger.error({ err, scope, key }, failure))
+      .catch((err: unknown) => {
+        for (const { scope, key } of claims) this.#logger.error({ err, scope, key }, failure);
+      })
       .finally(() => this.#pending.delete(done));
     this.#pending.add(done);
   }
