@@ -124,8 +124,8 @@ export class Batcher {
     const what = `batch of ${batch.length} update${batch.length === 1 ? '' : 's'}`;
     let outcomes: ItemOutcome[];
     try {
-      const frame = encodeFrame(batch);
-      const answer = await this.#transport.send({ method: 'POST', path: PATH, headers: { 'content-type': BATCH_FRAME_CONTENT_TYPE }, body: bodySource(frame, undefined) });
+      const { contentType, body } = this.#limits.format === 'binary' ? { contentType: BATCH_FRAME_CONTENT_TYPE, body: encodeFrame(batch) } : { contentType: 'application/json', body: encodeJson(batch) };
+      const answer = await this.#transport.send({ method: 'POST', path: PATH, headers: { 'content-type': contentType }, body: bodySource(body, undefined) });
       if (answer.status === 200) {
         outcomes = itemOutcomes(answer.body, batch.length, what);
       } else {
@@ -171,9 +171,15 @@ function encodeFrame(batch: readonly Pending[]): Buffer {
   return encodeBatchFrame({ items }, bodies);
 }
 
-/** Bytes the item adds to the request (an upper bound): its body, metadata, key and an allowance for the rest. */
+/** The JSON form, which producers older than the binary form read: bodies in base64. */
+function encodeJson(batch: readonly Pending[]): Buffer {
+  const items = batch.map(({ item }) => (item.operation === 'delete' ? item : { ...item, body: item.body.toString('base64') }));
+  return Buffer.from(JSON.stringify({ items }), 'utf8');
+}
+
+/** Bytes the item adds to the request (an upper bound): its body (in base64 for the JSON form), metadata, key and an allowance for the rest. */
 function approximateSize(item: BatchWireItem): number {
-  const described = item.operation === 'put' ? item.body.length + JSON.stringify(item.metadata ?? {}).length + (item.contentType?.length ?? 0) : 0;
+  const described = item.operation === 'put' ? Math.ceil(item.body.length / 3) * 4 + JSON.stringify(item.metadata ?? {}).length + (item.contentType?.length ?? 0) : 0;
   // JSON keeps UTF-8 text as it is; twice the key's bytes covers the odd escaped quote or backslash.
   return described + Buffer.byteLength(item.key) * 2 + 256;
 }

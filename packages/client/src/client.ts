@@ -62,6 +62,9 @@ export class ShardsyncClient {
    * `PUT /v1/objects/{dataset}/{key}`: uploads the object, streamed. Resolves once the producer
    * has the update durable in Kafka. A plain `Readable` body is sent at most once after its first
    * byte was read; pass a factory `() => Readable` to have streamed uploads retried.
+   *
+   * Bytes are sent as they are when a request goes out, and again by retries, not copied at the
+   * call: leave a buffer unchanged until its call has settled.
    */
   put(dataset: string, key: string, body: PutBody, options: PutOptions = {}): Promise<Accepted> {
     return this.#track(() => {

@@ -34,7 +34,15 @@ export interface BatchOptions {
   maxItemBytes?: number;
   /** Batch requests in flight at once; more updates wait for one to finish. Default 4. */
   maxRequests?: number;
+  /**
+   * How a batch request is encoded. `binary` (default): raw bodies after JSON descriptions, read
+   * by producers since the binary form exists; `json`: bodies in base64, which every producer
+   * reads. Upgrade the producers first, or use `json` until they are.
+   */
+  format?: BatchFormat;
 }
+
+export type BatchFormat = 'binary' | 'json';
 
 /** What a user passes to the client. Everything but `token` is optional. */
 export interface ShardsyncClientOptions {
@@ -87,7 +95,7 @@ export const DEFAULT_MAX_SOCKETS = 64;
 export const DEFAULT_KEEP_ALIVE_MS = 30_000;
 /** Most items the producer accepts in one `POST /v1/batch`. */
 export const MAX_BATCH_ITEMS = 1000;
-export const DEFAULT_BATCH: Readonly<Required<BatchOptions>> = { maxItems: 256, maxBytes: 4 * 1024 * 1024, maxItemBytes: 64 * 1024, maxRequests: 4 };
+export const DEFAULT_BATCH: Readonly<Required<BatchOptions>> = { maxItems: 256, maxBytes: 4 * 1024 * 1024, maxItemBytes: 64 * 1024, maxRequests: 4, format: 'binary' };
 export const DEFAULT_RETRY: Readonly<Required<RetryOptions>> = { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 };
 
 function invalid(message: string): ShardsyncClientError {
@@ -142,6 +150,12 @@ export function compileClientOptions(options: ShardsyncClientOptions): CompiledC
   };
 }
 
+function batchFormat(format: unknown): BatchFormat {
+  if (format === undefined) return DEFAULT_BATCH.format;
+  if (format === 'binary' || format === 'json') return format;
+  throw invalid(`batch.format must be "binary" or "json", got ${JSON.stringify(format)}`);
+}
+
 function compileBatch(batch: boolean | BatchOptions | undefined): Required<BatchOptions> | undefined {
   if (batch === undefined || batch === false) return undefined;
   const given = batch === true ? {} : batch;
@@ -151,6 +165,7 @@ function compileBatch(batch: boolean | BatchOptions | undefined): Required<Batch
     maxBytes: positiveInt('batch.maxBytes', given.maxBytes, DEFAULT_BATCH.maxBytes),
     maxItemBytes: positiveInt('batch.maxItemBytes', given.maxItemBytes, DEFAULT_BATCH.maxItemBytes, 0),
     maxRequests: positiveInt('batch.maxRequests', given.maxRequests, DEFAULT_BATCH.maxRequests),
+    format: batchFormat(given.format),
   };
   if (compiled.maxItems > MAX_BATCH_ITEMS) throw invalid(`batch.maxItems must be at most ${MAX_BATCH_ITEMS}, what the producer accepts in one request`);
   return compiled;

@@ -23,7 +23,8 @@ describe('compileClientOptions', () => {
   });
 
   it('batch: true takes the default batch limits, and an object keeps what it sets', () => {
-    expect(compileClientOptions({ token: 't', batch: true }).batch).toEqual({ maxItems: 256, maxBytes: 4 * 1024 * 1024, maxItemBytes: 64 * 1024, maxRequests: 4 });
+    expect(compileClientOptions({ token: 't', batch: true }).batch).toEqual({ maxItems: 256, maxBytes: 4 * 1024 * 1024, maxItemBytes: 64 * 1024, maxRequests: 4, format: 'binary' });
+    expect(compileClientOptions({ token: 't', batch: { format: 'json' } }).batch).toMatchObject({ maxItems: 256, format: 'json' });
     expect(compileClientOptions({ token: 't', batch: { maxRequests: 1 } }).batch).toMatchObject({ maxItems: 256, maxRequests: 1 });
     expect(compileClientOptions({ token: 't', batch: false }).batch).toBeUndefined();
   });
@@ -49,6 +50,7 @@ describe('compileClientOptions', () => {
       [{ token: 't', batch: { maxItems: 0 } }, 'batch.maxItems must be an integer of at least 1'],
       [{ token: 't', batch: { maxItems: 5000 } }, 'batch.maxItems must be at most 1000'],
       [{ token: 't', batch: 'yes' }, 'batch must be true, false or an object'],
+      [{ token: 't', batch: { format: 'avro' } }, 'batch.format must be "binary" or "json", got "avro"'],
     ];
     for (const [options, message] of cases) {
       const err = refusal(() => compileClientOptions(options as Parameters<typeof compileClientOptions>[0]));
