@@ -17,6 +17,8 @@
 export const BATCH_FRAME_CONTENT_TYPE = 'application/vnd.shardsync.batch-v1';
 
 const MAGIC = Buffer.from('SSB1', 'latin1');
+// Fatal: a key or dataset with a byte that is not UTF-8 is refused, never turned into U+FFFD.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const PREFIX_BYTES = MAGIC.length + 4;
 
 /** A frame that cannot be split: too short, another format, a description that is not JSON. */
@@ -49,9 +51,15 @@ export function decodeBatchFrame(frame: Buffer): { description: unknown; bodies:
   if (end > frame.length) {
     throw new BatchFrameError(`the description is said to be ${length} bytes but the body has only ${frame.length - PREFIX_BYTES} after the prefix`);
   }
+  let text: string;
+  try {
+    text = UTF8.decode(frame.subarray(PREFIX_BYTES, end));
+  } catch (cause) {
+    throw new BatchFrameError('the description is not valid UTF-8', { cause });
+  }
   let description: unknown;
   try {
-    description = JSON.parse(frame.toString('utf8', PREFIX_BYTES, end)) as unknown;
+    description = JSON.parse(text) as unknown;
   } catch (cause) {
     throw new BatchFrameError(`the description is not valid JSON: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }

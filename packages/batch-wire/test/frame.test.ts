@@ -20,6 +20,12 @@ describe('batch frame', () => {
     expect(() => decodeBatchFrame(frame.subarray(0, frame.length - 1))).toThrow(/said to be 12 bytes but the body has only 11/);
   });
 
+  it('refuses a description that is not UTF-8 instead of replacing the bytes', () => {
+    const frame = encodeBatchFrame({ items: [{ key: 'ab' }] }, []);
+    frame[frame.indexOf('ab')] = 0xff;
+    expect(() => decodeBatchFrame(frame)).toThrow(/not valid UTF-8/);
+  });
+
   it('refuses a description that is not JSON, naming the problem', () => {
     const frame = encodeBatchFrame({ items: [] }, []);
     frame.write('x', 8, 'latin1');
