@@ -27,7 +27,7 @@ export const producerEnvSchema = z.object({
   SHARDSYNC_PRODUCER_INLINE_MAX_BYTES: bytes.max(512 * 1024, 'inline payloads must stay well below the Kafka message limit (1 MiB)').default(64 * 1024),
   /** Largest accepted body; larger requests get 413. Default 50 GiB. */
   SHARDSYNC_PRODUCER_MAX_BODY_BYTES: bytes.default(50 * 1024 ** 3),
-  /** Largest `POST /v1/batch` request body (JSON, bodies in base64); larger requests get 413. Default 16 MiB. */
+  /** Largest `POST /v1/batch` request body (binary or JSON form, all items' bodies included); larger requests get 413. Default 16 MiB. */
   SHARDSYNC_PRODUCER_BATCH_MAX_BYTES: bytes.max(256 * 1024 ** 2, 'a batch is held whole in memory while it is processed; keep it small').default(16 * 1024 ** 2),
   /**
    * How long an Idempotency-Key is remembered. Default 24 h. At least a claim's lifetime (5 min):

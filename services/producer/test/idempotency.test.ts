@@ -128,6 +128,27 @@ describe('Idempotency', () => {
     expect(retried).toEqual(first);
   });
 
+  it('a claim made less than half an interval before a round is not extended in it, so short requests cost no extend', async () => {
+    vi.useFakeTimers();
+    try {
+      const store = new MemoryIdempotencyStore();
+      const extend = vi.spyOn(store, 'extend');
+      const idempotency = new Idempotency(store, DAY_MS, createLogger('test', {}, 'silent'), { backgroundRetry: fast });
+      const long = pendingRequest(idempotency, 'long', accepted);
+      await vi.advanceTimersByTimeAsync(CLAIM_REFRESH_MS - 10_000);
+      const short = pendingRequest(idempotency, 'short', accepted);
+      await vi.advanceTimersByTimeAsync(20_000);
+      short.finish();
+      expect(await short.answer).toEqual(accepted);
+      expect(extend.mock.calls.map(([claim]) => claim.key)).toEqual(['long']);
+      long.finish();
+      await long.answer;
+      await idempotency.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('a request running longer than a claim lives keeps extending its claim until it ends', async () => {
     vi.useFakeTimers();
     try {

@@ -1,11 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { BATCH_FRAME_CONTENT_TYPE } from '@shardsync/batch-wire';
 import { registerOpsRoutes, type Logger, type ReadinessCheck } from '@shardsync/runtime';
 import { TokenAuthenticator, type TokenGrant } from '../auth/tokens.js';
 import { ProducerError } from '../errors.js';
 import type { Accepted, Ingest } from '../ingest/types.js';
 import type { ProducerMetrics } from '../metrics.js';
-import { BATCH_FRAME_CONTENT_TYPE } from '@shardsync/batch-wire';
 import { parseBatchFrame, parseBatchRequest, type BatchItem } from './batch-request.js';
 import { parseJsonBody, readBody, readJsonBody } from './request-body.js';
 
