@@ -14,10 +14,20 @@ export async function readBody(stream: Readable, maxBytes: number): Promise<Buff
   return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size);
 }
 
-/** `bytes` as JSON; malformed JSON gets a clear 400. */
+// Fatal: a body with a byte that is not UTF-8 is refused, never read with U+FFFD in its place
+// (which could change a key or dataset name without anyone noticing).
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** `bytes` as JSON; a body that is not UTF-8 or not JSON gets a clear 400. */
 export function parseJsonBody(bytes: Buffer): unknown {
+  let text: string;
   try {
-    return JSON.parse(bytes.toString('utf8')) as unknown;
+    text = UTF8.decode(bytes);
+  } catch (cause) {
+    throw new ProducerError('SHARDSYNC_INVALID_REQUEST', 'the body is not valid UTF-8', { cause });
+  }
+  try {
+    return JSON.parse(text) as unknown;
   } catch (cause) {
     throw new ProducerError('SHARDSYNC_INVALID_REQUEST', `the body is not valid JSON: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
