@@ -1,6 +1,7 @@
 import { encodeBatchFrame } from '@shardsync/batch-wire';
 import { describe, expect, it } from 'vitest';
 import { parseBatchFrame, parseBatchRequest } from '../src/http/batch-request.js';
+import { refusal } from './refusal.js';
 
 describe('parseBatchRequest', () => {
   it('decodes a body of several MiB of base64 (a grouped pattern would overflow the regex stack)', () => {
@@ -43,13 +44,8 @@ describe('parseBatchFrame', () => {
   });
 
   it('refuses a body that is not a frame with a 400 saying what a frame looks like', () => {
-    let refusal: unknown;
-    try {
-      parseBatchFrame(Buffer.from('{"items":[]}'));
-    } catch (err) {
-      refusal = err;
-    }
-    expect(refusal).toMatchObject({ code: 'SHARDSYNC_INVALID_REQUEST', status: 400 });
-    expect((refusal as Error).message).toMatch(/starts with "SSB1"/);
+    const err = refusal(() => parseBatchFrame(Buffer.from('{"items":[]}')));
+    expect({ code: err.code, status: err.status }).toEqual({ code: 'SHARDSYNC_INVALID_REQUEST', status: 400 });
+    expect(err.message).toMatch(/starts with "SSB1"/);
   });
 });

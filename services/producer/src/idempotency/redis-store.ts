@@ -1,5 +1,5 @@
-import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { sha256Hex } from '@shardsync/integrity';
 import { TurnBatch } from './turn-batch.js';
 import { CLAIM_TTL_MS, UnreadableRecordError, type ClaimAnswer, type ClaimOutcome, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult } from './store.js';
 
@@ -108,7 +108,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     let redisKey = this.#keys.get(claim);
     if (redisKey === undefined) {
       // Hash so that arbitrary client keys cannot collide with other Redis keys or grow them.
-      redisKey = this.#prefix + hash('sha256', `${claim.scope}\0${claim.key}`, 'hex');
+      redisKey = this.#prefix + sha256Hex(`${claim.scope}\0${claim.key}`);
       this.#keys.set(claim, redisKey);
     }
     return redisKey;
