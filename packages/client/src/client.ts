@@ -76,7 +76,7 @@ export class ShardsyncClient {
       if (this.#batcher !== undefined && batch !== undefined && bytes !== undefined && bytes.length <= batch.maxItemBytes) {
         const { sha256, contentType, metadata } = fields;
         const item = { operation: 'put' as const, dataset, key, body: bytes, sha256, contentType, ...(Object.keys(metadata).length > 0 ? { metadata } : {}) };
-        return this.#batched(this.#batcher, what, options, (idempotencyKey) => ({ ...item, idempotencyKey }));
+        return this.#batched(this.#batcher, what, options, (idempotencyKey) => ({ idempotencyKey, ...item }));
       }
       return this.#call({ what, method: 'PUT', path, headers: putHeaders(fields), body: bodySource(body, options.contentLength) }, options);
     });

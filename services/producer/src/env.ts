@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { DEFAULT_CLOCK_LEASE_WINDOW_MS } from './clock/lease.js';
 import { CLAIM_TTL_MS } from './idempotency/store.js';
 import { CLAIM_REFRESH_MS } from './ingest/idempotency.js';
 
@@ -43,8 +44,26 @@ export const producerEnvSchema = z.object({
     .default(24 * 3600 * 1000),
   /** Time allowed for in-flight requests to finish on SIGTERM. Default 30 s. */
   SHARDSYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(30_000),
+  /**
+   * How far ahead of the wall clock the clock lease's persisted bound lies (README "Restarts"):
+   * the producer writes the bound to its origin store once per half window. A restarted producer
+   * issues versions above its previous run's bound, i.e. up to one window ahead of the wall clock
+   * until the clock catches up, so it must stay well below SHARDSYNC_MAX_CLOCK_DRIFT_MS (checked).
+   * Default 10 s; used only with SHARDSYNC_PRODUCER_ID.
+   */
+  SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS: z.coerce.number().int().min(1000, 'must be at least 1000 ms: the bound is rewritten every half window').default(DEFAULT_CLOCK_LEASE_WINDOW_MS),
   /** Largest clock skew accepted from a version seen elsewhere. Default 60 s. */
   SHARDSYNC_MAX_CLOCK_DRIFT_MS: z.coerce.number().int().positive().default(60_000),
+}).superRefine((env, ctx) => {
+  // Versions of a just-restarted producer lie up to one window ahead; another producer or a
+  // consumer refuses a version more than the drift limit ahead, so the window must leave room for real skew.
+  if (env.SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS * 2 > env.SHARDSYNC_MAX_CLOCK_DRIFT_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS'],
+      message: `must be at most half of SHARDSYNC_MAX_CLOCK_DRIFT_MS (${env.SHARDSYNC_MAX_CLOCK_DRIFT_MS} ms): a restarted producer's versions lie up to one window ahead of its clock, and versions further ahead than the drift limit are refused`,
+    });
+  }
 });
 
 export type ProducerEnv = z.output<typeof producerEnvSchema>;

@@ -79,7 +79,7 @@ export class ProducerService {
     const clockLease =
       fixedId === undefined
         ? undefined
-        : await retry(() => ClockLease.acquire({ store: new ObjectLeaseStore(originStore, fixedId), clock, logger }), { maxAttempts: 20, maxDelayMs: 3000 });
+        : await retry(() => ClockLease.acquire({ store: new ObjectLeaseStore(originStore, fixedId), clock, logger, windowMs: env.SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS }), { maxAttempts: 20, maxDelayMs: 3000 });
     await redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis unavailable at start; Idempotency-Key requests get 503 until it answers'));
 
     const ingestor = new Ingestor({

@@ -18,4 +18,16 @@ describe('producerEnvSchema', () => {
     expect(producerEnvSchema.parse({ ...required, SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS: String(CLAIM_TTL_MS) }).SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS).toBe(CLAIM_TTL_MS);
     expect(producerEnvSchema.parse(required).SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS).toBe(24 * 3600 * 1000);
   });
+
+  it("refuses a clock lease window over half the drift limit, since a restarted producer's versions lie up to one window ahead", () => {
+    const result = producerEnvSchema.safeParse({ ...required, SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS: '40000' });
+    expect(result.success).toBe(false);
+    expect(formatIssues(result.error?.issues ?? []).join('; ')).toMatch(/SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS.*at most half of SHARDSYNC_MAX_CLOCK_DRIFT_MS \(60000 ms\)/);
+    expect(producerEnvSchema.safeParse({ ...required, SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS: '500' }).success).toBe(false);
+  });
+
+  it('accepts a clock lease window up to half the drift limit, and defaults to 10 s', () => {
+    expect(producerEnvSchema.parse({ ...required, SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS: '40000', SHARDSYNC_MAX_CLOCK_DRIFT_MS: '80000' }).SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS).toBe(40_000);
+    expect(producerEnvSchema.parse(required).SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS).toBe(10_000);
+  });
 });

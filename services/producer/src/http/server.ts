@@ -153,11 +153,13 @@ async function runBatchItem(deps: ServerDeps, grant: TokenGrant, item: BatchItem
     if (!TokenAuthenticator.allows(grant, item.dataset)) {
       throw new ProducerError('SHARDSYNC_FORBIDDEN', `token "${grant.name}" may not write dataset "${item.dataset}"`);
     }
-    const common = { grant, dataset: item.dataset, key: item.key, idempotencyKey: item.idempotencyKey };
+    const { dataset, key, idempotencyKey } = item;
+    // Spelled out rather than `{ ...common, body }`: properties after a spread take a slow path
+    // in V8 on Node 20 (about 1 µs per object), paid per item.
     const accepted =
       item.operation === 'put'
-        ? await deps.ingest.put({ ...common, body: item.body, contentLength: item.body.length, declaredSha256: item.sha256, metadata: item.metadata })
-        : await deps.ingest.delete(common);
+        ? await deps.ingest.put({ grant, dataset, key, idempotencyKey, body: item.body, contentLength: item.body.length, declaredSha256: item.sha256, metadata: item.metadata })
+        : await deps.ingest.delete({ grant, dataset, key, idempotencyKey });
     result = { status: 202, ...accepted };
   } catch (err) {
     const e = toProducerError(err);
