@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createInlinePayload, formatVersion, META, objectKeyOf, tombstoneKeyOf, type PutShardUpdate, type ShardUpdate, type Version } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
@@ -164,6 +164,44 @@ describe('Applier', () => {
     await expect(applier.apply(u)).rejects.toMatchObject({ retriable: true });
     expect(opened).toHaveLength(1);
     expect(opened[0]?.destroyed).toBe(true);
+  });
+
+  it("this datacenter's store failing while a payload streams in is the store's own retriable failure, not a missing source, so no source wait runs out", async () => {
+    const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a' });
+    await origin.put('.shardsync/staging/s1', Buffer.from('staged bytes'));
+    const { local, applier } = setup({ 'dc-a': origin });
+    local.injectFault({ operation: 'put', error: () => new StoreUnavailableError('injected outage'), times: 1 });
+    const u: ShardUpdate = { ...put('k', v(7), 'staged bytes'), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: '.shardsync/staging/s1' } };
+    await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_STORE_UNAVAILABLE', retriable: true });
+    expect(await applier.apply(u)).toMatchObject({ result: 'applied', mode: 'stream' });
+    expect(await body(local, objectKeyOf('ds', 'k'))).toBe('staged bytes');
+  });
+
+  it("the origin's store failing while it reads its own staged copy is the store's own retriable failure, not a missing source", async () => {
+    const { local, applier } = setup();
+    await local.put('.shardsync/staging/s1', Buffer.from('staged bytes'));
+    local.injectFault({ operation: 'head', key: '.shardsync/staging/s1', error: () => new StoreUnavailableError('injected outage'), times: 1 });
+    const u: ShardUpdate = { ...put('k', v(7), 'staged bytes'), payload: { kind: 'staged', datacenter: 'dc-b', bucket: 'b', key: '.shardsync/staging/s1' } };
+    await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_STORE_UNAVAILABLE', retriable: true });
+    expect(await applier.apply(u)).toMatchObject({ result: 'applied', mode: 'copy' });
+  });
+
+  it('a source whose body breaks off mid-stream is a failed source: the next one holding the version is used', async () => {
+    const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a' });
+    const peer = new MemoryObjectStore({ datacenter: 'dc-c', bucket: 'c' });
+    const good = 'x'.repeat(5000);
+    await origin.put('.shardsync/staging/s1', Buffer.from(good));
+    await peer.put(objectKeyOf('ds', 'big'), Buffer.from(good), { metadata: { [META.version]: formatVersion(v(7)), [META.sha256]: sha256Hex(good) } });
+    origin.get = async () => {
+      const broken = new PassThrough();
+      broken.write(Buffer.from(good.slice(0, 100)));
+      setImmediate(() => broken.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
+      return { info: (await origin.head('.shardsync/staging/s1'))!, body: broken };
+    };
+    const { local, applier } = setup({ 'dc-a': origin, 'dc-c': peer });
+    const u: ShardUpdate = { ...put('big', v(7), good), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: '.shardsync/staging/s1' } };
+    expect(await applier.apply(u)).toMatchObject({ result: 'applied', mode: 'stream' });
+    expect(await body(local, objectKeyOf('ds', 'big'))).toBe(good);
   });
 
   it('referenced payloads of concurrent applies are transferred no more than the slots allow at once', async () => {

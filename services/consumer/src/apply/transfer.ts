@@ -1,8 +1,8 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { inflateInlinePayload, META, objectKeyOf, formatVersion, type PutShardUpdate, type StagedPayload } from '@shardsync/events';
 import { hashStream } from '@shardsync/integrity';
-import type { ObjectStore, WriteConditions } from '@shardsync/objectstore';
-import { ApplyError, codeOf, LocalBucketMissingError } from './errors.js';
+import { SizeMismatchError, SourceStreamError, type ObjectStore, type WriteConditions } from '@shardsync/objectstore';
+import { ApplyError, codeOf } from './errors.js';
 import type { TransferSlots } from './transfer-slots.js';
 
 /** Finds the store of any datacenter and bucket (sources of referenced payloads). */
@@ -91,54 +91,81 @@ async function transferReferenced(
 ): Promise<TransferResult> {
   const metadata = objectMetadata(update);
   const contentType = storedContentType(update.metadata);
-  const sources = sourcesFor(update, staged, deps);
   const failures: string[] = [];
   let retriable = false;
-  for (const source of sources) {
-    const isLocal = source.datacenter === deps.local.datacenter && source.bucket === deps.local.bucket;
+  for (const source of sourcesFor(update, staged, deps)) {
+    const where = `${source.datacenter}:${source.key}`;
+    if (source.datacenter === deps.local.datacenter && source.bucket === deps.local.bucket) {
+      const copied = await copyVerified(source, key, update, metadata, conditions, deps, signal);
+      if (typeof copied !== 'string') return copied;
+      failures.push(`${where}: ${copied}`);
+      if (copied === 'not found') retriable = true;
+      continue;
+    }
+    const opened = await openSource(source, deps, signal);
+    if (opened.kind === 'superseded') return { mode: 'superseded' };
+    if (opened.kind === 'unusable') {
+      failures.push(`${where}: ${opened.why}`);
+      retriable = true;
+      continue;
+    }
+    const { body, etag } = opened;
+    const counted = body.pipe(new ByteCounter(deps.onBytes));
+    body.on('error', (err) => counted.destroy(err));
     try {
-      if (isLocal) {
-        const copied = await copyVerified(source, key, update, metadata, conditions, deps, signal);
-        if (typeof copied !== 'string') return copied;
-        failures.push(`${source.datacenter}:${source.key}: ${copied}`);
-        if (copied === 'not found') retriable = true;
-        continue;
-      }
-      const store = deps.storeFor(source.datacenter, source.bucket);
-      const info = await store.head(source.key, { signal });
-      const held = info?.metadata[META.version];
-      if (source.requireVersion !== undefined && held !== undefined && held > source.requireVersion) {
-        // formatVersion strings sort like versions.
-        return { mode: 'superseded' };
-      }
-      if (info === undefined || (source.requireVersion !== undefined && held !== source.requireVersion)) {
-        failures.push(`${source.datacenter}:${source.key}: ${info === undefined ? 'not found' : 'holds another version'}`);
-        retriable = true;
-        continue;
-      }
-      const { body } = await store.get(source.key, { ifMatch: info.etag, signal });
-      const counted = body.pipe(new ByteCounter(deps.onBytes));
-      body.on('error', (err) => counted.destroy(err));
-      try {
-        const put = await writeGuard(() => deps.local.put(key, counted, { ...conditions, size: update.size, expectedSha256: update.sha256, sourceEtag: info.etag, metadata, contentType, signal }));
-        return { etag: put.etag, bytes: update.size, mode: 'stream' };
-      } finally {
-        // A failed put destroys what it reads (the counter), which only unpipes and pauses the
-        // source body: left so, it would hold its socket to the peer until the idle timeout.
-        if (!body.readableEnded) body.destroy();
-      }
+      const put = await writeGuard(() => deps.local.put(key, counted, { ...conditions, size: update.size, expectedSha256: update.sha256, sourceEtag: etag, metadata, contentType, signal }));
+      return { etag: put.etag, bytes: update.size, mode: 'stream' };
     } catch (err) {
+      // Anything but the source's bytes failing is this datacenter's store failing (down, slow,
+      // its bucket missing), a conflict or an abort: no other source would do better, and a store
+      // that is down must make the partition wait, not count against SHARDSYNC_SOURCE_WAIT_MS
+      // and end in the dead-letter topic.
+      if (!isFaultOfSourceBytes(err) || signal?.aborted === true) throw err;
       const code = codeOf(err);
-      // A missing local bucket is no fault of this source: every source would fail the same way.
-      if (code === 'SHARDSYNC_APPLY_CONFLICT' || err instanceof LocalBucketMissingError || signal?.aborted === true) throw err;
-      failures.push(`${source.datacenter}:${source.key}: ${code}`);
+      failures.push(`${where}: ${code}`);
       if (code !== 'SHARDSYNC_CHECKSUM_MISMATCH') retriable = true;
+    } finally {
+      // A failed put destroys what it reads (the counter), which only unpipes and pauses the
+      // source body: left so, it would hold its socket to the peer until the idle timeout.
+      if (!body.readableEnded) body.destroy();
     }
   }
   if (retriable) {
     throw new ApplyError('SHARDSYNC_SOURCE_UNAVAILABLE', `no source of ${update.dataset}/${update.key} could be read yet (${failures.join('; ')})`, { retriable: true });
   }
   throw new ApplyError('SHARDSYNC_DIGEST_MISMATCH_ALL_SOURCES', `every source of ${update.dataset}/${update.key} has bytes whose SHA-256 is not ${update.sha256} (${failures.join('; ')})`, { retriable: false });
+}
+
+/**
+ * How the local put reports that the bytes read from a source were bad: the source stream failed
+ * or ended early, its length or its SHA-256 is not the update's. The next source may do better.
+ */
+function isFaultOfSourceBytes(err: unknown): boolean {
+  return err instanceof SourceStreamError || err instanceof SizeMismatchError || codeOf(err) === 'SHARDSYNC_CHECKSUM_MISMATCH';
+}
+
+type OpenedSource = { kind: 'open'; body: Readable; etag: string } | { kind: 'superseded' } | { kind: 'unusable'; why: string };
+
+/**
+ * Opens a remote source's body, or says why it cannot serve this update: missing, holding
+ * another version, or failing (whatever the error, the next source is tried). `superseded`
+ * when a peer already holds a newer version of the key.
+ */
+async function openSource(source: Source, deps: TransferDeps, signal: AbortSignal | undefined): Promise<OpenedSource> {
+  try {
+    const store = deps.storeFor(source.datacenter, source.bucket);
+    const info = await store.head(source.key, { signal });
+    const held = info?.metadata[META.version];
+    // formatVersion strings sort like versions.
+    if (source.requireVersion !== undefined && held !== undefined && held > source.requireVersion) return { kind: 'superseded' };
+    if (info === undefined) return { kind: 'unusable', why: 'not found' };
+    if (source.requireVersion !== undefined && held !== source.requireVersion) return { kind: 'unusable', why: 'holds another version' };
+    const { body } = await store.get(source.key, { ifMatch: info.etag, signal });
+    return { kind: 'open', body, etag: info.etag };
+  } catch (err) {
+    if (signal?.aborted === true) throw err;
+    return { kind: 'unusable', why: codeOf(err) };
+  }
 }
 
 function sourcesFor(update: PutShardUpdate, staged: StagedPayload, deps: TransferDeps): Source[] {
@@ -155,7 +182,8 @@ function sourcesFor(update: PutShardUpdate, staged: StagedPayload, deps: Transfe
 /**
  * Server-side copy of a body this store already holds, but only after re-reading it proves its
  * SHA-256: a staged copy corrupted on disk must never become visible under the key.
- * Says why not when the source is missing or its bytes do not match.
+ * Says why not when the source is missing or its bytes do not match; a failure of the store
+ * itself is thrown (the apply is retried: the partition waits for its store).
  */
 async function copyVerified(
   source: Source,
@@ -166,9 +194,18 @@ async function copyVerified(
   deps: TransferDeps,
   signal: AbortSignal | undefined,
 ): Promise<TransferResult | 'not found' | 'digest mismatch'> {
+  // Errors of this store (down, slow) are thrown: they are not the staged copy's fault.
   const info = await deps.local.head(source.key, { signal });
   if (info === undefined) return 'not found';
-  const { body } = await deps.local.get(source.key, { ifMatch: info.etag, signal });
+  let body: Readable;
+  try {
+    ({ body } = await deps.local.get(source.key, { ifMatch: info.etag, signal }));
+  } catch (err) {
+    // Deleted or rewritten since the head: as good as not there.
+    const code = codeOf(err);
+    if (code === 'SHARDSYNC_OBJECT_NOT_FOUND' || code === 'SHARDSYNC_PRECONDITION_FAILED') return 'not found';
+    throw err;
+  }
   const digest = await hashStream(body);
   if (digest.sha256 !== update.sha256 || digest.size !== update.size) return 'digest mismatch';
   const copied = await writeGuard(() =>
