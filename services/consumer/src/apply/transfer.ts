@@ -119,7 +119,9 @@ async function transferReferenced(
       // Anything but the source's bytes failing is this datacenter's store failing (down, slow,
       // its bucket missing), a conflict or an abort: no other source would do better, and a store
       // that is down must make the partition wait, not count against SHARDSYNC_SOURCE_WAIT_MS
-      // and end in the dead-letter topic.
+      // and end in the dead-letter topic. A stalled source cannot pass for a slow local store:
+      // the local requests carry bytes already read (a single PUT's whole body, whole parts), so
+      // a source that stops sending ends in its own GET's idle timeout, a SourceStreamError here.
       if (!isFaultOfSourceBytes(err) || signal?.aborted === true) throw err;
       const code = codeOf(err);
       failures.push(`${where}: ${code}`);
