@@ -2,7 +2,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createInlinePayload, formatVersion, META, objectKeyOf, tombstoneKeyOf, type PutShardUpdate, type ShardUpdate, type Version } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
-import { MemoryObjectStore, StoreUnavailableError } from '@shardsync/objectstore';
+import { MemoryObjectStore, ObjectNotFoundError, StoreUnavailableError } from '@shardsync/objectstore';
 import { Applier } from '../src/apply/applier.js';
 import { TransferSlots } from '../src/apply/transfer-slots.js';
 import { LocalState } from '../src/state/local-state.js';
@@ -183,6 +183,30 @@ describe('Applier', () => {
     local.injectFault({ operation: 'head', key: '.shardsync/staging/s1', error: () => new StoreUnavailableError('injected outage'), times: 1 });
     const u: ShardUpdate = { ...put('k', v(7), 'staged bytes'), payload: { kind: 'staged', datacenter: 'dc-b', bucket: 'b', key: '.shardsync/staging/s1' } };
     await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_STORE_UNAVAILABLE', retriable: true });
+    expect(await applier.apply(u)).toMatchObject({ result: 'applied', mode: 'copy' });
+  });
+
+  it("the origin's store breaking off while it reads its own staged copy back is a retriable failure, never a dead letter", async () => {
+    const { local, applier } = setup();
+    await local.put('.shardsync/staging/s1', Buffer.from('staged bytes'));
+    const get = local.get.bind(local);
+    local.get = async (key, options) => {
+      const result = await get(key, options);
+      const broken = new PassThrough();
+      broken.write(Buffer.from('staged'));
+      setImmediate(() => broken.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })));
+      return { info: result.info, body: broken };
+    };
+    const u: ShardUpdate = { ...put('k', v(7), 'staged bytes'), payload: { kind: 'staged', datacenter: 'dc-b', bucket: 'b', key: '.shardsync/staging/s1' } };
+    await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_STORE_UNAVAILABLE', retriable: true });
+  });
+
+  it('a local staged copy deleted between reading it back and copying it is a missing source (retriable), not a dead letter', async () => {
+    const { local, applier } = setup();
+    await local.put('.shardsync/staging/s1', Buffer.from('staged bytes'));
+    local.injectFault({ operation: 'copy', error: () => new ObjectNotFoundError('deleted meanwhile'), times: 1 });
+    const u: ShardUpdate = { ...put('k', v(7), 'staged bytes'), payload: { kind: 'staged', datacenter: 'dc-b', bucket: 'b', key: '.shardsync/staging/s1' } };
+    await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_SOURCE_UNAVAILABLE', retriable: true });
     expect(await applier.apply(u)).toMatchObject({ result: 'applied', mode: 'copy' });
   });
 

@@ -49,15 +49,16 @@ export const producerEnvSchema = z.object({
    * the producer writes the bound to its origin store once per half window. A restarted producer
    * issues versions above its previous run's bound, i.e. up to one window ahead of the wall clock
    * until the clock catches up, so it must stay well below SHARDSYNC_MAX_CLOCK_DRIFT_MS (checked).
-   * Default 10 s; used only with SHARDSYNC_PRODUCER_ID.
+   * Unset: {@link clockLeaseWindowMs}. Used only with SHARDSYNC_PRODUCER_ID.
    */
-  SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS: z.coerce.number().int().min(1000, 'must be at least 1000 ms: the bound is rewritten every half window').default(DEFAULT_CLOCK_LEASE_WINDOW_MS),
+  SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS: z.coerce.number().int().min(1000, 'must be at least 1000 ms: the bound is rewritten every half window').optional(),
   /** Largest clock skew accepted from a version seen elsewhere. Default 60 s. */
   SHARDSYNC_MAX_CLOCK_DRIFT_MS: z.coerce.number().int().positive().default(60_000),
 }).superRefine((env, ctx) => {
   // Versions of a just-restarted producer lie up to one window ahead; another producer or a
   // consumer refuses a version more than the drift limit ahead, so the window must leave room for real skew.
-  if (env.SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS * 2 > env.SHARDSYNC_MAX_CLOCK_DRIFT_MS) {
+  const window = env.SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS;
+  if (window !== undefined && window * 2 > env.SHARDSYNC_MAX_CLOCK_DRIFT_MS) {
     ctx.addIssue({
       code: 'custom',
       path: ['SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS'],
@@ -67,6 +68,15 @@ export const producerEnvSchema = z.object({
 });
 
 export type ProducerEnv = z.output<typeof producerEnvSchema>;
+
+/**
+ * The clock lease window the producer uses: SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS, else 10 s,
+ * or half of SHARDSYNC_MAX_CLOCK_DRIFT_MS when that is less (a deployment with a tight drift
+ * limit gets a window that fits it without having to set one).
+ */
+export function clockLeaseWindowMs(env: Pick<ProducerEnv, 'SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS' | 'SHARDSYNC_MAX_CLOCK_DRIFT_MS'>): number {
+  return env.SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS ?? Math.min(DEFAULT_CLOCK_LEASE_WINDOW_MS, Math.floor(env.SHARDSYNC_MAX_CLOCK_DRIFT_MS / 2));
+}
 
 /**
  * The id of a producer started without `SHARDSYNC_PRODUCER_ID`: host, pid and a random part, so

@@ -9,7 +9,7 @@ import { logTo, retry, Shutdown, type Logger } from '@shardsync/runtime';
 import { parseTokens, TokenAuthenticator } from './auth/tokens.js';
 import { ClockLease } from './clock/lease.js';
 import { ObjectLeaseStore } from './clock/object-lease-store.js';
-import { generatedProducerId, type ProducerEnv } from './env.js';
+import { clockLeaseWindowMs, generatedProducerId, type ProducerEnv } from './env.js';
 import { buildServer } from './http/server.js';
 import { RedisIdempotencyStore } from './idempotency/redis-store.js';
 import { Idempotency } from './ingest/idempotency.js';
@@ -79,7 +79,7 @@ export class ProducerService {
     const clockLease =
       fixedId === undefined
         ? undefined
-        : await retry(() => ClockLease.acquire({ store: new ObjectLeaseStore(originStore, fixedId), clock, logger, windowMs: env.SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS }), { maxAttempts: 20, maxDelayMs: 3000 });
+        : await retry(() => ClockLease.acquire({ store: new ObjectLeaseStore(originStore, fixedId), clock, logger, windowMs: clockLeaseWindowMs(env) }), { maxAttempts: 20, maxDelayMs: 3000 });
     await redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis unavailable at start; Idempotency-Key requests get 503 until it answers'));
 
     const ingestor = new Ingestor({

@@ -1,7 +1,7 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { inflateInlinePayload, META, objectKeyOf, formatVersion, type PutShardUpdate, type StagedPayload } from '@shardsync/events';
 import { hashStream } from '@shardsync/integrity';
-import { SizeMismatchError, SourceStreamError, type ObjectStore, type WriteConditions } from '@shardsync/objectstore';
+import { SizeMismatchError, SourceStreamError, StoreUnavailableError, type ObjectStore, type WriteConditions } from '@shardsync/objectstore';
 import { ApplyError, codeOf } from './errors.js';
 import type { TransferSlots } from './transfer-slots.js';
 
@@ -208,11 +208,27 @@ async function copyVerified(
     if (code === 'SHARDSYNC_OBJECT_NOT_FOUND' || code === 'SHARDSYNC_PRECONDITION_FAILED') return 'not found';
     throw err;
   }
-  const digest = await hashStream(body);
+  let digest;
+  try {
+    digest = await hashStream(body);
+  } catch (err) {
+    if (signal?.aborted === true) throw err;
+    // The body's stream is not classified by the store (a reset, an idle timeout): this store
+    // failing, which is worth another attempt, not a reason to dead-letter.
+    const why = err instanceof Error ? err.message : String(err);
+    throw new StoreUnavailableError(`reading the staged copy ${source.key} back from ${deps.local.datacenter} broke off: ${why}`, { cause: err });
+  }
   if (digest.sha256 !== update.sha256 || digest.size !== update.size) return 'digest mismatch';
-  const copied = await writeGuard(() =>
-    deps.local.copy(source.key, key, { ...conditions, metadata, contentType: storedContentType(update.metadata), sourceIfMatch: info.etag, signal }),
-  );
+  let copied;
+  try {
+    copied = await writeGuard(() =>
+      deps.local.copy(source.key, key, { ...conditions, metadata, contentType: storedContentType(update.metadata), sourceIfMatch: info.etag, signal }),
+    );
+  } catch (err) {
+    // Deleted since it was read back: as good as not there.
+    if (codeOf(err) === 'SHARDSYNC_OBJECT_NOT_FOUND') return 'not found';
+    throw err;
+  }
   deps.onBytes(update.size);
   return { etag: copied.etag, bytes: update.size, mode: 'copy' };
 }
