@@ -11,6 +11,16 @@ import { rawS3Client } from '../demo/stores.js';
 import { benchKafka, waitForGroups } from './kafka.js';
 import { hotSpots, type HotSpot } from './profile.js';
 
+/** The environment of the bench's processes: no SHARDSYNC_* override may point them at another stack. */
+export function benchEnv(topologyPath: string, stateDir: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^SHARDSYNC_(KAFKA_|DC_|REDIS_|STATE_DIR|TOPOLOGY|LOG_LEVEL)/.test(k)) continue;
+    env[k] = v;
+  }
+  return { ...env, SHARDSYNC_TOPOLOGY: topologyPath, SHARDSYNC_STATE_DIR: stateDir, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', KAFKAJS_NO_PARTITIONER_WARNING: '1' };
+}
+
 /** What every scenario gets: the bench's own stack and topology, and helpers around them. */
 export interface BenchContext {
   readonly repoRoot: string;

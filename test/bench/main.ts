@@ -10,7 +10,7 @@ import { DEFAULT_KAFKA_VERSION, DEFAULT_S3PROXY_VERSION } from '@shardsync/infra
 import { ensureStack } from '../demo/stack.js';
 import { formatSeconds } from '../demo/units.js';
 import { capacitySection } from './capacity.js';
-import { type BenchContext, closeStores, stopAllBenchServices } from './context.js';
+import { type BenchContext, benchEnv, closeStores, stopAllBenchServices } from './context.js';
 import { benchKafka, warmUpGroups } from './kafka.js';
 import { latestScenarios, machine, profileSection, renderBenchmarksMd, renderScenarioText, writeRun, type BenchRun } from './report.js';
 import { RCLONE_MISSING, rcloneVersion } from './rclone.js';
@@ -100,16 +100,6 @@ function parseArgs(argv: readonly string[]): Args | 'help' {
   if (args.scenarios.length === 0) args.scenarios = [...SCENARIOS];
   else args.scenarios.sort((x, y) => SCENARIOS.indexOf(x) - SCENARIOS.indexOf(y));
   return args;
-}
-
-/** The environment of the bench's processes: no SHARDSYNC_* override may point them at another stack. */
-function benchEnv(topologyPath: string, stateDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^SHARDSYNC_(KAFKA_|DC_|REDIS_|STATE_DIR|TOPOLOGY|LOG_LEVEL)/.test(k)) continue;
-    env[k] = v;
-  }
-  return { ...env, SHARDSYNC_TOPOLOGY: topologyPath, SHARDSYNC_STATE_DIR: stateDir, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', KAFKAJS_NO_PARTITIONER_WARNING: '1' };
 }
 
 /** BENCHMARKS.md from the latest result of every scenario in bench-results/. */

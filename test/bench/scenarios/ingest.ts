@@ -14,7 +14,7 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** `loops` concurrent loops each calling `put(key, body)` with 1 KiB bodies for `durationMs`; returns accepted puts per second. */
-async function closedLoop(loops: number, durationMs: number, prefix: string, put: (key: string, body: Buffer) => Promise<void>): Promise<number> {
+export async function closedLoop(loops: number, durationMs: number, prefix: string, put: (key: string, body: Buffer) => Promise<void>): Promise<number> {
   const body = randomBytes(KiB);
   let n = 0;
   const start = performance.now();
