@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createLogger } from '@shardsync/runtime';
 import { MemoryIdempotencyStore } from '../src/idempotency/memory-store.js';
 import type { ClaimAnswer, ClaimOutcome, ClaimRef, CompleteOutcome } from '../src/idempotency/store.js';
@@ -72,6 +72,16 @@ const DAY_MS = 24 * 3600 * 1000;
 const accepted: Accepted = { eventId: 'e-1', dataset: 'ds', key: 'k', version: 'v1', sha256: null, size: 0 };
 const fast = { maxAttempts: 4, initialDelayMs: 1, maxDelayMs: 5 };
 
+/** An Idempotency on fake timers (restored after the test), with the store's extends spied on. */
+function keptAlive() {
+  vi.useFakeTimers();
+  onTestFinished(() => void vi.useRealTimers());
+  const store = new MemoryIdempotencyStore();
+  const extend = vi.spyOn(store, 'extend');
+  const idempotency = new Idempotency(store, DAY_MS, createLogger('test', {}, 'silent'), { backgroundRetry: fast });
+  return { idempotency, extend };
+}
+
 function setup(failures: number) {
   const store = new FlakyCompleteStore(failures);
   const logger = createLogger('test', {}, 'silent');
@@ -129,47 +139,29 @@ describe('Idempotency', () => {
   });
 
   it('a claim made less than half an interval before a round is not extended in it, so short requests cost no extend', async () => {
-    vi.useFakeTimers();
-    try {
-      const store = new MemoryIdempotencyStore();
-      const extend = vi.spyOn(store, 'extend');
-      const idempotency = new Idempotency(store, DAY_MS, createLogger('test', {}, 'silent'), { backgroundRetry: fast });
-      const long = pendingRequest(idempotency, 'long', accepted);
-      await vi.advanceTimersByTimeAsync(CLAIM_REFRESH_MS - 10_000);
-      const short = pendingRequest(idempotency, 'short', accepted);
-      await vi.advanceTimersByTimeAsync(20_000);
-      short.finish();
-      expect(await short.answer).toEqual(accepted);
-      expect(extend.mock.calls.map(([claim]) => claim.key)).toEqual(['long']);
-      long.finish();
-      await long.answer;
-      await idempotency.close();
-    } finally {
-      vi.useRealTimers();
-    }
+    const { idempotency, extend } = keptAlive();
+    const long = pendingRequest(idempotency, 'long', accepted);
+    await vi.advanceTimersByTimeAsync(CLAIM_REFRESH_MS - 10_000);
+    const short = pendingRequest(idempotency, 'short', accepted);
+    await vi.advanceTimersByTimeAsync(20_000);
+    short.finish();
+    expect(await short.answer).toEqual(accepted);
+    expect(extend.mock.calls.map(([claim]) => claim.key)).toEqual(['long']);
+    long.finish();
+    await long.answer;
+    await idempotency.close();
   });
 
   it('a request running longer than a claim lives keeps extending its claim until it ends', async () => {
-    vi.useFakeTimers();
-    try {
-      const store = new MemoryIdempotencyStore();
-      const extend = vi.spyOn(store, 'extend');
-      const idempotency = new Idempotency(store, DAY_MS, createLogger('test', {}, 'silent'), { backgroundRetry: fast });
-      let finish = (): void => undefined;
-      const running = idempotency.run('tests', 'long-upload', 'PUT ds/big', async () => {
-        await new Promise<void>((resolve) => (finish = resolve));
-        return accepted;
-      });
-      await vi.advanceTimersByTimeAsync(3.5 * CLAIM_REFRESH_MS);
-      expect(extend).toHaveBeenCalledTimes(3);
-      expect(extend).toHaveBeenCalledWith(expect.objectContaining({ scope: 'tests', key: 'long-upload' }));
-      finish();
-      expect(await running).toEqual(accepted);
-      await vi.advanceTimersByTimeAsync(5 * CLAIM_REFRESH_MS);
-      expect(extend).toHaveBeenCalledTimes(3);
-    } finally {
-      vi.useRealTimers();
-    }
+    const { idempotency, extend } = keptAlive();
+    const upload = pendingRequest(idempotency, 'long-upload', accepted);
+    await vi.advanceTimersByTimeAsync(3.5 * CLAIM_REFRESH_MS);
+    expect(extend).toHaveBeenCalledTimes(3);
+    expect(extend).toHaveBeenCalledWith(expect.objectContaining({ scope: 'tests', key: 'long-upload' }));
+    upload.finish();
+    expect(await upload.answer).toEqual(accepted);
+    await vi.advanceTimersByTimeAsync(5 * CLAIM_REFRESH_MS);
+    expect(extend).toHaveBeenCalledTimes(3);
   });
 });
 
