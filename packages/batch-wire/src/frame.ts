@@ -16,6 +16,15 @@
 
 export const BATCH_FRAME_CONTENT_TYPE = 'application/vnd.shardsync.batch-v1';
 
+/**
+ * The answer header by which a producer says which forms of `POST /v1/batch` it reads (value
+ * {@link BATCH_FORMATS}), on every answer to that route, errors included. Producers older than the
+ * binary form never send it: a 400 without it to a binary request comes from one of them, and the
+ * client sends the same items again in the JSON form (a rolling upgrade needs no client setting).
+ */
+export const BATCH_FORMATS_HEADER = 'x-shardsync-batch-formats';
+export const BATCH_FORMATS = 'json, binary';
+
 const MAGIC = Buffer.from('SSB1', 'latin1');
 // Fatal: a key or dataset with a byte that is not UTF-8 is refused, never turned into U+FFFD.
 const UTF8 = new TextDecoder('utf-8', { fatal: true });

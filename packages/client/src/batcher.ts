@@ -1,10 +1,10 @@
-import { BATCH_FRAME_CONTENT_TYPE, encodeBatchFrame } from '@shardsync/batch-wire';
+import { BATCH_FORMATS_HEADER, BATCH_FRAME_CONTENT_TYPE, encodeBatchFrame } from '@shardsync/batch-wire';
 import { errorFrom, parseJson, snippet } from './answer.js';
 import { bodySource } from './body.js';
 import { abortError, classifyNetworkError, ShardsyncClientError } from './errors.js';
-import type { BatchOptions } from './options.js';
+import type { BatchFormat, BatchOptions } from './options.js';
 import { retryAfterMs } from './retry.js';
-import type { Transport } from './transport.js';
+import type { HttpAnswer, Transport } from './transport.js';
 
 /** One update of a `POST /v1/batch` (README "Producer HTTP API"), its body still apart. */
 export type BatchWireItem =
@@ -37,6 +37,12 @@ interface Pending {
 const PATH = '/v1/batch';
 /** Fewer items than this are not split over several requests: each request has its own cost. */
 const MIN_SPLIT_ITEMS = 8;
+/**
+ * After a producer without the binary form refused it, batches go in the JSON form for this long,
+ * then the binary form is tried again: a rolling upgrade of the producers ends, and the cheaper
+ * form comes back without a restart, at the cost of one refused request per interval until then.
+ */
+const JSON_FALLBACK_MS = 60_000;
 
 /**
  * Coalesces updates into `POST /v1/batch` requests, the way a Kafka producer fills record
@@ -50,6 +56,8 @@ export class Batcher {
   #queue: Pending[] = [];
   #inFlight = 0;
   #scheduled = false;
+  /** When a producer last refused the binary form (see {@link JSON_FALLBACK_MS}). */
+  #binaryRefusedAt: number | undefined;
 
   constructor(transport: Transport, limits: Required<BatchOptions>) {
     this.#transport = transport;
@@ -124,8 +132,13 @@ export class Batcher {
     const what = `batch of ${batch.length} update${batch.length === 1 ? '' : 's'}`;
     let outcomes: ItemOutcome[];
     try {
-      const { contentType, body } = this.#limits.format === 'binary' ? { contentType: BATCH_FRAME_CONTENT_TYPE, body: encodeFrame(batch) } : { contentType: 'application/json', body: encodeJson(batch) };
-      const answer = await this.#transport.send({ method: 'POST', path: PATH, headers: { 'content-type': contentType }, body: bodySource(body, undefined) });
+      const format = this.#format();
+      let answer = await this.#post(batch, format);
+      if (format === 'binary' && refusesBinaryForm(answer, what)) {
+        // Nothing of a request the producer could not read was emitted: the same items, readable.
+        this.#binaryRefusedAt = Date.now();
+        answer = await this.#post(batch, 'json');
+      }
       if (answer.status === 200) {
         outcomes = itemOutcomes(answer.body, batch.length, what);
       } else {
@@ -138,6 +151,27 @@ export class Batcher {
     }
     batch.forEach((p, i) => p.settle(outcomes[i] ?? { kind: 'failed', error: new ShardsyncClientError('SHARDSYNC_CLIENT_BAD_RESPONSE', `${what}: no answer for item ${i}`, { retriable: false }) }));
   }
+
+  /** The configured form, unless a producer refused the binary one less than {@link JSON_FALLBACK_MS} ago. */
+  #format(): BatchFormat {
+    if (this.#limits.format === 'json') return 'json';
+    return this.#binaryRefusedAt !== undefined && Date.now() - this.#binaryRefusedAt < JSON_FALLBACK_MS ? 'json' : 'binary';
+  }
+
+  #post(batch: readonly Pending[], format: BatchFormat): Promise<HttpAnswer> {
+    const { contentType, body } = format === 'binary' ? { contentType: BATCH_FRAME_CONTENT_TYPE, body: encodeFrame(batch) } : { contentType: 'application/json', body: encodeJson(batch) };
+    return this.#transport.send({ method: 'POST', path: PATH, headers: { 'content-type': contentType }, body: bodySource(body, undefined) });
+  }
+}
+
+/**
+ * Whether the answer to a binary request is that of a producer older than the binary form: a 400
+ * with its invalid-request code (the frame is neither UTF-8 nor JSON to it), without the header by
+ * which newer producers name the forms they read. A newer producer's 400 (a frame that does not
+ * add up) carries the header and is the caller's error; a proxy's 400 has no producer code.
+ */
+function refusesBinaryForm(answer: HttpAnswer, what: string): boolean {
+  return answer.status === 400 && answer.headers[BATCH_FORMATS_HEADER] === undefined && errorFrom(answer, what).code === 'SHARDSYNC_INVALID_REQUEST';
 }
 
 /** The per-item answers of a 200; a malformed answer fails every item, without retry (some may have been emitted). */

@@ -37,7 +37,9 @@ export interface BatchOptions {
   /**
    * How a batch request is encoded. `binary` (default): raw bodies after JSON descriptions, read
    * by producers since the binary form exists; `json`: bodies in base64, which every producer
-   * reads. Upgrade the producers first, or use `json` until they are.
+   * reads. A producer older than the binary form refuses it with a 400 the client recognises: it
+   * sends the same items again as JSON and keeps to JSON for a minute before trying binary again,
+   * so clients may be upgraded before the producers.
    */
   format?: BatchFormat;
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { BATCH_FRAME_CONTENT_TYPE, decodeBatchFrame } from '@shardsync/batch-wire';
-import { describe, expect, it } from 'vitest';
+import { BATCH_FORMATS, BATCH_FORMATS_HEADER, BATCH_FRAME_CONTENT_TYPE, decodeBatchFrame } from '@shardsync/batch-wire';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { ShardsyncClient, type ShardsyncClientOptions } from '../src/index.js';
 import { ACCEPTED, startFakeProducer, type FakeReply } from './fake-producer.js';
 import { rejection } from './rejection.js';
@@ -158,6 +158,52 @@ describe('ShardsyncClient with batch', () => {
     expect(put).toMatchObject({ operation: 'put', key: 'a', body: Buffer.from([0, 255, 7]) });
     expect(put?.bodyLength).toBeUndefined();
     expect(del).toMatchObject({ operation: 'delete', key: 'b' });
+    await client.close();
+  });
+
+  it('a producer older than the binary form (a 400 without the formats header) gets the same items again as JSON, for a minute', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    onTestFinished(() => void vi.useRealTimers());
+    const seen: Seen = [];
+    const forms: Array<string | undefined> = [];
+    // What a producer before the binary form answers to a frame: it reads every body as JSON.
+    const old: FakeReply = (req, res) => {
+      forms.push(req.headers['content-type']);
+      if (req.headers['content-type'] === 'application/json') {
+        batchReply(seen)(req, res);
+        return;
+      }
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'SHARDSYNC_INVALID_REQUEST', message: 'the body is not valid JSON: Unexpected token' }));
+      });
+    };
+    const fake = await startFakeProducer([old]);
+    const client = batchingClient(fake.url);
+    const answers = await Promise.all([client.put('ds', 'a', new Uint8Array([0, 255, 7])), client.delete('ds', 'b')]);
+    expect(answers.map((a) => a.key)).toEqual(['a', 'b']);
+    expect(forms).toEqual([BATCH_FRAME_CONTENT_TYPE, 'application/json']);
+    expect(seen[0]?.map((i) => [i.key, i.body])).toEqual([
+      ['a', Buffer.from([0, 255, 7])],
+      ['b', undefined],
+    ]);
+
+    await client.put('ds', 'c', 'x'); // within the minute: JSON at once
+    vi.setSystemTime(Date.now() + 61_000);
+    await client.put('ds', 'd', 'y'); // after it: binary tried again, refused again
+    expect(forms.slice(2)).toEqual(['application/json', BATCH_FRAME_CONTENT_TYPE, 'application/json']);
+    expect(seen.flat().map((i) => i.key)).toEqual(['a', 'b', 'c', 'd']);
+    await client.close();
+  });
+
+  it('a 400 of a producer that reads the binary form fails the calls without a JSON retry', async () => {
+    const refusal = { error: 'SHARDSYNC_INVALID_REQUEST', message: 'items[0]: "bodyLength" is 3 but only 2 body bytes are left' };
+    const fake = await startFakeProducer([{ status: 400, json: refusal, headers: { [BATCH_FORMATS_HEADER]: BATCH_FORMATS } }]);
+    const client = batchingClient(fake.url);
+    const error = await rejection(client.put('ds', 'a', 'x'));
+    expect([error.code, error.status, error.attempts]).toEqual(['SHARDSYNC_INVALID_REQUEST', 400, 1]);
+    expect(fake.requests.map((r) => r.headers['content-type'])).toEqual([BATCH_FRAME_CONTENT_TYPE]);
     await client.close();
   });
 

@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { type IncomingHttpHeaders, request } from 'node:http';
 import { onTestFinished } from 'vitest';
 import type { Topology } from '@shardsync/config';
 import type { Clock } from '@shardsync/events';
@@ -33,7 +33,7 @@ export function auth(token = TOKEN): Record<string, string> {
  * Sends a request with its path exactly as given: fetch() normalises `..` segments away before
  * sending, so keys that must be refused by the server would never reach it.
  */
-export function rawRequest(baseUrl: string, method: string, path: string, headers: Record<string, string>, body: Buffer | string = ''): Promise<{ status: number; json: unknown }> {
+export function rawRequest(baseUrl: string, method: string, path: string, headers: Record<string, string>, body: Buffer | string = ''): Promise<{ status: number; json: unknown; headers: IncomingHttpHeaders }> {
   const url = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const req = request({ host: url.hostname, port: url.port, method, path, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
@@ -42,7 +42,7 @@ export function rawRequest(baseUrl: string, method: string, path: string, header
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         try {
-          resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as unknown });
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as unknown, headers: res.headers });
         } catch (err) {
           reject(new Error(`not JSON (${res.statusCode}): ${text}`, { cause: err }));
         }

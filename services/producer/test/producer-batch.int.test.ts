@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { BATCH_FRAME_CONTENT_TYPE, encodeBatchFrame } from '@shardsync/batch-wire';
+import { BATCH_FORMATS, BATCH_FORMATS_HEADER, BATCH_FRAME_CONTENT_TYPE, encodeBatchFrame } from '@shardsync/batch-wire';
 import { describe, expect, it } from 'vitest';
 import { decodeShardUpdate, inflateInlinePayload, type ShardUpdate } from '@shardsync/events';
 import { createTestTopology, readTopic, uniqueName } from '@shardsync/testing';
@@ -83,6 +83,8 @@ describe('producer POST /v1/batch', () => {
     const short = encodeBatchFrame(description, [small, staged.subarray(1)]);
     const refused = await rawRequest(producer.url, 'POST', '/v1/batch', headers, short);
     expect({ status: refused.status, error: (refused.json as { error: string }).error }).toEqual({ status: 400, error: 'SHARDSYNC_INVALID_REQUEST' });
+    // The header tells a client this 400 is about the frame, not a producer that reads only JSON.
+    expect(refused.headers[BATCH_FORMATS_HEADER]).toBe(BATCH_FORMATS);
     expect((refused.json as { message: string }).message).toMatch(/items\[2\]: "bodyLength" is 10240 but only 10239 body bytes are left/);
     expect(await eventsOn(topology.kafka.topics.updates)).toEqual([]);
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { BATCH_FRAME_CONTENT_TYPE } from '@shardsync/batch-wire';
+import { BATCH_FORMATS, BATCH_FORMATS_HEADER, BATCH_FRAME_CONTENT_TYPE } from '@shardsync/batch-wire';
 import { registerOpsRoutes, type Logger, type ReadinessCheck } from '@shardsync/runtime';
 import { TokenAuthenticator, type TokenGrant } from '../auth/tokens.js';
 import { ProducerError } from '../errors.js';
@@ -133,6 +133,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   // items' events reach Kafka together. Items are independent, as if sent concurrently; each
   // one's answer is a 202 only once its event is acknowledged.
   app.post('/v1/batch', async (req, reply) => {
+    // First, so that errors carry it too: a client tells this producer from one without the binary form by it.
+    reply.header(BATCH_FORMATS_HEADER, BATCH_FORMATS);
     const grant = authorize(req, deps.auth, undefined);
     contentLength(req, deps.batchMaxBytes);
     const body = await readBody(req.raw, deps.batchMaxBytes);
