@@ -97,6 +97,24 @@ function setup(failures: number) {
 }
 
 describe('Idempotency', () => {
+  it('a retry whose body is not the first one\'s is refused with 422; with the same body it gets the first answer, and the work runs once', async () => {
+    const idempotency = new Idempotency(new MemoryIdempotencyStore(), 60_000, createLogger('test', {}, 'silent'));
+    const first: Accepted = { eventId: 'e-1', dataset: 'ds', key: 'k', version: 'v1', sha256: 'a'.repeat(64), size: 3 };
+    const work = vi.fn(async () => first);
+    const asked: Accepted[] = [];
+    const bodyIs = (same: boolean) => async (answer: Accepted) => {
+      asked.push(answer);
+      return same;
+    };
+    expect(await idempotency.run('tests', 'request-1', 'PUT ds/k', work, bodyIs(false))).toEqual(first);
+    expect(asked).toEqual([]); // a first request has no earlier body to be compared with
+    await idempotency.close(); // records the answer (at the end of the turn otherwise)
+    await expect(idempotency.run('tests', 'request-1', 'PUT ds/k', work, bodyIs(false))).rejects.toMatchObject({ code: 'SHARDSYNC_IDEMPOTENCY_KEY_REUSED', status: 422 });
+    expect(await idempotency.run('tests', 'request-1', 'PUT ds/k', work, bodyIs(true))).toEqual(first);
+    expect(asked).toEqual([first, first]);
+    expect(work).toHaveBeenCalledTimes(1);
+  });
+
   it('an answer whose first recording attempts fail is recorded by a later one, so a retry gets it and emits nothing', async () => {
     const { store, idempotency, errors, run, emitted } = setup(2);
     expect(await run()).toEqual(accepted);

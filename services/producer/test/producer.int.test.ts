@@ -59,6 +59,32 @@ describe('producer', () => {
     expect(await eventsOn(topology.kafka.topics.updates)).toHaveLength(1);
   });
 
+  it('the same Idempotency-Key with another body of the same length is 422 and emits nothing, for inline and staged bodies', async () => {
+    const topology = await createTestTopology();
+    const producer = await startTestProducer(topology);
+    const dataset = topology.datasets[0]!.name;
+    const large = randomBytes(64 * 1024); // over the test producer's inline limit: staged
+    const cases = [
+      { key: 'idem/small', body: Buffer.from('body x'), other: Buffer.from('body y') },
+      { key: 'idem/large', body: large, other: Buffer.concat([large.subarray(0, -1), Buffer.from([large.at(-1)! ^ 1])]) },
+    ];
+    for (const { key, body, other } of cases) {
+      const idempotencyKey = uniqueName('request');
+      const send = (bytes: Buffer) => fetch(`${producer.url}/v1/objects/${dataset}/${key}`, { method: 'PUT', headers: { ...auth(), 'idempotency-key': idempotencyKey }, body: bytes });
+      const first = await send(body);
+      expect(first.status).toBe(202);
+      const reused = await send(other);
+      expect(reused.status).toBe(422);
+      expect(await reused.json()).toMatchObject({ error: 'SHARDSYNC_IDEMPOTENCY_KEY_REUSED', message: expect.stringContaining(sha(body)) as string });
+      const retried = await send(body);
+      expect(retried.status).toBe(202);
+      expect(await retried.json()).toEqual(await first.json());
+    }
+    const events = await eventsOn(topology.kafka.topics.updates);
+    // One event per key, of the first body; the keys may sit in different partitions.
+    expect(events.map((e) => [e.key, e.sha256]).sort()).toEqual(cases.map((c) => [c.key, sha(c.body)]).sort());
+  });
+
   it('every bad input gets its status and a JSON error, and nothing reaches the topic', async () => {
     const topology = await createTestTopology();
     const producer = await startTestProducer(topology);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ProducerError } from '../errors.js';
 
@@ -56,4 +57,21 @@ export async function startBody(body: Readable | Buffer, inlineMaxBytes: number,
     }
   }
   return { kind: 'streaming', stream: Readable.from(rest(), { objectMode: false }) };
+}
+
+/**
+ * Lower-case hex SHA-256 of a whole body, read to its end without keeping it (a retried request's
+ * body, compared with the first one's); more than `maxBytes` is refused as it would be on a first try.
+ */
+export async function bodySha256(body: Readable | Buffer, maxBytes: number, onBytes: (n: number) => void = () => undefined): Promise<string> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of Buffer.isBuffer(body) ? [body] : (body as AsyncIterable<unknown>)) {
+    const bytes = toBuffer(chunk);
+    size += bytes.length;
+    onBytes(bytes.length);
+    if (size > maxBytes) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `the body exceeds this producer's limit of ${maxBytes} bytes`);
+    hash.update(bytes);
+  }
+  return hash.digest('hex');
 }

@@ -91,7 +91,12 @@ export class Idempotency {
     await Promise.all([...this.#pending]);
   }
 
-  async run(scope: string, key: string | undefined, fingerprint: string, work: () => Promise<Accepted>): Promise<Accepted> {
+  /**
+   * Runs `work` once per (scope, key). `fingerprint` describes the request as far as it is known
+   * before its body is read; `sameBody`, given for requests whose body the fingerprint cannot
+   * describe, is asked on a retry whether this request's body is the first one's (it reads it).
+   */
+  async run(scope: string, key: string | undefined, fingerprint: string, work: () => Promise<Accepted>, sameBody?: (first: Accepted) => Promise<boolean>): Promise<Accepted> {
     if (key === undefined) return work();
     if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
       throw new ProducerError('SHARDSYNC_INVALID_REQUEST', `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters`);
@@ -119,7 +124,11 @@ export class Idempotency {
       if (outcome.result.fingerprint !== fingerprint) {
         throw new ProducerError('SHARDSYNC_IDEMPOTENCY_KEY_REUSED', `Idempotency-Key "${key}" was used for a different request`);
       }
-      return outcome.result.body as unknown as Accepted;
+      const first = outcome.result.body as unknown as Accepted;
+      if (sameBody !== undefined && !(await sameBody(first))) {
+        throw new ProducerError('SHARDSYNC_IDEMPOTENCY_KEY_REUSED', `Idempotency-Key "${key}" was used for a request with another body (the first one's SHA-256 is ${first.sha256 ?? 'none'})`);
+      }
+      return first;
     }
     let accepted: Accepted;
     this.#keepClaim(claim);

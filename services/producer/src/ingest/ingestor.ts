@@ -21,7 +21,7 @@ import type { Logger } from '@shardsync/runtime';
 import type { ClockLease } from '../clock/lease.js';
 import { ClockLeaseError, ProducerError } from '../errors.js';
 import type { ProducerMetrics } from '../metrics.js';
-import { startBody } from './body.js';
+import { bodySha256, startBody } from './body.js';
 import { toApiError } from './errors.js';
 import type { Idempotency } from './idempotency.js';
 import { parseAnnouncement } from './announcement.js';
@@ -89,6 +89,9 @@ export class Ingestor implements Ingest {
       throw new ProducerError('SHARDSYNC_INVALID_REQUEST', 'x-shardsync-sha256 must be 64 hexadecimal characters');
     }
     const fingerprint = `PUT ${req.dataset}/${req.key} ${declared ?? ''} ${req.contentLength ?? ''}`;
+    // A retry's body is read and hashed (it was sent anyway): another body of the same length
+    // under the same key is a client's mistake to refuse, not a retry to answer as the first.
+    const sameBody = async (first: Accepted) => (await bodySha256(req.body, this.#d.options.maxBodyBytes, (n) => this.#d.metrics.bytesIn.inc(n))) === first.sha256;
     return this.#d.idempotency.run(req.grant.name, req.idempotencyKey, fingerprint, async () => {
       const eventId = randomUUID();
       const staged = await this.#receiveBody(req, eventId, declared);
@@ -116,7 +119,7 @@ export class Ingestor implements Ingest {
         if (stagedKey !== undefined) await this.#cleanupStaged(stagedKey, err);
         throw err;
       }
-    });
+    }, sameBody);
   }
 
   async delete(req: DeleteRequest): Promise<Accepted> {
