@@ -45,6 +45,12 @@ function printEndpoints(topology: Topology, stack: RunningStack, services: Servi
   say(`logs       ${join(stack.status.stateDir, 'logs')}`);
 }
 
+/** How to stop what --keep-running left up: the services by pid, and the stack if this run started it. */
+function printStop(stack: RunningStack, services: Services): void {
+  const pids = services.all().map((c) => c.pid);
+  say(`stop it with: kill ${pids.join(' ')}${stack.startedHere.length > 0 ? ' && npm run stack:down' : ''}`);
+}
+
 function waitForSignal(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 }
@@ -95,6 +101,7 @@ async function run(options: CompiledDemoOptions, cleanup: Cleanup, signal: Abort
     printEndpoints(topology, stack, services, token);
     if (options.keepRunning) {
       state.keep = true;
+      printStop(stack, services);
       return true;
     }
     say('\nrunning; Ctrl-C stops every process this run started');
@@ -175,8 +182,7 @@ async function run(options: CompiledDemoOptions, cleanup: Cleanup, signal: Abort
     state.keep = true;
     say('\n--keep-running: everything stays up');
     printEndpoints(topology, stack, services, token);
-    const pids = services.all().map((c) => c.pid);
-    say(`stop it with: kill ${pids.join(' ')}${stack.startedHere.length > 0 ? ' && npm run stack:down' : ''}`);
+    printStop(stack, services);
   }
   return ok;
 }

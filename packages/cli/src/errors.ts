@@ -56,13 +56,15 @@ export interface DescribedError {
 export interface HintContext {
   readonly topologyFile?: string | undefined;
   readonly brokers?: readonly string[] | undefined;
+  /** Where the brokers come from when not from the file (the environment override that set them). */
+  readonly brokersFrom?: string | undefined;
 }
 
 function hintFor(code: string, context: HintContext): string | undefined {
   const where = context.topologyFile === undefined ? 'the topology' : context.topologyFile;
   switch (code) {
     case 'SHARDSYNC_EVENTLOG_UNAVAILABLE':
-      return `check that Kafka answers at ${context.brokers?.join(', ') ?? 'kafka.brokers'} (from ${where}); for the local stack: npm run stack:status`;
+      return `check that Kafka answers at ${context.brokers?.join(', ') ?? 'kafka.brokers'} (from ${context.brokersFrom ?? where}); for the local stack: npm run stack:status`;
     case 'SHARDSYNC_EVENTLOG_TOPIC_MISSING':
       return 'create the topics with: shardsync init';
     case 'SHARDSYNC_NO_SUCH_BUCKET':

@@ -10,7 +10,7 @@ import { reconcile } from './commands/reconcile.js';
 import { status } from './commands/status.js';
 import { verify } from './commands/verify.js';
 import { CliContext } from './context.js';
-import { describeError, UsageError } from './errors.js';
+import { describeError, UsageError, type HintContext } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import { formatError, formatResult, type CommandResult } from './output.js';
 import { silentProgress, TerminalProgress } from './progress.js';
@@ -217,9 +217,10 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
   return program;
 }
 
-function hintContext(ctx: CliContext): { topologyFile?: string; brokers?: readonly string[] } {
+function hintContext(ctx: CliContext): HintContext {
   try {
-    return { topologyFile: ctx.topologyFile, brokers: ctx.topology.kafka.brokers };
+    const brokersFrom = (ctx.env['SHARDSYNC_KAFKA_BROKERS'] ?? '') === '' ? undefined : 'SHARDSYNC_KAFKA_BROKERS';
+    return { topologyFile: ctx.topologyFile, brokers: ctx.topology.kafka.brokers, brokersFrom };
   } catch {
     return { topologyFile: ctx.topologyFile };
   }

@@ -47,12 +47,14 @@ describe('results and errors', () => {
     expect(JSON.parse(json.text)).toEqual({ error: 'SHARDSYNC_CLI_CONFLICT', message: 'another replay is running', retriable: false, hint: 'wait for it' });
   });
 
-  it("keeps other packages' error codes and adds a hint naming the brokers", () => {
+  it("keeps other packages' error codes and adds a hint naming the brokers and where they come from", () => {
     const kafkaDown = Object.assign(new Error('reading the lag: Kafka is unavailable'), { code: 'SHARDSYNC_EVENTLOG_UNAVAILABLE', retriable: true });
     const described = describeError(kafkaDown, { brokers: ['127.0.0.1:19092'], topologyFile: '/x/shardsync.topology.yaml' });
     expect(described.code).toBe('SHARDSYNC_EVENTLOG_UNAVAILABLE');
     expect(described.retriable).toBe(true);
-    expect(described.hint).toContain('127.0.0.1:19092');
+    expect(described.hint).toContain('127.0.0.1:19092 (from /x/shardsync.topology.yaml)');
+    const overridden = describeError(kafkaDown, { brokers: ['127.0.0.1:26099'], topologyFile: '/x/shardsync.topology.yaml', brokersFrom: 'SHARDSYNC_KAFKA_BROKERS' });
+    expect(overridden.hint).toContain('127.0.0.1:26099 (from SHARDSYNC_KAFKA_BROKERS)');
   });
 
   it('describes anything thrown, even a non-error', () => {
@@ -105,7 +107,14 @@ describe('rendering', () => {
       },
     ],
     deadLetters: { topic: 'shardsync.updates.dlq', depth: 3, pending: 1, discarded: 1 },
-    lastPasses: { available: true, passes: [{ dataset: 'models', summary: { passId: 'p', finishedAt: '2026-01-01T00:00:00.000Z', dryRun: false, deep: false, divergentKeys: 3, repaired: 3, remaining: 0, converged: true } }] },
+    lastPasses: {
+      available: true,
+      passes: [
+        { dataset: 'models', summary: { passId: 'p', finishedAt: '2026-01-01T00:00:00.000Z', dryRun: false, deep: false, datacenters: ['dc-a', 'dc-b'], targets: ['dc-a', 'dc-b'], divergentKeys: 3, repaired: 3, remaining: 0, converged: true } },
+        // What `bootstrap --datacenter dc-b --dry-run` records.
+        { dataset: 'logs', summary: { passId: 'q', finishedAt: '2026-01-01T00:00:00.000Z', dryRun: true, deep: false, datacenters: ['dc-a', 'dc-b'], targets: ['dc-b'], divergentKeys: 1, repaired: 0, remaining: 1, converged: false } },
+      ],
+    },
     healthy: false,
     problems: ['dc-b: something'],
   };
@@ -116,6 +125,7 @@ describe('rendering', () => {
     expect(text).toContain('dc-b        none running         1,234                   3  4 min 05 s ago    SHARDSYNC_STORE_UNAVAILABLE');
     expect(text).toContain('dead letters: 3 in shardsync.updates.dlq, 1 not replayed, 1 discarded');
     expect(text).toContain('last reconcile pass of models: 2026-01-01T00:00:00.000Z, 3 divergent key(s), 3 repaired, converged');
+    expect(text).toContain('last reconcile pass of logs: 2026-01-01T00:00:00.000Z (dry run) (repairing dc-b only), 1 divergent key(s), 0 repaired, 1 divergent copy left');
     expect(text).toMatch(/problems:\n {2}- dc-b: something$/);
   });
 

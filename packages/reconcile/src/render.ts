@@ -63,7 +63,7 @@ export function renderPassReport(report: PassReport, options: { maxKeys?: number
   const perKey = report.divergentKeys === 0 ? '' : ` (${report.requestsPerDivergentKey.toFixed(1)} per divergent key)`;
   const deep = report.deep ? ` · re-read ${formatBytes(report.totals.deepBytes)} in ${report.totals.deepObjects} objects` : '';
   lines.push(
-    `${report.divergentKeys} divergent keys · ${formatBytes(report.bytesMoved)} moved · ${report.requests.total} requests beyond listing${perKey}${deep} · ${formatDuration(report.durationMs)}`,
+    `${report.divergentKeys} divergent key${report.divergentKeys === 1 ? '' : 's'} · ${formatBytes(report.bytesMoved)} moved · ${report.requests.total} requests beyond listing${perKey}${deep} · ${formatDuration(report.durationMs)}`,
   );
   lines.push(
     report.converged

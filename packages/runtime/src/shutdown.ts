@@ -36,7 +36,8 @@ export class Shutdown {
           this.#logger.error({ err, step: step.name }, 'shutdown step failed');
         }
       }
-      this.#logger.info('closed');
+      // Named by its steps: a service's own shutdown runs inside its process's, and both log this.
+      this.#logger.info({ steps: this.#steps.map((s) => s.name) }, 'closed');
     })();
     return this.#closing;
   }

@@ -110,7 +110,7 @@ export class ProducerService {
       ],
     });
     const url = await app.listen({ host: env.SHARDSYNC_PRODUCER_HOST, port: env.SHARDSYNC_PRODUCER_PORT });
-    logger.info({ url, datacenter, producerId, clockLease: clockLease !== undefined }, 'producer started');
+    logger.info({ url, producerId, clockLease: clockLease !== undefined }, 'producer started'); // the logger carries the datacenter
 
     return new ProducerService(url, metrics, async () => {
       const steps = new Shutdown(logger);

@@ -9,6 +9,9 @@ export interface LastPassSummary {
   readonly finishedAt: string;
   readonly dryRun: boolean;
   readonly deep: boolean;
+  /** The datacenters the pass compared, and those it repaired (fewer for a bootstrap of one). */
+  readonly datacenters: readonly string[];
+  readonly targets: readonly string[];
   readonly divergentKeys: number;
   readonly repaired: number;
   readonly remaining: number;
@@ -48,6 +51,8 @@ export function summarise(report: PassReport): LastPassSummary {
     finishedAt: report.finishedAt,
     dryRun: report.dryRun,
     deep: report.deep,
+    datacenters: report.datacenters,
+    targets: report.targets,
     divergentKeys: report.divergentKeys,
     repaired: report.totals.repaired,
     remaining: report.remaining,

@@ -204,6 +204,9 @@ function renderLastPasses(status: LastPassStatus): string[] {
     if (p.summary === undefined) return `last reconcile pass of ${p.dataset}: none recorded`;
     const s = p.summary;
     const outcome = s.converged ? 'converged' : `${s.remaining} divergent cop${s.remaining === 1 ? 'y' : 'ies'} left`;
-    return `last reconcile pass of ${p.dataset}: ${s.finishedAt}${s.dryRun ? ' (dry run)' : ''}, ${s.divergentKeys} divergent key(s), ${s.repaired} repaired, ${outcome}`;
+    // A pass that repairs only some datacenters (`bootstrap`, `reconcile --datacenter`) says so: it
+    // says nothing of the divergence between the others.
+    const scope = s.targets.length < s.datacenters.length ? ` (repairing ${s.targets.join(', ')} only)` : '';
+    return `last reconcile pass of ${p.dataset}: ${s.finishedAt}${s.dryRun ? ' (dry run)' : ''}${scope}, ${s.divergentKeys} divergent key(s), ${s.repaired} repaired, ${outcome}`;
   });
 }
