@@ -20,6 +20,32 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 
 const BOUNDED_RETRIES_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
 
+/**
+ * Broker answers that are part of normal operation: a broker starting up or moving a group's
+ * coordinator, a leader election, a rebalance, a topic another process created first. kafkajs logs
+ * each failed response as an error (`Response <API>` with the broker's message) and then retries,
+ * rejoins or, for the topics, returns; what still fails after that reaches the caller as an error
+ * of its own. Logged as warnings, so that error lines mean something to act on.
+ */
+const TRANSIENT_RESPONSE_ERRORS = new Set([
+  "The coordinator is loading and hence can't process requests for this group",
+  'The group coordinator is not available',
+  'This is not the correct coordinator for this group',
+  'The group is rebalancing, so a rejoin is needed',
+  'There is no leader for this topic-partition as we are in the middle of a leadership election',
+  'This server is not the leader for that topic-partition',
+  'Topic creation errors',
+]);
+
+function levelOf(level: logLevel, message: string, extra: Record<string, unknown>): 'error' | 'warn' | 'info' | 'debug' {
+  // kafkajs warns at every idempotent producer's start that the bounded retries below could
+  // break exactly-once delivery. shardsync does not rely on it (a re-sent event carries the
+  // same version and applies once), and bounded retries are deliberate: keep it out of warnings.
+  if (message === BOUNDED_RETRIES_WARNING) return 'debug';
+  if (level === logLevel.ERROR && message.startsWith('Response ') && TRANSIENT_RESPONSE_ERRORS.has(String(extra['error']))) return 'warn';
+  return LEVELS[level] ?? 'info';
+}
+
 function defaultLog(level: string, message: string, extra: Record<string, unknown>): void {
   process.stderr.write(`${JSON.stringify({ level, component: 'kafkajs', msg: message, ...extra })}\n`);
 }
@@ -31,11 +57,7 @@ export function createKafkaClient(options: KafkaClientOptions): Kafka {
     () =>
     ({ level, log: entry }: LogEntry) => {
       const { message, ...extra } = entry;
-      // kafkajs warns at every idempotent producer's start that the bounded retries below could
-      // break exactly-once delivery. shardsync does not rely on it (a re-sent event carries the
-      // same version and applies once), and bounded retries are deliberate: keep it out of warnings.
-      const known = message === BOUNDED_RETRIES_WARNING;
-      log(known ? 'debug' : (LEVELS[level] ?? 'info'), message, extra);
+      log(levelOf(level, message, extra), message, extra);
     };
   return new Kafka({
     clientId: options.clientId,
