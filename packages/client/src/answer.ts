@@ -57,7 +57,10 @@ export function errorFrom(answer: HttpAnswer, what: string): ShardsyncClientErro
 /** {@link errorFrom} for an answer already parsed (an item of a batch answer). */
 export function errorFromValue(value: unknown, status: number, what: string, raw: () => string): ShardsyncClientError {
   const retriable = RETRIABLE_STATUSES.has(status);
-  if (typeof value === 'object' && value !== null && typeof (value as { error?: unknown }).error === 'string') {
+  // Only the producer's own codes: a web framework's or a proxy's JSON error ({"error": "Not Found"})
+  // is not a shardsync answer, and its "code" would hide that the request went somewhere else.
+  const code = typeof value === 'object' && value !== null ? (value as { error?: unknown }).error : undefined;
+  if (typeof code === 'string' && code.startsWith('SHARDSYNC_')) {
     const { error, message } = value as { error: string; message?: unknown };
     const detail = typeof message === 'string' ? message : 'no message';
     return new ShardsyncClientError(error, `${what}: ${detail}`, { status, retriable });

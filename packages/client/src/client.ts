@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { inspect } from 'node:util';
 import { acceptedFrom, acceptedFromValue, errorFrom, errorFromValue } from './answer.js';
 import { Batcher, type BatchWireItem } from './batcher.js';
 import { bodySource, type BodySource } from './body.js';
@@ -56,6 +57,12 @@ export class ShardsyncClient {
     setMaxListeners(0, this.#closed.signal);
     this.#transport = new Transport(this.options);
     this.#batcher = this.options.batch === undefined ? undefined : new Batcher(this.#transport, this.options.batch);
+  }
+
+  /** How `console.log(client)` and loggers print it: the options without the bearer token. */
+  [inspect.custom](): string {
+    const { token: _token, ...shown } = this.options;
+    return `ShardsyncClient ${inspect({ ...shown, token: '(redacted)' })}`;
   }
 
   /**
@@ -201,7 +208,12 @@ export class ShardsyncClient {
         throw withCallContext(failed, { idempotencyKey, attempts: n, note: result.note });
       }
       const delayMs = nextDelayMs(n, policy, serverAskedMs);
-      this.options.onRetry?.({ error: failed, attempt: n, delayMs, idempotencyKey });
+      try {
+        this.options.onRetry?.({ error: failed, attempt: n, delayMs, idempotencyKey });
+      } catch {
+        // A hook that throws (a broken logger) must not replace the call's own outcome, nor end
+        // retries of an update that may already be emitted: it is ignored.
+      }
       try {
         await sleep(delayMs, waitSignal);
       } catch (err) {

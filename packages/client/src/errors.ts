@@ -62,7 +62,7 @@ export class ShardsyncClientError extends Error {
   readonly retriable: boolean;
   /** The call's Idempotency-Key: retrying with it later cannot apply the update twice. */
   readonly idempotencyKey: string | undefined;
-  /** Attempts made before giving up, the first included (0 when nothing was sent). */
+  /** Attempts made before giving up, the first included; one aborted before it left counts (0 for a call refused before its first attempt). */
   readonly attempts: number;
 
   constructor(code: ShardsyncErrorCode, message: string, options: ShardsyncClientErrorOptions) {

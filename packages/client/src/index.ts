@@ -5,10 +5,12 @@ export {
   DEFAULT_BATCH,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_KEEP_ALIVE_MS,
   DEFAULT_MAX_SOCKETS,
   DEFAULT_RETRY,
+  MAX_BATCH_ITEMS,
 } from './options.js';
-export type { BatchOptions, CompiledClientOptions, RetryEvent, RetryOptions, ShardsyncClientOptions } from './options.js';
+export type { BatchFormat, BatchOptions, CompiledClientOptions, RetryEvent, RetryOptions, ShardsyncClientOptions } from './options.js';
 export { RETRIABLE_STATUSES, ShardsyncClientError } from './errors.js';
 export type { ClientErrorCode, ProducerErrorCode, ShardsyncClientErrorOptions, ShardsyncErrorCode } from './errors.js';
 export { objectPath } from './request.js';

@@ -13,7 +13,7 @@ export interface RetryOptions {
 /** Passed to {@link ShardsyncClientOptions.onRetry} before each backoff wait. */
 export interface RetryEvent {
   /** Why the attempt failed. */
-  error: Error;
+  error: ShardsyncClientError;
   /** The attempt that failed, 1 for the first. */
   attempt: number;
   delayMs: number;

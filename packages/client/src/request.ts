@@ -3,9 +3,13 @@ import { invalidArgument } from './errors.js';
 import type { CallOptions, PutOptions } from './types.js';
 
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
-// RFC 9110 token characters, lower case only: header names reach the producer lower-cased,
-// so an upper-case metadata name would come back changed.
-const METADATA_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+// The producer's rules for user metadata (packages/events `userMetadataProblems`; the client's
+// contract test checks the two agree), so a name it would refuse fails here, before anything is
+// sent: lower-case letters, digits and "-", at most 128, not "shardsync-*", and names and values
+// (the content type's included) at most 1536 bytes in all, which leaves S3's 2 KB for shardsync's own.
+const METADATA_NAME = /^[a-z0-9][a-z0-9-]{0,127}$/;
+const RESERVED_METADATA_PREFIX = 'shardsync-';
+const MAX_METADATA_BYTES = 1536;
 // Printable ASCII; what node:http sends unchanged and the producer reads back unchanged.
 const HEADER_VALUE = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/;
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
@@ -62,15 +66,19 @@ export function putFields(options: PutOptions): PutFields {
     if (!HEADER_VALUE.test(options.contentType)) throw invalidArgument(`contentType "${options.contentType}" must be printable ASCII`);
     fields.contentType = options.contentType;
   }
+  let bytes = fields.contentType === undefined ? 0 : 'content-type'.length + fields.contentType.length;
   for (const [name, value] of Object.entries(options.metadata ?? {})) {
     if (!METADATA_NAME.test(name)) {
-      throw invalidArgument(`metadata name "${name}" cannot travel as an HTTP header: use lower-case letters, digits and - . _ ~ ! # $ % & ' * + ^ \` |`);
+      throw invalidArgument(`metadata name "${name}" must be lower-case letters, digits and "-", starting with a letter or digit, at most 128 characters`);
     }
+    if (name.startsWith(RESERVED_METADATA_PREFIX)) throw invalidArgument(`metadata name "${name}" is reserved: "shardsync-*" names are written by shardsync itself`);
     if (typeof value !== 'string' || (value !== '' && !HEADER_VALUE.test(value))) {
       throw invalidArgument(`metadata "${name}" must be printable ASCII without leading or trailing spaces; encode other values (e.g. base64 or percent-encoding) yourself`);
     }
+    bytes += name.length + value.length;
     fields.metadata[name] = value;
   }
+  if (bytes > MAX_METADATA_BYTES) throw invalidArgument(`metadata (content type included) is ${bytes} bytes; the limit is ${MAX_METADATA_BYTES}`);
   return fields;
 }
 

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
+import { DeclaredLengthGuard } from './declared-length.js';
 import type { AttemptBody, BodySource } from './body.js';
 import { abortError, classifyNetworkError, ShardsyncClientError } from './errors.js';
 import type { CompiledClientOptions } from './options.js';
@@ -77,8 +78,10 @@ export class Transport {
       }
       const headers: Record<string, string> = { ...request.headers, authorization: `Bearer ${token}` };
       const length = body?.kind === 'bytes' ? body.bytes.length : body?.length;
-      // Without a length, node:http streams the body with chunked transfer encoding.
-      if (length !== undefined) headers['content-length'] = String(length);
+      // Without a length, node:http streams the body with chunked transfer encoding. A stream
+      // declared empty goes chunked too: with Content-Length 0 the server would take the request
+      // as complete before the guard below could see a byte too many.
+      if (length !== undefined && (body?.kind === 'bytes' || length > 0)) headers['content-length'] = String(length);
 
       const req = (this.#https ? httpsRequest : httpRequest)({
         protocol: baseUrl.protocol,
@@ -94,13 +97,19 @@ export class Transport {
       let responded = false;
       let bodyStarted = false;
       let connectTimer: NodeJS.Timeout | undefined;
+      /** Between a stream with a declared length and the request (see DeclaredLengthGuard). */
+      let guard: DeclaredLengthGuard | undefined;
 
       const stopBody = () => {
         if (body?.kind !== 'stream') return;
         // An unread single-use stream is kept: the call can still retry with it. A factory's
         // stream is not: the next attempt opens a new one, so this one would leak its file handle.
         if (!bodyStarted && !body.perAttempt) return;
-        if (bodyStarted) body.stream.unpipe(req);
+        if (bodyStarted) {
+          body.stream.unpipe(guard ?? req);
+          guard?.unpipe(req);
+          guard?.destroy();
+        }
         // A partly read stream is of no use to anyone: release its resources (file handles).
         if (!body.stream.readableEnded) body.stream.destroy();
       };
@@ -148,7 +157,13 @@ export class Transport {
           req.end(body.bytes);
         } else {
           request.body?.markStarted();
-          body.stream.pipe(req);
+          if (body.length === undefined) {
+            body.stream.pipe(req);
+          } else {
+            guard = new DeclaredLengthGuard(body.length, target);
+            guard.on('error', (err: Error) => fail(err instanceof ShardsyncClientError ? err : bodyFailed(err, target)));
+            body.stream.pipe(guard).pipe(req);
+          }
         }
       };
 

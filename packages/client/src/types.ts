@@ -67,16 +67,19 @@ export interface PutOptions extends CallOptions {
   /** Hex SHA-256 the body must have; the producer refuses a mismatch with 400 and emits nothing. */
   sha256?: string | undefined;
   /**
-   * User metadata stored with the object in every datacenter. Names travel as HTTP header names
-   * (`x-shardsync-meta-<name>`): lowercase letters, digits and `-._~!#$%&'*+^`|`; values must be
-   * printable ASCII.
+   * User metadata stored with the object in every datacenter, sent as `x-shardsync-meta-<name>`
+   * headers. Names: lower-case letters, digits and `-` (starting with a letter or digit, at most
+   * 128, not `shardsync-*`); values: printable ASCII; names and values, the content type's
+   * included, at most 1536 bytes in all. What breaks these rules is refused before anything is sent.
    */
   metadata?: Record<string, string> | undefined;
   /** Content-Type recorded with the object (as metadata `content-type`). */
   contentType?: string | undefined;
   /**
    * Byte count of a stream body, sent as Content-Length so the producer can refuse an oversized
-   * body before reading it. Optional; ignored for bytes and strings, whose length is known.
+   * body before reading it. Optional; ignored for bytes and strings, whose length is known. It
+   * must be the stream's exact length: a stream that turns out longer or shorter fails the call
+   * with SHARDSYNC_CLIENT_INVALID_ARGUMENT (not retried) and the producer accepts nothing of it.
    */
   contentLength?: number | undefined;
 }

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -19,7 +20,7 @@ describe('ShardsyncClient requests', () => {
     const accepted = await client.put('models', 'dir/a.txt', 'hello', {
       sha256: 'AB'.repeat(32),
       contentType: 'text/plain',
-      metadata: { owner: 'team-a', 'build.id': '42' },
+      metadata: { owner: 'team-a', 'build-id': '42' },
     });
     expect(accepted).toEqual(ACCEPTED('models', 'dir/a.txt'));
     expect(fake.requests).toHaveLength(1);
@@ -33,7 +34,7 @@ describe('ShardsyncClient requests', () => {
       'content-type': 'text/plain',
       'x-shardsync-sha256': 'ab'.repeat(32),
       'x-shardsync-meta-owner': 'team-a',
-      'x-shardsync-meta-build.id': '42',
+      'x-shardsync-meta-build-id': '42',
     });
     expect(req?.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
     await client.close();
@@ -158,6 +159,17 @@ describe('ShardsyncClient errors', () => {
     await client.close();
   });
 
+  it('a JSON error without a shardsync code (a web framework\'s 404 for a wrong baseUrl path) is SHARDSYNC_CLIENT_BAD_RESPONSE too', async () => {
+    const notFound = { error: 'Not Found', message: 'Route DELETE:/gateway/v1/objects/ds/k not found', statusCode: 404 };
+    const fake = await startFakeProducer([{ status: 404, json: notFound }]);
+    const client = clientFor(`${fake.url}/gateway`);
+    const err = await rejection(client.delete('ds', 'k'));
+    expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_BAD_RESPONSE', status: 404, retriable: false });
+    expect(err.message).toContain('is baseUrl the producer?');
+    expect(err.message).toContain('Route DELETE:/gateway/v1/objects/ds/k not found');
+    await client.close();
+  });
+
   it('a 202 without the Accepted fields is not retried, since the update may have been emitted', async () => {
     const fake = await startFakeProducer([{ status: 202, json: { ok: true } }]);
     const client = clientFor(fake.url);
@@ -186,6 +198,15 @@ describe('ShardsyncClient errors', () => {
     }
     expect(fake.requests).toHaveLength(0);
     await client.close();
+  });
+
+  it('printing the client shows its options but not its bearer token', () => {
+    const client = clientFor('http://127.0.0.1:1');
+    const printed = inspect(client);
+    expect(printed).toContain('ShardsyncClient');
+    expect(printed).toContain('127.0.0.1:1');
+    expect(printed).not.toContain(client.options.token);
+    void client.close();
   });
 
   it('close() refuses new calls, and closing twice is harmless', async () => {

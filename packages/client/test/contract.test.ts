@@ -5,7 +5,9 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { announcementSchema } from '../../../services/producer/src/ingest/announcement.js';
 import type { Accepted as ProducerAccepted } from '../../../services/producer/src/ingest/types.js';
 import { PRODUCER_ERRORS, ProducerError } from '../../../services/producer/src/errors.js';
+import { userMetadataProblems } from '../../events/src/validate.js';
 import { RETRIABLE_STATUSES, type Accepted, type Announcement, type ProducerErrorCode } from '../src/index.js';
+import { putFields } from '../src/request.js';
 
 describe('the client agrees with the producer API', () => {
   it('Accepted, Announcement and the error codes have the producer\'s shapes', () => {
@@ -20,5 +22,25 @@ describe('the client agrees with the producer API', () => {
     const retriable = (Object.keys(PRODUCER_ERRORS) as Array<keyof typeof PRODUCER_ERRORS>).filter((code) => new ProducerError(code, 'x').retriable);
     expect(retriable.length).toBeGreaterThan(0);
     for (const code of retriable) expect(RETRIABLE_STATUSES.has(PRODUCER_ERRORS[code]), code).toBe(true);
+  });
+
+  it('user metadata the client lets through is exactly what the producer accepts', () => {
+    const long = 'v'.repeat(1500);
+    const cases: Array<{ metadata: Record<string, string>; contentType?: string }> = [
+      ...['owner', 'a-b', '0day', 'a'.repeat(128), 'a'.repeat(129), 'a.b', 'a_b', 'a~b', "a'b", '-a', 'Owner', 'shardsync-version', ''].map((name) => ({ metadata: { [name]: 'v' } })),
+      { metadata: { note: long } },
+      { metadata: { note: `${long}${'v'.repeat(40)}` } },
+      { metadata: { note: long }, contentType: 'application/octet-stream' },
+    ];
+    for (const { metadata, contentType } of cases) {
+      const producerAccepts = userMetadataProblems(contentType === undefined ? metadata : { ...metadata, 'content-type': contentType }).length === 0;
+      let clientAccepts = true;
+      try {
+        putFields({ metadata, contentType });
+      } catch {
+        clientAccepts = false;
+      }
+      expect(clientAccepts, JSON.stringify({ metadata, contentType }).slice(0, 80)).toBe(producerAccepts);
+    }
   });
 });

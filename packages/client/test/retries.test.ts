@@ -2,7 +2,6 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { ShardsyncClientError} from '../src/index.js';
 import { ShardsyncClient, type RetryEvent, type ShardsyncClientOptions } from '../src/index.js';
 import { ACCEPTED, startFakeProducer, type FakeReply } from './fake-producer.js';
 import { rejection } from './rejection.js';
@@ -37,11 +36,26 @@ describe('ShardsyncClient retries', () => {
     const keys = new Set(fake.requests.map((r) => r.headers['idempotency-key']));
     expect(keys.size).toBe(1);
     expect(fake.requests.map((r) => r.body.toString())).toEqual(['body', 'body', 'body']);
-    expect(retries.map((r) => [r.attempt, (r.error as ShardsyncClientError).code])).toEqual([
+    expect(retries.map((r) => [r.attempt, r.error.code])).toEqual([
       [1, 'SHARDSYNC_UNAVAILABLE'],
       [2, 'SHARDSYNC_IDEMPOTENCY_IN_PROGRESS'],
     ]);
     expect(retries.every((r) => r.idempotencyKey === [...keys][0])).toBe(true);
+    await client.close();
+  });
+
+  it('an onRetry hook that throws is ignored: the call goes on retrying and ends with its own outcome', async () => {
+    const fake = await startFakeProducer([UNAVAILABLE, { status: 202 }]);
+    let calls = 0;
+    const client = clientFor(fake.url, {
+      onRetry: () => {
+        calls += 1;
+        throw new Error('logger broke');
+      },
+    });
+    expect(await client.put('ds', 'k', 'body')).toEqual(ACCEPTED());
+    expect(calls).toBe(1);
+    expect(fake.requests).toHaveLength(2);
     await client.close();
   });
 
@@ -63,7 +77,7 @@ describe('ShardsyncClient retries', () => {
     const retries: RetryEvent[] = [];
     const client = clientFor(fake.url, { idleTimeoutMs: 200, onRetry: (e) => retries.push(e) });
     await client.put('ds', 'k', 'x');
-    expect((retries[0]?.error as ShardsyncClientError).code).toBe('SHARDSYNC_CLIENT_TIMEOUT');
+    expect(retries[0]?.error.code).toBe('SHARDSYNC_CLIENT_TIMEOUT');
     expect(fake.requests).toHaveLength(2);
     expect(new Set(fake.requests.map((r) => r.headers['idempotency-key'])).size).toBe(1);
     await client.close();
@@ -211,6 +225,71 @@ describe('ShardsyncClient retries', () => {
     await client.close();
   });
 
+  describe('a stream that does not match its contentLength', () => {
+    /** A fake producer that records how many body bytes each request delivered and whether it completed. */
+    async function recordingProducer() {
+      const received: Array<{ bytes: number; complete: boolean }> = [];
+      const fake = await startFakeProducer([
+        (req, res) => {
+          let bytes = 0;
+          req.on('data', (c: Buffer) => (bytes += c.length));
+          req.on('end', () => res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify(ACCEPTED())));
+          req.on('close', () => received.push({ bytes, complete: req.complete }));
+        },
+      ]);
+      return { fake, received };
+    }
+
+    it('longer: fails before the last declared byte is sent, so the producer never gets a complete (truncated) body; not retried', async () => {
+      const { fake, received } = await recordingProducer();
+      const client = clientFor(fake.url);
+      const err = await rejection(client.put('ds', 'k', () => Readable.from([Buffer.alloc(6000), Buffer.alloc(6000)]), { contentLength: 10_000 }));
+      expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_INVALID_ARGUMENT', retriable: false, attempts: 1 });
+      expect(err.message).toContain('longer than its contentLength of 10000 bytes');
+      await waitForLength(received, 1);
+      expect(received[0]?.complete).toBe(false);
+      expect(received[0]?.bytes).toBeLessThan(10_000);
+      await client.close();
+    });
+
+    it('shorter: fails when the stream ends instead of waiting for bytes that never come; not retried', async () => {
+      const { fake, received } = await recordingProducer();
+      const client = clientFor(fake.url, { idleTimeoutMs: 30_000 });
+      const started = Date.now();
+      const err = await rejection(client.put('ds', 'k', () => Readable.from([Buffer.from('abcdef')]), { contentLength: 10 }));
+      expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_INVALID_ARGUMENT', retriable: false, attempts: 1 });
+      expect(err.message).toContain('ended after 6 bytes, short of its contentLength of 10');
+      expect(Date.now() - started).toBeLessThan(10_000); // not the idle timeout
+      await waitForLength(received, 1);
+      expect(received[0]?.complete).toBe(false);
+      await client.close();
+    });
+
+    it('exact, down to a stream declared empty: sent whole', async () => {
+      const { fake, received } = await recordingProducer();
+      const client = clientFor(fake.url);
+      await client.put('ds', 'k', () => Readable.from([Buffer.alloc(3000), Buffer.alloc(1)]), { contentLength: 3001 });
+      await client.put('ds', 'k', () => Readable.from([]), { contentLength: 0 });
+      await waitForLength(received, 2);
+      expect(received).toEqual([
+        { bytes: 3001, complete: true },
+        { bytes: 0, complete: true },
+      ]);
+      await client.close();
+    });
+
+    it('empty but declared so: a byte too many fails the call and the producer gets no complete request', async () => {
+      const { fake, received } = await recordingProducer();
+      const client = clientFor(fake.url);
+      const err = await rejection(client.put('ds', 'k', () => Readable.from([Buffer.from('x')]), { contentLength: 0 }));
+      expect(err.code).toBe('SHARDSYNC_CLIENT_INVALID_ARGUMENT');
+      // The request is destroyed before its headers leave, or while its chunked body is open.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(received.filter((r) => r.complete)).toEqual([]);
+      await client.close();
+    });
+  });
+
   it('aborting the signal cancels a pending retry', async () => {
     const fake = await startFakeProducer([UNAVAILABLE]);
     const controller = new AbortController();
@@ -297,3 +376,9 @@ describe('ShardsyncClient retries', () => {
     }
   });
 });
+
+/** Waits (briefly) until the server has seen `n` requests end. */
+async function waitForLength(list: readonly unknown[], n: number): Promise<void> {
+  for (let i = 0; i < 200 && list.length < n; i += 1) await new Promise((r) => setTimeout(r, 10));
+  expect(list).toHaveLength(n);
+}
