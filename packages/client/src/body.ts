@@ -66,7 +66,8 @@ export function bodySource(body: PutBody, declaredLength: number | undefined): B
       markStarted: () => {
         started = true;
       },
-      notResendableReason: 'not retried: the body was a stream that was partly sent; pass a factory `() => Readable` as the body to make streamed puts retriable',
+      notResendableReason:
+        'not retried: the body was a stream that was partly or wholly sent, so the update may have been accepted; call again with this idempotencyKey and a new stream to find out (the producer answers a repeat with the first answer), and pass a factory `() => Readable` as the body to have such calls retried',
     };
   }
   throw invalidArgument('body must be a Buffer, Uint8Array, string, Readable or a function returning a Readable');

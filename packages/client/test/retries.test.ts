@@ -118,11 +118,12 @@ describe('ShardsyncClient retries', () => {
     await client.close();
   });
 
-  it('a plain stream is not resent once read, and the error says to pass a factory', async () => {
+  it('a plain stream is not resent once read, and the error says the update may have been accepted and to pass a factory', async () => {
     const fake = await startFakeProducer([UNAVAILABLE, { status: 202 }]);
     const client = clientFor(fake.url);
     const err = await rejection(client.put('ds', 'k', Readable.from([Buffer.from('once')]), { contentLength: 4 }));
     expect(err).toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', retriable: true, attempts: 1 });
+    expect(err.message).toContain('the update may have been accepted; call again with this idempotencyKey');
     expect(err.message).toContain('pass a factory `() => Readable`');
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0]?.headers['content-length']).toBe('4');
