@@ -32,6 +32,12 @@ export const consumerEnvSchema = z.object({
   SHARDSYNC_TOMBSTONE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).optional(),
   /** How long a referenced payload may stay unreadable everywhere before the event is dead-lettered. Default 10 min. */
   SHARDSYNC_SOURCE_WAIT_MS: z.coerce.number().int().positive().default(10 * 60 * 1000),
+  /**
+   * How long a referenced payload whose only readable source has other bytes (and no peer holds
+   * the version) is retried before it is dead-lettered: only a peer copying good bytes at that
+   * moment could still serve it. Default 1 min.
+   */
+  SHARDSYNC_SOURCE_MISMATCH_WAIT_MS: z.coerce.number().int().positive().default(60 * 1000),
   /** Watchdog: no progress for this long while lag grows marks the consumer unhealthy. Default 5 min. */
   SHARDSYNC_CONSUMER_STALL_MS: z.coerce.number().int().positive().default(5 * 60 * 1000),
   /** Exit (for a supervisor to restart) when the watchdog fires. Default true. */

@@ -158,6 +158,7 @@ export class ConsumerService {
       logger,
       concurrency: env.SHARDSYNC_CONSUMER_CONCURRENCY,
       sourceWaitMs: env.SHARDSYNC_SOURCE_WAIT_MS,
+      sourceMismatchWaitMs: env.SHARDSYNC_SOURCE_MISMATCH_WAIT_MS,
       onProgress: () => watchdog.progress(),
       signal: closing.signal,
     });

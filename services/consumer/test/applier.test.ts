@@ -132,6 +132,29 @@ describe('Applier', () => {
     expect(await local.head(objectKeyOf('ds', 'k'))).toBeUndefined();
   });
 
+  it('a staged copy with other bytes while no peer holds the version is SHARDSYNC_SOURCE_BYTES_MISMATCH (the short wait), not an unavailable source', async () => {
+    const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a' });
+    const peer = new MemoryObjectStore({ datacenter: 'dc-c', bucket: 'c' });
+    const { local, applier } = setup({ 'dc-a': origin, 'dc-c': peer });
+    // What an announcement with the right size and a wrong SHA-256 looks like to every consumer.
+    await origin.put('.shardsync/staging/s1', Buffer.from('other bytes'));
+    const u: ShardUpdate = { ...put('k', v(7), 'right bytes'), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: '.shardsync/staging/s1' } };
+    await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_SOURCE_BYTES_MISMATCH', retriable: true });
+    expect(await local.head(objectKeyOf('ds', 'k'))).toBeUndefined();
+
+    // A peer whose store cannot be asked may hold good bytes: the long wait for an unavailable source.
+    peer.injectFault({ operation: 'head', error: () => new StoreUnavailableError('dc-c is down'), times: 1 });
+    await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_SOURCE_UNAVAILABLE', retriable: true });
+  });
+
+  it('a local staged copy with other bytes while no peer holds the version is SHARDSYNC_SOURCE_BYTES_MISMATCH too', async () => {
+    const { local, applier } = setup({ 'dc-c': new MemoryObjectStore({ datacenter: 'dc-c', bucket: 'c' }) });
+    await local.put('.shardsync/staging/s1', Buffer.from('other bytes'));
+    const u: ShardUpdate = { ...put('k', v(7), 'right bytes'), payload: { kind: 'staged', datacenter: 'dc-b', bucket: 'b', key: '.shardsync/staging/s1' } };
+    await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_SOURCE_BYTES_MISMATCH', retriable: true });
+    expect(await local.head(objectKeyOf('ds', 'k'))).toBeUndefined();
+  });
+
   it("a form encoding sent by the client (curl's default) is not stored as the object's Content-Type", async () => {
     const { local, applier } = setup();
     await applier.apply({ ...put('form', v(1), 'a=b&c'), metadata: { 'content-type': 'application/x-www-form-urlencoded' } });

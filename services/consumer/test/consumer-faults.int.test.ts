@@ -103,13 +103,16 @@ describe('consumer under faults', () => {
     const { encodeShardUpdate } = await import('@shardsync/events');
     const staged = encodeShardUpdate({ ...decoded, size: body.length, sha256: sha256(body), payload: { kind: 'staged', datacenter: 'dc-a', bucket, key: stagingKey } });
     await produceRaw(topology, [{ key: update.key, ...staged }, makeUpdate(dataset, 'after.txt', v(2000), 'after')]);
-    await Promise.all(['dc-a', 'dc-b', 'dc-c'].map((dc) => startTestConsumer(topology, dc, { SHARDSYNC_SOURCE_WAIT_MS: '2000' })));
+    // No datacenter holds good bytes: the short wait for a source with other bytes ends it, not
+    // the (here unreachably long) wait for a source that cannot be read.
+    await Promise.all(['dc-a', 'dc-b', 'dc-c'].map((dc) => startTestConsumer(topology, dc, { SHARDSYNC_SOURCE_WAIT_MS: '600000', SHARDSYNC_SOURCE_MISMATCH_WAIT_MS: '2000' })));
     for (const dc of ['dc-a', 'dc-b', 'dc-c']) await holds(topology, dc, dataset, { 'after.txt': sha256('after') });
     const letters = await waitFor(async () => {
       const msgs = await readTopic(topology.kafka.topics.deadLetters);
       return msgs.length >= 3 ? msgs : undefined;
     }, { what: 'the corrupt event dead-lettered by every datacenter' });
     expect(new Set(letters.map((m) => readDeadLetter(m.headers)?.datacenter))).toEqual(new Set(['dc-a', 'dc-b', 'dc-c']));
+    expect(new Set(letters.map((m) => readDeadLetter(m.headers)?.code))).toEqual(new Set(['SHARDSYNC_SOURCE_BYTES_MISMATCH']));
     for (const dc of ['dc-a', 'dc-b', 'dc-c']) expect(await storeContents(topology, dc, dataset)).toEqual({ 'after.txt': sha256('after') });
   });
 });

@@ -90,6 +90,7 @@ function processor(
     logger,
     concurrency: 4,
     sourceWaitMs: 1000,
+    sourceMismatchWaitMs: 1000,
     onProgress: () => undefined,
     signal: new AbortController().signal,
     ...overrides,
@@ -228,6 +229,31 @@ describe('BatchProcessor', () => {
     const [fields, message] = errors.mock.calls[0] as unknown as [Record<string, unknown>, string];
     expect(fields).toMatchObject({ code: 'SHARDSYNC_NO_SUCH_BUCKET', bucket: 'bucket-b', dataset: 'ds', key: 'k' });
     expect(message).toMatch(/bucket "bucket-b" of datacenter dc-b does not exist/);
+  });
+
+  it('a source with other bytes is dead-lettered after the mismatch wait, well before an unavailable source would be', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const letters: OutgoingEvent[] = [];
+    const attempts = new Map<string, number>();
+    const done = processor(
+      async (u) => {
+        attempts.set(u.key, (attempts.get(u.key) ?? 0) + 1);
+        if (u.key === 'wrong') throw new ApplyError('SHARDSYNC_SOURCE_BYTES_MISMATCH', 'the staged bytes do not match', { retriable: true });
+        if (u.key === 'missing' && (attempts.get(u.key) ?? 0) < 40) throw new ApplyError('SHARDSYNC_SOURCE_UNAVAILABLE', 'not readable yet', { retriable: true });
+        return applied;
+      },
+      letters,
+      createLogger('test', {}, 'silent'),
+      { sourceWaitMs: 600_000, sourceMismatchWaitMs: 60_000 },
+    ).handle(fakeBatch([event(put('wrong', 1)), event(put('missing', 1))]));
+    await vi.advanceTimersByTimeAsync(120_000);
+    // Two minutes in: the mismatch is dead-lettered, the missing source still waits.
+    expect(letters.map((l) => readDeadLetter(l.headers ?? {})?.code)).toEqual(['SHARDSYNC_SOURCE_BYTES_MISMATCH']);
+    await vi.advanceTimersByTimeAsync(600_000);
+    await done;
+    expect(letters).toHaveLength(1);
+    expect(attempts.get('missing')).toBe(40);
   });
 
   it('time spent waiting for the bucket does not count against the wait for a payload source', async () => {

@@ -1,6 +1,8 @@
 /** Stable codes of the consumer's own failures. */
 export type ApplyErrorCode =
   | 'SHARDSYNC_SOURCE_UNAVAILABLE'
+  /** The only source found has other bytes, and no peer holds the version (yet): see SHARDSYNC_SOURCE_MISMATCH_WAIT_MS. */
+  | 'SHARDSYNC_SOURCE_BYTES_MISMATCH'
   | 'SHARDSYNC_SOURCE_MISSING'
   | 'SHARDSYNC_DIGEST_MISMATCH_ALL_SOURCES'
   | 'SHARDSYNC_UNKNOWN_DATASET'

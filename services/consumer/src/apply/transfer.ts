@@ -92,7 +92,12 @@ async function transferReferenced(
   const metadata = objectMetadata(update);
   const contentType = storedContentType(update.metadata);
   const failures: string[] = [];
+  /** Some source may still serve the bytes later (missing, another version, unreadable now). */
   let retriable = false;
+  /** Some source could not be asked or read (its store failed), so what it holds is unknown. */
+  let unknown = false;
+  /** Some source was read whole and its bytes are not the update's. */
+  let mismatched = false;
   for (const source of sourcesFor(update, staged, deps)) {
     const where = `${source.datacenter}:${source.key}`;
     if (source.datacenter === deps.local.datacenter && source.bucket === deps.local.bucket) {
@@ -100,6 +105,7 @@ async function transferReferenced(
       if (typeof copied !== 'string') return copied;
       failures.push(`${where}: ${copied}`);
       if (copied === 'not found') retriable = true;
+      else mismatched = true;
       continue;
     }
     const opened = await openSource(source, deps, signal);
@@ -107,6 +113,7 @@ async function transferReferenced(
     if (opened.kind === 'unusable') {
       failures.push(`${where}: ${opened.why}`);
       retriable = true;
+      if (!opened.absent) unknown = true;
       continue;
     }
     const { body, etag } = opened;
@@ -125,12 +132,26 @@ async function transferReferenced(
       if (!isFaultOfSourceBytes(err) || signal?.aborted === true) throw err;
       const code = codeOf(err);
       failures.push(`${where}: ${code}`);
-      if (code !== 'SHARDSYNC_CHECKSUM_MISMATCH') retriable = true;
+      if (code === 'SHARDSYNC_CHECKSUM_MISMATCH') {
+        mismatched = true;
+      } else {
+        retriable = true;
+        unknown = true;
+      }
     } finally {
       // A failed put destroys what it reads (the counter), which only unpipes and pauses the
       // source body: left so, it would hold its socket to the peer until the idle timeout.
       if (!body.readableEnded) body.destroy();
     }
+  }
+  if (retriable && !unknown && mismatched) {
+    // A source was read and its bytes are not the update's (a corrupted staged copy, or an
+    // announcement whose SHA-256 is wrong), and every other source answered that it lacks the
+    // version. Only a peer copying good bytes right now could still serve them, so this waits
+    // SHARDSYNC_SOURCE_MISMATCH_WAIT_MS, not the long wait for a source that is unreachable:
+    // a wrong announcement must not hold the partition for ten minutes. A peer that gets the
+    // version later is reconciled.
+    throw new ApplyError('SHARDSYNC_SOURCE_BYTES_MISMATCH', `the bytes of ${update.dataset}/${update.key} read so far do not match its SHA-256 and no other source holds it (${failures.join('; ')})`, { retriable: true });
   }
   if (retriable) {
     throw new ApplyError('SHARDSYNC_SOURCE_UNAVAILABLE', `no source of ${update.dataset}/${update.key} could be read yet (${failures.join('; ')})`, { retriable: true });
@@ -146,7 +167,8 @@ function isFaultOfSourceBytes(err: unknown): boolean {
   return err instanceof SourceStreamError || err instanceof SizeMismatchError || codeOf(err) === 'SHARDSYNC_CHECKSUM_MISMATCH';
 }
 
-type OpenedSource = { kind: 'open'; body: Readable; etag: string } | { kind: 'superseded' } | { kind: 'unusable'; why: string };
+/** `absent`: the source answered that it lacks the object or this version (not that it failed). */
+type OpenedSource = { kind: 'open'; body: Readable; etag: string } | { kind: 'superseded' } | { kind: 'unusable'; why: string; absent: boolean };
 
 /**
  * Opens a remote source's body, or says why it cannot serve this update: missing, holding
@@ -160,13 +182,13 @@ async function openSource(source: Source, deps: TransferDeps, signal: AbortSigna
     const held = info?.metadata[META.version];
     // formatVersion strings sort like versions.
     if (source.requireVersion !== undefined && held !== undefined && held > source.requireVersion) return { kind: 'superseded' };
-    if (info === undefined) return { kind: 'unusable', why: 'not found' };
-    if (source.requireVersion !== undefined && held !== source.requireVersion) return { kind: 'unusable', why: 'holds another version' };
+    if (info === undefined) return { kind: 'unusable', why: 'not found', absent: true };
+    if (source.requireVersion !== undefined && held !== source.requireVersion) return { kind: 'unusable', why: 'holds another version', absent: true };
     const { body } = await store.get(source.key, { ifMatch: info.etag, signal });
     return { kind: 'open', body, etag: info.etag };
   } catch (err) {
     if (signal?.aborted === true) throw err;
-    return { kind: 'unusable', why: codeOf(err) };
+    return { kind: 'unusable', why: codeOf(err), absent: false };
   }
 }
 

@@ -23,6 +23,8 @@ export interface ProcessorDeps {
   concurrency: number;
   /** How long an event whose payload no source can serve keeps being retried before it is dead-lettered. */
   sourceWaitMs: number;
+  /** The same, when the only source read has other bytes and no other holds the version (SHARDSYNC_SOURCE_BYTES_MISMATCH). */
+  sourceMismatchWaitMs: number;
   /**
    * Tells the watchdog the handler is alive: an event finished, or an attempt failed and will be
    * retried. A partition waiting on a source or a store that is down is visibly retrying (logs,
@@ -133,8 +135,10 @@ export class BatchProcessor {
           maxDelayMs: 15_000,
           signal,
           isRetriable: (err) => {
-            sourceMissingSince = codeOf(err) === 'SHARDSYNC_SOURCE_UNAVAILABLE' ? (sourceMissingSince ?? Date.now()) : undefined;
-            return isRetriableNow(err, sourceMissingSince, this.#d.sourceWaitMs);
+            const code = codeOf(err);
+            const waitMs = code === 'SHARDSYNC_SOURCE_UNAVAILABLE' ? this.#d.sourceWaitMs : code === 'SHARDSYNC_SOURCE_BYTES_MISMATCH' ? this.#d.sourceMismatchWaitMs : undefined;
+            sourceMissingSince = waitMs === undefined ? undefined : (sourceMissingSince ?? Date.now());
+            return isRetriableNow(err, sourceMissingSince, waitMs);
           },
           onRetry: (err, attempt, delayMs) => {
             this.#d.onProgress();
@@ -171,9 +175,9 @@ export class BatchProcessor {
  * Retriable errors are retried (a missing bucket of this datacenter included: see
  * `LocalBucketMissingError`), except a missing source once it has been missing for too long.
  */
-function isRetriableNow(err: unknown, sourceMissingSinceMs: number | undefined, sourceWaitMs: number): boolean {
+function isRetriableNow(err: unknown, sourceMissingSinceMs: number | undefined, sourceWaitMs: number | undefined): boolean {
   const retriable = typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
   if (!retriable) return false;
-  if (sourceMissingSinceMs !== undefined && Date.now() - sourceMissingSinceMs > sourceWaitMs) return false;
+  if (sourceMissingSinceMs !== undefined && sourceWaitMs !== undefined && Date.now() - sourceMissingSinceMs > sourceWaitMs) return false;
   return true;
 }
