@@ -104,6 +104,31 @@ function invalid(message: string): ShardsyncClientError {
   return new ShardsyncClientError('SHARDSYNC_CLIENT_INVALID_OPTIONS', message, { retriable: false });
 }
 
+/**
+ * The option names, per object: a misspelt one (`timeoutMs`, `retry.attempts`) is refused rather
+ * than silently ignored. Records over the interfaces' keys, so the compiler keeps them complete.
+ */
+const CLIENT_OPTION_NAMES: Record<keyof ShardsyncClientOptions, true> = {
+  baseUrl: true,
+  token: true,
+  connectTimeoutMs: true,
+  idleTimeoutMs: true,
+  retry: true,
+  maxSockets: true,
+  keepAliveMs: true,
+  onRetry: true,
+  batch: true,
+};
+const RETRY_OPTION_NAMES: Record<keyof RetryOptions, true> = { maxAttempts: true, initialDelayMs: true, maxDelayMs: true };
+const BATCH_OPTION_NAMES: Record<keyof BatchOptions, true> = { maxItems: true, maxBytes: true, maxItemBytes: true, maxRequests: true, format: true };
+
+function refuseUnknown(given: object, known: Record<string, true>, prefix: string): void {
+  const unknown = Object.keys(given).filter((name) => known[name] !== true);
+  if (unknown.length === 0) return;
+  const names = unknown.map((name) => `${prefix}${name}`).join(', ');
+  throw invalid(`unknown option${unknown.length === 1 ? '' : 's'} ${names}; known: ${Object.keys(known).map((name) => `${prefix}${name}`).join(', ')}`);
+}
+
 function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < min) throw invalid(`${name} must be an integer of at least ${min}, got ${String(value)}`);
@@ -130,11 +155,15 @@ export function compileClientOptions(options: ShardsyncClientOptions): CompiledC
     throw invalid('token is required: pass one of the bearer tokens configured in the producer\'s SHARDSYNC_PRODUCER_TOKENS');
   }
   if (!/^[\x21-\x7e]+$/.test(token)) throw invalid('token must be printable ASCII without spaces (it travels in the Authorization header)');
+  refuseUnknown(options, CLIENT_OPTION_NAMES, '');
   const retry = options.retry ?? {};
+  refuseUnknown(retry, RETRY_OPTION_NAMES, 'retry.');
+  const maxDelayMs = positiveInt('retry.maxDelayMs', retry.maxDelayMs, DEFAULT_RETRY.maxDelayMs, 0);
   const compiledRetry = {
     maxAttempts: positiveInt('retry.maxAttempts', retry.maxAttempts, DEFAULT_RETRY.maxAttempts),
-    initialDelayMs: positiveInt('retry.initialDelayMs', retry.initialDelayMs, DEFAULT_RETRY.initialDelayMs, 0),
-    maxDelayMs: positiveInt('retry.maxDelayMs', retry.maxDelayMs, DEFAULT_RETRY.maxDelayMs, 0),
+    // A maximum below the default first delay lowers that default with it.
+    initialDelayMs: positiveInt('retry.initialDelayMs', retry.initialDelayMs, Math.min(DEFAULT_RETRY.initialDelayMs, maxDelayMs), 0),
+    maxDelayMs,
   };
   if (compiledRetry.initialDelayMs > compiledRetry.maxDelayMs) {
     throw invalid(`retry.initialDelayMs (${compiledRetry.initialDelayMs}) must not exceed retry.maxDelayMs (${compiledRetry.maxDelayMs})`);
@@ -162,6 +191,7 @@ function compileBatch(batch: boolean | BatchOptions | undefined): Required<Batch
   if (batch === undefined || batch === false) return undefined;
   const given = batch === true ? {} : batch;
   if (typeof given !== 'object' || given === null) throw invalid('batch must be true, false or an object of batch options');
+  refuseUnknown(given, BATCH_OPTION_NAMES, 'batch.');
   const compiled = {
     maxItems: positiveInt('batch.maxItems', given.maxItems, DEFAULT_BATCH.maxItems),
     maxBytes: positiveInt('batch.maxBytes', given.maxBytes, DEFAULT_BATCH.maxBytes),
@@ -170,5 +200,6 @@ function compileBatch(batch: boolean | BatchOptions | undefined): Required<Batch
     format: batchFormat(given.format),
   };
   if (compiled.maxItems > MAX_BATCH_ITEMS) throw invalid(`batch.maxItems must be at most ${MAX_BATCH_ITEMS}, what the producer accepts in one request`);
+  if (compiled.maxItemBytes > compiled.maxBytes) throw invalid(`batch.maxItemBytes (${compiled.maxItemBytes}) must not exceed batch.maxBytes (${compiled.maxBytes})`);
   return compiled;
 }

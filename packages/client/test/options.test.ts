@@ -36,6 +36,10 @@ describe('compileClientOptions', () => {
     expect(o.idleTimeoutMs).toBe(5);
   });
 
+  it('a maximum retry delay below the default first delay lowers the first delay with it', () => {
+    expect(compileClientOptions({ token: 't', retry: { maxDelayMs: 50 } }).retry).toEqual({ maxAttempts: 5, initialDelayMs: 50, maxDelayMs: 50 });
+  });
+
   it('refuses bad options with a message naming the option', () => {
     const cases: Array<[unknown, string]> = [
       [{}, 'token is required'],
@@ -51,6 +55,10 @@ describe('compileClientOptions', () => {
       [{ token: 't', batch: { maxItems: 5000 } }, 'batch.maxItems must be at most 1000'],
       [{ token: 't', batch: 'yes' }, 'batch must be true, false or an object'],
       [{ token: 't', batch: { format: 'avro' } }, 'batch.format must be "binary" or "json", got "avro"'],
+      [{ token: 't', timeoutMs: 5000 }, 'unknown option timeoutMs; known: baseUrl, token,'],
+      [{ token: 't', retry: { attempts: 3 } }, 'unknown option retry.attempts; known: retry.maxAttempts'],
+      [{ token: 't', batch: { maxItem: 3, size: 1 } }, 'unknown options batch.maxItem, batch.size'],
+      [{ token: 't', batch: { maxBytes: 1000, maxItemBytes: 2000 } }, 'batch.maxItemBytes (2000) must not exceed batch.maxBytes (1000)'],
     ];
     for (const [options, message] of cases) {
       const err = refusal(() => compileClientOptions(options as Parameters<typeof compileClientOptions>[0]));
