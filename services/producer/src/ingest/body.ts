@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { hashStream } from '@shardsync/integrity';
 import { ProducerError } from '../errors.js';
 
 export type BodyStart =
@@ -37,26 +37,14 @@ export async function startBody(body: Readable | Buffer, inlineMaxBytes: number,
     if (size > inlineMaxBytes) break;
   }
   async function* rest(): AsyncGenerator<Buffer> {
-    let total = 0;
-    const check = (n: number) => {
-      total += n;
-      onBytes(n);
-      if (total > maxBytes) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `the body exceeds this producer's limit of ${maxBytes} bytes`);
-    };
-    for (const chunk of head) {
-      check(chunk.length);
-      yield chunk;
-    }
-    head.length = 0;
+    yield* head.splice(0);
     for (;;) {
       const next = await iterator.next();
       if (next.done === true) return;
-      const chunk = toBuffer(next.value);
-      check(chunk.length);
-      yield chunk;
+      yield toBuffer(next.value);
     }
   }
-  return { kind: 'streaming', stream: Readable.from(rest(), { objectMode: false }) };
+  return { kind: 'streaming', stream: Readable.from(limited(rest(), maxBytes, onBytes), { objectMode: false }) };
 }
 
 /**
@@ -64,14 +52,17 @@ export async function startBody(body: Readable | Buffer, inlineMaxBytes: number,
  * body, compared with the first one's); more than `maxBytes` is refused as it would be on a first try.
  */
 export async function bodySha256(body: Readable | Buffer, maxBytes: number, onBytes: (n: number) => void = () => undefined): Promise<string> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of Buffer.isBuffer(body) ? [body] : (body as AsyncIterable<unknown>)) {
+  return (await hashStream(limited(Buffer.isBuffer(body) ? [body] : (body as AsyncIterable<unknown>), maxBytes, onBytes))).sha256;
+}
+
+/** The chunks as Buffers, each counted into `onBytes`; fails once more than `maxBytes` went by. */
+async function* limited(chunks: AsyncIterable<unknown> | Iterable<unknown>, maxBytes: number, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  let total = 0;
+  for await (const chunk of chunks) {
     const bytes = toBuffer(chunk);
-    size += bytes.length;
+    total += bytes.length;
     onBytes(bytes.length);
-    if (size > maxBytes) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `the body exceeds this producer's limit of ${maxBytes} bytes`);
-    hash.update(bytes);
+    if (total > maxBytes) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `the body exceeds this producer's limit of ${maxBytes} bytes`);
+    yield bytes;
   }
-  return hash.digest('hex');
 }
