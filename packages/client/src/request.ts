@@ -68,6 +68,8 @@ export function putFields(options: PutOptions): PutFields {
   }
   let bytes = fields.contentType === undefined ? 0 : 'content-type'.length + fields.contentType.length;
   for (const [name, value] of Object.entries(options.metadata ?? {})) {
+    // The producer stores a contentType in place of a "content-type" metadata entry: count it once.
+    const replaced = name === 'content-type' && fields.contentType !== undefined;
     if (!METADATA_NAME.test(name)) {
       throw invalidArgument(`metadata name "${name}" must be lower-case letters, digits and "-", starting with a letter or digit, at most 128 characters`);
     }
@@ -75,7 +77,7 @@ export function putFields(options: PutOptions): PutFields {
     if (typeof value !== 'string' || (value !== '' && !HEADER_VALUE.test(value))) {
       throw invalidArgument(`metadata "${name}" must be printable ASCII without leading or trailing spaces; encode other values (e.g. base64 or percent-encoding) yourself`);
     }
-    bytes += name.length + value.length;
+    if (!replaced) bytes += name.length + value.length;
     fields.metadata[name] = value;
   }
   if (bytes > MAX_METADATA_BYTES) throw invalidArgument(`metadata (content type included) is ${bytes} bytes; the limit is ${MAX_METADATA_BYTES}`);

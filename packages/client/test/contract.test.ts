@@ -31,6 +31,8 @@ describe('the client agrees with the producer API', () => {
       { metadata: { note: long } },
       { metadata: { note: `${long}${'v'.repeat(40)}` } },
       { metadata: { note: long }, contentType: 'application/octet-stream' },
+      // A contentType replaces a "content-type" entry: the two are stored once, so counted once.
+      { metadata: { note: 'v'.repeat(1340), 'content-type': 'a'.repeat(150) }, contentType: 'b'.repeat(150) },
     ];
     for (const { metadata, contentType } of cases) {
       const producerAccepts = userMetadataProblems(contentType === undefined ? metadata : { ...metadata, 'content-type': contentType }).length === 0;
