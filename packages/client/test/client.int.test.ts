@@ -6,7 +6,7 @@ import type { Topology } from '@shardsync/config';
 import { decodeShardUpdate, formatVersion, type ShardUpdate } from '@shardsync/events';
 import { createTestTopology, rawS3Client, readTopic, uniqueName, waitFor } from '@shardsync/testing';
 // The real producer, started in this process the way its own tests start it.
-import { OTHER_TOKEN, startTestProducer, TOKEN } from '../../../services/producer/test/helpers.js';
+import { OTHER_TOKEN, spawnTestProducer, startTestProducer, TOKEN } from '../../../services/producer/test/helpers.js';
 import type { ShardsyncClientError} from '../src/index.js';
 import { ShardsyncClient, type Accepted, type RetryEvent, type ShardsyncClientOptions } from '../src/index.js';
 import { rejection } from './rejection.js';
@@ -151,6 +151,30 @@ describe('ShardsyncClient against the real producer', () => {
     expect(a.size).toBe(2 * chunk.length);
     expect((retries[0]?.error as ShardsyncClientError).code).toBe('SHARDSYNC_IDEMPOTENCY_IN_PROGRESS');
     expect(await eventsOn(topology)).toHaveLength(1);
+  });
+
+  it('a refusal answered while a large body is still on its way reaches the caller with its code, at the first attempt', async () => {
+    const topology = await createTestTopology();
+    // In its own process: a producer in this event loop never showed the race below.
+    const url = await spawnTestProducer(topology);
+    const dataset = topology.datasets[0]!.name;
+    const chunk = randomBytes(64 * 1024);
+    const chunks = 1024; // 64 MiB: the answer comes long before the body could be sent
+    const body = () =>
+      Readable.from(
+        (function* sixtyFourMiB() {
+          for (let i = 0; i < chunks; i++) yield chunk;
+        })(),
+      );
+    const retries: RetryEvent[] = [];
+    const client = clientOf(url, { token: 'wrong-token-0123456789', onRetry: (event) => retries.push(event) });
+    // Closing right after the early 401 let the connection's reset overtake the answer (EPIPE at the
+    // client, retried: 19 retries in 12 calls); the producer now drops the rest of the body instead.
+    for (let i = 0; i < 8; i++) {
+      const err = await rejection(client.put(dataset, `refused/${i}`, body, { contentLength: chunks * chunk.length }));
+      expect({ code: err.code, status: err.status }).toEqual({ code: 'SHARDSYNC_UNAUTHORIZED', status: 401 });
+    }
+    expect(retries).toEqual([]);
   });
 
   it('refusals carry the producer\'s code and status, and nothing reaches the topic', async () => {

@@ -7,3 +7,4 @@ export { createTestTopology, type TestTopologyOptions } from './topology.js';
 export { waitFor } from './wait.js';
 export { stopStackServer, objectFilePath, corruptObjectOnDisk } from './faults.js';
 export { readTopic, type TopicMessage } from './read-topic.js';
+export { spawnService, freePort, type ServiceName, type SpawnedService } from './process.js';

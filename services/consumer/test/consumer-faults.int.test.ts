@@ -1,33 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { stringify } from 'yaml';
+import type { ChildProcess } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
 import type { Topology } from '@shardsync/config';
 import { decodeShardUpdate } from '@shardsync/events';
 import { readDeadLetter } from '@shardsync/eventlog';
-import { corruptObjectOnDisk, createTestTopology, readTopic, stopStackServer, waitFor } from '@shardsync/testing';
+import { corruptObjectOnDisk, createTestTopology, readTopic, spawnService, stopStackServer, waitFor } from '@shardsync/testing';
 import { makeUpdate, produceRaw, sha256, startTestConsumer, storeContents, storeKeyCount } from './helpers.js';
 
 const v = (physicalMs: number) => ({ physicalMs, logical: 0, producerId: 'p1' });
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Runs the real consumer entry point as a child process, as a supervisor would. */
 function spawnConsumer(topology: Topology, datacenter: string): ChildProcess {
-  const dir = mkdtempSync(join(tmpdir(), 'shardsync-consumer-'));
-  const file = join(dir, 'topology.yaml');
-  writeFileSync(file, stringify(topology));
-  const child = spawn(process.execPath, ['--conditions=@shardsync/source', '--import', 'tsx', 'services/consumer/src/main.ts'], {
-    cwd: repoRoot,
-    env: { ...process.env, SHARDSYNC_TOPOLOGY: file, SHARDSYNC_DATACENTER: datacenter, SHARDSYNC_CONSUMER_PORT: '0', SHARDSYNC_LOG_LEVEL: 'warn', SHARDSYNC_CONSUMER_CONCURRENCY: '4' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  onTestFinished(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  return child;
+  return spawnService('consumer', topology, { SHARDSYNC_DATACENTER: datacenter, SHARDSYNC_CONSUMER_PORT: '0', SHARDSYNC_LOG_LEVEL: 'warn', SHARDSYNC_CONSUMER_CONCURRENCY: '4' }).child;
 }
 
 async function holds(topology: Topology, dc: string, dataset: string, expected: Record<string, string>, timeoutMs = 90_000): Promise<void> {

@@ -1,21 +1,13 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { stringify } from 'yaml';
 import type { Topology } from '@shardsync/config';
 import { createLogger, type ReadinessReport } from '@shardsync/runtime';
-import { createTestTopology, emptyAndDeleteBucket, rawS3Client, readTopic, stopStackServer, testKafka, waitFor } from '@shardsync/testing';
+import { createTestTopology, emptyAndDeleteBucket, freePort, rawS3Client, readTopic, spawnService, stopStackServer, testKafka, waitFor } from '@shardsync/testing';
 import { consumerEnvSchema } from '../src/env.js';
 import { ConsumerService, groupIdOf } from '../src/service.js';
 import { makeUpdate, produceRaw, sha256, storeContents } from './helpers.js';
 
 const v = (physicalMs: number) => ({ physicalMs, logical: 0, producerId: 'p1' });
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** A consumer in this process, with a logger the test can watch; closed when the test ends. */
 function startConsumer(topology: Topology, datacenter: string, overrides: Record<string, string> = {}) {
@@ -59,14 +51,6 @@ async function offsetLag(url: string, partition: number): Promise<number | undef
   return line === null ? undefined : Number(line[1]);
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 describe('consumer operations', () => {
   it('offset lag is the latest offset minus the committed offset, and grows while no batch completes', async () => {
@@ -200,26 +184,14 @@ describe('consumer operations', () => {
     await deleteBucket(topology, 'dc-b');
     await produceRaw(topology, [makeUpdate(dataset, 'k', v(1000), 'body')]);
 
-    const file = join(mkdtempSync(join(tmpdir(), 'shardsync-consumer-')), 'topology.yaml');
-    writeFileSync(file, stringify(topology));
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@shardsync/source', '--import', 'tsx', 'services/consumer/src/main.ts'],
-      {
-        cwd: repoRoot,
-        env: { ...process.env, SHARDSYNC_TOPOLOGY: file, SHARDSYNC_DATACENTER: 'dc-b', SHARDSYNC_CONSUMER_PORT: '0', SHARDSYNC_LOG_LEVEL: 'warn', SHARDSYNC_CONSUMER_STALL_MS: '3000' },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    onTestFinished(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const { child, exited } = spawnService('consumer', topology, { SHARDSYNC_DATACENTER: 'dc-b', SHARDSYNC_CONSUMER_PORT: '0', SHARDSYNC_LOG_LEVEL: 'warn', SHARDSYNC_CONSUMER_STALL_MS: '3000' }, ['ignore', 'pipe', 'inherit']);
+    const out = child.stdout;
+    if (out === null) throw new Error('the consumer\'s stdout is piped');
     let stdout = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => (stdout += chunk));
+    out.setEncoding('utf8');
+    out.on('data', (chunk: string) => (stdout += chunk));
     const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000).unref())]);
-    await new Promise<void>((resolve) => (child.stdout.readableEnded ? resolve() : child.stdout.once('end', resolve)));
+    await new Promise<void>((resolve) => (out.readableEnded ? resolve() : out.once('end', resolve)));
 
     expect(code).toBe(1);
     const lines = stdout

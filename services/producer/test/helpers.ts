@@ -2,6 +2,7 @@ import { type IncomingHttpHeaders, request } from 'node:http';
 import { onTestFinished } from 'vitest';
 import type { Topology } from '@shardsync/config';
 import type { Clock } from '@shardsync/events';
+import { freePort, spawnService, waitFor } from '@shardsync/testing';
 import { createLogger } from '@shardsync/runtime';
 import { producerEnvSchema } from '../src/env.js';
 import { ProducerService } from '../src/service.js';
@@ -9,20 +10,45 @@ import { ProducerService } from '../src/service.js';
 export const TOKEN = 'test-token-0123456789abcdef';
 export const OTHER_TOKEN = 'other-token-0123456789abcdef';
 
-/** Starts a producer in this process on a free port, closed when the test ends; `clock` is its wall clock. */
-export async function startTestProducer(topology: Topology, overrides: Record<string, string> = {}, clock?: Clock): Promise<ProducerService> {
+/** The test producer's environment: tokens for the test's datasets, small inline and body limits. */
+function testProducerEnv(topology: Topology, overrides: Record<string, string>): Record<string, string> {
   const dataset = topology.datasets[0]?.name ?? 'none';
-  const env = producerEnvSchema.parse({
+  return {
     SHARDSYNC_DATACENTER: 'dc-a',
     SHARDSYNC_PRODUCER_PORT: '0',
     SHARDSYNC_PRODUCER_TOKENS: `tests:${TOKEN}:*;other:${OTHER_TOKEN}:not-${dataset}`,
     SHARDSYNC_PRODUCER_INLINE_MAX_BYTES: String(4 * 1024),
     SHARDSYNC_PRODUCER_MAX_BODY_BYTES: String(64 * 1024 * 1024),
     ...overrides,
-  });
+  };
+}
+
+/** Starts a producer in this process on a free port, closed when the test ends; `clock` is its wall clock. */
+export async function startTestProducer(topology: Topology, overrides: Record<string, string> = {}, clock?: Clock): Promise<ProducerService> {
+  const env = producerEnvSchema.parse(testProducerEnv(topology, overrides));
   const service = await ProducerService.start({ topology, env, logger: createLogger('producer-test', {}, 'warn'), clock });
   onTestFinished(() => service.close());
   return service;
+}
+
+/**
+ * Starts the producer's entry point as a child process, killed when the test ends, and waits
+ * until it answers: for what a client in the test's own event loop would not see (the timing of
+ * a connection's close against the client's writes, say). Resolves with its base URL.
+ */
+export async function spawnTestProducer(topology: Topology, overrides: Record<string, string> = {}): Promise<string> {
+  const port = await freePort();
+  const { exited } = spawnService('producer', topology, testProducerEnv(topology, { SHARDSYNC_PRODUCER_PORT: String(port), SHARDSYNC_LOG_LEVEL: 'warn', ...overrides }));
+  const url = `http://127.0.0.1:${port}`;
+  const answering = waitFor(async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), { timeoutMs: 60_000, what: 'the producer process to answer /healthz' });
+  const died = exited.then((how) => {
+    throw new Error(`the producer process exited (${String(how)}) before it answered /healthz`);
+  });
+  // Whichever loses the race settles later (the process ends when the test kills it): not unhandled.
+  died.catch(() => undefined);
+  answering.catch(() => undefined);
+  await Promise.race([answering, died]);
+  return url;
 }
 
 export function auth(token = TOKEN): Record<string, string> {

@@ -1,16 +1,10 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createTestTopology, testRedis, waitFor } from '@shardsync/testing';
+import { createTestTopology, spawnService, testRedis, waitFor } from '@shardsync/testing';
 import { Queue } from 'bullmq';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { JOB, QUEUE_NAME, type PassJobData } from '../src/jobs/types.js';
 import { datasetContents, datasetKeys, nextReport, seed, startReconciler, testPool, testPrefix, v } from './helpers.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MiB = 1024 * 1024;
 
 describe('a reconciler killed mid-pass', () => {
@@ -25,27 +19,12 @@ describe('a reconciler killed mid-pass', () => {
     const keys = Array.from({ length: 12 }, (_, i) => `checkpoint/shard-${i}.bin`);
     for (const key of keys) await seed(pool, dataset, key, randomBytes(20 * MiB), v(1000), ['dc-a', 'dc-b']);
 
-    const dir = await mkdtemp(join(tmpdir(), 'shardsync-reconciler-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }));
-    await writeFile(join(dir, 'topology.json'), JSON.stringify(topology));
-    const log = await open(join(dir, 'reconciler.log'), 'w');
-    onTestFinished(() => log.close());
-    const child = spawn(process.execPath, ['--conditions=@shardsync/source', '--import', 'tsx', 'services/reconciler/src/main.ts'], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        SHARDSYNC_TOPOLOGY: join(dir, 'topology.json'),
-        SHARDSYNC_RECONCILER_PORT: '0',
-        SHARDSYNC_RECONCILER_REDIS_PREFIX: prefix,
-        SHARDSYNC_RECONCILER_SCHEDULE: 'false',
-        SHARDSYNC_RECONCILER_KEYS_PER_RANGE: '1',
-        SHARDSYNC_RECONCILER_CONCURRENCY: '2',
-      },
-      stdio: ['ignore', log.fd, log.fd],
-    });
-    const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
-    onTestFinished(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    const { child, exited } = spawnService('reconciler', topology, {
+      SHARDSYNC_RECONCILER_PORT: '0',
+      SHARDSYNC_RECONCILER_REDIS_PREFIX: prefix,
+      SHARDSYNC_RECONCILER_SCHEDULE: 'false',
+      SHARDSYNC_RECONCILER_KEYS_PER_RANGE: '1',
+      SHARDSYNC_RECONCILER_CONCURRENCY: '2',
     });
 
     const queue = new Queue(QUEUE_NAME, { connection: redis, prefix });

@@ -6,6 +6,7 @@ import { TokenAuthenticator, type TokenGrant } from '../auth/tokens.js';
 import { ProducerError } from '../errors.js';
 import type { Accepted, Ingest } from '../ingest/types.js';
 import type { ProducerMetrics } from '../metrics.js';
+import { lingerAfterAnswer } from './linger.js';
 import { parseBatchFrame, parseBatchRequest, type BatchItem } from './batch-request.js';
 import { parseJsonBody, readBody, readJsonBody } from './request-body.js';
 
@@ -93,8 +94,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.setErrorHandler(async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const e = toProducerError(err);
     if (e.status >= 500) deps.logger.error({ err, url: req.url }, 'request failed');
-    // The client may still be sending a body we will not read; close rather than drain it.
-    if (!req.raw.complete) reply.header('connection', 'close');
+    // The client may still be sending a body we will not use: drop it until the client has the answer.
+    lingerAfterAnswer(req.raw, reply.raw);
     return reply.code(e.status).send({ error: e.code, message: e.message });
   });
 
