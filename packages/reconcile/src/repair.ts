@@ -72,8 +72,9 @@ export async function applyRepair(
         throw new StateChangedError(`datacenter ${datacenter} now has a delete at least as new as the winning put`);
       }
       await copyFromSources(target, datacenter, state, winner, effects);
-      // The consumer removes a tombstone its put outranks; so does the repair.
-      if (tombstone !== undefined) await store.delete(tombstoneKeyOf(dataset, key), { signal });
+      // The consumer removes a tombstone its put outranks; so does the repair (that one only:
+      // one written since is the next pass's to judge).
+      if (tombstone !== undefined) await conditional(() => store.delete(tombstoneKeyOf(dataset, key), { ifMatch: tombstone.etag, signal }));
       return;
     }
     case 'delete': {
@@ -88,7 +89,7 @@ export async function applyRepair(
       if (winner === undefined || (tombstone.version !== undefined && compareVersions(tombstone.version, winner.version) >= 0)) {
         throw new StateChangedError(`datacenter ${datacenter} has a new tombstone`);
       }
-      await store.delete(tombstoneKeyOf(dataset, key), { signal });
+      await conditional(() => store.delete(tombstoneKeyOf(dataset, key), { ifMatch: tombstone.etag, signal }));
       return;
     }
     case 'remove-unmanaged':
@@ -194,10 +195,10 @@ async function writeTombstone(store: ObjectStore, target: RepairTarget, state: C
   }
   // The ETag read with the state belongs to that earlier write, and tombstones written before
   // unique bodies were all empty (equal ETags): compare versions right before overwriting an
-  // older tombstone instead of If-Match.
+  // older tombstone, and overwrite only the one just read (If-Match).
   const fresh = await freshTombstone(store, dataset, key, signal);
   if (fresh?.version !== undefined && compareVersions(fresh.version, winner.version) >= 0) return;
-  await store.put(tombstoneKeyOf(dataset, key), body, { metadata, signal });
+  await conditional(() => store.put(tombstoneKeyOf(dataset, key), body, { metadata, ...(fresh === undefined ? { ifNoneMatch: '*' } : { ifMatch: fresh.etag }), signal }));
 }
 
 /**
@@ -216,9 +217,10 @@ async function adoptInPlace(store: ObjectStore, target: RepairTarget, state: Cop
   await conditional(() => store.copy(bucketKey, bucketKey, { metadata, contentType: info.contentType, ifMatch: info.etag, sourceIfMatch: info.etag, signal }));
 }
 
-async function freshTombstone(store: ObjectStore, dataset: string, key: string, signal: AbortSignal | undefined): Promise<TombstoneCopy | undefined> {
+/** The tombstone as it is now, with the ETag that makes the write or delete that follows conditional on it. */
+async function freshTombstone(store: ObjectStore, dataset: string, key: string, signal: AbortSignal | undefined): Promise<(TombstoneCopy & { etag: string }) | undefined> {
   const info = await store.head(tombstoneKeyOf(dataset, key), { signal });
-  return info === undefined ? undefined : tombstoneCopyOf(observed(info));
+  return info === undefined ? undefined : { ...tombstoneCopyOf(observed(info)), etag: info.etag };
 }
 
 /** A failed precondition (or a source gone) means the key moved on since it was read. */

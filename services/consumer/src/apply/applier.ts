@@ -1,8 +1,8 @@
-import { compareVersions, decideApply, formatVersion, META, objectKeyOf, stateOf, tombstoneBody, tombstoneKeyOf, type ShardUpdate } from '@shardsync/events';
+import { compareVersions, decideApply, formatVersion, META, objectKeyOf, stateOf, tombstoneBody, tombstoneKeyOf, type ShardUpdate, type Version } from '@shardsync/events';
 import type { ObjectStore, WriteConditions } from '@shardsync/objectstore';
 import { effectiveState, type KeyState, type LocalState } from '../state/local-state.js';
 import type { TombstoneIndex } from '../state/tombstone-index.js';
-import { codeOf } from './errors.js';
+import { codeOf, conflictOnPrecondition } from './errors.js';
 import { transfer, type TransferDeps } from './transfer.js';
 
 export type ApplyOutcome =
@@ -22,8 +22,21 @@ const MAX_CONFLICT_ROUNDS = 5;
 /**
  * Applies one update to this datacenter's store if, and only if, its version is higher than
  * what the store holds for the key, tombstones included (the shared rule in @shardsync/events).
- * Writes are conditional on the state that was read, so a concurrent writer (a reconciler
- * repair) is never overwritten by an older version: on a conflict the state is read again.
+ *
+ * A key's state lives in two keys, the object and its tombstone, so an update writes twice. Every
+ * write is conditional on the state that was read (`If-Match` on the ETag it saw, `If-None-Match`
+ * where it saw nothing), so a concurrent writer (a reconciler repair, a member of the group that
+ * still held the partition) is never overwritten or deleted by an older version: on a conflict the
+ * state is read again, the tombstone included, and the update decided again. A key left with both
+ * an object and a tombstone (a process killed between the two writes, a race with such a writer)
+ * is settled by the next update of the key that reads it, a redelivery included: whichever of the
+ * two has the lower version is removed.
+ *
+ * One race is left to that settling and to the reconciler: a member that lost the partition still
+ * creating an object of a key with no tombstone it knows of (`If-None-Match: *` cannot see the
+ * tombstone key) after the new owner applied a newer delete. The object then stays next to the
+ * newer tombstone until the key's next update or the next reconcile pass (`shouldBeDeleted`)
+ * removes it; ruling it out would cost every put a HEAD of the tombstone after its write.
  */
 export class Applier {
   readonly #d: ApplierDeps;
@@ -35,13 +48,14 @@ export class Applier {
   async apply(update: ShardUpdate, signal?: AbortSignal): Promise<ApplyOutcome> {
     let fresh = false;
     for (let round = 0; ; round += 1) {
-      const state = fresh ? await this.#d.state.read(update.dataset, update.key) : await this.#stateFor(update);
+      const state = fresh ? await this.#d.state.read(update.dataset, update.key, { headTombstone: true }) : await this.#stateFor(update);
       const current = effectiveState(state);
-      if (decideApply(stateOf(update), current) === 'skip') {
-        const duplicate = current !== undefined && formatVersion(current.version) === formatVersion(update.version);
-        return { result: 'skipped', reason: duplicate ? 'duplicate' : 'stale' };
-      }
       try {
+        if (decideApply(stateOf(update), current) === 'skip') {
+          await this.#settle(update, state, signal);
+          const duplicate = current !== undefined && formatVersion(current.version) === formatVersion(update.version);
+          return { result: 'skipped', reason: duplicate ? 'duplicate' : 'stale' };
+        }
         return update.operation === 'DELETE' ? await this.#delete(update, state, signal) : await this.#put(update, state, signal);
       } catch (err) {
         if (codeOf(err) !== 'SHARDSYNC_APPLY_CONFLICT' || round + 1 >= MAX_CONFLICT_ROUNDS) throw err;
@@ -69,49 +83,73 @@ export class Applier {
     const result = await transfer(update, conditions, this.#d, signal);
     if (result.mode === 'superseded') return { result: 'skipped', reason: 'superseded' };
     const next: KeyState = { object: { version: update.version, kind: 'put', etag: result.etag, sha256: update.sha256 } };
+    this.#d.state.remember(update.dataset, update.key, next);
     if (state.tombstone !== undefined) {
-      // The put outranks the tombstone; remove it so listings and the index stay small.
-      await this.#d.local.delete(tombstoneKeyOf(update.dataset, update.key), { signal });
+      // The put outranks the tombstone it read; remove that one (and only that one: a newer
+      // tombstone written meanwhile is a conflict, and the re-read settles the key its way).
+      await conflictOnPrecondition(() => this.#d.local.delete(tombstoneKeyOf(update.dataset, update.key), { ifMatch: state.tombstone?.etag, signal }));
       this.#d.tombstones.remove(update.dataset, update.key);
     }
-    this.#d.state.remember(update.dataset, update.key, next);
     return { result: 'applied', operation: 'PUT', bytes: result.bytes, mode: result.mode };
   }
 
   async #delete(update: Extract<ShardUpdate, { operation: 'DELETE' }>, state: KeyState, signal?: AbortSignal): Promise<ApplyOutcome> {
     const now = (this.#d.now ?? Date.now)();
     // Tombstone first: if we crash before the object is deleted, the tombstone already outranks
-    // it and the redelivered delete finishes the job. A body unique to this write lets the expiry
-    // sweep tell it from the tombstone it listed (TombstoneIndex.sweep).
-    await this.#d.local.put(tombstoneKeyOf(update.dataset, update.key), tombstoneBody(update.eventId), {
-      metadata: { [META.version]: formatVersion(update.version), [META.eventId]: update.eventId, [META.deletedAtMs]: String(now) },
-      signal,
-    });
+    // it and the redelivered delete settles the key (apply). A body unique to this write lets the
+    // expiry sweep tell it from the tombstone it listed (TombstoneIndex.sweep), and gives the
+    // write an ETag of its own for the conditions of later writes.
+    const written = await conflictOnPrecondition(() =>
+      this.#d.local.put(tombstoneKeyOf(update.dataset, update.key), tombstoneBody(update.eventId), {
+        metadata: { [META.version]: formatVersion(update.version), [META.eventId]: update.eventId, [META.deletedAtMs]: String(now) },
+        ...(state.tombstone === undefined ? { ifNoneMatch: '*' } : { ifMatch: state.tombstone.etag }),
+        signal,
+      }),
+    );
     this.#d.tombstones.add(update.dataset, update.key);
-    const kept = await this.#deleteOutranked(update, state, signal);
+    const kept = await this.#deleteOutranked(update.dataset, update.key, update.version, state, signal);
     if (kept) this.#d.state.forget(update.dataset, update.key);
-    else this.#d.state.remember(update.dataset, update.key, { tombstone: { version: update.version, kind: 'delete' } });
+    else this.#d.state.remember(update.dataset, update.key, { tombstone: { version: update.version, kind: 'delete', etag: written.etag } });
     return { result: 'applied', operation: 'DELETE', bytes: 0, mode: 'tombstone' };
+  }
+
+  /**
+   * A key holding both an object and a tombstone: the write of an update stopped between its two
+   * steps (the process was killed), or raced another writer. Removes whichever has the lower
+   * version, conditionally on the ETag read. Nothing to do for the usual state of one or neither.
+   */
+  async #settle(update: ShardUpdate, state: KeyState, signal?: AbortSignal): Promise<void> {
+    const { object, tombstone } = state;
+    if (object === undefined || tombstone === undefined) return;
+    if (compareVersions(tombstone.version, object.version) > 0) {
+      const kept = await this.#deleteOutranked(update.dataset, update.key, tombstone.version, state, signal);
+      if (kept) this.#d.state.forget(update.dataset, update.key);
+      else this.#d.state.remember(update.dataset, update.key, { tombstone });
+      return;
+    }
+    await conflictOnPrecondition(() => this.#d.local.delete(tombstoneKeyOf(update.dataset, update.key), { ifMatch: tombstone.etag, signal }));
+    this.#d.tombstones.remove(update.dataset, update.key);
+    this.#d.state.remember(update.dataset, update.key, { object });
   }
 
   /**
    * Deletes the object the state shows, and only that one (If-Match): an object written since
    * (a reconciler repair, a member that still held the partition) is read again and deleted only
-   * if the tombstone outranks it. Deleting a missing key succeeds, so a redelivery is harmless.
-   * Resolves true when a newer object was found and kept.
+   * if the tombstone (of version `tombstoneVersion`) outranks it. Deleting a missing key succeeds,
+   * so a redelivery is harmless. Resolves true when a newer object was found and kept.
    */
-  async #deleteOutranked(update: Extract<ShardUpdate, { operation: 'DELETE' }>, state: KeyState, signal?: AbortSignal): Promise<boolean> {
-    const key = objectKeyOf(update.dataset, update.key);
+  async #deleteOutranked(dataset: string, key: string, tombstoneVersion: Version, state: KeyState, signal?: AbortSignal): Promise<boolean> {
+    const objectKey = objectKeyOf(dataset, key);
     let etag = state.object?.etag ?? state.unversionedEtag;
     for (let round = 1; ; round += 1) {
       try {
-        await this.#d.local.delete(key, etag === undefined ? { signal } : { ifMatch: etag, signal });
+        await this.#d.local.delete(objectKey, etag === undefined ? { signal } : { ifMatch: etag, signal });
         return false;
       } catch (err) {
         if (codeOf(err) !== 'SHARDSYNC_PRECONDITION_FAILED' || round >= MAX_CONFLICT_ROUNDS) throw err;
       }
-      const now = await this.#d.state.read(update.dataset, update.key);
-      if (now.object !== undefined && compareVersions(now.object.version, update.version) > 0) return true;
+      const now = await this.#d.state.read(dataset, key);
+      if (now.object !== undefined && compareVersions(now.object.version, tombstoneVersion) > 0) return true;
       etag = now.object?.etag ?? now.unversionedEtag;
       if (etag === undefined) return false;
     }

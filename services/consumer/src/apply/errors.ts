@@ -60,3 +60,19 @@ export function asLocalStoreError(err: unknown, store: { readonly datacenter: st
   if (err instanceof LocalBucketMissingError || codeOf(err) !== 'SHARDSYNC_NO_SUCH_BUCKET') return err;
   return new LocalBucketMissingError(store.datacenter, store.bucket, err);
 }
+
+/**
+ * Runs a write whose precondition failing means the key changed since its state was read
+ * (another writer, e.g. a reconciler repair): that becomes SHARDSYNC_APPLY_CONFLICT, on which the
+ * applier reads the state again and decides again.
+ */
+export async function conflictOnPrecondition<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (codeOf(err) === 'SHARDSYNC_PRECONDITION_FAILED') {
+      throw new ApplyError('SHARDSYNC_APPLY_CONFLICT', 'the key changed while it was being written', { retriable: true, cause: err });
+    }
+    throw err;
+  }
+}

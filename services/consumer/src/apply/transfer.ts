@@ -2,7 +2,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { inflateInlinePayload, META, objectKeyOf, formatVersion, type PutShardUpdate, type StagedPayload } from '@shardsync/events';
 import { hashStream } from '@shardsync/integrity';
 import { SizeMismatchError, SourceStreamError, StoreUnavailableError, type ObjectStore, type WriteConditions } from '@shardsync/objectstore';
-import { ApplyError, codeOf } from './errors.js';
+import { ApplyError, codeOf, conflictOnPrecondition } from './errors.js';
 import type { TransferSlots } from './transfer-slots.js';
 
 /** Finds the store of any datacenter and bucket (sources of referenced payloads). */
@@ -73,7 +73,7 @@ export async function transfer(update: PutShardUpdate, conditions: WriteConditio
     const bytes = inflateInlinePayload(update.payload);
     const metadata = objectMetadata(update);
     const contentType = storedContentType(update.metadata);
-    const put = await writeGuard(() => deps.local.put(key, bytes, { ...conditions, size: update.size, expectedSha256: update.sha256, metadata, contentType, signal }));
+    const put = await conflictOnPrecondition(() => deps.local.put(key, bytes, { ...conditions, size: update.size, expectedSha256: update.sha256, metadata, contentType, signal }));
     deps.onBytes(bytes.length);
     return { etag: put.etag, bytes: bytes.length, mode: 'inline' };
   }
@@ -120,7 +120,7 @@ async function transferReferenced(
     const counted = body.pipe(new ByteCounter(deps.onBytes));
     body.on('error', (err) => counted.destroy(err));
     try {
-      const put = await writeGuard(() => deps.local.put(key, counted, { ...conditions, size: update.size, expectedSha256: update.sha256, sourceEtag: etag, metadata, contentType, signal }));
+      const put = await conflictOnPrecondition(() => deps.local.put(key, counted, { ...conditions, size: update.size, expectedSha256: update.sha256, sourceEtag: etag, metadata, contentType, signal }));
       return { etag: put.etag, bytes: update.size, mode: 'stream' };
     } catch (err) {
       // Anything but the source's bytes failing is this datacenter's store failing (down, slow,
@@ -243,7 +243,7 @@ async function copyVerified(
   if (digest.sha256 !== update.sha256 || digest.size !== update.size) return 'digest mismatch';
   let copied;
   try {
-    copied = await writeGuard(() =>
+    copied = await conflictOnPrecondition(() =>
       deps.local.copy(source.key, key, { ...conditions, metadata, contentType: storedContentType(update.metadata), sourceIfMatch: info.etag, signal }),
     );
   } catch (err) {
@@ -255,17 +255,3 @@ async function copyVerified(
   return { etag: copied.etag, bytes: update.size, mode: 'copy' };
 }
 
-/**
- * A failed write precondition means the key changed since its state was read (another writer,
- * e.g. a reconciler repair): the applier re-reads the state and decides again.
- */
-async function writeGuard<T>(write: () => Promise<T>): Promise<T> {
-  try {
-    return await write();
-  } catch (err) {
-    if (codeOf(err) === 'SHARDSYNC_PRECONDITION_FAILED') {
-      throw new ApplyError('SHARDSYNC_APPLY_CONFLICT', 'the key changed while it was being written', { retriable: true, cause: err });
-    }
-    throw err;
-  }
-}

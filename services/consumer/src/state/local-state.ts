@@ -9,7 +9,8 @@ export interface KeyState {
   object?: VersionedState & { etag: string; sha256: string | undefined };
   /** An object without shardsync metadata (written by hand): any versioned update replaces it. */
   unversionedEtag?: string;
-  tombstone?: VersionedState;
+  /** The key's tombstone; its ETag makes a write of the tombstone conditional on this one. */
+  tombstone?: VersionedState & { etag: string };
 }
 
 /** The state that decides: the highest of the object and its tombstone. */
@@ -56,9 +57,12 @@ export class LocalState {
     return this.#tombstones.has(dataset, key);
   }
 
-  /** Reads the key's object and (if the index has one) its tombstone from the store. */
-  async read(dataset: string, key: string): Promise<KeyState> {
-    const withTombstone = this.#tombstones.has(dataset, key);
+  /**
+   * Reads the key's object and its tombstone from the store; the tombstone only if the index has
+   * one, unless `headTombstone` (the index may miss one another writer added since it was loaded).
+   */
+  async read(dataset: string, key: string, options: { headTombstone?: boolean } = {}): Promise<KeyState> {
+    const withTombstone = options.headTombstone === true || this.#tombstones.has(dataset, key);
     const [info, tombstone] = await Promise.all([
       this.#store.head(objectKeyOf(dataset, key)),
       withTombstone ? this.#store.head(tombstoneKeyOf(dataset, key)) : Promise.resolve(undefined),
@@ -71,7 +75,8 @@ export class LocalState {
     }
     if (tombstone !== undefined) {
       const version = versionOf(tombstone);
-      if (version !== undefined) state.tombstone = { version, kind: 'delete' };
+      if (version !== undefined) state.tombstone = { version, kind: 'delete', etag: tombstone.etag };
+      this.#tombstones.add(dataset, key);
     } else if (withTombstone) {
       this.#tombstones.remove(dataset, key);
     }
