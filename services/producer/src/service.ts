@@ -75,7 +75,10 @@ export class ProducerService {
     // Before the first version: it must be above every version this producer id issued before.
     // Only a fixed id has earlier runs to stay above (see generatedProducerId).
     const fixedId = env.SHARDSYNC_PRODUCER_ID;
-    const producerId = fixedId ?? generatedProducerId();
+    // Qualified by the datacenter: a fixed id is fenced (one process at a time) only by the lease
+    // in its own datacenter's store, and the same id in two datacenters (the pod names of a
+    // StatefulSet in each cluster) would otherwise issue equal versions for different updates.
+    const producerId = `${datacenter}:${fixedId ?? generatedProducerId()}`;
     const clockLease =
       fixedId === undefined
         ? undefined

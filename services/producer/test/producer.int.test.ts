@@ -139,11 +139,27 @@ describe('producer', () => {
     );
     const versions = await Promise.all(responses.map(async (r) => ((await r.json()) as { version: string }).version));
     expect(new Set(versions).size).toBe(40);
-    expect(new Set(versions.map((v) => v.split('.').slice(2).join('.')))).toEqual(new Set(['producer-one', 'producer-two']));
+    expect(new Set(versions.map((v) => v.split('.').slice(2).join('.')))).toEqual(new Set(['dc-a:producer-one', 'dc-a:producer-two']));
     const events = await eventsOn(topology.kafka.topics.updates);
-    expect(new Set(events.map((e) => e.version.producerId))).toEqual(new Set(['producer-one', 'producer-two']));
+    expect(new Set(events.map((e) => e.version.producerId))).toEqual(new Set(['dc-a:producer-one', 'dc-a:producer-two']));
     // One key, one partition: all 40 events of the key landed on a single partition.
     expect(new Set((await readTopic(topology.kafka.topics.updates)).map((m) => m.partition)).size).toBe(1);
+  });
+
+  it('one producer id in two datacenters (a pod name in each cluster) never issues the same version for two updates', async () => {
+    const topology = await createTestTopology();
+    const id = uniqueName('pod').slice(0, 40);
+    // The same millisecond on both: only the producer id can tell the versions apart.
+    const frozen = { now: () => 1_800_000_000_000 };
+    const [a, b] = await Promise.all([
+      startTestProducer(topology, { SHARDSYNC_PRODUCER_ID: id, SHARDSYNC_DATACENTER: 'dc-a' }, frozen),
+      startTestProducer(topology, { SHARDSYNC_PRODUCER_ID: id, SHARDSYNC_DATACENTER: 'dc-b' }, frozen),
+    ]);
+    const dataset = topology.datasets[0]!.name;
+    const put = async (url: string, body: string) => ((await (await fetch(`${url}/v1/objects/${dataset}/k`, { method: 'PUT', headers: auth(), body })).json()) as { version: string }).version;
+    const [fromA, fromB] = [await put(a.url, 'from dc-a'), await put(b.url, 'from dc-b')];
+    expect(fromA).not.toBe(fromB);
+    expect([fromA.split('.').slice(2).join('.'), fromB.split('.').slice(2).join('.')]).toEqual([`dc-a:${id}`, `dc-b:${id}`]);
   });
 
   it('an announcement of an object in a bucket outside the topology is accepted; one the event or the store cannot take is refused with 400', async () => {
