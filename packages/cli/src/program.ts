@@ -46,6 +46,13 @@ function bytesPerSecond(text: string): number {
   return /^\s*\d+\s*$/.test(text) ? parseInteger(text, '--bytes-per-second', 1) : parseRate(text, '--bytes-per-second');
 }
 
+/** `--tombstone-grace`, else the consumers' SHARDSYNC_TOMBSTONE_GRACE_MS (milliseconds), else undefined: the default. */
+function tombstoneGraceOf(option: string | undefined, env: NodeJS.ProcessEnv): number | undefined {
+  if (option !== undefined) return parseDuration(option, '--tombstone-grace');
+  const fromEnv = env['SHARDSYNC_TOMBSTONE_GRACE_MS'];
+  return fromEnv === undefined || fromEnv === '' ? undefined : parseInteger(fromEnv, 'SHARDSYNC_TOMBSTONE_GRACE_MS', 1);
+}
+
 /**
  * Builds the `shardsync` program. Each action stores its exit code in `state`, since commander
  * itself knows only success and its own parse errors.
@@ -168,8 +175,11 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
     .option('--datacenter <name>', 'only letters of this datacenter')
     .option('--code <code>', 'only letters with this error code')
     .option('--dry-run', 'show what would be replayed; send and record nothing')
-    .action((o: { datacenter?: string; code?: string; dryRun?: boolean }, command: Command) =>
-      execute(command, 'dlq replay', (ctx) => dlqReplay(ctx, { datacenter: o.datacenter, code: o.code, dryRun: o.dryRun })),
+    .option('--tombstone-grace <duration>', "the consumers' SHARDSYNC_TOMBSTONE_GRACE_MS; older puts are not replayed (default: that variable, else 7d)")
+    .action((o: { datacenter?: string; code?: string; dryRun?: boolean; tombstoneGrace?: string }, command: Command) =>
+      execute(command, 'dlq replay', (ctx) =>
+        dlqReplay(ctx, { datacenter: o.datacenter, code: o.code, dryRun: o.dryRun, tombstoneGraceMs: tombstoneGraceOf(o.tombstoneGrace, ctx.env) }),
+      ),
     );
   dlq
     .command('discard')

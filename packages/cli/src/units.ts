@@ -25,9 +25,9 @@ const PREFIXES: Readonly<Record<string, number>> = {
 const NUMBER = String.raw`(\d+(?:\.\d+)?|\.\d+)`;
 const SIZE = new RegExp(String.raw`^${NUMBER}\s*(?:([kmgtp]i?)?(b|bytes?)?)$`, 'i');
 const RATE = new RegExp(String.raw`^${NUMBER}\s*([kmgtp]i?)?(B|b|bits?|bytes?)(?:\/s|ps|\/sec)$`, 'i');
-const DURATION = new RegExp(String.raw`^${NUMBER}\s*(us|µs|ms|s|sec|m|min|h)$`, 'i');
+const DURATION = new RegExp(String.raw`^${NUMBER}\s*(us|µs|ms|s|sec|m|min|h|d)$`, 'i');
 
-const DURATION_MS: Readonly<Record<string, number>> = { us: 1e-3, µs: 1e-3, ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+const DURATION_MS: Readonly<Record<string, number>> = { us: 1e-3, µs: 1e-3, ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Parses a size such as `10MiB`, `1.5 GiB`, `500MB` or `4096` (bytes) into whole bytes. */
 export function parseSize(text: string, option = 'size'): number {
@@ -60,12 +60,12 @@ export function parseRate(text: string, option = 'rate'): number {
   return bytesPerSecond;
 }
 
-/** Parses a duration such as `100ms`, `0.5s`, `2min` or `1h` into milliseconds. */
+/** Parses a duration such as `100ms`, `0.5s`, `2min`, `1h` or `7d` into milliseconds. */
 export function parseDuration(text: string, option = 'duration'): number {
   const trimmed = text.trim();
   const match = DURATION.exec(trimmed);
   if (match === null) {
-    const bare = /^\d+(\.\d+)?$/.test(trimmed) ? `; add a unit, e.g. ${trimmed}ms or ${trimmed}s` : '; write a number and a unit: us, ms, s, min or h, e.g. 100ms';
+    const bare = /^\d+(\.\d+)?$/.test(trimmed) ? `; add a unit, e.g. ${trimmed}ms or ${trimmed}s` : '; write a number and a unit: us, ms, s, min, h or d, e.g. 100ms';
     throw new InvalidArgumentError(option, `${JSON.stringify(text)} is not a duration${bare}`);
   }
   return Number(match[1]) * (DURATION_MS[(match[2] ?? 'ms').toLowerCase()] ?? 1);

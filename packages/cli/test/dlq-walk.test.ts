@@ -56,7 +56,7 @@ describe('settling pending dead letters', () => {
     expect(settled.taken.map((l) => l.view.offset)).toEqual(['1', '3']);
     expect(settled.taken[0]?.view.deadLetter).toMatchObject({ datacenter: 'dc-b', originalOffset: '101' });
     expect(policy.recordedLetters).toEqual(['1:take', '3:take']);
-    expect(counts).toEqual({ scanned: 4, ignored: 1, notMatching: 1, decisions: { take: 2, discard: 0, 'skip-duplicate': 0 } });
+    expect(counts).toEqual({ scanned: 4, ignored: 1, notMatching: 1, decisions: { take: 2, discard: 0, 'skip-duplicate': 0, leave: 0 } });
     // 0 and 1 are done and move the watermark; 2 stays pending, so 3 is a range after it.
     expect(tracker.state).toEqual({ watermark: 2n, replayed: [[3n, 3n]], discarded: [] });
   });
@@ -81,8 +81,20 @@ describe('settling pending dead letters', () => {
     const settled = settleLetters(tracker, [recordAt(0, 'dc-a'), recordAt(1, 'dc-a')], {}, policy, counts);
 
     expect(settled.taken).toEqual([]);
-    expect(counts.decisions).toEqual({ take: 0, discard: 1, 'skip-duplicate': 1 });
+    expect(counts.decisions).toEqual({ take: 0, discard: 1, 'skip-duplicate': 1, leave: 0 });
     expect(tracker.state).toEqual({ watermark: 2n, replayed: [], discarded: [[0n, 0n]] });
+  });
+
+  it('leaves a letter the policy will not handle pending: counted, not taken, and the watermark stays before it', () => {
+    const tracker = new ReplayTracker(parseReplayState(undefined, null, 0n));
+    const policy = policyOf((letter) => (letter.view.offset === '1' ? 'leave' : 'take'));
+    const counts = emptyCounts();
+
+    const settled = settleLetters(tracker, [recordAt(0, 'dc-a'), recordAt(1, 'dc-a'), recordAt(2, 'dc-a')], {}, policy, counts);
+
+    expect(settled.taken.map((l) => l.view.offset)).toEqual(['0', '2']);
+    expect(counts.decisions).toEqual({ take: 2, discard: 0, 'skip-duplicate': 0, leave: 1 });
+    expect(tracker.state).toEqual({ watermark: 1n, replayed: [[2n, 2n]], discarded: [] });
   });
 
   it('records each decision before deciding the next letter, so a policy can tell the duplicates of a letter it took in the same batch', () => {
@@ -100,7 +112,7 @@ describe('settling pending dead letters', () => {
     const settled = settleLetters(tracker, events, {}, policy, counts);
 
     expect(settled.taken.map((l) => l.view.offset)).toEqual(['0', '2']);
-    expect(counts.decisions).toEqual({ take: 2, discard: 0, 'skip-duplicate': 1 });
+    expect(counts.decisions).toEqual({ take: 2, discard: 0, 'skip-duplicate': 1, leave: 0 });
   });
 
   it('stops before a letter whose decision the record of handled letters has no room for, without recording it', () => {
@@ -112,7 +124,7 @@ describe('settling pending dead letters', () => {
 
     expect(settled).toEqual({ taken: [], stopped: true });
     expect(policy.recordedLetters).toEqual([]);
-    expect(counts).toMatchObject({ scanned: 1, notMatching: 1, decisions: { take: 0, discard: 0, 'skip-duplicate': 0 } });
+    expect(counts).toMatchObject({ scanned: 1, notMatching: 1, decisions: { take: 0, discard: 0, 'skip-duplicate': 0, leave: 0 } });
     expect(full.isReplayed(1n)).toBe(false);
   });
 

@@ -8,8 +8,10 @@ import { cliJson, deadLetterOf, makeUpdate, produce, v } from './int-helpers.js'
 async function withDeadLetters() {
   const topology = await createTestTopology();
   const dataset = topology.datasets[0]?.name ?? '';
-  const e1 = makeUpdate(dataset, 'a.bin', v(1000), 'one');
-  const e2 = makeUpdate(dataset, 'b.bin', v(2000), 'two');
+  // Recent versions: puts older than the tombstone grace period are not replayed (see below).
+  const now = Date.now();
+  const e1 = makeUpdate(dataset, 'a.bin', v(now - 2000), 'one');
+  const e2 = makeUpdate(dataset, 'b.bin', v(now - 1000), 'two');
   const unknownSchema = { code: 'SHARDSYNC_UNKNOWN_SCHEMA', message: 'event was written with unknown schema 1234' };
   await produce(topology, topology.kafka.topics.deadLetters, [
     deadLetterOf(topology, e1, { partition: 0, offset: '10' }, { datacenter: 'dc-a', ...unknownSchema }),
@@ -46,6 +48,35 @@ describe('shardsync dlq', () => {
 
     // Listing twice shows the same: nothing was committed.
     expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json.letters).toHaveLength(5);
+  });
+
+  it('leaves puts older than the tombstone grace period pending with a warning, since a delete since may have expired; deletes of any age are replayed', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const day = 24 * 3600 * 1000;
+    const now = Date.now();
+    const oldPut = makeUpdate(dataset, 'old.bin', v(now - 10 * day), 'old');
+    const oldDelete = makeUpdate(dataset, 'gone.bin', v(now - 10 * day), null);
+    const recentPut = makeUpdate(dataset, 'new.bin', v(now - 1000), 'new');
+    const reason = { datacenter: 'dc-b', code: 'SHARDSYNC_SOURCE_UNAVAILABLE', message: 'the staged payload is gone' };
+    await produce(topology, topology.kafka.topics.deadLetters, [
+      deadLetterOf(topology, oldPut, { partition: 0, offset: '1' }, reason),
+      deadLetterOf(topology, oldDelete, { partition: 0, offset: '2' }, reason),
+      deadLetterOf(topology, recentPut, { partition: 0, offset: '3' }, reason),
+    ]);
+
+    const run = await cli(['dlq', 'replay', '--topology', writeTopology(topology)]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('1 put(s) older than the tombstone grace period (7 days) were not replayed');
+    const replayed = await readTopic(topology.kafka.topics.updates);
+    expect(replayed.map((m) => m.value?.toString('base64')).sort()).toEqual([oldDelete.value, recentPut.value].map((b) => b.toString('base64')).sort());
+    const list = await cliJson<DlqListReport>(topology, ['dlq', 'list']);
+    expect(list.json.letters.filter((l) => !l.replayed).map((l) => l.key)).toEqual([`${dataset}/old.bin`]);
+
+    // Seen again by the next run, and replayed once the operator says the grace period is longer.
+    expect((await cliJson<DlqReplayReport>(topology, ['dlq', 'replay'])).json).toMatchObject({ replayed: 0, tooOld: 1 });
+    expect((await cliJson<DlqReplayReport>(topology, ['dlq', 'replay', '--tombstone-grace', '30d'])).json).toMatchObject({ replayed: 1, tooOld: 0 });
+    expect(await readTopic(topology.kafka.topics.updates)).toHaveLength(3);
   });
 
   it('replays each update once, never the same letter twice, and leaves letters a filter excluded for later', async () => {

@@ -53,6 +53,7 @@ describe('parseDuration', () => {
     ['0.5s', 500],
     ['2min', 120_000],
     ['1h', 3_600_000],
+    ['7d', 604_800_000],
     ['250us', 0.25],
     ['1 s', 1000],
   ])('reads %s as %d ms', (text, ms) => {
@@ -64,7 +65,7 @@ describe('parseDuration', () => {
   });
 
   it('refuses unknown units', () => {
-    expect(() => parseDuration('3 fortnights', '--max-age')).toThrow(/--max-age: .* write a number and a unit: us, ms, s, min or h/);
+    expect(() => parseDuration('3 fortnights', '--max-age')).toThrow(/--max-age: .* write a number and a unit: us, ms, s, min, h or d/);
   });
 });
 

@@ -1,4 +1,5 @@
-import { fromDeadLetter, KafkaEventSink } from '@shardsync/eventlog';
+import { decodeShardUpdate } from '@shardsync/events';
+import { fromDeadLetter, KafkaEventSink, type ConsumedEvent } from '@shardsync/eventlog';
 import type { CliContext } from '../context.js';
 import { describeFilter, identityOf, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
 import { compilePendingLetterOptions, walkPendingLetters, type PendingLetterOptions } from '../dlq/walk.js';
@@ -6,9 +7,21 @@ import { CliError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CommandResult } from '../output.js';
 import { renderFields, renderTable } from '../table.js';
+import { formatDuration } from '../units.js';
 import { requireDatacenter } from './common.js';
 
-export type DlqReplayOptions = PendingLetterOptions;
+export interface DlqReplayOptions extends PendingLetterOptions {
+  /**
+   * The consumers' SHARDSYNC_TOMBSTONE_GRACE_MS (default 7 days): a put older than this is not
+   * replayed, since a delete of its key since then may have left no tombstone to refuse it.
+   */
+  readonly tombstoneGraceMs?: number | undefined;
+  /** The time to judge the letters' age by. Default `Date.now`. */
+  readonly now?: (() => number) | undefined;
+}
+
+/** The consumers' default SHARDSYNC_TOMBSTONE_GRACE_MS. */
+export const DEFAULT_TOMBSTONE_GRACE_MS = 7 * 24 * 3600 * 1000;
 
 export interface DlqReplayReport {
   readonly topic: string;
@@ -21,6 +34,10 @@ export interface DlqReplayReport {
   readonly replayed: number;
   /** Letters of an update already sent in this run (the same update, dead-lettered by several datacenters). */
   readonly duplicates: number;
+  /** Puts older than the tombstone grace period: not replayed, left pending (see {@link tooOldToReplay}). */
+  readonly tooOld: number;
+  /** The tombstone grace period the letters' age was judged by. */
+  readonly tombstoneGraceMs: number;
   /** Letters left for a later replay because they do not match the filter. */
   readonly notMatching: number;
   /** Records without dead-letter headers: never replayed. */
@@ -49,12 +66,17 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
   const sent = new Set<string>();
   const letters: DeadLetterView[] = [];
   const sink = dryRun ? undefined : new KafkaEventSink(ctx.kafka());
+  const tombstoneGraceMs = options.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;
+  const nowMs = (options.now ?? Date.now)();
 
   try {
     const outcome = await walkPendingLetters(ctx, walk, {
       activity: 'replaying dead letters',
       policy: {
-        decide: (letter) => (sent.has(identityOf(letter.view)) ? 'skip-duplicate' : 'take'),
+        decide: (letter) => {
+          if (tooOldToReplay(letter.event, nowMs, tombstoneGraceMs)) return 'leave';
+          return sent.has(identityOf(letter.view)) ? 'skip-duplicate' : 'take';
+        },
         recorded: (letter, decision) => {
           if (decision !== 'take') return;
           sent.add(identityOf(letter.view));
@@ -81,6 +103,8 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
       scanned,
       replayed: decisions.take,
       duplicates: decisions['skip-duplicate'],
+      tooOld: decisions.leave,
+      tombstoneGraceMs,
       notMatching,
       ignored,
       stoppedEarly: outcome.stoppedEarly,
@@ -90,6 +114,23 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
   } finally {
     await sink?.close();
   }
+}
+
+/**
+ * A put whose version is older than the tombstone grace period: a delete of its key after it may
+ * have been applied and its tombstone expired since, so nothing would stop the put from bringing
+ * the key back (and the reconciler from copying it everywhere). Deletes and letters that do not
+ * decode are replayed whatever their age: a delete cannot resurrect anything, and an event the
+ * consumers cannot read is dead-lettered again.
+ */
+export function tooOldToReplay(event: ConsumedEvent, nowMs: number, tombstoneGraceMs: number): boolean {
+  let update;
+  try {
+    update = decodeShardUpdate(event.value, event.headers);
+  } catch {
+    return false;
+  }
+  return update.operation === 'PUT' && nowMs - update.version.physicalMs > tombstoneGraceMs;
 }
 
 export function renderDlqReplay(report: DlqReplayReport): string {
@@ -104,7 +145,13 @@ export function renderDlqReplay(report: DlqReplayReport): string {
     ['not dead letters, ignored', String(report.ignored)],
   ];
   const lines = [renderFields(fields)];
-  if (filter !== '' && report.replayed === 0 && report.duplicates === 0) {
+  if (report.tooOld > 0) {
+    lines.push(
+      '',
+      `warning: ${report.tooOld} put(s) older than the tombstone grace period (${formatDuration(report.tombstoneGraceMs)}) were not replayed: a delete of their key since may have expired, and the put would bring the key back. They stay pending (shardsync dlq list); write the objects again through the producer if they should exist, then discard the letters (shardsync dlq discard).`,
+    );
+  }
+  if (filter !== '' && report.replayed === 0 && report.duplicates === 0 && report.tooOld === 0) {
     lines.push('', `warning: no pending dead letter matched ${filter}; check the spelling with: shardsync dlq list`);
   }
   if (report.letters.length > 0) {

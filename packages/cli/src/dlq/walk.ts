@@ -11,9 +11,11 @@ import { DLQ_REPLAY_GROUP, encodeReplayState, ReplayTracker } from './replay-sta
  * replay state, so no later run handles the letter again:
  * - `take`: the command handles it now (`dlq replay` sends it back); recorded as done;
  * - `discard`: the command gives it up; recorded as done and as discarded;
- * - `skip-duplicate`: a letter of the same update was taken already; recorded as done.
+ * - `skip-duplicate`: a letter of the same update was taken already; recorded as done;
+ * - `leave`: the command will not handle it (e.g. too old to replay safely); it stays pending,
+ *   for an operator to look at, and later runs see it again.
  */
-export type LetterDecision = 'take' | 'discard' | 'skip-duplicate';
+export type LetterDecision = 'take' | 'discard' | 'skip-duplicate' | 'leave';
 
 /** A pending dead letter that matches the filter: the record, and how `dlq list` shows it. */
 export interface PendingLetter {
@@ -45,7 +47,7 @@ export interface WalkCounts {
 }
 
 export function emptyCounts(): WalkCounts {
-  return { scanned: 0, ignored: 0, notMatching: 0, decisions: { take: 0, discard: 0, 'skip-duplicate': 0 } };
+  return { scanned: 0, ignored: 0, notMatching: 0, decisions: { take: 0, discard: 0, 'skip-duplicate': 0, leave: 0 } };
 }
 
 /** What {@link settleLetters} did with one batch. */
@@ -75,7 +77,7 @@ export function settleLetters(tracker: ReplayTracker, events: readonly ConsumedE
     const { deadLetter } = view;
     const letter: PendingLetter | undefined = deadLetter !== undefined && matchesFilter(deadLetter, filter) ? { event, view: { ...view, deadLetter } } : undefined;
     const decided = letter === undefined ? undefined : { letter, decision: policy.decide(letter) };
-    if (decided !== undefined && !(decided.decision === 'discard' ? tracker.canDiscard(offset) : tracker.canMarkDone(offset))) return { taken, stopped: true };
+    if (decided !== undefined && decided.decision !== 'leave' && !(decided.decision === 'discard' ? tracker.canDiscard(offset) : tracker.canMarkDone(offset))) return { taken, stopped: true };
     counts.scanned++;
     if (deadLetter === undefined) {
       counts.ignored++;
@@ -87,6 +89,7 @@ export function settleLetters(tracker: ReplayTracker, events: readonly ConsumedE
       const { decision } = decided;
       counts.decisions[decision]++;
       if (decision === 'discard') tracker.markDiscarded(offset);
+      else if (decision === 'leave') tracker.markPending(offset);
       else tracker.markDone(offset);
       if (decision === 'take') taken.push(decided.letter);
       policy.recorded(decided.letter, decision);
