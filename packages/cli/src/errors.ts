@@ -70,7 +70,7 @@ function hintFor(code: string, context: HintContext): string | undefined {
     case 'SHARDSYNC_NO_SUCH_BUCKET':
       return 'create the buckets with: shardsync init';
     case 'SHARDSYNC_STORE_UNAVAILABLE':
-      return `check that the datacenter's S3 endpoint in ${where} answers; for the local stack: npm run stack:status`;
+      return `check that the datacenter's S3 endpoint answers (its s3.endpoint in ${where}, unless SHARDSYNC_DC_<NAME>_S3_ENDPOINT overrides it); for the local stack: npm run stack:status`;
     case 'SHARDSYNC_ACCESS_DENIED':
       return "check the credentials the datacenter's `s3.credentials` names";
     case 'SHARDSYNC_CONFIG_NOT_FOUND':

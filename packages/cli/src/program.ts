@@ -248,8 +248,14 @@ export async function runCli(args: readonly string[], io: CliIO): Promise<number
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version are successes; every parse error (unknown option, missing argument or
-      // command, which shows the help) is a usage error.
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? ExitCode.ok : ExitCode.error;
+      // command, which shows the help) is a usage error. Commander printed it on stderr; with
+      // --json it is on stdout as JSON too, like every other error.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.ok;
+      if (args.includes('--json')) {
+        const message = err.message.replace(/^error: /, '');
+        io.stdout.write(formatError('', describeError(new UsageError(message, 'add --help for usage')), true).text);
+      }
+      return ExitCode.error;
     }
     const described = describeError(err instanceof Error ? err : new UsageError(String(err)));
     io.stderr.write(`shardsync: ${described.message}\n`);

@@ -22,6 +22,18 @@ describe('command line', () => {
     expect(option.stderr).toContain("unknown option '--fast'");
   });
 
+  it('with --json, puts a parse error on stdout as JSON too, like every other error', async () => {
+    for (const [args, message] of [
+      [['verify', 'models', '--json'], "missing required argument 'key'"],
+      [['--json', 'statuss'], "unknown command 'statuss'"],
+      [['status', '--fast', '--json'], "unknown option '--fast'"],
+    ] as const) {
+      const run = await cli(args);
+      expect(run.code).toBe(2);
+      expect(JSON.parse(run.stdout) as unknown).toMatchObject({ error: 'SHARDSYNC_CLI_USAGE', message: expect.stringContaining(message) as string, retriable: false });
+    }
+  });
+
   it('names a missing required option', async () => {
     const run = await cli(['bootstrap', '--topology', topology]);
     expect(run.code).toBe(2);

@@ -4,6 +4,7 @@ import { createTestTopology, uniqueName } from '@shardsync/testing';
 import { describe, expect, it } from 'vitest';
 import type { BootstrapResult, ReconcileResult } from '../src/index.js';
 import { cliJson, putManaged, storesOf, v, withPassHistory } from './int-helpers.js';
+import { cli, writeTopology } from './helpers.js';
 
 async function keysIn(pool: StorePool, datacenter: string, dataset: string): Promise<string[]> {
   const keys: string[] = [];
@@ -53,6 +54,16 @@ describe('shardsync reconcile and bootstrap', () => {
     const all = await cliJson<ReconcileResult>(topology, ['reconcile', '--dataset', dataset], env);
     expect(all.code).toBe(0);
     expect(all.json.converged).toBe(true);
+  });
+
+  it('says so when a --prefix that repeats the dataset name matched nothing', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const pool = storesOf(topology);
+    await putManaged(pool, 'dc-a', dataset, 'llama/shard-1.bin', 'only in dc-a', v(1000));
+    const run = await cli(['reconcile', '--dataset', dataset, '--prefix', `${dataset}/llama/`, '--dry-run', '--topology', writeTopology(topology)], withPassHistory(dataset));
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('note: --prefix is relative to the dataset and matched no key; did you mean --prefix "llama/"?');
   });
 
   it('is complete once the datacenter holds the winning state, whatever its peers still disagree on', async () => {

@@ -73,6 +73,9 @@ describe('shardsync verify', () => {
       ['dc-b', 'corrupt', 'corrupt'],
       ['dc-c', 'ok', 'equal'],
     ]);
+    // Rotten bytes keep their ETag: only a pass that reads them can repair them, so the hint says --deep.
+    const text = await cli(['verify', dataset, 'rot.bin', '--deep', '--topology', writeTopology(topology)]);
+    expect(text.stdout).toContain(`repair with: shardsync reconcile --dataset ${dataset} --prefix "rot.bin" --deep`);
   });
 
   it('agrees on a key that exists nowhere', async () => {
@@ -80,6 +83,10 @@ describe('shardsync verify', () => {
     const run = await cliJson<KeyInspection>(topology, ['verify', topology.datasets[0]?.name ?? '', 'never/written']);
     expect(run.code).toBe(0);
     expect(run.json.winner).toBeUndefined();
+    // Keys are relative to the dataset: one that repeats the dataset's name gets a note.
+    const dataset = topology.datasets[0]?.name ?? '';
+    const doubled = await cli(['verify', dataset, `${dataset}/never/written`, '--topology', writeTopology(topology)]);
+    expect(doubled.stdout).toContain('note: the key is relative to the dataset; did you mean "never/written"?');
   });
 
   it('exits 2 when a datacenter cannot be read, still showing the others', async () => {

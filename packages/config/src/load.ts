@@ -52,8 +52,23 @@ export function parseTopology(text: string, options: LoadTopologyOptions = {}): 
   const { document, sources } = applyEnvOverrides(raw, options.env ?? process.env);
   const result = topologySchema.safeParse(document);
   if (!result.success) {
-    const problems = formatIssues(result.error.issues, (p) => sources.get(p));
+    const problems = formatIssues(result.error.issues, (p) => sourceOf(sources, p));
     throw new ConfigError('SHARDSYNC_CONFIG_INVALID', `invalid topology in ${where}:`, problems);
   }
   return result.data;
+}
+
+/**
+ * The variable that set the value at `path` or at a field it lies in: an override sets a whole
+ * field, e.g. SHARDSYNC_KAFKA_BROKERS sets `kafka.brokers`, and the problem is with `kafka.brokers[0]`.
+ */
+function sourceOf(sources: ReadonlyMap<string, string>, path: string): string | undefined {
+  let p = path;
+  for (;;) {
+    const source = sources.get(p);
+    if (source !== undefined) return source;
+    const parent = p.replace(/(\[\d+\]|\.[^.[]+)$/, '');
+    if (parent === p) return undefined;
+    p = parent;
+  }
 }

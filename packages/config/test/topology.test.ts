@@ -71,6 +71,8 @@ describe('topology', () => {
   it('an invalid override names the variable that set it', () => {
     const problems = problemsOf(valid, { SHARDSYNC_KAFKA_PARTITIONS: 'many' });
     expect(problems[0]).toMatch(/^kafka\.partitions: .*\(set by SHARDSYNC_KAFKA_PARTITIONS\)$/);
+    // An override that sets a list: the problem is with one element of what it set.
+    expect(problemsOf(valid, { SHARDSYNC_KAFKA_BROKERS: 'bad' })[0]).toMatch(/^kafka\.brokers\[0\]: .*\(set by SHARDSYNC_KAFKA_BROKERS\)$/);
   });
 
   it('a missing topology file is reported with its path and how to point at another', () => {

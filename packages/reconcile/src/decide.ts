@@ -129,8 +129,11 @@ function decideUnmanaged(copies: ReadonlyMap<string, CopyState>, policy: Unmanag
     (best, h) => (best === undefined || (h[1].object?.lastModifiedMs ?? 0) > (best[1].object?.lastModifiedMs ?? 0) ? h : best),
     undefined,
   );
+  // The same unmanaged object (one ETag) in every datacenter: nothing differs, so nothing to
+  // report, as the routine pass (equal listings) never sees it either; adopt and remove still act.
+  const sameEverywhere = holders.length === copies.size && etags.size === 1;
   for (const [dc, state] of copies) {
-    if (state.object === undefined) {
+    if (state.object === undefined || (policy === 'report' && sameEverywhere)) {
       out.set(dc, { status: 'equal' });
     } else if (policy === 'remove') {
       out.set(dc, { status: 'unmanaged', action: { type: 'remove-unmanaged' } });

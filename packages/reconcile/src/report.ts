@@ -150,7 +150,8 @@ export function buildPassReport(scan: PassScanSummary, outcomes: readonly KeyOut
       else if (copy.result === 'failed') c.failed++;
       else if (copy.result === 'planned' || copy.result === 'skipped') c.notRepaired++;
       if (copy.result === 'failed' || copy.result === 'planned' || copy.result === 'skipped') remaining++;
-      if (copy.failure !== undefined && failures.length < MAX_REPORTED_FAILURES) failures.push({ key: outcome.key, datacenter, ...copy.failure });
+      // Only what is still failed: a conflict the next round settled (superseded) is no failure.
+      if (copy.result === 'failed' && copy.failure !== undefined && failures.length < MAX_REPORTED_FAILURES) failures.push({ key: outcome.key, datacenter, ...copy.failure });
     }
   }
   const perDatacenter = [...counts.values()];

@@ -80,6 +80,15 @@ describe('decideKey', () => {
     expect(copies.get('a')?.action).toBeUndefined();
   });
 
+  it('finds nothing to report when every datacenter holds the same unmanaged object, as a routine pass would not either', () => {
+    const same = decide({ a: { object: object(undefined, '"h"') }, b: { object: object(undefined, '"h"') } });
+    expect([...same.copies.values()].map((c) => c.status)).toEqual(['equal', 'equal']);
+    const differ = decide({ a: { object: object(undefined, '"h1"') }, b: { object: object(undefined, '"h2"') } });
+    expect([...differ.copies.values()].map((c) => c.status)).toEqual(['unmanaged', 'unmanaged']);
+    const adopted = decide({ a: { object: object(undefined, '"h"') }, b: { object: { ...object(undefined, '"h"'), lastModifiedMs: NOW + 5 } } }, { unmanaged: 'adopt' });
+    expect(adopted.copies.get('b')?.action).toEqual({ type: 'adopt' });
+  });
+
   it('adopts the newest unmanaged copy under the adopt policy, but refuses when the copies differ', () => {
     const same = decide({ a: { object: object(undefined, '"h"') }, b: { object: { ...object(undefined, '"h"'), lastModifiedMs: NOW + 5 } } }, { unmanaged: 'adopt' });
     expect(same.copies.get('b')?.action).toEqual({ type: 'adopt' });

@@ -75,7 +75,7 @@ export async function lastPassSummaries(ctx: CliContext): Promise<LastPassStatus
     );
     return { available: true, passes };
   } catch (err) {
-    return { available: false, reason: describeError(err).message };
+    return { available: false, reason: `Redis at ${redisLocation(ctx.topology.redis.url)}: ${describeError(err).message}` };
   } finally {
     await disconnect(redis);
   }
@@ -95,5 +95,15 @@ export async function recordPasses(ctx: CliContext, reports: readonly PassReport
     return describeError(err).message;
   } finally {
     await disconnect(redis);
+  }
+}
+
+/** Host, port and database of a Redis URL, never its password. */
+function redisLocation(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    return '(an invalid URL)';
   }
 }

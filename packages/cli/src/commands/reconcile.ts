@@ -69,7 +69,12 @@ export async function reconcile(ctx: CliContext, options: ReconcileOptions = {})
 }
 
 export function renderReconcile(result: ReconcileResult): string {
-  const parts = result.passes.map((p) => renderPassReport(p).trimEnd());
+  const parts = result.passes.map((p) => {
+    const text = renderPassReport(p).trimEnd();
+    // Keys are relative to the dataset; a prefix that repeats its name matches nothing, silently.
+    const doubled = p.prefix !== undefined && p.prefix.startsWith(`${p.dataset}/`) && p.totals.scanned === 0;
+    return doubled ? `${text}\nnote: --prefix is relative to the dataset and matched no key; did you mean --prefix ${JSON.stringify(p.prefix?.slice(p.dataset.length + 1))}?` : text;
+  });
   if (result.historyWarning !== undefined) parts.push(`note: the pass was not recorded in the pass history: ${result.historyWarning}`);
   return parts.join('\n\n');
 }

@@ -159,7 +159,10 @@ function findProblems(datacenters: readonly DatacenterStatus[], dlq: StatusRepor
     }
   }
   if (dlq.pending > 0) problems.push(`${dlq.pending} dead letter(s) not replayed; inspect them with: shardsync dlq list, then replay or discard them`);
-  if (lastPasses.available) {
+  if (!lastPasses.available) {
+    // Without the pass history, status cannot tell whether the datacenters were last found to agree.
+    problems.push(`the last reconcile passes could not be read: ${lastPasses.reason}`);
+  } else {
     for (const pass of lastPasses.passes) {
       if (pass.summary !== undefined && !pass.summary.converged) {
         problems.push(`dataset ${pass.dataset}: the last reconcile pass left ${pass.summary.remaining} divergent cop${pass.summary.remaining === 1 ? 'y' : 'ies'}; run: shardsync reconcile --dataset ${pass.dataset}`);

@@ -67,6 +67,21 @@ export function renderVerify(inspection: KeyInspection): string {
     ? 'result: some datacenters could not be read'
     : inspection.agree
       ? 'result: the datacenters agree'
-      : `result: the datacenters disagree; repair with: shardsync reconcile --dataset ${inspection.dataset} --prefix ${JSON.stringify(inspection.key)}`;
-  return `${inspection.dataset}/${inspection.key}\nwinner: ${winner}\n\n${table}\n\n${verdict}`;
+      : `result: the datacenters disagree; repair with: ${repairCommand(inspection)}`;
+  // Keys are relative to the dataset: one that repeats its name names another key.
+  const doubled = w === undefined && inspection.key.startsWith(`${inspection.dataset}/`);
+  const note = doubled ? `\nnote: the key is relative to the dataset; did you mean ${JSON.stringify(inspection.key.slice(inspection.dataset.length + 1))}?` : '';
+  return `${inspection.dataset}/${inspection.key}\nwinner: ${winner}\n\n${table}\n\n${verdict}${note}`;
+}
+
+/**
+ * The reconcile that repairs what `verify` found: `--deep` for a corrupt copy (rotten bytes keep
+ * their ETag, so only a pass that reads the bytes sees them), and the choice an unmanaged object
+ * needs (a pass without it only reports the object).
+ */
+function repairCommand(inspection: KeyInspection): string {
+  const base = `shardsync reconcile --dataset ${inspection.dataset} --prefix ${JSON.stringify(inspection.key)}`;
+  const deep = inspection.copies.some((c) => c.status === 'corrupt') ? ' --deep' : '';
+  if (inspection.copies.some((c) => c.status === 'unmanaged')) return `${base}${deep} --adopt-unmanaged (replicates it) or --remove-unmanaged (deletes it)`;
+  return `${base}${deep}`;
 }
