@@ -167,7 +167,7 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
     .option('--datacenter <name>', 'only letters of this datacenter')
     .option('--code <code>', 'only letters with this error code')
     .action((o: { limit: string; datacenter?: string; code?: string }, command: Command) =>
-      execute(command, 'dlq list', (ctx) => dlqList(ctx, { limit: parseInteger(o.limit, '--limit'), datacenter: o.datacenter, code: o.code })),
+      execute(command, 'dlq list', (ctx) => dlqList(ctx, { limit: parseInteger(o.limit, '--limit', 1), datacenter: o.datacenter, code: o.code })),
     );
   dlq
     .command('replay')

@@ -77,7 +77,7 @@ export function parseInteger(text: string, option: string, min = 0, max = Number
   if (!/^-?\d+$/.test(trimmed)) throw new InvalidArgumentError(option, `${JSON.stringify(text)} is not a whole number`);
   const value = Number(trimmed);
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(option, `must be from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any larger number' : max}, got ${trimmed}`);
+    throw new InvalidArgumentError(option, `${max === Number.MAX_SAFE_INTEGER ? `must be at least ${min}` : `must be from ${min} to ${max}`}, got ${trimmed}`);
   }
   return value;
 }

@@ -112,6 +112,13 @@ describe('command line', () => {
     const age = await cli(['status', '--topology', topology, '--max-age', '5']);
     expect(age.code).toBe(2);
     expect(age.stderr).toContain('--max-age: "5" is not a duration; add a unit');
+    const none = await cli(['dlq', 'list', '--topology', topology, '--limit', '0']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('--limit: must be at least 1, got 0');
+    // A budget for reads that a pass without --deep never makes is a mistake, not a no-op.
+    const unpaced = await cli(['reconcile', '--topology', topology, '--bytes-per-second', '50MB/s']);
+    expect(unpaced.code).toBe(2);
+    expect(unpaced.stderr).toContain('--bytes-per-second paces the reads of --deep');
   });
 
   it('says where it looked for a missing topology file and how to point at one', async () => {

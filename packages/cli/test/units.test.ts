@@ -75,7 +75,7 @@ describe('parseInteger', () => {
   });
 
   it.each([
-    ['0', /must be from 1/],
+    ['0', /must be at least 1, got 0/],
     ['1.5', /is not a whole number/],
     ['many', /is not a whole number/],
   ])('refuses %j', (text, message) => {

@@ -33,6 +33,9 @@ export interface ReconcileResult {
 /** The passes a `reconcile` invocation runs: one per dataset asked for (that holds the datacenter, if one is given). */
 export function passRequests(ctx: CliContext, options: ReconcileOptions): PassRequest[] {
   const { topology } = ctx;
+  if (options.bytesPerSecond !== undefined && options.deep !== true) {
+    throw new UsageError('--bytes-per-second paces the reads of --deep, and a pass without --deep reads no bytes; add --deep or leave it out');
+  }
   if (options.datacenter !== undefined) requireDatacenter(topology, options.datacenter);
   let datasets = options.dataset === undefined ? topology.datasets : [requireDataset(topology, options.dataset, '--dataset')];
   if (options.datacenter !== undefined) {
