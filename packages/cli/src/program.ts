@@ -252,7 +252,8 @@ export async function runCli(args: readonly string[], io: CliIO): Promise<number
       // --json it is on stdout as JSON too, like every other error.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.ok;
       if (args.includes('--json')) {
-        const message = err.message.replace(/^error: /, '');
+        // A missing subcommand shows the help instead of an error message.
+        const message = err.code === 'commander.help' ? 'a command is required' : err.message.replace(/^error: /, '');
         io.stdout.write(formatError('', describeError(new UsageError(message, 'add --help for usage')), true).text);
       }
       return ExitCode.error;

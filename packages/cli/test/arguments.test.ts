@@ -27,6 +27,7 @@ describe('command line', () => {
       [['verify', 'models', '--json'], "missing required argument 'key'"],
       [['--json', 'statuss'], "unknown command 'statuss'"],
       [['status', '--fast', '--json'], "unknown option '--fast'"],
+      [['dlq', '--json'], 'a command is required'],
     ] as const) {
       const run = await cli(args);
       expect(run.code).toBe(2);

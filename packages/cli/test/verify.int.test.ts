@@ -78,6 +78,21 @@ describe('shardsync verify', () => {
     expect(text.stdout).toContain(`repair with: shardsync reconcile --dataset ${dataset} --prefix "rot.bin" --deep`);
   });
 
+  it('agrees on the same unmanaged object everywhere, and for different ones suggests what can repair them', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const byHand = (dc: string, key: string, body: string) =>
+      rawS3Client(dc).send(new PutObjectCommand({ Bucket: topology.datacenters.find((d) => d.name === dc)?.s3.bucket, Key: objectKeyOf(dataset, key), Body: body }));
+    for (const dc of DCS) await byHand(dc, 'same.bin', 'same everywhere');
+    expect((await cliJson<KeyInspection>(topology, ['verify', dataset, 'same.bin'])).code).toBe(0);
+
+    for (const dc of DCS) await byHand(dc, 'differs.bin', `written in ${dc}`);
+    const differs = await cli(['verify', dataset, 'differs.bin', '--topology', writeTopology(topology)]);
+    expect(differs.code).toBe(1);
+    // Adopting needs a single object: the hint does not offer it alone.
+    expect(differs.stdout).toContain('--remove-unmanaged (deletes them all), or delete all but one by hand, then --adopt-unmanaged');
+  });
+
   it('agrees on a key that exists nowhere', async () => {
     const topology = await createTestTopology();
     const run = await cliJson<KeyInspection>(topology, ['verify', topology.datasets[0]?.name ?? '', 'never/written']);

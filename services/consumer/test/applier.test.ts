@@ -377,6 +377,26 @@ describe('Applier', () => {
       expect(await body(local, OBJECT)).toBe('eight');
     });
 
+    it('a put whose removal of the older tombstone failed is finished by its retry in the same process', async () => {
+      const local = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'b' });
+      const applier = await instance(local);
+      await applier.apply(del('a', v(3)));
+      const removeFault = local.injectFault({ operation: 'delete', key: TOMBSTONE, error: () => new StoreUnavailableError('blip'), times: 1 });
+      await expect(applier.apply(put('a', v(8), 'eight'))).rejects.toThrow('blip');
+      removeFault();
+      expect(await applier.apply(put('a', v(8), 'eight'))).toEqual({ result: 'skipped', reason: 'duplicate' });
+      expect(local.peek(TOMBSTONE)).toBeUndefined();
+      expect(await body(local, OBJECT)).toBe('eight');
+    });
+
+    it('a delete replaces a tombstone without a readable version (written by hand) instead of meeting it forever', async () => {
+      const local = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'b' });
+      await local.put(TOMBSTONE, Buffer.from('by hand'), { metadata: { [META.version]: 'not a version' } });
+      const applier = await instance(local);
+      expect(await applier.apply(del('a', v(9)))).toMatchObject({ result: 'applied' });
+      expect(versionOf(local, TOMBSTONE)).toBe(formatVersion(v(9)));
+    });
+
     it('an older put that finishes after a newer delete of another instance removes neither the tombstone nor lets the object stay', async () => {
       const { local, release, arrived } = holdingStore(OBJECT);
       const setupInstance = await instance(local);

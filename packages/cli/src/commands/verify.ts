@@ -82,6 +82,9 @@ export function renderVerify(inspection: KeyInspection): string {
 function repairCommand(inspection: KeyInspection): string {
   const base = `shardsync reconcile --dataset ${inspection.dataset} --prefix ${JSON.stringify(inspection.key)}`;
   const deep = inspection.copies.some((c) => c.status === 'corrupt') ? ' --deep' : '';
-  if (inspection.copies.some((c) => c.status === 'unmanaged')) return `${base}${deep} --adopt-unmanaged (replicates it) or --remove-unmanaged (deletes it)`;
-  return `${base}${deep}`;
+  const unmanaged = inspection.copies.filter((c) => c.status === 'unmanaged');
+  if (unmanaged.length === 0) return `${base}${deep}`;
+  // Adopting needs one object to adopt: different ones must be narrowed down by hand first.
+  if (new Set(unmanaged.map((c) => c.object?.etag)).size > 1) return `${base}${deep} --remove-unmanaged (deletes them all), or delete all but one by hand, then --adopt-unmanaged`;
+  return `${base}${deep} --adopt-unmanaged (replicates it) or --remove-unmanaged (deletes it)`;
 }

@@ -58,8 +58,10 @@ export class Applier {
         }
         return update.operation === 'DELETE' ? await this.#delete(update, state, signal) : await this.#put(update, state, signal);
       } catch (err) {
-        if (codeOf(err) !== 'SHARDSYNC_APPLY_CONFLICT' || round + 1 >= MAX_CONFLICT_ROUNDS) throw err;
+        // Whatever failed, the cache may no longer say what the store holds (a write done, the
+        // next one not): the retry reads the key again.
         this.#d.state.forget(update.dataset, update.key);
+        if (codeOf(err) !== 'SHARDSYNC_APPLY_CONFLICT' || round + 1 >= MAX_CONFLICT_ROUNDS) throw err;
         fresh = true;
       }
     }
@@ -78,18 +80,15 @@ export class Applier {
   }
 
   async #put(update: Extract<ShardUpdate, { operation: 'PUT' }>, state: KeyState, signal?: AbortSignal): Promise<ApplyOutcome> {
-    const etag = state.object?.etag ?? state.unversionedEtag;
-    const conditions: WriteConditions = etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag };
-    const result = await transfer(update, conditions, this.#d, signal);
+    const result = await transfer(update, conditionsOn(state.object?.etag ?? state.unversionedEtag), this.#d, signal);
     if (result.mode === 'superseded') return { result: 'skipped', reason: 'superseded' };
-    const next: KeyState = { object: { version: update.version, kind: 'put', etag: result.etag, sha256: update.sha256 } };
-    this.#d.state.remember(update.dataset, update.key, next);
     if (state.tombstone !== undefined) {
       // The put outranks the tombstone it read; remove that one (and only that one: a newer
       // tombstone written meanwhile is a conflict, and the re-read settles the key its way).
       await conflictOnPrecondition(() => this.#d.local.delete(tombstoneKeyOf(update.dataset, update.key), { ifMatch: state.tombstone?.etag, signal }));
       this.#d.tombstones.remove(update.dataset, update.key);
     }
+    this.#d.state.remember(update.dataset, update.key, { object: { version: update.version, kind: 'put', etag: result.etag, sha256: update.sha256 } });
     return { result: 'applied', operation: 'PUT', bytes: result.bytes, mode: result.mode };
   }
 
@@ -102,7 +101,7 @@ export class Applier {
     const written = await conflictOnPrecondition(() =>
       this.#d.local.put(tombstoneKeyOf(update.dataset, update.key), tombstoneBody(update.eventId), {
         metadata: { [META.version]: formatVersion(update.version), [META.eventId]: update.eventId, [META.deletedAtMs]: String(now) },
-        ...(state.tombstone === undefined ? { ifNoneMatch: '*' } : { ifMatch: state.tombstone.etag }),
+        ...conditionsOn(state.tombstone?.etag ?? state.unversionedTombstoneEtag),
         signal,
       }),
     );
@@ -133,7 +132,9 @@ export class Applier {
   }
 
   /**
-   * Deletes the object the state shows, and only that one (If-Match): an object written since
+   * Deletes the object the state shows, and only that one (If-Match; an object's ETag is its
+   * bytes' MD5, so a newer version with the very same bytes is not told apart, and the
+   * reconciler restores it from its peers): an object written since
    * (a reconciler repair, a member that still held the partition) is read again and deleted only
    * if the tombstone (of version `tombstoneVersion`) outranks it. Deleting a missing key succeeds,
    * so a redelivery is harmless. Resolves true when a newer object was found and kept.
@@ -154,4 +155,9 @@ export class Applier {
       if (etag === undefined) return false;
     }
   }
+}
+
+/** A write over exactly what was read: the ETag seen, or nothing at all where nothing was. */
+function conditionsOn(etag: string | undefined): WriteConditions {
+  return etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag };
 }

@@ -11,6 +11,8 @@ export interface KeyState {
   unversionedEtag?: string;
   /** The key's tombstone; its ETag makes a write of the tombstone conditional on this one. */
   tombstone?: VersionedState & { etag: string };
+  /** A tombstone without a readable version (written by hand): it decides nothing, and a delete replaces it. */
+  unversionedTombstoneEtag?: string;
 }
 
 /** The state that decides: the highest of the object and its tombstone. */
@@ -76,6 +78,7 @@ export class LocalState {
     if (tombstone !== undefined) {
       const version = versionOf(tombstone);
       if (version !== undefined) state.tombstone = { version, kind: 'delete', etag: tombstone.etag };
+      else state.unversionedTombstoneEtag = tombstone.etag;
       this.#tombstones.add(dataset, key);
     } else if (withTombstone) {
       this.#tombstones.remove(dataset, key);

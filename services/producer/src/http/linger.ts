@@ -19,7 +19,10 @@ export const LINGER_MS = 5_000;
  * `lingerMs` leaves the connection usable (keep-alive); one still arriving after that is cut off.
  */
 export function lingerAfterAnswer(req: IncomingMessage, res: ServerResponse, lingerMs: number = LINGER_MS): void {
-  if (req.complete) return;
+  if (req.complete || req.destroyed) return;
+  // The handler's reader may have left a 'readable' listener behind (an abandoned async
+  // iterator), and while one is attached resume() does not make the stream flow.
+  req.removeAllListeners('readable');
   req.resume();
   let timer: NodeJS.Timeout | undefined;
   const stop = () => {
@@ -28,7 +31,10 @@ export function lingerAfterAnswer(req: IncomingMessage, res: ServerResponse, lin
   };
   res.once('finish', () => {
     if (req.complete) return;
-    timer = setTimeout(() => req.socket.destroy(), lingerMs);
+    timer = setTimeout(() => {
+      // Checked again: a body that ended meanwhile leaves the connection to its next request.
+      if (!req.complete) req.socket.destroy();
+    }, lingerMs);
     timer.unref();
   });
   req.once('end', stop);
