@@ -7,3 +7,4 @@ export { KafkaEventSink, type KafkaEventSinkOptions } from './kafka-sink.js';
 export { KafkaEventSource, decodeHeaders, toConsumedEvent, type KafkaEventSourceOptions, type MembershipChange } from './kafka-source.js';
 export { EventLogAdmin, type PartitionLag } from './admin.js';
 export { DLQ_HEADERS, toDeadLetter, readDeadLetter, fromDeadLetter, type DeadLetterReason, type DeadLetterInfo } from './dead-letter.js';
+export { SessionOwnership, type OwnershipFence } from './ownership.js';

@@ -1,5 +1,6 @@
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { classifyKafkaError } from './errors.js';
+import { SessionOwnership } from './ownership.js';
 import type { BatchHandler, ConsumedEvent, EventSource, PartitionBatch } from './types.js';
 
 /**
@@ -47,7 +48,7 @@ export function toConsumedEvent(topic: string, partition: number, m: KafkaMessag
   return { topic, partition, offset: m.offset, key: m.key, value: m.value, headers: decodeHeaders(m.headers), timestampMs: Number(m.timestamp) };
 }
 
-function toPartitionBatch(payload: EachBatchPayload): PartitionBatch {
+function toPartitionBatch(payload: EachBatchPayload, ownership: SessionOwnership): PartitionBatch {
   const { batch } = payload;
   const events: ConsumedEvent[] = batch.messages.map((m) => toConsumedEvent(batch.topic, batch.partition, m));
   return {
@@ -59,6 +60,7 @@ function toPartitionBatch(payload: EachBatchPayload): PartitionBatch {
     commit: () => payload.commitOffsetsIfNecessary(payload.uncommittedOffsets()),
     heartbeat: () => payload.heartbeat(),
     isActive: () => payload.isRunning() && !payload.isStale(),
+    fence: () => ownership.fence(),
   };
 }
 
@@ -70,30 +72,40 @@ function toPartitionBatch(payload: EachBatchPayload): PartitionBatch {
 export class KafkaEventSource implements EventSource {
   readonly #consumer: Consumer;
   readonly #options: KafkaEventSourceOptions;
+  readonly #ownership: SessionOwnership;
   #assigned: number[] = [];
   #closing: Promise<void> | undefined;
 
   constructor(kafka: Kafka, options: KafkaEventSourceOptions) {
     this.#options = options;
+    const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
+    this.#ownership = new SessionOwnership(sessionTimeout);
     this.#consumer = kafka.consumer({
       groupId: options.groupId,
-      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      sessionTimeout,
       heartbeatInterval: options.heartbeatIntervalMs ?? 3000,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
       allowAutoTopicCreation: false,
     });
-    const { GROUP_JOIN, CRASH, STOP, DISCONNECT } = this.#consumer.events;
+    const { GROUP_JOIN, HEARTBEAT, CRASH, STOP, DISCONNECT } = this.#consumer.events;
+    this.#consumer.on(HEARTBEAT, () => this.#ownership.confirmed());
     this.#consumer.on(GROUP_JOIN, (e) => {
+      this.#ownership.joined();
       this.#assigned = [...(e.payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b);
       options.onMembershipChange?.({ kind: 'joined', memberId: e.payload.memberId });
       options.onAssignment?.(this.assignedPartitions());
     });
     this.#consumer.on(CRASH, (e) => {
+      this.#ownership.lost();
       options.onMembershipChange?.({ kind: 'crashed', error: e.payload.error, restart: e.payload.restart });
       if (!e.payload.restart) options.onFatal?.(e.payload.error);
     });
-    this.#consumer.on(STOP, () => options.onMembershipChange?.({ kind: 'stopped' }));
-    this.#consumer.on(DISCONNECT, () => options.onMembershipChange?.({ kind: 'stopped' }));
+    const stopped = () => {
+      this.#ownership.lost();
+      options.onMembershipChange?.({ kind: 'stopped' });
+    };
+    this.#consumer.on(STOP, stopped);
+    this.#consumer.on(DISCONNECT, stopped);
   }
 
   async start(handler: BatchHandler): Promise<void> {
@@ -108,7 +120,7 @@ export class KafkaEventSource implements EventSource {
         autoCommitThreshold: null,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: this.#options.partitionsConsumedConcurrently ?? 16,
-        eachBatch: (payload) => handler(toPartitionBatch(payload)),
+        eachBatch: (payload) => handler(toPartitionBatch(payload, this.#ownership)),
       });
     } catch (err) {
       throw classifyKafkaError(err, `starting consumer group ${this.#options.groupId}`);

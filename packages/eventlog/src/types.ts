@@ -1,3 +1,4 @@
+import type { OwnershipFence } from './ownership.js';
 /** An event to append: the key decides the partition, so all events of one key stay in order. */
 export interface OutgoingEvent {
   key: string;
@@ -44,6 +45,8 @@ export interface PartitionBatch {
   heartbeat(): Promise<void>;
   /** False once the consumer stops or this partition's position was moved (stop early then). */
   isActive(): boolean;
+  /** A fence on this member's ownership of its partitions, taken now (see {@link OwnershipFence}). */
+  fence(): OwnershipFence;
 }
 
 export type BatchHandler = (batch: PartitionBatch) => Promise<void>;

@@ -413,6 +413,55 @@ describe('Applier', () => {
       expect(versionOf(local, TOMBSTONE)).toBe(formatVersion(v(9)));
     });
 
+    it('a put that outlived its member\'s hold on the partition removes itself when the new owner applied a newer delete meanwhile', async () => {
+      const { local, release, arrived } = holdingStore(OBJECT);
+      // No tombstone anywhere: the zombie's put is a conditional create, which cannot see the tombstone key.
+      const zombie = await instance(local);
+      const owner = await instance(local);
+      let held = true;
+      const zombiePut = zombie.apply(put('a', v(8), 'eight'), undefined, { held: () => held });
+      await arrived;
+      expect(await owner.apply(del('a', v(9)))).toMatchObject({ result: 'applied' });
+      held = false; // its session ran out while it wrote
+      release();
+      expect(await zombiePut).toEqual({ result: 'skipped', reason: 'stale' });
+      expect(local.peek(OBJECT)).toBeUndefined();
+      expect(versionOf(local, TOMBSTONE)).toBe(formatVersion(v(9)));
+    });
+
+    it('a put under a held fence makes no request beyond its write', async () => {
+      const requests: string[] = [];
+      const local = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'b', beforeOperation: (operation, key) => void requests.push(`${operation} ${key ?? ''}`) });
+      const applier = await instance(local);
+      requests.length = 0;
+      await applier.apply(put('a', v(8), 'eight'), undefined, { held: () => true });
+      expect(requests).toEqual([`put ${OBJECT}`]);
+      requests.length = 0;
+      await applier.apply(put('b', v(8), 'eight'), undefined, { held: () => false });
+      expect(requests).toEqual([`put ${objectKeyOf('ds', 'b')}`, `head ${tombstoneKeyOf('ds', 'b')}`]);
+    });
+
+    it('a delete of a key it saw no object of keeps a newer object a repair copied in before its object step', async () => {
+      let tombstoneWritten = false;
+      let interfered = false;
+      const local: MemoryObjectStore = new MemoryObjectStore({
+        datacenter: 'dc-b',
+        bucket: 'b',
+        beforeOperation: async (operation, key) => {
+          if (operation === 'put' && key === TOMBSTONE) tombstoneWritten = true;
+          else if (tombstoneWritten && !interfered && key === OBJECT) {
+            interfered = true;
+            // The reconciler copies the winning put v5 in (its own tombstone check ran before ours was written).
+            await local.put(OBJECT, Buffer.from('five'), { metadata: { [META.version]: formatVersion(v(5)), [META.sha256]: sha256Hex('five') }, ifNoneMatch: '*' });
+          }
+        },
+      });
+      const applier = await instance(local);
+      expect(await applier.apply(del('a', v(3)))).toMatchObject({ result: 'applied' });
+      expect(interfered).toBe(true);
+      expect(await body(local, OBJECT)).toBe('five');
+    });
+
     it('an older delete never replaces a newer tombstone written meanwhile', async () => {
       const { local, release, arrived } = holdingStore(TOMBSTONE);
       const setupInstance = await instance(local);
@@ -435,8 +484,9 @@ describe('Applier', () => {
       const lagging = await instance(local);
       // The reconciler copies delete v9 into this datacenter before its consumer got there.
       await local.put(TOMBSTONE, Buffer.from('repair'), { metadata: { [META.version]: formatVersion(v(9)), [META.eventId]: 'r', [META.deletedAtMs]: String(Date.now()) }, ifNoneMatch: '*' });
-      // The partition holds put v8, then delete v9: the put lands (the index does not know the tombstone yet) ...
-      expect(await lagging.apply(put('a', v(8), 'eight'))).toMatchObject({ result: 'applied' });
+      // The partition holds put v8, then delete v9: the put of the partition's owner lands (the
+      // index does not know the tombstone yet, and the owner does not look) ...
+      expect(await lagging.apply(put('a', v(8), 'eight'), undefined, { held: () => true })).toMatchObject({ result: 'applied' });
       // ... and the delete, applied by the next owner after a rebalance, removes it.
       expect(await (await instance(local)).apply(del('a', v(9)))).toEqual({ result: 'skipped', reason: 'duplicate' });
       expect(local.peek(OBJECT)).toBeUndefined();

@@ -63,6 +63,7 @@ function fakeBatch(events: ConsumedEvent[]): PartitionBatch & { marked: string[]
     },
     heartbeat: async () => undefined,
     isActive: () => true,
+    fence: () => ({ held: () => true }),
   };
   return batch;
 }

@@ -1,8 +1,9 @@
 import { compareVersions, decideApply, formatVersion, META, objectKeyOf, stateOf, tombstoneBody, tombstoneKeyOf, type ShardUpdate, type Version } from '@shardsync/events';
+import type { OwnershipFence } from '@shardsync/eventlog';
 import type { ObjectStore, WriteConditions } from '@shardsync/objectstore';
 import { effectiveState, type KeyState, type LocalState } from '../state/local-state.js';
 import type { TombstoneIndex } from '../state/tombstone-index.js';
-import { codeOf, conflictOnPrecondition } from './errors.js';
+import { ApplyError, codeOf, conflictOnPrecondition } from './errors.js';
 import { transfer, type TransferDeps } from './transfer.js';
 
 export type ApplyOutcome =
@@ -32,11 +33,11 @@ const MAX_CONFLICT_ROUNDS = 5;
  * is settled by the next update of the key that reads it, a redelivery included: whichever of the
  * two has the lower version is removed.
  *
- * One race is left to that settling and to the reconciler: a member that lost the partition still
- * creating an object of a key with no tombstone it knows of (`If-None-Match: *` cannot see the
- * tombstone key) after the new owner applied a newer delete. The object then stays next to the
- * newer tombstone until the key's next update or the next reconcile pass (`shouldBeDeleted`)
- * removes it; ruling it out would cost every put a HEAD of the tombstone after its write.
+ * A put of a key with no tombstone known is a conditional create, which cannot see the tombstone
+ * key: a member that lost the partition could create an object after the new owner applied a
+ * newer delete. So a put that may have outlived this member's ownership (its `fence` no longer
+ * holds: see `SessionOwnership`) looks for a tombstone after writing, and settles the key if one
+ * appeared. While the session is fresh, as it is for nearly every put, that costs nothing.
  */
 export class Applier {
   readonly #d: ApplierDeps;
@@ -45,7 +46,11 @@ export class Applier {
     this.#d = deps;
   }
 
-  async apply(update: ShardUpdate, signal?: AbortSignal): Promise<ApplyOutcome> {
+  /**
+   * `fence`, taken before the update's work began, says whether this instance may have lost the
+   * update's partition meanwhile; without one, it is assumed it may have (one more request).
+   */
+  async apply(update: ShardUpdate, signal?: AbortSignal, fence?: OwnershipFence): Promise<ApplyOutcome> {
     let fresh = false;
     for (let round = 0; ; round += 1) {
       const state = fresh ? await this.#d.state.read(update.dataset, update.key, { headTombstone: true }) : await this.#stateFor(update);
@@ -56,7 +61,7 @@ export class Applier {
           const duplicate = current !== undefined && formatVersion(current.version) === formatVersion(update.version);
           return { result: 'skipped', reason: duplicate ? 'duplicate' : 'stale' };
         }
-        return update.operation === 'DELETE' ? await this.#delete(update, state, signal) : await this.#put(update, state, signal);
+        return update.operation === 'DELETE' ? await this.#delete(update, state, signal) : await this.#put(update, state, signal, fence);
       } catch (err) {
         // Whatever failed, the cache may no longer say what the store holds (a write done, the
         // next one not): the retry reads the key again.
@@ -79,9 +84,17 @@ export class Applier {
     return this.#d.state.read(update.dataset, update.key);
   }
 
-  async #put(update: Extract<ShardUpdate, { operation: 'PUT' }>, state: KeyState, signal?: AbortSignal): Promise<ApplyOutcome> {
+  async #put(update: Extract<ShardUpdate, { operation: 'PUT' }>, state: KeyState, signal?: AbortSignal, fence?: OwnershipFence): Promise<ApplyOutcome> {
     const result = await transfer(update, conditionsOn(state.object?.etag ?? state.unversionedEtag), this.#d, signal);
     if (result.mode === 'superseded') return { result: 'skipped', reason: 'superseded' };
+    if (state.tombstone === undefined && state.unversionedTombstoneEtag === undefined && fence?.held() !== true) {
+      // This instance may have lost the partition while it wrote, and the new owner may have
+      // applied a newer delete meanwhile: its tombstone is a key our conditional create could not
+      // see. If one is there now, read the key again: the settling removes whichever lost.
+      if ((await this.#d.local.head(tombstoneKeyOf(update.dataset, update.key), { signal })) !== undefined) {
+        throw new ApplyError('SHARDSYNC_APPLY_CONFLICT', 'a tombstone appeared while the object was written', { retriable: true });
+      }
+    }
     if (state.tombstone !== undefined) {
       // The put outranks the tombstone it read; remove that one (and only that one: a newer
       // tombstone written meanwhile is a conflict, and the re-read settles the key its way).
@@ -140,21 +153,26 @@ export class Applier {
    * so a redelivery is harmless. Resolves true when a newer object was found and kept.
    */
   async #deleteOutranked(dataset: string, key: string, tombstoneVersion: Version, state: KeyState, signal?: AbortSignal): Promise<boolean> {
-    const objectKey = objectKeyOf(dataset, key);
     let etag = state.object?.etag ?? state.unversionedEtag;
     for (let round = 1; ; round += 1) {
+      if (etag === undefined) {
+        // No object seen (at first, or the one seen changed): look rather than delete blind, since
+        // a repair may have copied a newer version in since (one request, as a blind delete was).
+        const now = await this.#d.state.readObject(dataset, key, signal);
+        if (now.object !== undefined && compareVersions(now.object.version, tombstoneVersion) > 0) return true;
+        etag = now.object?.etag ?? now.unversionedEtag;
+        if (etag === undefined) return false;
+      }
       try {
-        await this.#d.local.delete(objectKey, etag === undefined ? { signal } : { ifMatch: etag, signal });
+        await this.#d.local.delete(objectKeyOf(dataset, key), { ifMatch: etag, signal });
         return false;
       } catch (err) {
         if (codeOf(err) !== 'SHARDSYNC_PRECONDITION_FAILED' || round >= MAX_CONFLICT_ROUNDS) throw err;
+        etag = undefined;
       }
-      const now = await this.#d.state.read(dataset, key);
-      if (now.object !== undefined && compareVersions(now.object.version, tombstoneVersion) > 0) return true;
-      etag = now.object?.etag ?? now.unversionedEtag;
-      if (etag === undefined) return false;
     }
   }
+
 }
 
 /** A write over exactly what was read: the ETag seen, or nothing at all where nothing was. */

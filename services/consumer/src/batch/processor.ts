@@ -94,7 +94,7 @@ export class BatchProcessor {
       }
       await runBounded(groupByKey(updates), this.#d.concurrency, async (group) => {
         if (!batch.isActive() || stop.signal.aborted || rebalancing) return;
-        await this.#applyGroup(group, stop.signal);
+        await this.#applyGroup(group, stop.signal, batch);
         finish(group.updates.map((u) => u.event));
       });
       if (batch.isActive()) await batch.commit();
@@ -105,11 +105,11 @@ export class BatchProcessor {
   }
 
   /** Applies the highest version of a key; if it can never apply, dead-letters it and tries the next. */
-  async #applyGroup(group: KeyGroup, signal: AbortSignal): Promise<void> {
+  async #applyGroup(group: KeyGroup, signal: AbortSignal, batch: PartitionBatch): Promise<void> {
     const byVersion = [...group.updates].sort((a, b) => compareVersions(b.update.version, a.update.version));
     const superseded = byVersion.length - 1;
     for (const [i, { event, update }] of byVersion.entries()) {
-      const outcome = await this.#applyOne(event, update, signal);
+      const outcome = await this.#applyOne(event, update, signal, batch);
       if (outcome !== 'dead') {
         if (superseded - i > 0) this.#d.metrics.skipped.inc({ reason: 'superseded' }, superseded - i);
         return;
@@ -117,7 +117,7 @@ export class BatchProcessor {
     }
   }
 
-  async #applyOne(event: ConsumedEvent, update: ShardUpdate, signal: AbortSignal): Promise<ApplyOutcome | 'dead'> {
+  async #applyOne(event: ConsumedEvent, update: ShardUpdate, signal: AbortSignal, batch: PartitionBatch): Promise<ApplyOutcome | 'dead'> {
     // The source wait counts from the first of an unbroken run of "no source readable" failures,
     // so time spent waiting for something else (this datacenter's bucket, its store) is not held
     // against the source.
@@ -126,7 +126,9 @@ export class BatchProcessor {
     try {
       const outcome = await retry(
         async () => {
-          const attempt = await this.#d.applier.apply(update, signal);
+          // Fenced from before the attempt reads the key: a put that may have outlived this
+          // member's hold on the partition checks for a newer delete after writing.
+          const attempt = await this.#d.applier.apply(update, signal, batch.fence());
           return attempt;
         },
         {

@@ -33,6 +33,13 @@ function versionOf(info: ObjectInfo): VersionedState['version'] | undefined {
   }
 }
 
+/** What an object's HEAD says of the key's state: its version, or that it has none (written by hand). */
+function objectState(info: ObjectInfo | undefined): KeyState {
+  if (info === undefined) return {};
+  const version = versionOf(info);
+  return version === undefined ? { unversionedEtag: info.etag } : { object: { version, kind: 'put', etag: info.etag, sha256: info.metadata[META.sha256] } };
+}
+
 /**
  * Reads a key's state from the datacenter's store, remembering what this consumer wrote: a
  * consumer owns its partitions, so after it applied a key it knows the key's state without
@@ -69,12 +76,7 @@ export class LocalState {
       this.#store.head(objectKeyOf(dataset, key)),
       withTombstone ? this.#store.head(tombstoneKeyOf(dataset, key)) : Promise.resolve(undefined),
     ]);
-    const state: KeyState = {};
-    if (info !== undefined) {
-      const version = versionOf(info);
-      if (version === undefined) state.unversionedEtag = info.etag;
-      else state.object = { version, kind: 'put', etag: info.etag, sha256: info.metadata[META.sha256] };
-    }
+    const state: KeyState = objectState(info);
     if (tombstone !== undefined) {
       const version = versionOf(tombstone);
       if (version !== undefined) state.tombstone = { version, kind: 'delete', etag: tombstone.etag };
@@ -85,6 +87,11 @@ export class LocalState {
     }
     this.#cache.set(objectKeyOf(dataset, key), state);
     return state;
+  }
+
+  /** Reads only the key's object (one HEAD), e.g. to delete exactly the one there is; caches nothing. */
+  async readObject(dataset: string, key: string, signal?: AbortSignal): Promise<Pick<KeyState, 'object' | 'unversionedEtag'>> {
+    return objectState(await this.#store.head(objectKeyOf(dataset, key), { signal }));
   }
 
   remember(dataset: string, key: string, state: KeyState): void {
