@@ -3,6 +3,7 @@ import { isS3ProxyArtifact } from '@shardsync/objectstore';
 import { bootstrap } from './commands/bootstrap.js';
 import { dlqDiscard } from './commands/dlq-discard.js';
 import { dlqList } from './commands/dlq-list.js';
+import { tombstoneGraceFromEnv } from './commands/common.js';
 import { dlqReplay } from './commands/dlq-replay.js';
 import { init } from './commands/init.js';
 import { plan, type PlanArgs } from './commands/plan.js';
@@ -48,9 +49,7 @@ function bytesPerSecond(text: string): number {
 
 /** `--tombstone-grace`, else the consumers' SHARDSYNC_TOMBSTONE_GRACE_MS (milliseconds), else undefined: the default. */
 function tombstoneGraceOf(option: string | undefined, env: NodeJS.ProcessEnv): number | undefined {
-  if (option !== undefined) return parseDuration(option, '--tombstone-grace');
-  const fromEnv = env['SHARDSYNC_TOMBSTONE_GRACE_MS'];
-  return fromEnv === undefined || fromEnv === '' ? undefined : parseInteger(fromEnv, 'SHARDSYNC_TOMBSTONE_GRACE_MS', 1);
+  return option === undefined ? tombstoneGraceFromEnv(env) : parseDuration(option, '--tombstone-grace');
 }
 
 /**

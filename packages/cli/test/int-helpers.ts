@@ -77,9 +77,9 @@ export async function putManaged(pool: StorePool, datacenter: string, dataset: s
 }
 
 /** Writes a tombstone the way the consumer applies a delete. */
-export async function putTombstone(pool: StorePool, datacenter: string, dataset: string, key: string, version: Version): Promise<void> {
+export async function putTombstone(pool: StorePool, datacenter: string, dataset: string, key: string, version: Version, deletedAtMs = Date.now()): Promise<void> {
   await pool.of(datacenter).put(tombstoneKeyOf(dataset, key), Buffer.alloc(0), {
-    metadata: { [META.version]: formatVersion(version), [META.deletedAtMs]: String(Date.now()) },
+    metadata: { [META.version]: formatVersion(version), [META.deletedAtMs]: String(deletedAtMs) },
   });
 }
 

@@ -3,7 +3,7 @@ import type { StorePool } from '@shardsync/objectstore';
 import { createTestTopology, uniqueName } from '@shardsync/testing';
 import { describe, expect, it } from 'vitest';
 import type { BootstrapResult, ReconcileResult } from '../src/index.js';
-import { cliJson, putManaged, storesOf, v, withPassHistory } from './int-helpers.js';
+import { cliJson, putManaged, putTombstone, storesOf, v, withPassHistory } from './int-helpers.js';
 import { cli, writeTopology } from './helpers.js';
 
 async function keysIn(pool: StorePool, datacenter: string, dataset: string): Promise<string[]> {
@@ -54,6 +54,21 @@ describe('shardsync reconcile and bootstrap', () => {
     const all = await cliJson<ReconcileResult>(topology, ['reconcile', '--dataset', dataset], env);
     expect(all.code).toBe(0);
     expect(all.json.converged).toBe(true);
+  });
+
+  it("copies tombstones within the consumers' grace period, as SHARDSYNC_TOMBSTONE_GRACE_MS gives it, and not older ones", async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const pool = storesOf(topology);
+    const tenDaysAgo = Date.now() - 10 * 24 * 3600 * 1000;
+    await putTombstone(pool, 'dc-a', dataset, 'gone.bin', v(1000), tenDaysAgo);
+    const dry = (env: NodeJS.ProcessEnv) => cliJson<ReconcileResult>(topology, ['reconcile', '--dataset', dataset, '--dry-run'], { ...withPassHistory(dataset), ...env });
+    // The default grace (7 days): expired, so not copied, and nothing differs.
+    expect((await dry({})).code).toBe(0);
+    // The consumers keep tombstones 14 days: dc-b and dc-c lack one that still matters.
+    const longer = await dry({ SHARDSYNC_TOMBSTONE_GRACE_MS: String(14 * 24 * 3600 * 1000) });
+    expect(longer.code, longer.stderr).toBe(1);
+    expect(longer.json.passes[0]?.totals.missing).toBe(2);
   });
 
   it('says so when a --prefix that repeats the dataset name matched nothing', async () => {

@@ -1,6 +1,7 @@
 import { runPass, type PassProgress, type PassReport, type PassRequest } from '@shardsync/reconcile';
 import type { CliContext } from '../context.js';
 import type { Progress } from '../progress.js';
+import { tombstoneGraceFromEnv } from './common.js';
 import { formatBytes } from '../units.js';
 
 /** Shows a pass's phases on the progress line. */
@@ -36,6 +37,7 @@ export async function runPasses(ctx: CliContext, requests: readonly PassRequest[
         ...request,
         topology: ctx.topology,
         stores: ctx.stores(),
+        tombstoneGraceMs: tombstoneGraceFromEnv(ctx.env),
         signal: ctx.signal,
         now: ctx.now,
         onProgress: showPassProgress(ctx.progress, request.dataset),
