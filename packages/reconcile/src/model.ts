@@ -61,6 +61,12 @@ export interface ObjectCopy {
   readonly contentType: string | undefined;
   /** `corrupt` only when its bytes were read and do not match its own `shardsync-sha256`. */
   readonly integrity: 'ok' | 'corrupt' | 'unchecked';
+  /**
+   * Taken from another datacenter's copy with the same ETag instead of read (one HEAD per ETag).
+   * The same bytes may carry another version (a key deleted and put again with them), so a
+   * repair confirms such a copy before it acts on it.
+   */
+  readonly inferred?: true | undefined;
 }
 
 /** One datacenter's tombstone under a key. */

@@ -100,7 +100,7 @@ export async function readCopies(
       const copy = await headObject(storeOf(stores, first), dataset, key, signal);
       objects.set(first, copy);
       if (copy !== undefined && copy.etag === etag) {
-        for (const dc of others) objects.set(dc, copy);
+        for (const dc of others) objects.set(dc, { ...copy, inferred: true });
         return;
       }
       await Promise.all(others.map(async (dc) => objects.set(dc, await headObject(storeOf(stores, dc), dataset, key, signal))));
@@ -134,4 +134,27 @@ function storeOf(stores: ReadonlyMap<string, ObjectStore>, dc: string): ObjectSt
   const store = stores.get(dc);
   if (store === undefined) throw new Error(`no store for datacenter ${dc}; this is a bug in the caller`);
   return store;
+}
+
+/**
+ * Reads the objects of `datacenters` whose copy was inferred from another datacenter's (see
+ * {@link ObjectCopy.inferred}); returns the copies with those replaced by what was read.
+ */
+export async function confirmInferred(
+  stores: ReadonlyMap<string, ObjectStore>,
+  dataset: string,
+  key: string,
+  copies: ReadonlyMap<string, CopyState>,
+  datacenters: readonly string[],
+  signal: AbortSignal | undefined,
+): Promise<Map<string, CopyState>> {
+  const confirmed = new Map(copies);
+  await Promise.all(
+    datacenters.map(async (dc) => {
+      const state = copies.get(dc);
+      if (state?.object?.inferred !== true) return;
+      confirmed.set(dc, { ...state, object: await headObject(storeOf(stores, dc), dataset, key, signal) });
+    }),
+  );
+  return confirmed;
 }

@@ -6,7 +6,7 @@ import { decideKey, type KeyDecision } from './decide.js';
 import { describeFailure, RepairConflictError, type FailureInfo } from './errors.js';
 import type { CopyOutcome, CopyState, CopyStatus, KeyOutcome, ListedState, RepairAction, RepairResult } from './model.js';
 import type { ReconcileContext } from './options.js';
-import { readCopies, readCopiesFully } from './read-state.js';
+import { confirmInferred, readCopies, readCopiesFully } from './read-state.js';
 import { applyRepair, StateChangedError, type RepairEffects } from './repair.js';
 
 interface CopyRecord {
@@ -38,6 +38,13 @@ export async function reconcileKey(ctx: ReconcileContext, key: string, listed?: 
       copies = markCorrupt(copies, effects.corruptSources);
       if (!ctx.deep) copies = await checkDisagreeingCopies(stores, ctx.dataset, key, copies, ctx.signal);
       decision = decideKey(copies, { unmanaged: ctx.unmanaged, nowMs: ctx.now(), tombstoneGraceMs: ctx.tombstoneGraceMs });
+      // A copy about to be repaired whose version was inferred from its ETag is read first: the
+      // same bytes may carry a newer version, which would change the decision.
+      const inferred = [...decision.copies].filter(([dc, c]) => c.action !== undefined && copies.get(dc)?.object?.inferred === true).map(([dc]) => dc);
+      if (inferred.length > 0) {
+        copies = await confirmInferred(stores, ctx.dataset, key, copies, inferred, ctx.signal);
+        decision = decideKey(copies, { unmanaged: ctx.unmanaged, nowMs: ctx.now(), tombstoneGraceMs: ctx.tombstoneGraceMs });
+      }
       for (const [dc, copy] of decision.copies) if (copy.status !== 'equal' && !found.has(dc)) found.set(dc, copy.status);
       const changed = await runRound(ctx, target, decision, copies, effects, records);
       if (!changed || round >= ctx.maxConflictRounds) {

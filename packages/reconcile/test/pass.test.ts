@@ -4,6 +4,7 @@ import { runPass, type PassReport } from '../src/index.js';
 import {
   bodyOf,
   DATASET,
+  DCS,
   deleteObject,
   hasTombstone,
   MemoryStores,
@@ -58,6 +59,20 @@ describe('runPass', () => {
     expect(counts(report, 'dc-b')).toMatchObject({ stale: 1, repaired: 1 });
     expect(bodyOf(stores.of('dc-b'), 'ckpt')).toBe('new');
     expect(versionOf(stores.of('dc-b'), 'ckpt')).toBe(formatVersion(v(9000)));
+  });
+
+  it('never deletes a newer put that carries the same bytes as an older copy a delete outranks', async () => {
+    const stores = new MemoryStores();
+    // Put v1 (bytes X), delete v2, put v3 with X again: dc-a missed both later updates, dc-c the last.
+    await putObject(stores.of('dc-a'), 'k', 'X', v(1));
+    await putObject(stores.of('dc-b'), 'k', 'X', v(3));
+    await deleteObject(stores.of('dc-c'), 'k', v(2));
+    const report = await runPass(passOptions(stores));
+    expect(report.converged).toBe(true);
+    for (const dc of DCS) {
+      expect(bodyOf(stores.of(dc), 'k'), dc).toBe('X');
+      expect(versionOf(stores.of(dc), 'k'), dc).toBe(formatVersion(v(3)));
+    }
   });
 
   it('deletes an object that a newer tombstone says must be gone, tombstone first', async () => {
