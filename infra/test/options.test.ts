@@ -11,7 +11,7 @@ const topology: Topology = {
   redis: { url: 'redis://127.0.0.1:6379' },
   datacenters: ['dc-a', 'dc-b'].map((name, i) => ({
     name,
-    s3: { endpoint: `http://127.0.0.1:${19001 + i}`, region: 'us-east-1', bucket: `shardsync-${name}`, forcePathStyle: true, credentials: { type: 'none' as const }, listing: 'flat' as const },
+    s3: { endpoint: `http://127.0.0.1:${19001 + i}`, region: 'us-east-1', bucket: `shardsync-${name}`, forcePathStyle: true, credentials: { type: 'none' as const }, listing: 'flat' as const, artifacts: 'none' as const },
   })),
   datasets: [{ name: 'models', datacenters: ['dc-a', 'dc-b'] }],
 };

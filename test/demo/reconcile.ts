@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Topology } from '@shardsync/config';
-import { isS3ProxyArtifact, StorePool } from '@shardsync/objectstore';
+import { StorePool } from '@shardsync/objectstore';
 import { renderPassReport, runPass } from '@shardsync/reconcile';
 
 /** The outcome of one reconciliation pass over the given datasets. */
@@ -55,7 +55,7 @@ function cliReconciliation(repoRoot: string, bin: string, env: NodeJS.ProcessEnv
 }
 
 function packageReconciliation(topology: Topology): Reconciliation {
-  const stores = new StorePool(topology.datacenters, { listExclude: isS3ProxyArtifact });
+  const stores = new StorePool(topology.datacenters);
   return {
     via: 'package',
     pass: async (datasets, { deep }) => {

@@ -1,5 +1,4 @@
 import { Command, CommanderError, Option } from 'commander';
-import { isS3ProxyArtifact } from '@shardsync/objectstore';
 import { bootstrap } from './commands/bootstrap.js';
 import { dlqDiscard } from './commands/dlq-discard.js';
 import { dlqList } from './commands/dlq-list.js';
@@ -67,9 +66,6 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
       env,
       progress: io.stdout.isTTY === true && !json ? new TerminalProgress(io.stderr) : silentProgress,
       log: globals.verbose === true ? (line) => io.stderr.write(`${line}\n`) : undefined,
-      // s3proxy's filesystem backends list in-progress uploads and temporary files as objects;
-      // the services create their stores the same way.
-      storeOptions: { listExclude: isS3ProxyArtifact },
       signal: io.signal,
     });
     try {

@@ -39,7 +39,7 @@ export function offlineTopology(): Topology {
     redis: { url: 'redis://127.0.0.1:1' },
     datacenters: ['dc-a', 'dc-b', 'dc-c'].map((name) => ({
       name,
-      s3: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', bucket: `bucket-${name}`, forcePathStyle: true, credentials: { type: 'none' as const }, listing: 'flat' as const },
+      s3: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', bucket: `bucket-${name}`, forcePathStyle: true, credentials: { type: 'none' as const }, listing: 'flat' as const, artifacts: 'none' as const },
     })),
     datasets: [{ name: 'models', datacenters: ['dc-a', 'dc-b', 'dc-c'] }],
   };

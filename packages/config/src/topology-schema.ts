@@ -41,6 +41,13 @@ const s3Schema = z.strictObject({
    * whole subtree for every page, like s3proxy's filesystem backend). Default `flat`.
    */
   listing: z.enum(['flat', 'folders']).default('flat'),
+  /**
+   * Keys this server lists although no client wrote them, to leave out of listings: `s3proxy`
+   * for s3proxy's filesystem backends (temporary files `<key>-<uuid>` and multipart parts while
+   * they are written; it also hides user keys ending in `-<uuid>`, so only for s3proxy), `none`
+   * for every other server. Default `none`.
+   */
+  artifacts: z.enum(['none', 's3proxy']).default('none'),
 });
 
 const datacenterSchema = z.strictObject({

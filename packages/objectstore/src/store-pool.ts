@@ -1,7 +1,7 @@
 import { LruMap } from '@shardsync/runtime';
 import type { S3Credentials, S3StoreConfig } from './client.js';
 import { ObjectStoreConfigError, StoreClosedError } from './errors.js';
-import type { ListingStrategy, ObjectStoreOptions } from './options.js';
+import { isS3ProxyArtifact, type ListingStrategy, type ObjectStoreOptions } from './options.js';
 import { PooledStore, type StoreLease } from './pooled-store.js';
 import { S3ObjectStore } from './s3-object-store.js';
 import type { ObjectStore } from './types.js';
@@ -17,6 +17,8 @@ export interface DatacenterStoreConfig {
     readonly credentials?: S3Credentials | undefined;
     /** Overrides the pool's `listing` option for this datacenter's server. */
     readonly listing?: ListingStrategy | undefined;
+    /** `s3proxy`: listings leave out the keys s3proxy's filesystem backends show on their own ({@link isS3ProxyArtifact}). */
+    readonly artifacts?: 'none' | 's3proxy' | undefined;
   };
 }
 
@@ -143,7 +145,11 @@ export class StorePool {
     const dc = this.#config(datacenter);
     return this.#factory(
       { datacenter, endpoint: dc.s3.endpoint, region: dc.s3.region, bucket, forcePathStyle: dc.s3.forcePathStyle ?? true, credentials: dc.s3.credentials ?? { type: 'none' } },
-      dc.s3.listing === undefined ? this.#options : { ...this.#options, listing: dc.s3.listing },
+      {
+        ...this.#options,
+        ...(dc.s3.listing === undefined ? {} : { listing: dc.s3.listing }),
+        ...(dc.s3.artifacts === 's3proxy' ? { listExclude: isS3ProxyArtifact } : {}),
+      },
     );
   }
 

@@ -34,6 +34,25 @@ function gate(): { wait: Promise<void>; release: () => void } {
 }
 
 describe('StorePool', () => {
+  it("leaves s3proxy's own files out of listings only for the datacenters whose topology says their server is s3proxy", async () => {
+    const datacenters = [
+      { name: 'dc-a', s3: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', bucket: 'a', artifacts: 's3proxy' as const } },
+      { name: 'dc-b', s3: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', bucket: 'b' } },
+    ];
+    // A key a user may well write (a run id), and an s3proxy temporary file of the same shape.
+    const key = 'runs/exp-0b6a3c1e-8f7d-4c2a-9e51-3d2f6a7b8c9d';
+    const pool = new StorePool(datacenters, {}, { factory: (config, options) => new MemoryObjectStore({ datacenter: config.datacenter, bucket: config.bucket, listExclude: options.listExclude }) });
+    const listed = async (dc: string) => {
+      const store = pool.of(dc);
+      await store.put(key, Buffer.from('x'));
+      const keys: string[] = [];
+      for await (const entry of store.list()) keys.push(entry.key);
+      return keys;
+    };
+    expect(await listed('dc-a')).toEqual([]);
+    expect(await listed('dc-b')).toEqual([key]);
+  });
+
   it('keeps at most maxOtherBuckets stores of other buckets open, closing the least recently used', async () => {
     const { pool, opened, openBuckets } = setup(2);
     await pool.at('dc-a', 'bucket-1').head('k');

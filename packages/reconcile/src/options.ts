@@ -58,7 +58,7 @@ export type PassProgress =
 /** A {@link PassRequest} plus what a pass needs at run time. */
 export interface PassOptions extends PassRequest {
   readonly topology: Topology;
-  /** The stores; create them with `listExclude: isS3ProxyArtifact` for s3proxy filesystem backends. */
+  /** The stores (a StorePool over the topology leaves out what its `s3.artifacts` says a server lists on its own). */
   readonly stores: StoreLookup;
   /** Identifies the pass in reports and logs. Default: a random UUID. */
   readonly passId?: string | undefined;

@@ -14,7 +14,7 @@ export function testTopology(datacenters: readonly string[] = DCS): Topology {
     redis: { url: 'redis://127.0.0.1:1' },
     datacenters: datacenters.map((name) => ({
       name,
-      s3: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', bucket: `bucket-${name}`, forcePathStyle: true, credentials: { type: 'none' as const }, listing: 'flat' as const },
+      s3: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', bucket: `bucket-${name}`, forcePathStyle: true, credentials: { type: 'none' as const }, listing: 'flat' as const, artifacts: 'none' as const },
     })),
     datasets: [{ name: DATASET, datacenters: [...datacenters] }],
   };

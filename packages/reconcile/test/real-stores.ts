@@ -10,7 +10,7 @@ import { onTestFinished } from 'vitest';
 export async function realStores(): Promise<{ topology: Topology; dataset: string; pool: StorePool; bucketOf: (dc: string) => string }> {
   const topology = await createTestTopology();
   const dataset = topology.datasets[0]?.name ?? '';
-  const pool = new StorePool(topology.datacenters, { listExclude: isS3ProxyArtifact });
+  const pool = new StorePool(topology.datacenters);
   onTestFinished(() => pool.close());
   const bucketOf = (dc: string): string => topology.datacenters.find((d) => d.name === dc)?.s3.bucket ?? '';
   return { topology, dataset, pool, bucketOf };

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Topology } from '@shardsync/config';
-import { isS3ProxyArtifact, StorePool } from '@shardsync/objectstore';
+import { StorePool } from '@shardsync/objectstore';
 import { TokenBucket, type PassRequest } from '@shardsync/reconcile';
 import { Shutdown, startOpsServer, type Logger } from '@shardsync/runtime';
 import { Queue, Worker } from 'bullmq';
@@ -69,7 +69,7 @@ export class ReconcilerService {
     // BullMQ workers need maxRetriesPerRequest: null; the queue and the history share the connection.
     const redis = new Redis(topology.redis.url, { maxRetriesPerRequest: null });
     redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
-    const stores = new StorePool(topology.datacenters, { listExclude: isS3ProxyArtifact });
+    const stores = new StorePool(topology.datacenters);
     const queue = new Queue(QUEUE_NAME, { connection: redis, prefix });
     const deps: JobDeps = {
       topology,

@@ -55,7 +55,7 @@ export async function startReconciler(topology: Topology, prefix: string, overri
 
 /** A store pool over the test topology, to seed datacenters the way the consumer writes. */
 export function testPool(topology: Topology): StorePool {
-  const pool = new StorePool(topology.datacenters, { listExclude: isS3ProxyArtifact });
+  const pool = new StorePool(topology.datacenters);
   onTestFinished(() => pool.close());
   return pool;
 }
