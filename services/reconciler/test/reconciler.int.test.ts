@@ -2,6 +2,7 @@ import { formatVersion, META, objectKeyOf } from '@shardsync/events';
 import { recentPasses } from '@shardsync/reconcile';
 import { createTestTopology, testRedis } from '@shardsync/testing';
 import { describe, expect, it } from 'vitest';
+import { JOB, type PassJobData } from '../src/jobs/types.js';
 import { deleteKeys, DCS, datasetContents, nextReport, rawDelete, rawPut, seed, startReconciler, testPool, testPrefix, v } from './helpers.js';
 
 describe('reconciler service', () => {
@@ -48,6 +49,24 @@ describe('reconciler service', () => {
     // Either instance may finish a pass (BullMQ resumes a parent on whichever worker is free), so count both.
     const converged = await Promise.all([service, peer].map(async (s) => convergedPasses(await (await fetch(`${s.url}/metrics`)).text())));
     expect(converged.reduce((sum, n) => sum + n, 0)).toBe(2);
+  });
+
+  it('a pass job that stopped after recording its scan but before adding its range jobs compares again and repairs, rather than waiting on no ranges', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const redis = testRedis();
+    const prefix = testPrefix();
+    const pool = testPool(topology);
+    for (let i = 0; i < 5; i++) await seed(pool, dataset, `k${i}`, Buffer.from(`body ${i}`), v(100 + i));
+    await rawDelete(topology, 'dc-a', objectKeyOf(dataset, 'k1'));
+    const service = await startReconciler(topology, prefix, { SHARDSYNC_RECONCILER_SCHEDULE: 'false' });
+    // What such a run leaves in the job's data: a pass id, a scan and its ranges' sizes, no children.
+    const scan = { divergentKeys: 1 } as unknown as PassJobData['scan'];
+    const data: PassJobData = { request: { dataset }, passId: `crashed-${Date.now()}`, scan, rangeKeys: [1] };
+    await service.queue.add(JOB.pass, data);
+    const report = await nextReport(redis, prefix, dataset, new Set());
+    expect(report).toMatchObject({ divergentKeys: 1, converged: true });
+    expect(Object.keys((await datasetContents(topology, 'dc-a', dataset)).objects)).toHaveLength(5);
   });
 
   it('reaches the right answer after Redis lost everything between passes', async () => {

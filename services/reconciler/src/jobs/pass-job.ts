@@ -21,6 +21,9 @@ const STALE_PASS_MS = 24 * 3600 * 1000;
 export async function processPass(job: Job<PassJobData, PassResult>, token: string | undefined, deps: JobDeps): Promise<PassResult> {
   const { request } = job.data;
   let { passId, scan, rangeKeys } = job.data;
+  // A run that stopped between recording its scan and adding the range jobs left no child to
+  // wait for: compare again (the same pass id, so ranges added after all are not added twice).
+  if (scan !== undefined && job.data.rangesAdded !== true) scan = undefined;
   if (scan === undefined) {
     const running = await otherRunningPass(job, deps);
     if (running !== undefined) {
@@ -39,8 +42,8 @@ export async function processPass(job: Job<PassJobData, PassResult>, token: stri
     deps.logger.info({ dataset: request.dataset, passId: id, divergentKeys: scan.divergentKeys, ranges: ranges.length }, 'pass compared the datacenters');
     if (ranges.length > 0) {
       const parent = { id: job.id ?? '', queue: job.queueQualifiedName };
-      // Data first, then the children: a restart in between re-scans and adds the same job ids,
-      // which BullMQ ignores as duplicates.
+      // Data first, then the children, then the mark: a restart before the mark compares again
+      // and adds the same job ids, which BullMQ ignores as duplicates.
       await job.updateData({ request, passId: id, scan, rangeKeys });
       await deps.queue.addBulk(
         ranges.map((range) => ({
@@ -57,6 +60,7 @@ export async function processPass(job: Job<PassJobData, PassResult>, token: stri
           },
         })),
       );
+      await job.updateData({ request, passId: id, scan, rangeKeys, rangesAdded: true });
     }
   }
   if (token !== undefined && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();

@@ -14,6 +14,8 @@ export interface PassJobData {
   readonly scan?: PassScanSummary | undefined;
   /** Divergent keys per range job, by range index, to count the keys of ranges that never reported. */
   readonly rangeKeys?: readonly number[] | undefined;
+  /** Set once the range jobs were added: a run that finds `scan` without it compares again. */
+  readonly rangesAdded?: boolean | undefined;
 }
 
 /** A slice of a pass's divergent keys, with what each datacenter listed for them. */
