@@ -14,6 +14,8 @@ export type InfraErrorCode =
   | 'SHARDSYNC_INFRA_NOT_READY'
   /** A port the topology gives to one of our servers is taken by another program. */
   | 'SHARDSYNC_INFRA_PORT_IN_USE'
+  /** A server of the stack runs on other ports than the topology now says (its ports were moved while it ran). */
+  | 'SHARDSYNC_INFRA_PORT_MOVED'
   /** Redis would evict keys under memory pressure, which loses queued jobs. */
   | 'SHARDSYNC_INFRA_REDIS_POLICY'
   /** A server name that is neither kafka, redis nor a datacenter of the topology. */

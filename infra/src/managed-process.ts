@@ -79,6 +79,14 @@ export class ManagedProcess {
   async start(): Promise<'started' | 'already-running'> {
     const live = await this.liveRecord();
     if (live !== undefined) {
+      // Ours runs, but where the topology no longer says: waiting for it to answer there would
+      // only time out.
+      if (live.ports !== undefined && live.ports.join(',') !== this.spec.ports.join(',')) {
+        throw new InfraError(
+          'SHARDSYNC_INFRA_PORT_MOVED',
+          `${this.spec.name} runs (pid ${live.pid}) on port ${live.ports.join(', ')}, but the topology now says ${this.spec.ports.join(', ')}; stop it first (npm run stack:down, then stack:up with the new settings)`,
+        );
+      }
       // Ours runs; it may still be starting (another `up` launched it a moment ago).
       await this.awaitReady(live.pid);
       return 'already-running';
@@ -93,7 +101,7 @@ export class ManagedProcess {
     }
     const plan = await this.spec.plan();
     const pid = await spawnDetached(plan.command, plan.args, { label: this.spec.name, logFile: this.spec.logFile, cwd: plan.cwd, env: plan.env });
-    await writePidRecord(this.spec.pidFile, { server: this.spec.name, pid, startedAt: new Date().toISOString(), cmdlineMarkers: plan.cmdlineMarkers });
+    await writePidRecord(this.spec.pidFile, { server: this.spec.name, pid, startedAt: new Date().toISOString(), cmdlineMarkers: plan.cmdlineMarkers, ports: [...this.spec.ports] });
     try {
       await this.awaitReady(pid);
     } catch (error) {

@@ -13,6 +13,8 @@ export interface PidRecord {
    * line lacks one of them was reused by another program after ours died.
    */
   cmdlineMarkers: string[];
+  /** The ports it was started on (absent in pid files of older versions). */
+  ports?: number[] | undefined;
 }
 
 /** The view of /proc that staleness checks need; a fake one makes them unit-testable. */
@@ -54,7 +56,9 @@ export function parsePidRecord(text: string): PidRecord | undefined {
   if (typeof r['pid'] !== 'number' || !Number.isInteger(r['pid']) || r['pid'] <= 1) return undefined;
   const markers = r['cmdlineMarkers'];
   if (!Array.isArray(markers) || markers.length === 0 || !markers.every((m): m is string => typeof m === 'string' && m.length > 0)) return undefined;
-  return { server: r['server'], pid: r['pid'], startedAt: r['startedAt'], cmdlineMarkers: markers };
+  const ports = r['ports'];
+  const validPorts = Array.isArray(ports) && ports.every((p): p is number => Number.isInteger(p)) ? ports : undefined;
+  return { server: r['server'], pid: r['pid'], startedAt: r['startedAt'], cmdlineMarkers: markers, ...(validPorts === undefined ? {} : { ports: validPorts }) };
 }
 
 export function readPidRecord(path: string): PidRecord | undefined {

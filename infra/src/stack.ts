@@ -1,7 +1,11 @@
+import { readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describeError, InfraError, isInfraError } from './errors.js';
 import { ensureArtifacts } from './maven.js';
 import { compileStackOptions, type CompiledStackOptions, type StackOptions } from './options.js';
+import { inspectPid, readPidRecord, removePidRecord } from './pidfile.js';
+import { procfs, stopProcessGroup } from './process.js';
 import { stackServers, type ServerHandle, type ServerStatus, type StartOutcome, type StopOutcome } from './servers.js';
 import { requireJava } from './tools.js';
 import { kafkaArtifactSet, s3proxyArtifactSet } from './versions.js';
@@ -111,24 +115,53 @@ export async function stackUp(options: StackOptions = {}): Promise<StackStatus> 
   return collectStatus(compiled, servers);
 }
 
-/** Stops every server the stack started (never a Redis it found running). Data stays. */
+/**
+ * Stops every server the stack started (never a Redis it found running). Data stays. That
+ * includes servers of this state directory the current topology does not name (a datacenter
+ * another topology file added), found by their pid files: `wipe` deletes the directory next.
+ */
 export async function stackDown(options: StackOptions = {}): Promise<Record<string, StopOutcome>> {
   const compiled = compileStackOptions(options);
   const outcomes: Record<string, StopOutcome> = {};
   const failures: Array<{ name: string; error: unknown }> = [];
-  await Promise.all(
-    stackServers(compiled).map(async (server) => {
-      try {
-        outcomes[server.name] = await server.stop();
-        if (outcomes[server.name] === 'stopped') compiled.log(`${server.name}: stopped`);
-      } catch (error) {
-        failures.push({ name: server.name, error });
-      }
-    }),
-  );
+  const stop = async (name: string, run: () => Promise<StopOutcome>) => {
+    try {
+      outcomes[name] = await run();
+      if (outcomes[name] === 'stopped') compiled.log(`${name}: stopped`);
+    } catch (error) {
+      failures.push({ name, error });
+    }
+  };
+  const servers = stackServers(compiled);
+  await Promise.all(servers.map((server) => stop(server.name, () => server.stop())));
+  const named = new Set(servers.map((s) => s.name));
+  await Promise.all(unlistedPidFiles(compiled, named).map((file) => stop(file.server, () => stopByPidFile(file.path, compiled))));
   const error = combined(failures);
   if (error !== undefined) throw error;
   return outcomes;
+}
+
+/** Pid files of the state directory whose server the topology does not name. */
+function unlistedPidFiles(compiled: CompiledStackOptions, named: ReadonlySet<string>): Array<{ server: string; path: string }> {
+  const dir = join(compiled.stateDir, 'pids');
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.pid'));
+  } catch {
+    return [];
+  }
+  return files
+    .map((f) => ({ path: join(dir, f), server: readPidRecord(join(dir, f))?.server ?? f.slice(0, -'.pid'.length) }))
+    .filter((f) => !named.has(f.server));
+}
+
+/** Stops the process a pid file records, if it is still ours; the pid file goes either way. */
+async function stopByPidFile(path: string, compiled: CompiledStackOptions): Promise<StopOutcome> {
+  const record = readPidRecord(path);
+  const running = record !== undefined && inspectPid(record, procfs) === 'running';
+  if (running) await stopProcessGroup(record.pid, { graceMs: compiled.stopGraceMs, name: record.server });
+  await removePidRecord(path);
+  return running ? 'stopped' : 'not-running';
 }
 
 /** Where each server listens and whether it answers now. */
