@@ -67,8 +67,7 @@ async function run(options: CompiledDemoOptions, cleanup: Cleanup, signal: Abort
   const steps = options.workload ? (options.damage ? 6 : 4) : 2;
 
   step(1, steps, `local stack (${topology.datacenters.map((d) => d.name).join(', ')}, Kafka, Redis)`);
-  const stack = await ensureStack({ topologyPath, log: (l) => say(`  ${l}`) }, (l) => say(`  ${l}`));
-  cleanup.add('local stack', () => (state.keep ? Promise.resolve() : stack.stop()));
+  const stack = await ensureStack({ topologyPath, log: (l) => say(`  ${l}`) }, (l) => say(`  ${l}`), (stop) => cleanup.add('local stack', () => (state.keep ? Promise.resolve() : stop())));
   signal.throwIfAborted();
 
   step(2, steps, 'shardsync services (built dist, one process each)');
