@@ -7,7 +7,7 @@ import { formatStatusTable } from '../src/status-table.js';
 import type { StackStatus } from '../src/stack.js';
 
 const topology: Topology = {
-  kafka: { brokers: ['127.0.0.1:19092'], clientId: 'shardsync', topics: { updates: 'shardsync.updates', deadLetters: 'shardsync.updates.dlq' }, partitions: 12, replicationFactor: 1 },
+  kafka: { brokers: ['127.0.0.1:19092'], clientId: 'shardsync', topics: { updates: 'shardsync.updates', deadLetters: 'shardsync.updates.dlq' }, partitions: 12, replicationFactor: 1, retentionMs: 86_400_000 },
   redis: { url: 'redis://127.0.0.1:6379' },
   datacenters: ['dc-a', 'dc-b'].map((name, i) => ({
     name,

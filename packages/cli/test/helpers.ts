@@ -35,7 +35,7 @@ export function writeTopology(topology: Topology): string {
 /** A valid topology whose servers do not exist: for argument errors found before any connection. */
 export function offlineTopology(): Topology {
   return {
-    kafka: { brokers: ['127.0.0.1:1'], clientId: 'shardsync', topics: { updates: 'u', deadLetters: 'd' }, partitions: 3, replicationFactor: 1 },
+    kafka: { brokers: ['127.0.0.1:1'], clientId: 'shardsync', topics: { updates: 'u', deadLetters: 'd' }, partitions: 3, replicationFactor: 1, retentionMs: 86_400_000 },
     redis: { url: 'redis://127.0.0.1:1' },
     datacenters: ['dc-a', 'dc-b', 'dc-c'].map((name) => ({
       name,

@@ -41,6 +41,10 @@ describe('shardsync init', () => {
     expect(first.json.buckets.map((b) => [b.datacenter, b.outcome])).toEqual(topology.datacenters.map((dc) => [dc.name, 'created']));
 
     const admin = await testAdmin();
+    // The updates topic keeps events for less than tombstones and staged bodies live.
+    const TOPIC = 2; // kafkajs ConfigResourceTypes.TOPIC
+    const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC, name: topology.kafka.topics.updates, configNames: ['retention.ms'] }] });
+    expect(resources[0]?.configEntries.find((e) => e.configName === 'retention.ms')?.configValue).toBe(String(topology.kafka.retentionMs));
     const metadata = await admin.fetchTopicMetadata({ topics: [topology.kafka.topics.updates] });
     expect(metadata.topics[0]?.partitions).toHaveLength(5);
     for (const dc of topology.datacenters) await rawS3Client(dc.name).send(new HeadBucketCommand({ Bucket: dc.s3.bucket }));

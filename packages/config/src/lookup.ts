@@ -57,3 +57,37 @@ export function resolveCredentials(credentials: S3Credentials, env: NodeJS.Proce
 export function consumerGroupOf(datacenter: string): string {
   return `shardsync.dc.${datacenter}`;
 }
+
+/** A topic shardsync creates when it is missing, as `EventLogAdmin.ensureTopics` takes it. */
+export interface TopicSpec {
+  readonly topic: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly retentionMs?: number | undefined;
+}
+
+/**
+ * The topics of a topology, as every service and `shardsync init` creates them: the updates
+ * topic with its partitions and retention, the dead-letter topic with one partition and the
+ * broker's retention (letters wait for an operator).
+ */
+export function topicsOf(topology: Topology): TopicSpec[] {
+  const { kafka } = topology;
+  return [
+    { topic: kafka.topics.updates, partitions: kafka.partitions, replicationFactor: kafka.replicationFactor, retentionMs: kafka.retentionMs },
+    { topic: kafka.topics.deadLetters, partitions: 1, replicationFactor: kafka.replicationFactor },
+  ];
+}
+
+/**
+ * Refuses a tombstone grace period (or staged-body retention) that does not outlive the updates
+ * topic's retention: an event still in the topic could then meet no tombstone (a late put
+ * resurrects its key) or no body. `variable` names the setting for the message.
+ */
+export function assertOutlivesTopic(topology: Topology, variable: string, ms: number): void {
+  const retention = topology.kafka.retentionMs;
+  if (ms > retention) return;
+  throw new ConfigError('SHARDSYNC_CONFIG_INVALID', `${variable} (${ms} ms) must be longer than the updates topic's retention, kafka.retentionMs (${retention} ms)`, [
+    `an event still in the topic after ${variable} could meet a tombstone already expired or a staged body already deleted; raise ${variable} or lower kafka.retentionMs (and the topic's retention.ms)`,
+  ]);
+}

@@ -75,6 +75,12 @@ export const topologySchema = z
       /** Partitions of the updates topic: the unit of consumer parallelism per datacenter. */
       partitions: z.number().int().min(1).max(10_000).default(12),
       replicationFactor: z.number().int().min(1).max(16).default(1),
+      /**
+       * `retention.ms` the updates topic is created with (an existing topic keeps its own). Must
+       * stay below the consumers' tombstone grace and the staged bodies' retention, so no event in
+       * the topic can outlive the tombstone or the body it needs. Default 3 days.
+       */
+      retentionMs: z.number().int().positive().default(3 * 24 * 3600 * 1000),
     }),
     redis: z.strictObject({
       url: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }),

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, getDatacenter, loadTopology, parseTopology, resolveCredentials } from '../src/index.js';
+import { assertOutlivesTopic, ConfigError, getDatacenter, loadTopology, parseTopology, resolveCredentials } from '../src/index.js';
 
 const defaultFile = fileURLToPath(new URL('../../../shardsync.topology.yaml', import.meta.url));
 const valid = readFileSync(defaultFile, 'utf8');
@@ -88,5 +88,12 @@ describe('topology', () => {
   it('an unknown datacenter lookup lists the known ones', () => {
     const topology = parseTopology(valid, { env: {} });
     expect(() => getDatacenter(topology, 'dc-z')).toThrow('datacenter "dc-z" is not in the topology; known datacenters: dc-a, dc-b, dc-c');
+  });
+
+  it('refuses a tombstone grace or body retention that the updates topic would outlive, naming both settings', () => {
+    const topology = loadTopology({ path: defaultFile, env: {} });
+    expect(topology.kafka.retentionMs).toBe(3 * 24 * 3600 * 1000);
+    expect(() => assertOutlivesTopic(topology, 'SHARDSYNC_TOMBSTONE_GRACE_MS', 7 * 24 * 3600 * 1000)).not.toThrow();
+    expect(() => assertOutlivesTopic(topology, 'SHARDSYNC_TOMBSTONE_GRACE_MS', 24 * 3600 * 1000)).toThrow(/SHARDSYNC_TOMBSTONE_GRACE_MS \(86400000 ms\) must be longer than the updates topic's retention, kafka\.retentionMs \(259200000 ms\)/);
   });
 });

@@ -10,7 +10,7 @@ export const DCS = ['dc-a', 'dc-b', 'dc-c'] as const;
 /** A topology with three datacenters holding one dataset; the stores are in memory. */
 export function testTopology(datacenters: readonly string[] = DCS): Topology {
   return {
-    kafka: { brokers: ['127.0.0.1:1'], clientId: 'test', topics: { updates: 'u', deadLetters: 'd' }, partitions: 1, replicationFactor: 1 },
+    kafka: { brokers: ['127.0.0.1:1'], clientId: 'test', topics: { updates: 'u', deadLetters: 'd' }, partitions: 1, replicationFactor: 1, retentionMs: 86_400_000 },
     redis: { url: 'redis://127.0.0.1:1' },
     datacenters: datacenters.map((name) => ({
       name,

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Topology } from '@shardsync/config';
-import { consumerGroupOf, getDatacenter } from '@shardsync/config';
+import { assertOutlivesTopic, consumerGroupOf, getDatacenter, topicsOf } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, isCoordinatorMoving, KafkaEventSink, KafkaEventSource, type PartitionBatch } from '@shardsync/eventlog';
 import { bundledSchemaRegistry } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
@@ -71,6 +71,7 @@ export class ConsumerService {
 
   static async start(options: ConsumerServiceOptions): Promise<ConsumerService> {
     const { topology, env, logger } = options;
+    assertOutlivesTopic(topology, 'SHARDSYNC_TOMBSTONE_GRACE_MS', env.SHARDSYNC_TOMBSTONE_GRACE_MS);
     const datacenter = getDatacenter(topology, env.SHARDSYNC_DATACENTER).name;
     const topic = topology.kafka.topics.updates;
     const groupId = groupIdOf(datacenter);
@@ -91,10 +92,7 @@ export class ConsumerService {
 
     await retry(
       () =>
-        admin.ensureTopics([
-          { topic, partitions: topology.kafka.partitions, replicationFactor: topology.kafka.replicationFactor },
-          { topic: topology.kafka.topics.deadLetters, partitions: 1, replicationFactor: topology.kafka.replicationFactor },
-        ]),
+        admin.ensureTopics(topicsOf(topology)),
       { maxAttempts: 20, maxDelayMs: 3000, signal: closing.signal },
     );
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Topology } from '@shardsync/config';
-import { getDatacenter } from '@shardsync/config';
+import { getDatacenter, topicsOf } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, KafkaEventSink } from '@shardsync/eventlog';
 import { HybridLogicalClock, systemClock, type Clock } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
@@ -64,10 +64,7 @@ export class ProducerService {
 
     await retry(
       async () => {
-        await admin.ensureTopics([
-          { topic: topology.kafka.topics.updates, partitions: topology.kafka.partitions, replicationFactor: topology.kafka.replicationFactor },
-          { topic: topology.kafka.topics.deadLetters, partitions: 1, replicationFactor: topology.kafka.replicationFactor },
-        ]);
+        await admin.ensureTopics(topicsOf(topology));
         await sink.connect();
       },
       { maxAttempts: 20, maxDelayMs: 3000 },

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import type { Topology } from '@shardsync/config';
+import { assertOutlivesTopic, type Topology } from '@shardsync/config';
 import { StorePool } from '@shardsync/objectstore';
 import { TokenBucket, type PassRequest } from '@shardsync/reconcile';
 import { Shutdown, startOpsServer, type Logger } from '@shardsync/runtime';
@@ -61,6 +61,7 @@ export class ReconcilerService {
   static async start(options: ReconcilerServiceOptions): Promise<ReconcilerService> {
     const { topology, env, logger } = options;
     datasetsToReconcile(topology, env); // fail fast on a misconfigured dataset list
+    assertOutlivesTopic(topology, 'SHARDSYNC_TOMBSTONE_GRACE_MS', env.SHARDSYNC_TOMBSTONE_GRACE_MS);
     const prefix = env.SHARDSYNC_RECONCILER_REDIS_PREFIX;
     const metrics = new ReconcilerMetrics();
     const closing = new AbortController();

@@ -1,4 +1,4 @@
-import type { Datacenter } from '@shardsync/config';
+import { topicsOf, type Datacenter } from '@shardsync/config';
 import { classifyKafkaError } from '@shardsync/eventlog';
 import { NoSuchBucketError } from '@shardsync/objectstore';
 import type { CliContext } from '../context.js';
@@ -27,11 +27,7 @@ export async function init(ctx: CliContext): Promise<CommandResult<InitReport>> 
 }
 
 async function ensureTopics(ctx: CliContext): Promise<InitReport['topics']> {
-  const { kafka } = ctx.topology;
-  const wanted = [
-    { topic: kafka.topics.updates, partitions: kafka.partitions, replicationFactor: kafka.replicationFactor },
-    { topic: kafka.topics.deadLetters, partitions: 1, replicationFactor: kafka.replicationFactor },
-  ];
+  const wanted = topicsOf(ctx.topology);
   const admin = await ctx.rawAdmin();
   let existing: Set<string>;
   try {
@@ -49,7 +45,7 @@ async function ensureTopics(ctx: CliContext): Promise<InitReport['topics']> {
   return wanted.map((w) => {
     const partitions = metadata.topics.find((t) => t.name === w.topic)?.partitions.length ?? 0;
     const warning =
-      w.topic === kafka.topics.updates && partitions !== w.partitions
+      w.topic === ctx.topology.kafka.topics.updates && partitions !== w.partitions
         ? `has ${partitions} partitions but the topology says ${w.partitions}; existing topics are left as they are (consumer parallelism follows the topic)`
         : undefined;
     return { topic: w.topic, outcome: existing.has(w.topic) ? 'exists' : 'created', partitions, ...(warning === undefined ? {} : { warning }) };
