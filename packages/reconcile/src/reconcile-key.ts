@@ -40,8 +40,11 @@ export async function reconcileKey(ctx: ReconcileContext, key: string, listed?: 
       decision = decideKey(copies, { unmanaged: ctx.unmanaged, nowMs: ctx.now(), tombstoneGraceMs: ctx.tombstoneGraceMs });
       // A copy about to be repaired whose version was inferred from its ETag is read first: the
       // same bytes may carry a newer version, which would change the decision.
-      const inferred = [...decision.copies].filter(([dc, c]) => c.action !== undefined && copies.get(dc)?.object?.inferred === true).map(([dc]) => dc);
-      if (inferred.length > 0) {
+      // Until none is left: a confirmed copy can change the winner, and so which copies get repaired.
+      for (;;) {
+        const current = decision;
+        const inferred = [...current.copies].filter(([dc, c]) => c.action !== undefined && copies.get(dc)?.object?.inferred === true).map(([dc]) => dc);
+        if (inferred.length === 0) break;
         copies = await confirmInferred(stores, ctx.dataset, key, copies, inferred, ctx.signal);
         decision = decideKey(copies, { unmanaged: ctx.unmanaged, nowMs: ctx.now(), tombstoneGraceMs: ctx.tombstoneGraceMs });
       }

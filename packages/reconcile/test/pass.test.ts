@@ -75,6 +75,20 @@ describe('runPass', () => {
     }
   });
 
+  it('confirms inferred copies until none a repair would touch is left, so the newest of several same-bytes copies wins', async () => {
+    const dcs = ['dc-a', 'dc-b', 'dc-c', 'dc-d'];
+    const stores = new MemoryStores(dcs);
+    // Content that went X, Y, X, Y: each datacenter holds one of them. Read one copy per ETag,
+    // dc-b looks like v1 and dc-d like v3; confirming dc-b makes v5 win, which would overwrite dc-d's v7.
+    await putObject(stores.of('dc-a'), 'k', 'X', v(1));
+    await putObject(stores.of('dc-b'), 'k', 'X', v(5));
+    await putObject(stores.of('dc-c'), 'k', 'Y', v(3));
+    await putObject(stores.of('dc-d'), 'k', 'Y', v(7));
+    const report = await runPass(passOptions(stores));
+    expect(report.converged).toBe(true);
+    for (const dc of dcs) expect([dc, bodyOf(stores.of(dc), 'k'), versionOf(stores.of(dc), 'k')]).toEqual([dc, 'Y', formatVersion(v(7))]);
+  });
+
   it('deletes an object that a newer tombstone says must be gone, tombstone first', async () => {
     const stores = new MemoryStores();
     await replicated(stores);

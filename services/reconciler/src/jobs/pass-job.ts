@@ -22,8 +22,9 @@ export async function processPass(job: Job<PassJobData, PassResult>, token: stri
   const { request } = job.data;
   let { passId, scan, rangeKeys } = job.data;
   // A run that stopped between recording its scan and adding the range jobs left no child to
-  // wait for: compare again (the same pass id, so ranges added after all are not added twice).
-  if (scan !== undefined && job.data.rangesAdded !== true) scan = undefined;
+  // wait for: compare again. One that stopped after adding them (before marking it) has
+  // children, running or done, and waits for them as usual.
+  if (scan !== undefined && job.data.rangesAdded !== true && !(await hasChildren(job))) scan = undefined;
   if (scan === undefined) {
     const running = await otherRunningPass(job, deps);
     if (running !== undefined) {
@@ -79,6 +80,12 @@ async function finish(job: Job<PassJobData, PassResult>, deps: JobDeps, passId: 
     report.converged ? 'pass finished: the datacenters agree' : 'pass finished: divergence remains',
   );
   return { passId, dataset: report.dataset, divergentKeys: report.divergentKeys, remaining: report.remaining, converged: report.converged };
+}
+
+/** Whether the job has range jobs, pending or finished (their results stay with the parent). */
+async function hasChildren(job: Job<PassJobData, PassResult>): Promise<boolean> {
+  const counts = await job.getDependenciesCount();
+  return Object.values(counts).some((n) => (n ?? 0) > 0);
 }
 
 /** Another recent pass of the same dataset still comparing or waiting for its ranges, if any. */
