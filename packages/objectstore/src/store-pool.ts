@@ -34,6 +34,13 @@ export interface StorePoolOptions {
   readonly maxOtherBuckets?: number | undefined;
   /** Builds each store. Default: an {@link S3ObjectStore}. */
   readonly factory?: StoreFactory | undefined;
+  /**
+   * Keep what a datacenter's `s3.artifacts` would leave out of listings. For a lister that must
+   * see every key of its prefix, such as a consumer's tombstone index (a tombstone of a user key
+   * ending in `-<uuid>` looks like an s3proxy temporary file), and to whom a temporary file costs
+   * one request at most. Default false.
+   */
+  readonly listArtifacts?: boolean | undefined;
 }
 
 /** The default of {@link StorePoolOptions.maxOtherBuckets}. */
@@ -60,6 +67,7 @@ export class StorePool {
   readonly #datacenters: ReadonlyMap<string, DatacenterStoreConfig>;
   readonly #options: ObjectStoreOptions;
   readonly #factory: StoreFactory;
+  readonly #listArtifacts: boolean;
   readonly #home = new Map<string, ObjectStore>();
   readonly #others: LruMap<string, Lent>;
   /** Evicted stores that operations still run on; closed when the last ends, or by close(). */
@@ -70,6 +78,7 @@ export class StorePool {
     this.#datacenters = new Map(datacenters.map((d) => [d.name, d]));
     this.#options = options;
     this.#factory = pool.factory ?? ((c, o) => new S3ObjectStore(c, o));
+    this.#listArtifacts = pool.listArtifacts ?? false;
     const max = pool.maxOtherBuckets ?? DEFAULT_MAX_OTHER_BUCKETS;
     if (!Number.isSafeInteger(max) || max < 1) throw new ObjectStoreConfigError(`maxOtherBuckets must be an integer of at least 1, got ${max}`);
     this.#others = new LruMap(max, (_id, lent) => this.#retire(lent));
@@ -148,7 +157,7 @@ export class StorePool {
       {
         ...this.#options,
         ...(dc.s3.listing === undefined ? {} : { listing: dc.s3.listing }),
-        ...(dc.s3.artifacts === 's3proxy' ? { listExclude: isS3ProxyArtifact } : {}),
+        ...(dc.s3.artifacts === 's3proxy' && !this.#listArtifacts ? { listExclude: isS3ProxyArtifact } : {}),
       },
     );
   }

@@ -51,6 +51,12 @@ describe('StorePool', () => {
     };
     expect(await listed('dc-a')).toEqual([]);
     expect(await listed('dc-b')).toEqual([key]);
+    // A lister that must see every key (a consumer's tombstone index) keeps them.
+    const keeping = new StorePool(datacenters, {}, { listArtifacts: true, factory: (config, options) => new MemoryObjectStore({ datacenter: config.datacenter, bucket: config.bucket, listExclude: options.listExclude }) });
+    await keeping.of('dc-a').put(key, Buffer.from('x'));
+    const keys: string[] = [];
+    for await (const entry of keeping.of('dc-a').list()) keys.push(entry.key);
+    expect(keys).toEqual([key]);
   });
 
   it('keeps at most maxOtherBuckets stores of other buckets open, closing the least recently used', async () => {

@@ -82,7 +82,8 @@ export class ConsumerService {
 
     // Events name the buckets of their sources, and anyone able to produce to the topic can name
     // any: only a bounded number of stores of other buckets than the topology's stay open.
-    const pool = new StorePool(topology.datacenters, {}, { maxOtherBuckets: env.SHARDSYNC_CONSUMER_MAX_OTHER_BUCKETS });
+    // Every listing of the consumer's (its tombstone index) must see every key, artifacts or not.
+    const pool = new StorePool(topology.datacenters, {}, { maxOtherBuckets: env.SHARDSYNC_CONSUMER_MAX_OTHER_BUCKETS, listArtifacts: true });
     const local = new LocalStore(pool.of(datacenter));
     const tombstones = new TombstoneIndex(local, env.SHARDSYNC_TOMBSTONE_GRACE_MS);
     const state = new LocalState(local, tombstones, env.SHARDSYNC_CONSUMER_STATE_CACHE_ENTRIES);
@@ -90,11 +91,19 @@ export class ConsumerService {
     const admin = new EventLogAdmin(kafka);
     const deadLetters = new KafkaEventSink(kafka);
 
-    await retry(
-      () =>
-        admin.ensureTopics(topicsOf(topology)),
-      { maxAttempts: 20, maxDelayMs: 3000, signal: closing.signal },
-    );
+    await retry(() => admin.ensureTopics(topicsOf(topology)), { maxAttempts: 20, maxDelayMs: 3000, signal: closing.signal });
+    // The topology's kafka.retentionMs is checked against the grace above, but a topic created
+    // before (or by hand) keeps its own retention: say so loudly when that one is too long.
+    const retention = await admin.retentionMs(topic).catch((err: unknown) => {
+      logger.warn({ err, topic }, 'could not read the retention of the updates topic');
+      return undefined;
+    });
+    if (retention !== undefined && retention >= env.SHARDSYNC_TOMBSTONE_GRACE_MS) {
+      logger.error(
+        { topic, retentionMs: retention, tombstoneGraceMs: env.SHARDSYNC_TOMBSTONE_GRACE_MS },
+        'the updates topic keeps events at least as long as tombstones live: a late, older put could bring a deleted key back; lower the topic\'s retention.ms below SHARDSYNC_TOMBSTONE_GRACE_MS',
+      );
+    }
 
     // Neither the watchdog nor the lag metrics retry, and kafkajs does not retry an offset fetch:
     // right after a broker restart the group coordinator moves or loads for a moment, which would

@@ -6,7 +6,7 @@ import { ExitCode } from '../exit-codes.js';
 import type { CommandResult } from '../output.js';
 import { renderTable } from '../table.js';
 import { formatBytes } from '../units.js';
-import { requireDataset } from './common.js';
+import { requireDataset, tombstoneGraceFromEnv } from './common.js';
 
 export interface VerifyOptions {
   /** Also read every copy's bytes and check them against its recorded SHA-256. Default false. */
@@ -22,7 +22,7 @@ export async function verify(ctx: CliContext, dataset: string, key: string, opti
   requireDataset(ctx.topology, dataset);
   const valid = validateObjectKey(key);
   if (!valid.ok) throw new UsageError(`key: ${valid.message}`);
-  const inspection = await inspectKey({ topology: ctx.topology, stores: ctx.stores(), dataset, key, verifyBytes: options.deep ?? false, signal: ctx.signal, now: ctx.now });
+  const inspection = await inspectKey({ topology: ctx.topology, stores: ctx.stores(), dataset, key, verifyBytes: options.deep ?? false, tombstoneGraceMs: tombstoneGraceFromEnv(ctx.env), signal: ctx.signal, now: ctx.now });
   const unreadable = inspection.copies.some((c) => c.error !== undefined);
   const exitCode = unreadable ? ExitCode.error : inspection.agree ? ExitCode.ok : ExitCode.divergence;
   return { data: inspection, text: renderVerify(inspection), exitCode };
