@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError, InfraError, isInfraError } from './errors.js';
 import { ensureArtifacts } from './maven.js';
-import { compileStackOptions, type CompiledStackOptions, type StackOptions } from './options.js';
+import { compileStackOptions, serverPaths, type CompiledStackOptions, type StackOptions } from './options.js';
 import { inspectPid, readPidRecord, removePidRecord } from './pidfile.js';
 import { procfs, stopProcessGroup } from './process.js';
 import { stackServers, type ServerHandle, type ServerStatus, type StartOutcome, type StopOutcome } from './servers.js';
@@ -134,25 +134,35 @@ export async function stackDown(options: StackOptions = {}): Promise<Record<stri
   };
   const servers = stackServers(compiled);
   await Promise.all(servers.map((server) => stop(server.name, () => server.stop())));
-  const named = new Set(servers.map((s) => s.name));
-  await Promise.all(unlistedPidFiles(compiled, named).map((file) => stop(file.server, () => stopByPidFile(file.path, compiled))));
+  await Promise.all(unlistedPidFiles(compiled).map((file) => stop(file.server, () => stopByPidFile(file.path, compiled))));
   const error = combined(failures);
   if (error !== undefined) throw error;
   return outcomes;
 }
 
-/** Pid files of the state directory whose server the topology does not name. */
-function unlistedPidFiles(compiled: CompiledStackOptions, named: ReadonlySet<string>): Array<{ server: string; path: string }> {
+/**
+ * Readable pid files of the state directory that belong to no server of the topology. Compared
+ * by path, not by the name inside: a file being written (empty for a moment) is never taken for
+ * another server's, and one that cannot be read is left alone.
+ */
+function unlistedPidFiles(compiled: CompiledStackOptions): Array<{ server: string; path: string }> {
   const dir = join(compiled.stateDir, 'pids');
+  const listed = new Set([
+    serverPaths(compiled.stateDir, 'kafka', 'kafka').pidFile,
+    serverPaths(compiled.stateDir, 'redis', 'redis').pidFile,
+    ...compiled.topology.datacenters.map((dc) => serverPaths(compiled.stateDir, 's3', dc.name).pidFile),
+  ]);
   let files: string[];
   try {
     files = readdirSync(dir).filter((f) => f.endsWith('.pid'));
   } catch {
     return [];
   }
-  return files
-    .map((f) => ({ path: join(dir, f), server: readPidRecord(join(dir, f))?.server ?? f.slice(0, -'.pid'.length) }))
-    .filter((f) => !named.has(f.server));
+  return files.flatMap((f) => {
+    const path = join(dir, f);
+    const record = listed.has(path) ? undefined : readPidRecord(path);
+    return record === undefined ? [] : [{ server: record.server, path }];
+  });
 }
 
 /** Stops the process a pid file records, if it is still ours; the pid file goes either way. */

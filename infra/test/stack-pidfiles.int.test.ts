@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -39,6 +39,15 @@ describe('the stack and its pid files', () => {
     expect(outcomes['dc-d']).toBe('stopped');
     await waitFor(exited, 'the unlisted server to exit');
     expect(existsSync(pidFile)).toBe(false);
+  });
+
+  it('down leaves alone a pid file of the topology it cannot read (one being written)', async () => {
+    const dir = stateDir();
+    const pidFile = join(dir, 'pids', 's3-dc-a.pid');
+    mkdirSync(join(dir, 'pids'), { recursive: true });
+    writeFileSync(pidFile, '');
+    await stackDown({ stateDir: dir, stopGraceMs: 5_000, log: () => undefined });
+    expect(existsSync(pidFile)).toBe(true);
   });
 
   it('up refuses at once, saying what to do, when a server of ours runs on other ports than the topology now gives it', async () => {

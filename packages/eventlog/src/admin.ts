@@ -1,4 +1,4 @@
-import type { Admin, Kafka } from 'kafkajs';
+import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
 import { classifyKafkaError } from './errors.js';
 
 export interface PartitionLag {
@@ -46,6 +46,19 @@ export class EventLogAdmin {
       });
     } catch (err) {
       throw classifyKafkaError(err, `creating topics ${topics.map((t) => t.topic).join(', ')}`);
+    }
+  }
+
+  /** The topic's `retention.ms` as the broker applies it (`Infinity` for -1: kept forever). */
+  async retentionMs(topic: string): Promise<number> {
+    const admin = await this.#connect();
+    try {
+      const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }] });
+      const value = Number(resources[0]?.configEntries.find((e) => e.configName === 'retention.ms')?.configValue);
+      if (!Number.isFinite(value)) throw new Error(`the broker gave no retention.ms for topic ${topic}`);
+      return value < 0 ? Infinity : value;
+    } catch (err) {
+      throw classifyKafkaError(err, `reading the retention of topic ${topic}`);
     }
   }
 

@@ -25,7 +25,9 @@ export async function createTestTopic(options: { prefix?: string; partitions?: n
   // topic's partitions answer.
   await waitFor(
     async () => {
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: options.partitions ?? 3, replicationFactor: 1 }] });
+      // A day: far longer than any test, and shorter than the consumers' default tombstone grace,
+      // which they check the topic's retention against.
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: options.partitions ?? 3, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: String(24 * 3600 * 1000) }] }] });
       const offsets = await admin.fetchTopicOffsets(topic);
       return offsets.length === (options.partitions ?? 3) ? true : undefined;
     },

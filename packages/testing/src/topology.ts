@@ -33,8 +33,8 @@ export async function createTestTopology(options: TestTopologyOptions = {}): Pro
   const names = datacenters.map((d) => d.name);
   return {
     ...base,
-    // The topics exist already (created above with the broker's retention), so this only lets tests
-    // run services with tombstone grace periods of a few seconds, which must exceed it.
+    // The topics exist already (created above, kept a day), so this only lets tests run services
+    // with tombstone grace periods of a few seconds, which must exceed it.
     kafka: { ...base.kafka, topics: { updates, deadLetters }, partitions, retentionMs: 1000 },
     datacenters,
     datasets: options.datasets ?? [{ name: uniqueName('ds').slice(0, 60), datacenters: names }],

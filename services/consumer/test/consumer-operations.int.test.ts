@@ -74,6 +74,20 @@ describe('consumer operations', () => {
     });
   });
 
+  it('logs an error at start when the updates topic keeps events at least as long as tombstones live, and none when it does not', async () => {
+    const topology = await createTestTopology({ partitions: 1 });
+    const message = expect.stringContaining('the updates topic keeps events at least as long as tombstones live') as string;
+    // The test topics keep events a day: a one-minute grace is too short for them, the default week is not.
+    for (const [grace, logged] of [['60000', true], [undefined, false]] as const) {
+      const { starting, logger } = startConsumer(topology, 'dc-b', grace === undefined ? {} : { SHARDSYNC_TOMBSTONE_GRACE_MS: grace });
+      const errors = vi.spyOn(logger, 'error');
+      await (await starting).close();
+      const lines = errors.mock.calls.map((call) => call[1]);
+      if (logged) expect(lines).toContainEqual(message);
+      else expect(lines).not.toContainEqual(message);
+    }
+  });
+
   it('a missing bucket is waited for, never dead-lettered: /readyz and the log name it, and the events apply once it exists', async () => {
     const topology = await createTestTopology({ partitions: 1 });
     const dataset = topology.datasets[0]!.name;
