@@ -1,4 +1,4 @@
-import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { classifyKafkaError } from './errors.js';
 
 export interface PartitionLag {
@@ -9,6 +9,12 @@ export interface PartitionLag {
   high: string;
   lag: number;
 }
+
+/**
+ * kafkajs' `ConfigResourceTypes.TOPIC`. Spelled out: Node's ESM loader cannot see that name among
+ * the CommonJS module's exports (a named import of it fails at run time, unlike under vitest).
+ */
+const TOPIC_RESOURCE = 2;
 
 /** Topic management and lag, for setup scripts, the CLI and consumer metrics. */
 export class EventLogAdmin {
@@ -53,7 +59,7 @@ export class EventLogAdmin {
   async retentionMs(topic: string): Promise<number> {
     const admin = await this.#connect();
     try {
-      const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }] });
+      const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['retention.ms'] }] });
       const value = Number(resources[0]?.configEntries.find((e) => e.configName === 'retention.ms')?.configValue);
       if (!Number.isFinite(value)) throw new Error(`the broker gave no retention.ms for topic ${topic}`);
       return value < 0 ? Infinity : value;
