@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { redactRedisUrl } from '@shardsync/config';
 import { Redis } from 'ioredis';
 import { InfraError } from './errors.js';
 import { ManagedProcess } from './managed-process.js';
@@ -10,17 +11,6 @@ export interface RedisTarget {
   port: number;
   password: string | undefined;
   tls: boolean;
-}
-
-/** The URL without its password, for messages. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable redis URL)';
-  }
 }
 
 export function parseRedisUrl(url: string): RedisTarget {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomClusterId, renderLog4j2Properties, renderLog4jProperties, renderServerProperties } from '../src/kafka.js';
 import { renderFetchPom } from '../src/maven.js';
-import { parseRedisUrl, redactRedisUrl, redisServerArgs } from '../src/redis.js';
+import { redactRedisUrl } from '@shardsync/config';
+import { parseRedisUrl, redisServerArgs } from '../src/redis.js';
 import { renderLogbackXml, renderS3ProxyProperties } from '../src/s3proxy.js';
 import { kafkaArtifactSet, majorVersion, s3proxyArtifactSet } from '../src/versions.js';
 

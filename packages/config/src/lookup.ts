@@ -91,3 +91,14 @@ export function assertOutlivesTopic(topology: Topology, variable: string, ms: nu
     `an event still in the topic after ${variable} could meet a tombstone already expired or a staged body already deleted; raise ${variable} or lower kafka.retentionMs (and the topic's retention.ms)`,
   ]);
 }
+
+/** A Redis URL without its password, for messages. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable redis URL)';
+  }
+}

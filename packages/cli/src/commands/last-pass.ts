@@ -1,3 +1,4 @@
+import { redactRedisUrl } from '@shardsync/config';
 import { lastPassSummary, recordPass, type PassHistoryOptions, type PassReport } from '@shardsync/reconcile';
 import type { CliContext } from '../context.js';
 import { describeError } from '../errors.js';
@@ -75,7 +76,7 @@ export async function lastPassSummaries(ctx: CliContext): Promise<LastPassStatus
     );
     return { available: true, passes };
   } catch (err) {
-    return { available: false, reason: `Redis at ${redisLocation(ctx.topology.redis.url)}: ${describeError(err).message}` };
+    return { available: false, reason: `Redis at ${redactRedisUrl(ctx.topology.redis.url)}: ${describeError(err).message}` };
   } finally {
     await disconnect(redis);
   }
@@ -95,15 +96,5 @@ export async function recordPasses(ctx: CliContext, reports: readonly PassReport
     return describeError(err).message;
   } finally {
     await disconnect(redis);
-  }
-}
-
-/** Host, port and database of a Redis URL, never its password. */
-function redisLocation(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.host}${u.pathname === '/' ? '' : u.pathname}`;
-  } catch {
-    return '(an invalid URL)';
   }
 }
