@@ -49,10 +49,10 @@ export function parseTopology(text: string, options: LoadTopologyOptions = {}): 
     const detail = cause instanceof Error ? cause.message : String(cause);
     throw new ConfigError('SHARDSYNC_CONFIG_UNPARSABLE', `${where} is not valid YAML: ${detail}`, [], { cause });
   }
-  const { document, sources } = applyEnvOverrides(raw, options.env ?? process.env);
+  const { document, sources, strays } = applyEnvOverrides(raw, options.env ?? process.env);
   const result = topologySchema.safeParse(document);
-  if (!result.success) {
-    const problems = formatIssues(result.error.issues, (p) => sourceOf(sources, p));
+  if (!result.success || strays.length > 0) {
+    const problems = [...(result.success ? [] : formatIssues(result.error.issues, (p) => sourceOf(sources, p))), ...strays];
     throw new ConfigError('SHARDSYNC_CONFIG_INVALID', `invalid topology in ${where}:`, problems);
   }
   return result.data;

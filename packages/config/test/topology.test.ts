@@ -75,6 +75,28 @@ describe('topology', () => {
     expect(problemsOf(valid, { SHARDSYNC_KAFKA_BROKERS: 'bad' })[0]).toMatch(/^kafka\.brokers\[0\]: .*\(set by SHARDSYNC_KAFKA_BROKERS\)$/);
   });
 
+
+  it('a datacenter override that names no datacenter or no field is refused instead of silently ignored', () => {
+    const problems = problemsOf(valid, {
+      SHARDSYNC_DC_A_S3_ENDPOINT: 'http://127.0.0.1:29001',
+      SHARDSYNC_DC_DC_B_S3_ENDPIONT: 'http://127.0.0.1:29002',
+      SHARDSYNC_DC_DC_C_S3_ENDPOINT: 'http://127.0.0.1:29003',
+    });
+    expect(problems).toEqual([
+      'SHARDSYNC_DC_A_S3_ENDPOINT names no datacenter of this topology: its datacenters\' overrides begin SHARDSYNC_DC_DC_A_S3_, SHARDSYNC_DC_DC_B_S3_, SHARDSYNC_DC_DC_C_S3_',
+      'SHARDSYNC_DC_DC_B_S3_ENDPIONT overrides no field: a datacenter\'s overrides end in _S3_ENDPOINT, _S3_REGION, _S3_BUCKET',
+    ]);
+  });
+
+  it('a credential variable named like a datacenter override is not mistaken for one', () => {
+    const withCredentials = valid.replace(
+      /(name: dc-b\n\s+s3:\n(?:.*\n)*?\s+)credentials: \{ type: none \}/,
+      '$1credentials: { type: env, accessKeyIdEnv: SHARDSYNC_DC_DC_B_S3_KEY_ID, secretAccessKeyEnv: SHARDSYNC_DC_DC_B_S3_SECRET }',
+    );
+    expect(withCredentials).not.toBe(valid);
+    const topology = parseTopology(withCredentials, { env: { SHARDSYNC_DC_DC_B_S3_KEY_ID: 'id', SHARDSYNC_DC_DC_B_S3_SECRET: 'secret' } });
+    expect(getDatacenter(topology, 'dc-b').s3.credentials).toEqual({ type: 'env', accessKeyIdEnv: 'SHARDSYNC_DC_DC_B_S3_KEY_ID', secretAccessKeyEnv: 'SHARDSYNC_DC_DC_B_S3_SECRET' });
+  });
   it('a missing topology file is reported with its path and how to point at another', () => {
     expect(() => loadTopology({ path: '/nonexistent/topology.yaml', env: {} })).toThrow(/\/nonexistent\/topology\.yaml.*SHARDSYNC_TOPOLOGY/);
   });
