@@ -11,8 +11,9 @@ export function renderColumns(rows: string[][]): string {
 export function formatStatusTable(status: StackStatus): string {
   const rows = [['SERVER', 'STATE', 'ADDRESS', 'PID', 'DETAIL']];
   for (const s of status.servers) {
+    // 'unhealthy' says so itself; another state of a server that fails its check gets it added.
     const address = s.kind === 's3' ? `${s.address} (bucket ${status.datacenters.find((d) => d.name === s.name)?.bucket ?? '?'})` : s.address;
-    rows.push([s.name, s.healthy || s.state === 'stopped' ? s.state : `${s.state} (unhealthy)`, address, s.pid === null ? '-' : String(s.pid), s.detail ?? '']);
+    rows.push([s.name, s.healthy || s.state === 'stopped' || s.state === 'unhealthy' ? s.state : `${s.state} (unhealthy)`, address, s.pid === null ? '-' : String(s.pid), s.detail ?? '']);
   }
   const bad = status.servers.filter((s) => !s.healthy).map((s) => s.name);
   const summary = bad.length === 0 ? 'all servers healthy' : `not healthy: ${bad.join(', ')} (start with \`npm run stack:up\`; logs in ${status.stateDir}/logs)`;

@@ -88,4 +88,23 @@ describe('status table', () => {
     expect(table).toMatch(/dc-b\s+stopped\s+dc-b-addr \(bucket shardsync-dc-b\)\s+-/);
     expect(table).toContain('not healthy: dc-b');
   });
+
+  it('says "unhealthy" once for a started server that does not answer, and adds it to an external one that fails', () => {
+    const base = { kind: 's3' as const, healthy: false, address: 'addr', pid: null, logFile: '/st/logs/x.log' };
+    const status: StackStatus = {
+      healthy: false,
+      topologyPath: 't.yaml',
+      stateDir: '/st',
+      kafka: { bootstrap: '127.0.0.1:19092', brokers: ['127.0.0.1:19092'], version: '4.1.1', healthy: false, state: 'unhealthy', pid: 7 },
+      redis: { url: 'redis://127.0.0.1:6379', healthy: false, state: 'external', pid: null },
+      datacenters: [],
+      servers: [
+        { ...base, name: 'kafka', kind: 'kafka', state: 'unhealthy', pid: 7 },
+        { ...base, name: 'redis', kind: 'redis', state: 'external' },
+      ],
+    };
+    const lines = formatStatusTable(status).split('\n');
+    expect(lines.find((l) => l.startsWith('kafka'))).toMatch(/^kafka\s+unhealthy\s+addr\s+7$/);
+    expect(lines.find((l) => l.startsWith('redis'))).toMatch(/^redis\s+external \(unhealthy\)\s+addr\s+-$/);
+  });
 });
