@@ -60,7 +60,10 @@ export class ProducerService {
     const redis = new Redis(topology.redis.url, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: true, enableAutoPipelining: true });
     redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
     const idempotencyStore = new RedisIdempotencyStore(redis);
-    const idempotency = new Idempotency(idempotencyStore, env.SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS, logger, { metrics });
+    const idempotency = new Idempotency(idempotencyStore, env.SHARDSYNC_PRODUCER_IDEMPOTENCY_TTL_MS, logger, {
+      metrics,
+      resend: (event) => sink.append(event.topic, [{ key: event.key, value: Buffer.from(event.value, 'base64'), headers: event.headers }]),
+    });
 
     await retry(
       async () => {

@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createLogger } from '@shardsync/runtime';
 import { MemoryIdempotencyStore } from '../src/idempotency/memory-store.js';
-import type { ClaimAnswer, ClaimOutcome, ClaimRef, CompleteOutcome } from '../src/idempotency/store.js';
+import type { ClaimAnswer, ClaimOutcome, ClaimRef, CompleteOutcome, UnsettledEvent } from '../src/idempotency/store.js';
 import { CLAIM_TTL_MS, UnreadableRecordError } from '../src/idempotency/store.js';
+import { ProducerError } from '../src/errors.js';
+import { MaybeAppendedError } from '../src/ingest/errors.js';
 import { CLAIM_REFRESH_MS, Idempotency } from '../src/ingest/idempotency.js';
 import type { Accepted } from '../src/ingest/types.js';
 import { ProducerMetrics } from '../src/metrics.js';
@@ -295,5 +297,61 @@ describe('Idempotency claims are owned by the request that made them', () => {
     expect(ran).toBe(false);
     expect(store.claimCalls).toBe(1);
     expect(store.releaseCalls).toBe(0);
+  });
+
+  describe('an event whose append may have landed despite the error', () => {
+    const event: UnsettledEvent = { topic: 'updates', key: 'ds/k', value: Buffer.from('encoded').toString('base64'), headers: { 'shardsync-event-id': 'e-1' } };
+    const maybeAppended = () => new MaybeAppendedError(event, accepted, { cause: new Error('Request timed out') });
+
+    function withResend(resend: (e: UnsettledEvent) => Promise<void>) {
+      const idempotency = new Idempotency(new MemoryIdempotencyStore(), DAY_MS, createLogger('test', {}, 'silent'), { backgroundRetry: fast, resend });
+      const work = vi.fn(async (): Promise<Accepted> => {
+        throw maybeAppended();
+      });
+      return { idempotency, work, run: () => idempotency.run('tests', 'request-1', 'PUT ds/k', work) };
+    }
+
+    it('a retry sends the very same event again and gets its answer, never a second update; later retries send nothing', async () => {
+      const resent: UnsettledEvent[] = [];
+      const { idempotency, work, run } = withResend(async (e) => {
+        resent.push(e);
+      });
+      await expect(run()).rejects.toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', status: 503, retriable: true });
+      await idempotency.close(); // records what the retry needs
+      expect(await run()).toEqual(accepted);
+      expect(resent).toEqual([event]);
+      await idempotency.close(); // records that it is settled
+      expect(await run()).toEqual(accepted);
+      expect(resent).toEqual([event]);
+      expect(work).toHaveBeenCalledTimes(1);
+    });
+
+    it('a retry whose resend fails again answers 503 and leaves the event for the next retry to send', async () => {
+      let kafkaUp = false;
+      const resend = vi.fn(async () => {
+        if (!kafkaUp) throw new Error('Connection timeout');
+      });
+      const { idempotency, work, run } = withResend(resend);
+      await expect(run()).rejects.toBeInstanceOf(MaybeAppendedError);
+      await idempotency.close();
+      const failure: unknown = await run().catch((err: unknown) => err);
+      expect(failure).toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE' });
+      expect(String(failure)).toMatch(/retry with the same key/);
+      kafkaUp = true;
+      expect(await run()).toEqual(accepted);
+      expect(resend).toHaveBeenCalledTimes(2);
+      expect(work).toHaveBeenCalledTimes(1);
+    });
+
+    it('a failure before anything was sent releases the claim, so a retry runs the request afresh', async () => {
+      const resend = vi.fn(async () => undefined);
+      const idempotency = new Idempotency(new MemoryIdempotencyStore(), DAY_MS, createLogger('test', {}, 'silent'), { backgroundRetry: fast, resend });
+      const work = vi.fn().mockRejectedValueOnce(new ProducerError('SHARDSYNC_UNAVAILABLE', 'Kafka is unavailable')).mockResolvedValueOnce(accepted);
+      await expect(idempotency.run('tests', 'request-1', 'PUT ds/k', work)).rejects.toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE' });
+      await idempotency.close();
+      expect(await idempotency.run('tests', 'request-1', 'PUT ds/k', work)).toEqual(accepted);
+      expect(work).toHaveBeenCalledTimes(2);
+      expect(resend).not.toHaveBeenCalled();
+    });
   });
 });

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseTopology } from '@shardsync/config';
 import { EventLogError, type EventSink, type OutgoingEvent } from '@shardsync/eventlog';
-import { clockLeaseKeyOf, decodeShardUpdate, HybridLogicalClock, parseVersion, type Clock } from '@shardsync/events';
+import { clockLeaseKeyOf, decodeShardUpdate, formatVersion, HybridLogicalClock, parseVersion, type Clock } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
 import { MemoryObjectStore, StoreUnavailableError } from '@shardsync/objectstore';
 import { createLogger } from '@shardsync/runtime';
@@ -41,9 +41,10 @@ interface SetupOptions {
 function setup(options: SetupOptions = {}) {
   const logger = createLogger('test', {}, 'silent');
   const emitted: OutgoingEvent[] = [];
+  const kafka = { failure: options.failKafka };
   const sink: EventSink = {
     append: async (_topic, events) => {
-      if (options.failKafka !== undefined) throw new EventLogError('SHARDSYNC_EVENTLOG_UNAVAILABLE', 'broker down', { retriable: true, unsent: options.failKafka === 'unsent' });
+      if (kafka.failure !== undefined) throw new EventLogError('SHARDSYNC_EVENTLOG_UNAVAILABLE', 'broker down', { retriable: true, unsent: kafka.failure === 'unsent' });
       emitted.push(...events);
     },
     ping: async () => undefined,
@@ -65,13 +66,16 @@ function setup(options: SetupOptions = {}) {
     clock: options.clock?.hlc ?? new HybridLogicalClock({ producerId: 'unit' }),
     clockLease: options.clock?.lease ?? { whenRenewed: () => Promise.resolve() },
     producerId: 'unit',
-    idempotency: new Idempotency(new MemoryIdempotencyStore(), 60_000, logger),
+    // Wired as the service wires it: a retry sends an event that may not have landed again.
+    idempotency: new Idempotency(new MemoryIdempotencyStore(), 60_000, logger, {
+      resend: (e) => sink.append(e.topic, [{ key: e.key, value: Buffer.from(e.value, 'base64'), headers: e.headers }]),
+    }),
     metrics: new ProducerMetrics(),
     logger,
     options: { inlineMaxBytes: 1024, maxBodyBytes: 1024 * 1024 },
   });
   const decoded = () => emitted.map((e) => decodeShardUpdate(e.value, e.headers ?? {}));
-  return { ingestor, origin, emitted, decoded, sourceLookups };
+  return { ingestor, origin, emitted, decoded, sourceLookups, kafka };
 }
 
 /** A producer whose clock reads `wall` and keeps a lease in `origin`, as the service wires them. */
@@ -135,6 +139,25 @@ describe('Ingestor', () => {
     await expect(ingestor.put(put(Buffer.alloc(5000, 3)))).rejects.toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', status: 503 });
     expect(origin.keys()).toHaveLength(1);
     expect(origin.keys()[0]).toMatch(/^\.shardsync\/staging\/events\//);
+  });
+
+  it('a retry of an update whose send may have landed sends that very event again (same id, version and bytes), never a second update', async () => {
+    const { ingestor, origin, emitted, kafka } = setup({ failKafka: 'uncertain' });
+    const request = () => put(Buffer.alloc(5000, 3), { idempotencyKey: 'retry-1' });
+    const failure: unknown = await ingestor.put(request()).catch((err: unknown) => err);
+    expect(failure).toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', status: 503 });
+    expect(String(failure)).toMatch(/may be appended all the same/);
+    await new Promise((resolve) => setImmediate(resolve)); // the record the retry needs is written at the end of the turn
+    kafka.failure = undefined;
+    const answer = await ingestor.put(request());
+    expect(emitted).toHaveLength(1);
+    const [event] = emitted;
+    const update = decodeShardUpdate(event?.value ?? Buffer.alloc(0), event?.headers ?? {});
+    expect(answer).toEqual({ eventId: update.eventId, dataset: 'ds', key: 'k', version: formatVersion(update.version), sha256: update.sha256, size: 5000 });
+    // It refers to the body staged by the first attempt, which is still there; nothing else was staged.
+    expect(origin.keys()).toEqual([update.payload?.kind === 'staged' ? update.payload.key : 'not staged']);
+    expect(await ingestor.put(request())).toEqual(answer);
+    expect(emitted).toHaveLength(1);
   });
 
   it('versions of successive updates of a key only grow', async () => {

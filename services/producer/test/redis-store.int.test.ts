@@ -193,4 +193,22 @@ describe('RedisIdempotencyStore', () => {
     expect(await store.release(second)).toBe(false);
     expect(await store.claim(request('k'), 60_000)).toEqual({ kind: 'done', result: answer('e-first') });
   });
+
+  it('an unsettled answer is settled in place; a key that holds a claim or nothing is left alone', async () => {
+    const store = testStore();
+    const first = request('unsettled');
+    await store.claim(first, 60_000);
+    const unsettled: IdempotentResult = { ...answer('e-1'), unsettled: { topic: 't', key: 'ds/k', value: 'AAE=', headers: { h: 'v' } } };
+    expect(await complete(store, first, unsettled, 60_000)).toBe('recorded');
+    expect(await store.claim(request('unsettled'), 60_000)).toEqual({ kind: 'done', result: unsettled });
+    expect(await store.settle(first, answer('e-1'), 60_000)).toBe(true);
+    expect(await store.claim(request('unsettled'), 60_000)).toEqual({ kind: 'done', result: answer('e-1') });
+
+    const claimed = request('claimed');
+    await store.claim(claimed, 60_000);
+    expect(await store.settle(claimed, answer('e-2'), 60_000)).toBe(false);
+    expect(await store.claim(request('claimed'), 60_000)).toEqual({ kind: 'in-progress' });
+    expect(await store.settle(request('nothing'), answer('e-3'), 60_000)).toBe(false);
+    expect(await store.claim(request('nothing'), 60_000)).toEqual({ kind: 'claimed' });
+  });
 });

@@ -54,6 +54,12 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return outcome;
   }
 
+  async settle(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<boolean> {
+    if (this.#get(claim)?.kind !== 'answer') return false;
+    this.#set(claim, { kind: 'answer', result, expiresAt: Date.now() + ttlMs });
+    return true;
+  }
+
   async extend(claim: ClaimRef): Promise<boolean> {
     if (!this.#ours(claim)) return false;
     this.#set(claim, { kind: 'claim', owner: claim.owner, expiresAt: Date.now() + CLAIM_TTL_MS });

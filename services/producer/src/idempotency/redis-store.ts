@@ -47,6 +47,15 @@ for i, key in ipairs(KEYS) do
 end
 return outcomes
 `;
+/** SET the answer ARGV[1] (PX ARGV[2]) over an answer, never over a claim nor where nothing is. */
+const SETTLE_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if current and string.sub(current, 1, 7) ~= 'pending' then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+`;
 const COMPLETE_OUTCOMES: readonly unknown[] = ['recorded', 'claim-expired', 'replaced-claim', 'answer-kept'] satisfies CompleteOutcome[];
 function isCompleteOutcome(value: unknown): value is CompleteOutcome {
   return COMPLETE_OUTCOMES.includes(value);
@@ -147,6 +156,10 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     const outcomes: unknown = await this.#redis.eval(COMPLETE_SCRIPT, keys.length, ...keys, ...args);
     if (!Array.isArray(outcomes) || outcomes.length !== answers.length) throw new Error(`the complete script answered ${JSON.stringify(outcomes)} for ${answers.length} keys`);
     return outcomes.map((o: unknown) => (isCompleteOutcome(o) ? o : new Error(`the complete script answered ${JSON.stringify(o)}`)));
+  }
+
+  async settle(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<boolean> {
+    return (await this.#redis.eval(SETTLE_SCRIPT, 1, this.#key(claim), JSON.stringify(result), String(ttlMs))) === 1;
   }
 
   async extend(claim: ClaimRef): Promise<boolean> {

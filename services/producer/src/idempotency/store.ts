@@ -1,9 +1,29 @@
+/**
+ * An event whose append ended in an error after which it may be in the log all the same (a
+ * timeout, a lost connection: the broker may have appended it), kept so that a retry sends this
+ * very event again (same event id and version, which every consumer skips as a duplicate if the
+ * first append did land) instead of emitting a second update with a newer version.
+ */
+export interface UnsettledEvent {
+  topic: string;
+  /** The partition key. */
+  key: string;
+  /** The encoded event, base64. */
+  value: string;
+  headers: Record<string, string>;
+}
+
 /** The answer given to the first request with an Idempotency-Key, replayed to its retries. */
 export interface IdempotentResult {
   /** What the request was: a retry must ask for the same thing to get the same answer. */
   fingerprint: string;
   status: number;
   body: Record<string, unknown>;
+  /**
+   * Present while the event may not be in the log: the answer is given only once this event
+   * is appended (again); see {@link IdempotencyStore.settle}.
+   */
+  unsettled?: UnsettledEvent;
 }
 
 /**
@@ -72,6 +92,12 @@ export interface IdempotencyStore {
   extend(claim: ClaimRef): Promise<boolean>;
   /** Drops our pending claim; never another request's claim nor an answer. Answers whether it dropped it. */
   release(claim: ClaimRef): Promise<boolean>;
+  /**
+   * Replaces the unsettled answer of `claim`'s key with `result` (the same answer, its event now
+   * appended), unless the key holds a claim by then (the answer expired and a new request
+   * claimed the key). Resolves whether it was written.
+   */
+  settle(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<boolean>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

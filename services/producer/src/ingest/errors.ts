@@ -1,4 +1,27 @@
 import { ProducerError } from '../errors.js';
+import type { UnsettledEvent } from '../idempotency/store.js';
+import type { Accepted } from './types.js';
+
+/**
+ * The append of an event failed after it may have reached the log (a timeout, a lost
+ * connection): 503 like any Kafka outage, but carrying the event and the answer it would have
+ * had, so an Idempotency-Key's retry sends this very event again instead of a second update.
+ */
+export class MaybeAppendedError extends ProducerError {
+  readonly event: UnsettledEvent;
+  readonly accepted: Accepted;
+
+  constructor(event: UnsettledEvent, accepted: Accepted, options: { cause: unknown }) {
+    const detail = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    super(
+      'SHARDSYNC_UNAVAILABLE',
+      `Kafka did not confirm event ${accepted.eventId} (${detail}); it may be appended all the same. A retry with the same Idempotency-Key sends this very event again (version ${accepted.version}), never a second update`,
+      options,
+    );
+    this.event = event;
+    this.accepted = accepted;
+  }
+}
 
 interface CodedError {
   code?: unknown;

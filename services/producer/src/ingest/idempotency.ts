@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { retry, type Logger, type RetryOptions } from '@shardsync/runtime';
 import { ProducerError } from '../errors.js';
-import { UnreadableRecordError, type ClaimAnswer, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult } from '../idempotency/store.js';
+import { UnreadableRecordError, type ClaimAnswer, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult, type UnsettledEvent } from '../idempotency/store.js';
 import type { ProducerMetrics } from '../metrics.js';
+import { MaybeAppendedError } from './errors.js';
 import type { Accepted } from './types.js';
 
 const MAX_KEY_LENGTH = 255;
@@ -24,6 +25,12 @@ export interface IdempotencyOptions {
   backgroundRetry?: StoreRetry;
   /** Where conflicts between requests of one key are counted. */
   metrics?: Pick<ProducerMetrics, 'idempotencyConflicts'>;
+  /**
+   * Appends an event again whose first append may or may not have landed (see
+   * `MaybeAppendedError`); a retry of its request is answered once this resolves. Without it,
+   * such a request's claim is released like any failed one's, and a retry emits a new event.
+   */
+  resend?: (event: UnsettledEvent) => Promise<void>;
 }
 
 const DEFAULT_CLAIM_RETRY: StoreRetry = { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 400 };
@@ -63,6 +70,7 @@ export class Idempotency {
   readonly #claimRetry: RetryOptions;
   readonly #backgroundRetry: RetryOptions;
   readonly #metrics: IdempotencyOptions['metrics'];
+  readonly #resend: IdempotencyOptions['resend'];
   /** Answers being recorded and claims being released in the background. */
   readonly #pending = new Set<Promise<void>>();
   /**
@@ -83,6 +91,7 @@ export class Idempotency {
     this.#claimRetry = { ...(options.claimRetry ?? DEFAULT_CLAIM_RETRY), isRetriable: (err) => !(err instanceof UnreadableRecordError) };
     this.#backgroundRetry = { ...(options.backgroundRetry ?? DEFAULT_BACKGROUND_RETRY), isRetriable: () => true };
     this.#metrics = options.metrics;
+    this.#resend = options.resend;
   }
 
   /** Waits until the answers and releases still under way are done or given up (the retries are bounded). */
@@ -128,6 +137,7 @@ export class Idempotency {
       if (sameBody !== undefined && !(await sameBody(first))) {
         throw new ProducerError('SHARDSYNC_IDEMPOTENCY_KEY_REUSED', `Idempotency-Key "${key}" was used for a request with another body (the first one's SHA-256 is ${first.sha256 ?? 'none'})`);
       }
+      if (outcome.result.unsettled !== undefined) await this.#settle(claim, outcome.result, outcome.result.unsettled);
       return first;
     }
     let accepted: Accepted;
@@ -135,7 +145,12 @@ export class Idempotency {
     try {
       accepted = await work();
     } catch (err) {
-      this.#release(claim);
+      if (err instanceof MaybeAppendedError && this.#resend !== undefined) {
+        // Its event may be in the log: a retry must send that one again, not emit a second.
+        this.#complete(claim, { fingerprint, status: 202, body: { ...err.accepted }, unsettled: err.event });
+      } else {
+        this.#release(claim);
+      }
       throw err;
     } finally {
       this.#dropClaim(claim);
@@ -146,6 +161,27 @@ export class Idempotency {
     // reaches another instance first gets 409 and retries.)
     this.#complete(claim, { fingerprint, status: 202, body: { ...accepted } });
     return accepted;
+  }
+
+  /**
+   * Sends the event of an earlier attempt again, whose first append may not have landed, and
+   * records the answer as settled; a failure is this retry's 503 (and the next retry's turn).
+   */
+  async #settle(claim: ClaimRef, result: IdempotentResult, event: UnsettledEvent): Promise<void> {
+    if (this.#resend === undefined) throw new ProducerError('SHARDSYNC_UNAVAILABLE', `the event of Idempotency-Key "${claim.key}" may not be in Kafka and this producer cannot send it again; retry later`);
+    try {
+      await this.#resend(event);
+    } catch (err) {
+      throw new ProducerError('SHARDSYNC_UNAVAILABLE', `Kafka did not confirm the event of Idempotency-Key "${claim.key}" again; retry with the same key: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    const settled: IdempotentResult = { fingerprint: result.fingerprint, status: result.status, body: result.body };
+    this.#inBackground(
+      async () => {
+        await this.#store.settle(claim, settled, this.#ttlMs);
+      },
+      [claim],
+      'could not record that the event of an Idempotency-Key request is appended; its next retry sends it once more (a duplicate every consumer skips)',
+    );
   }
 
   /** Keeps `claim` alive until {@link #dropClaim}: a request may run longer than a claim lives. */

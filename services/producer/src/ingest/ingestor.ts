@@ -22,7 +22,7 @@ import type { ClockLease } from '../clock/lease.js';
 import { ClockLeaseError, ProducerError } from '../errors.js';
 import type { ProducerMetrics } from '../metrics.js';
 import { bodySha256, startBody } from './body.js';
-import { toApiError } from './errors.js';
+import { MaybeAppendedError, toApiError } from './errors.js';
 import type { Idempotency } from './idempotency.js';
 import { parseAnnouncement } from './announcement.js';
 import type { SourceLookup } from './source-stores.js';
@@ -233,17 +233,19 @@ export class Ingestor implements Ingest {
 
   /** Appends a stamped event to the topic; answers once Kafka acknowledged it. */
   async #send({ update, value, headers }: StampedEvent): Promise<Accepted> {
-    const { version } = update;
+    const topic = this.#d.topology.kafka.topics.updates;
+    const key = partitionKey(update.dataset, update.key);
     const timer = this.#d.metrics.kafkaSendSeconds.startTimer();
     try {
-      await this.#d.sink.append(this.#d.topology.kafka.topics.updates, [{ key: partitionKey(update.dataset, update.key), value, headers }]);
+      await this.#d.sink.append(topic, [{ key, value, headers }]);
     } catch (err) {
-      throw toApiError(err, 'Kafka');
+      if (appendWasUnsent(err)) throw toApiError(err, 'Kafka');
+      throw new MaybeAppendedError({ topic, key, value: value.toString('base64'), headers }, acceptedOf(update), { cause: err });
     } finally {
       timer();
     }
     this.#d.metrics.eventsEmitted.inc({ operation: update.operation, payload: update.payload?.kind ?? 'none' });
-    return { eventId: update.eventId, dataset: update.dataset, key: update.key, version: formatVersion(version), sha256: update.sha256, size: update.size };
+    return acceptedOf(update);
   }
 
   /**
@@ -285,6 +287,10 @@ export class Ingestor implements Ingest {
       this.#d.logger.warn({ err, key }, 'could not delete a staged payload whose event failed');
     }
   }
+}
+
+function acceptedOf(update: ShardUpdate): Accepted {
+  return { eventId: update.eventId, dataset: update.dataset, key: update.key, version: formatVersion(update.version), sha256: update.sha256, size: update.size };
 }
 
 /**
