@@ -101,6 +101,7 @@ export async function s3Copy(
         );
         const partEtag = out.CopyPartResult?.ETag;
         if (partEtag === undefined) throw new UnexpectedStoreError(`UploadPartCopy ${partNumber} of ${what} returned no ETag`);
+        options.onProgress?.(end - start + 1);
         return partEtag;
       });
     },

@@ -104,6 +104,11 @@ export interface CopyOptions extends WriteConditions {
   /** Copy only if the source has this ETag. */
   readonly sourceIfMatch?: string | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Called with the bytes of each part a multipart copy finished: a copy of many GiB takes
+   * minutes, and a caller's watchdog must be able to tell it from a hung one.
+   */
+  readonly onProgress?: ((bytes: number) => void) | undefined;
 }
 
 /** The result of {@link ObjectStore.copy}. */

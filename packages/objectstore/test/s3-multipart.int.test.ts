@@ -77,12 +77,14 @@ describe('multipart writes against a real S3 server', () => {
     expect(await bucketContents(raw, bucket)).toEqual({ keys: [], uploads: [] });
   });
 
-  test('a copy above the threshold is a multipart copy with the same ETag as the source', async () => {
+  test('a copy above the threshold is a multipart copy with the same ETag as the source, reporting each part copied', async () => {
     const { store } = await createTestStore(SMALL_PARTS);
     const data = body(11 * MiB);
     const put = await store.put('.shardsync/staging/x', data, { metadata: { a: '1' } });
-    const copied = await store.copy('.shardsync/staging/x', 'ds/copied', { metadata: { 'shardsync-version': '2' } });
+    const progress: number[] = [];
+    const copied = await store.copy('.shardsync/staging/x', 'ds/copied', { metadata: { 'shardsync-version': '2' }, onProgress: (n) => progress.push(n) });
     expect(copied).toEqual({ etag: put.etag, size: data.byteLength });
+    expect(progress.sort((a, b) => a - b)).toEqual([1 * MiB, 5 * MiB, 5 * MiB]);
     expect(await store.head('ds/copied')).toMatchObject({ etag: put.etag, metadata: { 'shardsync-version': '2' } });
     expect(sha256(await readAll((await store.get('ds/copied')).body))).toBe(sha256(data));
   });

@@ -1,5 +1,5 @@
-import { PassThrough, type Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { PassThrough, Readable } from 'node:stream';
+import { describe, expect, it, vi } from 'vitest';
 import { formatVersion, META, objectKeyOf, tombstoneKeyOf, type ShardUpdate } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
 import { MemoryObjectStore, ObjectNotFoundError, StoreUnavailableError } from '@shardsync/objectstore';
@@ -116,6 +116,19 @@ describe('Applier', () => {
     await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_SOURCE_UNAVAILABLE', retriable: true });
   });
 
+  it('a staged copy of another length (truncated) is SHARDSYNC_SOURCE_BYTES_MISMATCH without reading it, not an unavailable source', async () => {
+    const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a' });
+    const { local, applier } = setup({ 'dc-a': origin, 'dc-c': new MemoryObjectStore({ datacenter: 'dc-c', bucket: 'c' }) });
+    await origin.put('.shardsync/staging/s1', Buffer.from('right by'));
+    const gets = vi.spyOn(origin, 'get');
+    const u: ShardUpdate = { ...put('k', v(7), 'right bytes'), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: '.shardsync/staging/s1' } };
+    const failure: unknown = await applier.apply(u).catch((err: unknown) => err);
+    expect(failure).toMatchObject({ code: 'SHARDSYNC_SOURCE_BYTES_MISMATCH', retriable: true });
+    expect(String(failure)).toMatch(/holds 8 bytes, not 11/);
+    expect(gets).not.toHaveBeenCalled();
+    expect(await local.head(objectKeyOf('ds', 'k'))).toBeUndefined();
+  });
+
   it('a local staged copy with other bytes while no peer holds the version is SHARDSYNC_SOURCE_BYTES_MISMATCH too', async () => {
     const { local, applier } = setup({ 'dc-c': new MemoryObjectStore({ datacenter: 'dc-c', bucket: 'c' }) });
     await local.put('.shardsync/staging/s1', Buffer.from('other bytes'));
@@ -191,6 +204,26 @@ describe('Applier', () => {
     };
     const u: ShardUpdate = { ...put('k', v(7), 'staged bytes'), payload: { kind: 'staged', datacenter: 'dc-b', bucket: 'b', key: '.shardsync/staging/s1' } };
     await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_STORE_UNAVAILABLE', retriable: true });
+  });
+
+  it("the origin's read-back of its own staged copy reports every chunk, so the watchdog hears from a copy of many GiB before it ends", async () => {
+    const local = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'b' });
+    const tombstones = new TombstoneIndex(local, 60_000);
+    const reported: number[] = [];
+    const applier = new Applier({ local, state: new LocalState(local, tombstones, 1000), tombstones, storeFor: () => local, peersOf: () => [], onBytes: (n) => reported.push(n), slots: new TransferSlots(4) });
+    const chunks = ['staged', ' ', 'bytes'];
+    await local.put('.shardsync/staging/s1', Buffer.from(chunks.join('')));
+    const get = local.get.bind(local);
+    local.get = async (key, options) => ({ info: (await get(key, options)).info, body: Readable.from(chunks.map((c) => Buffer.from(c))) });
+    const copy = local.copy.bind(local);
+    let reportedBeforeCopy: number[] = [];
+    local.copy = async (from, to, options) => {
+      reportedBeforeCopy = [...reported];
+      return copy(from, to, options);
+    };
+    const u: ShardUpdate = { ...put('k', v(7), 'staged bytes'), payload: { kind: 'staged', datacenter: 'dc-b', bucket: 'b', key: '.shardsync/staging/s1' } };
+    expect(await applier.apply(u)).toMatchObject({ result: 'applied', mode: 'copy' });
+    expect(reportedBeforeCopy).toEqual(chunks.map((c) => c.length));
   });
 
   it('a local staged copy deleted between reading it back and copying it is a missing source (retriable), not a dead letter', async () => {

@@ -108,8 +108,13 @@ async function transferReferenced(
       else mismatched = true;
       continue;
     }
-    const opened = await openSource(source, deps, signal);
+    const opened = await openSource(source, update.size, deps, signal);
     if (opened.kind === 'superseded') return { mode: 'superseded' };
+    if (opened.kind === 'mismatch') {
+      failures.push(`${where}: ${opened.why}`);
+      mismatched = true;
+      continue;
+    }
     if (opened.kind === 'unusable') {
       failures.push(`${where}: ${opened.why}`);
       retriable = true;
@@ -132,7 +137,9 @@ async function transferReferenced(
       if (!isFaultOfSourceBytes(err) || signal?.aborted === true) throw err;
       const code = codeOf(err);
       failures.push(`${where}: ${code}`);
-      if (code === 'SHARDSYNC_CHECKSUM_MISMATCH') {
+      // Bytes that are not the update's (other digest, other length) are the short wait's case;
+      // a stream that broke off is the source failing, which another attempt may get past.
+      if (code === 'SHARDSYNC_CHECKSUM_MISMATCH' || err instanceof SizeMismatchError) {
         mismatched = true;
       } else {
         retriable = true;
@@ -167,15 +174,18 @@ function isFaultOfSourceBytes(err: unknown): boolean {
   return err instanceof SourceStreamError || err instanceof SizeMismatchError || codeOf(err) === 'SHARDSYNC_CHECKSUM_MISMATCH';
 }
 
-/** `absent`: the source answered that it lacks the object or this version (not that it failed). */
-type OpenedSource = { kind: 'open'; body: Readable; etag: string } | { kind: 'superseded' } | { kind: 'unusable'; why: string; absent: boolean };
+/**
+ * `absent`: the source answered that it lacks the object or this version (not that it failed);
+ * `mismatch`: it holds an object of another size, so its bytes cannot be the update's.
+ */
+type OpenedSource = { kind: 'open'; body: Readable; etag: string } | { kind: 'superseded' } | { kind: 'mismatch'; why: string } | { kind: 'unusable'; why: string; absent: boolean };
 
 /**
  * Opens a remote source's body, or says why it cannot serve this update: missing, holding
  * another version, or failing (whatever the error, the next source is tried). `superseded`
  * when a peer already holds a newer version of the key.
  */
-async function openSource(source: Source, deps: TransferDeps, signal: AbortSignal | undefined): Promise<OpenedSource> {
+async function openSource(source: Source, size: number, deps: TransferDeps, signal: AbortSignal | undefined): Promise<OpenedSource> {
   try {
     const store = deps.storeFor(source.datacenter, source.bucket);
     const info = await store.head(source.key, { signal });
@@ -184,6 +194,8 @@ async function openSource(source: Source, deps: TransferDeps, signal: AbortSigna
     if (source.requireVersion !== undefined && held !== undefined && held > source.requireVersion) return { kind: 'superseded' };
     if (info === undefined) return { kind: 'unusable', why: 'not found', absent: true };
     if (source.requireVersion !== undefined && held !== source.requireVersion) return { kind: 'unusable', why: 'holds another version', absent: true };
+    // Not worth a GET: a truncated staged copy, an announced source rewritten since.
+    if (info.size !== size) return { kind: 'mismatch', why: `holds ${info.size} bytes, not ${size}` };
     const { body } = await store.get(source.key, { ifMatch: info.etag, signal });
     return { kind: 'open', body, etag: info.etag };
   } catch (err) {
@@ -232,7 +244,8 @@ async function copyVerified(
   }
   let digest;
   try {
-    digest = await hashStream(body);
+    // Reading many GiB back takes minutes: each chunk tells the watchdog the apply is alive.
+    digest = await hashStream(reportingBytes(body, deps.onBytes));
   } catch (err) {
     if (signal?.aborted === true) throw err;
     // The body's stream is not classified by the store (a reset, an idle timeout): this store
@@ -244,14 +257,21 @@ async function copyVerified(
   let copied;
   try {
     copied = await conflictOnPrecondition(() =>
-      deps.local.copy(source.key, key, { ...conditions, metadata, contentType: storedContentType(update.metadata), sourceIfMatch: info.etag, signal }),
+      deps.local.copy(source.key, key, { ...conditions, metadata, contentType: storedContentType(update.metadata), sourceIfMatch: info.etag, signal, onProgress: deps.onBytes }),
     );
   } catch (err) {
     // Deleted since it was read back: as good as not there.
     if (codeOf(err) === 'SHARDSYNC_OBJECT_NOT_FOUND') return 'not found';
     throw err;
   }
-  deps.onBytes(update.size);
   return { etag: copied.etag, bytes: update.size, mode: 'copy' };
+}
+
+/** The chunks of `body`, each reported to `onBytes` as it is consumed. */
+async function* reportingBytes(body: Readable, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    onBytes(chunk.length);
+    yield chunk;
+  }
 }
 
