@@ -4,7 +4,7 @@ import { bodySource } from './body.js';
 import { abortError, classifyNetworkError, ShardsyncClientError } from './errors.js';
 import type { BatchFormat, BatchOptions } from './options.js';
 import { retryAfterMs } from './retry.js';
-import type { HttpAnswer, Transport } from './transport.js';
+import { DEFAULT_MAX_ANSWER_BYTES, type HttpAnswer, type Transport } from './transport.js';
 
 /** One update of a `POST /v1/batch` (README "Producer HTTP API"), its body still apart. */
 export type BatchWireItem =
@@ -29,12 +29,29 @@ interface Pending {
   item: BatchWireItem;
   /** Bytes the item adds to the request body (about). */
   size: number;
-  signal: AbortSignal | undefined;
+  /** Settles the call's outcome once; later outcomes (the answer to an item aborted on the wire) are ignored. */
   settle: (outcome: ItemOutcome) => void;
-  onAbort: (() => void) | undefined;
 }
 
 const PATH = '/v1/batch';
+/**
+ * Answer bytes allowed per item of a batch, on top of {@link DEFAULT_MAX_ANSWER_BYTES} for the
+ * whole: a 1000-item answer is legitimately far over 1 MiB. An item's result is either
+ * `{status, eventId, dataset, key, version, sha256, size}`, its key up to 1024 UTF-8 bytes (twice
+ * that with JSON's escaped quotes), or `{status, error, message}`, whose message may quote the
+ * key twice over (SHARDSYNC_INVALID_KEY: `key "<key>" is invalid: ...`, every control character
+ * of it escaped to 7 bytes in the answer: about 8 KiB at most), the idempotency key or the known
+ * datasets. 16 KiB covers the largest with room, and still bounds what a runaway answer can hold.
+ */
+const ANSWER_BYTES_PER_ITEM = 16 * 1024;
+/** `,"body":""` or `"bodyLength":<n>,`, the comma between items, and the envelope (`SSB1`, its length, `{"items":[]}`). */
+const ITEM_ALLOWANCE_BYTES = 64;
+
+/** Most answer bytes read for a request of `items` items; a longer answer is cut off there. */
+function answerLimitBytes(items: number): number {
+  return DEFAULT_MAX_ANSWER_BYTES + items * ANSWER_BYTES_PER_ITEM;
+}
+
 /** Fewer items than this are not split over several requests: each request has its own cost. */
 const MIN_SPLIT_ITEMS = 8;
 /**
@@ -65,8 +82,10 @@ export class Batcher {
   }
 
   /**
-   * Resolves with the item's outcome; never rejects. An abort removes an item that has not been
-   * sent yet; one already on the wire may still be applied (as with any request).
+   * Resolves with the item's outcome; never rejects. An abort settles the call at once with
+   * SHARDSYNC_CLIENT_ABORTED: an item not sent yet is removed and never sent; one already on the
+   * wire may still be applied (as with any request), its request goes on for the other items,
+   * and its own answer is ignored.
    */
   submit(item: BatchWireItem, signal: AbortSignal | undefined): Promise<ItemOutcome> {
     return new Promise<ItemOutcome>((resolve) => {
@@ -74,14 +93,27 @@ export class Batcher {
         resolve({ kind: 'failed', error: abortError(signal) });
         return;
       }
-      const pending: Pending = { item, size: approximateSize(item), signal, settle: resolve, onAbort: undefined };
+      let settled = false;
+      let onAbort: (() => void) | undefined;
+      const pending: Pending = {
+        item,
+        size: approximateSize(item),
+        settle: (outcome) => {
+          if (settled) return;
+          settled = true;
+          if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+          resolve(outcome);
+        },
+      };
       if (signal !== undefined) {
-        pending.onAbort = () => {
+        // Listened to until the call settles, whether its item is queued or on the wire: a caller
+        // gives up on its own call, not on the request it shares with other calls.
+        onAbort = () => {
           const at = this.#queue.indexOf(pending);
           if (at >= 0) this.#queue.splice(at, 1);
-          resolve({ kind: 'failed', error: abortError(signal) });
+          pending.settle({ kind: 'failed', error: abortError(signal) });
         };
-        signal.addEventListener('abort', pending.onAbort, { once: true });
+        signal.addEventListener('abort', onAbort, { once: true });
       }
       this.#queue.push(pending);
       this.#schedule();
@@ -124,7 +156,6 @@ export class Batcher {
     }
     const batch = this.#queue.slice(0, n);
     this.#queue = this.#queue.slice(n);
-    for (const p of batch) if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
     return batch;
   }
 
@@ -140,7 +171,7 @@ export class Batcher {
         answer = await this.#post(batch, 'json');
       }
       if (answer.status === 200) {
-        outcomes = itemOutcomes(answer.body, batch.length, what);
+        outcomes = itemOutcomes(answer, batch.length, what);
       } else {
         const failed: ItemOutcome = { kind: 'failed', error: errorFrom(answer, what), serverAskedMs: retryAfterMs(answer.headers['retry-after']) };
         outcomes = batch.map(() => failed);
@@ -160,7 +191,13 @@ export class Batcher {
 
   #post(batch: readonly Pending[], format: BatchFormat): Promise<HttpAnswer> {
     const { contentType, body } = format === 'binary' ? { contentType: BATCH_FRAME_CONTENT_TYPE, body: encodeFrame(batch) } : { contentType: 'application/json', body: encodeJson(batch) };
-    return this.#transport.send({ method: 'POST', path: PATH, headers: { 'content-type': contentType }, body: bodySource(body, undefined) });
+    return this.#transport.send({
+      method: 'POST',
+      path: PATH,
+      headers: { 'content-type': contentType },
+      body: bodySource(body, undefined),
+      maxAnswerBytes: answerLimitBytes(batch.length),
+    });
   }
 }
 
@@ -174,19 +211,25 @@ function refusesBinaryForm(answer: HttpAnswer, what: string): boolean {
   return answer.status === 400 && answer.headers[BATCH_FORMATS_HEADER] === undefined && errorFrom(answer, what).code === 'SHARDSYNC_INVALID_REQUEST';
 }
 
-/** The per-item answers of a 200; a malformed answer fails every item, without retry (some may have been emitted). */
-function itemOutcomes(body: string, expected: number, what: string): ItemOutcome[] {
-  const value = parseJson(body);
-  const results = typeof value === 'object' && value !== null ? (value as { results?: unknown }).results : undefined;
-  const wellFormed = Array.isArray(results) && results.length === expected && results.every((r) => typeof r === 'object' && r !== null && typeof (r as { status?: unknown }).status === 'number');
-  if (!wellFormed) {
+/**
+ * The per-item answers of a 200. One cut off or malformed fails every item as retriable: some
+ * may have been emitted, but each item carries its idempotency key, so its resend gets the first
+ * answer instead of a second event.
+ */
+function itemOutcomes(answer: HttpAnswer, expected: number, what: string): ItemOutcome[] {
+  const unreadable = (why: string): ItemOutcome[] => {
     const error = new ShardsyncClientError(
       'SHARDSYNC_CLIENT_BAD_RESPONSE',
-      `${what}: the producer answered 200 but not with {results: [...]} of ${expected} items: ${snippet(body)}; the updates may have been accepted, retry with the same idempotency keys to find out`,
-      { status: 200, retriable: false },
+      `${what}: the producer answered 200 but ${why}; the updates may have been accepted, so they are sent again with the same idempotency keys, which get the first answers`,
+      { status: 200, retriable: true },
     );
     return Array.from({ length: expected }, () => ({ kind: 'failed', error }));
-  }
+  };
+  if (answer.truncated) return unreadable(`its answer was longer than the ${answerLimitBytes(expected)} bytes allowed for ${expected} items and was cut off`);
+  const value = parseJson(answer.body);
+  const results = typeof value === 'object' && value !== null ? (value as { results?: unknown }).results : undefined;
+  const wellFormed = Array.isArray(results) && results.length === expected && results.every((r) => typeof r === 'object' && r !== null && typeof (r as { status?: unknown }).status === 'number');
+  if (!wellFormed) return unreadable(`not with {results: [...]} of ${expected} items: ${snippet(answer.body)}`);
   return (results as Array<{ status: number }>).map((r) => ({ kind: 'answer', status: r.status, value: r }));
 }
 
@@ -216,9 +259,14 @@ function encodeJson(batch: readonly Pending[]): Buffer {
   return Buffer.from(JSON.stringify({ items }), 'utf8');
 }
 
-/** Bytes the item adds to the request (an upper bound): its body (in base64 for the JSON form), metadata, key and an allowance for the rest. */
+/**
+ * Bytes the item adds to the request (an upper bound for either form): its description as JSON
+ * writes it (dataset, key, idempotency key, digest, content type and metadata, escapes included),
+ * its body in base64 (the JSON form's, longer than the binary form's raw bytes), and an allowance
+ * for the body's field, the separator and the request's envelope.
+ */
 function approximateSize(item: BatchWireItem): number {
-  const described = item.operation === 'put' ? Math.ceil(item.body.length / 3) * 4 + JSON.stringify(item.metadata ?? {}).length + (item.contentType?.length ?? 0) : 0;
-  // JSON keeps UTF-8 text as it is; twice the key's bytes covers the odd escaped quote or backslash.
-  return described + Buffer.byteLength(item.key) * 2 + 256;
+  if (item.operation === 'delete') return Buffer.byteLength(JSON.stringify(item), 'utf8') + ITEM_ALLOWANCE_BYTES;
+  const { body, ...description } = item;
+  return Buffer.byteLength(JSON.stringify(description), 'utf8') + Math.ceil(body.length / 3) * 4 + ITEM_ALLOWANCE_BYTES;
 }

@@ -179,7 +179,8 @@ export class ShardsyncClient {
     return this.#retrying(options, async (idempotencyKey) => {
       const outcome = await batcher.submit(item(idempotencyKey), options.signal);
       if (outcome.kind === 'failed') {
-        // Retried by its own flag: a proxy's 502/503 page is, an unreadable 200 (items may be emitted) is not.
+        // Retried by its own flag: a proxy's 502/503 page is, and so is an unreadable or cut-off 200
+        // (items may have been emitted, but the resend carries the same idempotency key); an abort is not.
         return { failed: forCall(outcome.error, what), serverAskedMs: outcome.serverAskedMs };
       }
       const raw = () => JSON.stringify(outcome.value);

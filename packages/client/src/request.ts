@@ -13,6 +13,17 @@ const MAX_METADATA_BYTES = 1536;
 // Printable ASCII; what node:http sends unchanged and the producer reads back unchanged.
 const HEADER_VALUE = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/;
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
+// Where an update goes, by the producer's rules, copied because the client depends on no other
+// package at run time (the contract test checks the copies agree). Dataset names: as the topology
+// declares them (packages/config `topology-schema.ts`, the same rule as packages/events
+// `DATASET_NAME_PATTERN`), so any other name is one the producer cannot know. Keys: at most S3's
+// 1024 UTF-8 bytes (packages/events `keys.ts`, `MAX_KEY_BYTES`); the key's other rules stay the
+// producer's to judge. Checked before anything is sent because a batched call shares its request:
+// one huge name would push that request over the producer's body limit and fail every call in it.
+const DATASET_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const MAX_KEY_BYTES = 1024;
+/** Characters of a refused name quoted in its error: enough to recognise it, never megabytes of it. */
+const SHOWN_CHARS = 80;
 
 function encodeSegment(segment: string, what: string): string {
   try {
@@ -22,14 +33,24 @@ function encodeSegment(segment: string, what: string): string {
   }
 }
 
+function shown(name: string): string {
+  return name.length > SHOWN_CHARS ? `${JSON.stringify(name.slice(0, SHOWN_CHARS))}… (${name.length} characters)` : JSON.stringify(name);
+}
+
 /**
  * `/v1/objects/<dataset>/<key>` with every key segment percent-encoded and its `/` kept, so
- * the producer sees the key exactly as given. The key's validity (no `..`, NFC, ...) is the
- * producer's to judge: it answers SHARDSYNC_INVALID_KEY with the reason.
+ * the producer sees the key exactly as given. Refuses (SHARDSYNC_CLIENT_INVALID_ARGUMENT) a
+ * dataset name no topology can hold and a key over 1024 UTF-8 bytes; the key's other rules
+ * (no `..`, NFC, ...) are the producer's to judge: it answers SHARDSYNC_INVALID_KEY with the reason.
  */
 export function objectPath(dataset: string, key: string): string {
   if (typeof dataset !== 'string' || dataset === '') throw invalidArgument('dataset must be a non-empty string');
+  if (!DATASET_NAME.test(dataset)) {
+    throw invalidArgument(`dataset ${shown(dataset)} is not a dataset name: names are 1 to 63 characters of a-z, 0-9, ".", "_" and "-", starting with a letter or digit, as in the producer's topology`);
+  }
   if (typeof key !== 'string' || key === '') throw invalidArgument('key must be a non-empty string');
+  const keyBytes = Buffer.byteLength(key, 'utf8');
+  if (keyBytes > MAX_KEY_BYTES) throw invalidArgument(`key ${shown(key)} is ${keyBytes} UTF-8 bytes; the limit is ${MAX_KEY_BYTES}`);
   const encodedKey = key
     .split('/')
     .map((s) => encodeSegment(s, `key "${key}"`))

@@ -6,8 +6,12 @@ import type { AttemptBody, BodySource } from './body.js';
 import { abortError, classifyNetworkError, ShardsyncClientError } from './errors.js';
 import type { CompiledClientOptions } from './options.js';
 
-/** Answers are small JSON documents; anything longer is not the producer talking. */
-const MAX_RESPONSE_BYTES = 1024 * 1024;
+/**
+ * An answer to one update is a small JSON document; anything longer is not the producer talking.
+ * A request whose answer may be longer (a batch's: one result per item) says so in
+ * {@link AttemptRequest.maxAnswerBytes}.
+ */
+export const DEFAULT_MAX_ANSWER_BYTES = 1024 * 1024;
 
 export interface AttemptRequest {
   method: 'PUT' | 'DELETE' | 'POST';
@@ -16,12 +20,17 @@ export interface AttemptRequest {
   headers: Record<string, string>;
   body?: BodySource | undefined;
   signal?: AbortSignal | undefined;
+  /** Most answer bytes read; a longer answer is cut there and marked {@link HttpAnswer.truncated}. Default {@link DEFAULT_MAX_ANSWER_BYTES}. */
+  maxAnswerBytes?: number | undefined;
 }
 
 export interface HttpAnswer {
   status: number;
   headers: IncomingHttpHeaders;
+  /** The answer's body, or its first `maxAnswerBytes` when {@link truncated}. */
   body: string;
+  /** The answer was longer than the request allowed: `body` is only its beginning. */
+  truncated: boolean;
 }
 
 /**
@@ -189,15 +198,26 @@ export class Transport {
       });
       req.on('response', (res: IncomingMessage) => {
         responded = true;
+        const maxBytes = request.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
         const chunks: Buffer[] = [];
         let size = 0;
+        const answer = (truncated: boolean): HttpAnswer => ({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), truncated });
         res.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          if (size + chunk.length > maxBytes) {
+            // Reported, not silently cut: the caller must know it holds only the beginning (a
+            // batch's items then are resent, not failed as if the producer had answered nonsense).
+            // Reading on would only hold or discard more, without bound: the connection, with the
+            // rest of the answer still on it, is of no use for another request and is dropped.
+            chunks.push(chunk.subarray(0, maxBytes - size));
+            succeed(answer(true));
+            req.destroy();
+            return;
+          }
           size += chunk.length;
-          if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk);
+          chunks.push(chunk);
         });
-        res.on('end', () => {
-          succeed({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
-        });
+        res.on('end', () => succeed(answer(false)));
         res.on('error', (err) => fail(classifyNetworkError(err, target)));
         res.on('close', () => {
           if (!res.complete) fail(classifyNetworkError(new Error('the connection closed in the middle of the answer'), target));

@@ -1,80 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getEventListeners } from 'node:events';
 import { Readable } from 'node:stream';
-import { BATCH_FORMATS, BATCH_FORMATS_HEADER, BATCH_FRAME_CONTENT_TYPE, decodeBatchFrame } from '@shardsync/batch-wire';
+import { BATCH_FORMATS, BATCH_FORMATS_HEADER, BATCH_FRAME_CONTENT_TYPE } from '@shardsync/batch-wire';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { ShardsyncClient, type ShardsyncClientOptions } from '../src/index.js';
-import { ACCEPTED, startFakeProducer, type FakeReply } from './fake-producer.js';
+import { batchingClient, batchReply, decodeItems, type Seen } from './fake-batch.js';
+import { startFakeProducer, type FakeReply } from './fake-producer.js';
 import { rejection } from './rejection.js';
-
-const TOKEN = 'client-test-token-0123456789';
-
-interface WireItem {
-  operation: string;
-  dataset: string;
-  key: string;
-  /** Split off the frame's bytes by `bodyLength`. */
-  body?: Buffer;
-  bodyLength?: number;
-  sha256?: string;
-  contentType?: string;
-  metadata?: Record<string, string>;
-  idempotencyKey: string;
-}
-
-/** What a fake producer answers for one item of a batch. */
-type ItemReply = { status: number; json?: Record<string, unknown> } | undefined;
-
-/** Batch requests the fake received, parsed. */
-type Seen = WireItem[][];
-
-/** The items of a batch request in either form, each put with its bytes in `body`; throws on anything else. */
-function decodeItems(request: Buffer, contentType: string | undefined = BATCH_FRAME_CONTENT_TYPE): WireItem[] {
-  if (contentType === 'application/json') {
-    const { items } = JSON.parse(request.toString('utf8')) as { items: Array<Omit<WireItem, 'body'> & { body?: string }> };
-    return items.map((item) => (item.body === undefined ? (item as WireItem) : { ...item, body: Buffer.from(item.body, 'base64') }));
-  }
-  if (contentType !== BATCH_FRAME_CONTENT_TYPE) throw new Error(`unexpected content type ${contentType}`);
-  const { description, bodies } = decodeBatchFrame(request);
-  let at = 0;
-  const items = (description as { items: WireItem[] }).items.map((item) => {
-    if (item.bodyLength === undefined) return item;
-    const body = bodies.subarray(at, at + item.bodyLength);
-    at += item.bodyLength;
-    return { ...item, body };
-  });
-  if (at !== bodies.length) throw new Error(`${bodies.length - at} bytes after the last body`);
-  return items;
-}
-
-/** A fake `POST /v1/batch` that answers each item with `decide` (default: 202 echoing it) and records the items. */
-function batchReply(seen: Seen, decide: (item: WireItem, request: number) => ItemReply = () => undefined): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      // A request the fake cannot read fails the calls (and so the test) through a 4xx answer.
-      let items: WireItem[];
-      try {
-        items = decodeItems(Buffer.concat(chunks), req.headers['content-type']);
-      } catch (err) {
-        res.writeHead(415, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'SHARDSYNC_INVALID_REQUEST', message: String(err) }));
-        return;
-      }
-      seen.push(items);
-      const results = items.map((item) => {
-        const reply = decide(item, seen.length);
-        return { status: reply?.status ?? 202, ...(reply?.json ?? ACCEPTED(item.dataset, item.key)) };
-      });
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ results }));
-    });
-  };
-}
-
-function batchingClient(url: string, options: Partial<ShardsyncClientOptions> = {}): ShardsyncClient {
-  return new ShardsyncClient({ baseUrl: url, token: TOKEN, retry: { initialDelayMs: 1, maxDelayMs: 5 }, batch: true, ...options });
-}
 
 describe('ShardsyncClient with batch', () => {
   it('concurrent small puts and deletes travel in one POST /v1/batch, and each call gets its own answer', async () => {
@@ -219,16 +149,27 @@ describe('ShardsyncClient with batch', () => {
     await client.close();
   });
 
-  it('a 200 that is not a result per item fails every call without retry, since they may have been emitted', async () => {
-    const fake = await startFakeProducer([{ status: 200, json: { results: [{ status: 202 }] } }]);
+  it('a 200 that is not a result per item is resent for every item with the same keys, whose repeats get the first answers', async () => {
+    const seen: Seen = [];
+    const fake = await startFakeProducer([{ status: 200, json: { results: [{ status: 202 }] } }, batchReply(seen)]);
     const client = batchingClient(fake.url);
+    const answers = await Promise.all([client.put('ds', 'a', 'x'), client.delete('ds', 'b')]);
+    expect(answers.map((a) => a.key)).toEqual(['a', 'b']);
+    const unreadable = decodeItems(fake.requests[0]?.body ?? Buffer.alloc(0));
+    expect(seen.flat().map((i) => [i.key, i.idempotencyKey]).sort()).toEqual(unreadable.map((i) => [i.key, i.idempotencyKey]).sort());
+    await client.close();
+  });
+
+  it('a 200 that stays unreadable fails every call as retriable once its attempts are spent, naming the keys to retry with', async () => {
+    const fake = await startFakeProducer([{ status: 200, text: '{"results": [' }]);
+    const client = batchingClient(fake.url, { retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 5 } });
     const errors = await Promise.all([rejection(client.put('ds', 'a', 'x')), rejection(client.put('ds', 'b', 'y'))]);
-    expect(errors.map((e) => [e.code, e.attempts])).toEqual([
-      ['SHARDSYNC_CLIENT_BAD_RESPONSE', 1],
-      ['SHARDSYNC_CLIENT_BAD_RESPONSE', 1],
+    expect(errors.map((e) => [e.code, e.retriable, e.attempts])).toEqual([
+      ['SHARDSYNC_CLIENT_BAD_RESPONSE', true, 2],
+      ['SHARDSYNC_CLIENT_BAD_RESPONSE', true, 2],
     ]);
-    expect(errors[0]?.message).toMatch(/^put ds\/a: batch of 2 updates: .*retry with the same idempotency keys/);
-    expect(fake.requests).toHaveLength(1);
+    expect(errors[0]?.message).toMatch(/^put ds\/a: batch of 2 updates: .*same idempotency keys/);
+    expect(errors.every((e) => e.idempotencyKey !== undefined)).toBe(true);
     await client.close();
   });
 
@@ -266,6 +207,37 @@ describe('ShardsyncClient with batch', () => {
     expect((await aborted).code).toBe('SHARDSYNC_CLIENT_ABORTED');
     expect((await kept).key).toBe('kept');
     expect(seen.flat().map((i) => i.key)).toEqual(['kept']);
+    await client.close();
+  });
+
+  it('aborting a call whose batch is on the wire rejects it at once; the request goes on for the others, and no listener is left', async () => {
+    const seen: Seen = [];
+    let received!: () => void;
+    const onWire = new Promise<void>((resolve) => (received = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // Holds the answer until the test releases it, like a producer waiting for Kafka.
+    const held: FakeReply = (req, res) => {
+      received();
+      void released.then(() => batchReply(seen)(req, res));
+    };
+    const fake = await startFakeProducer([held]);
+    const client = batchingClient(fake.url, { idleTimeoutMs: 60_000 });
+    const cancelled = new AbortController();
+    const kept = new AbortController();
+    const aborted = rejection(client.put('ds', 'cancelled', 'x', { signal: cancelled.signal }));
+    const other = client.delete('ds', 'kept', { signal: kept.signal });
+    await onWire;
+    cancelled.abort(new Error('changed my mind'));
+    // Before the held answer: without its own listener the call would wait for the whole request.
+    const err = await aborted;
+    expect([err.code, err.retriable]).toEqual(['SHARDSYNC_CLIENT_ABORTED', false]);
+    expect(getEventListeners(cancelled.signal, 'abort')).toHaveLength(0);
+    release();
+    expect((await other).key).toBe('kept');
+    // One request carried both; the answer for the aborted item was ignored, not resent.
+    expect(seen.map((items) => items.map((i) => i.key))).toEqual([['cancelled', 'kept']]);
+    expect(getEventListeners(kept.signal, 'abort')).toHaveLength(0);
     await client.close();
   });
 });

@@ -52,8 +52,8 @@ describe('ShardsyncClient requests', () => {
   it('keys are percent-encoded segment by segment and keep their slashes', async () => {
     const fake = await startFakeProducer([{ status: 202 }]);
     const client = clientFor(`${fake.url}/gateway/`);
-    await client.put('my ds', 'dir with space/ü/a?b#c%d+e.bin', 'x');
-    expect(fake.requests[0]?.url).toBe('/gateway/v1/objects/my%20ds/dir%20with%20space/%C3%BC/a%3Fb%23c%25d%2Be.bin');
+    await client.put('my-ds.v2', 'dir with space/ü/a?b#c%d+e.bin', 'x');
+    expect(fake.requests[0]?.url).toBe('/gateway/v1/objects/my-ds.v2/dir%20with%20space/%C3%BC/a%3Fb%23c%25d%2Be.bin');
     expect(objectPath('ds', 'a/b/c')).toBe('/v1/objects/ds/a/b/c');
     // Dot segments reach the producer as written (fetch would resolve them away), so it can refuse them.
     expect(objectPath('ds', 'a/../b')).toBe('/v1/objects/ds/a/../b');

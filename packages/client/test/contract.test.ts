@@ -5,8 +5,9 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { announcementSchema } from '../../../services/producer/src/ingest/announcement.js';
 import type { Accepted as ProducerAccepted } from '../../../services/producer/src/ingest/types.js';
 import { PRODUCER_ERRORS, ProducerError } from '../../../services/producer/src/errors.js';
+import { validateDatasetName, validateObjectKey } from '../../events/src/keys.js';
 import { userMetadataProblems } from '../../events/src/validate.js';
-import { RETRIABLE_STATUSES, type Accepted, type Announcement, type ProducerErrorCode } from '../src/index.js';
+import { objectPath, RETRIABLE_STATUSES, type Accepted, type Announcement, type ProducerErrorCode } from '../src/index.js';
 import { putFields } from '../src/request.js';
 
 describe('the client agrees with the producer API', () => {
@@ -43,6 +44,24 @@ describe('the client agrees with the producer API', () => {
         clientAccepts = false;
       }
       expect(clientAccepts, JSON.stringify({ metadata, contentType }).slice(0, 80)).toBe(producerAccepts);
+    }
+  });
+
+  it('dataset names the client lets through are exactly the producer\'s, and it refuses the keys the producer finds too long', () => {
+    const accepts = (dataset: string, key: string) => {
+      try {
+        objectPath(dataset, key);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const dataset of ['models', 'a', '0day', 'a.b_c-d', 'm'.repeat(63), 'm'.repeat(64), 'Models', 'my ds', '-a', '.a', '_a', 'a/b', 'é', '']) {
+      expect(accepts(dataset, 'k'), dataset).toBe(validateDatasetName(dataset).ok);
+    }
+    for (const key of ['k', 'a'.repeat(1024), 'a'.repeat(1025), 'é'.repeat(512), 'é'.repeat(513), `${'a'.repeat(1021)}😀`]) {
+      const producer = validateObjectKey(key);
+      expect(accepts('ds', key), `${key.length} characters`).toBe(producer.ok || producer.reason !== 'too-long');
     }
   });
 });
