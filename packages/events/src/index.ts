@@ -45,6 +45,7 @@ export {
   assertObjectKey,
   DATASET_NAME_PATTERN,
   MAX_KEY_BYTES,
+  quotedForMessage,
   RESERVED_PREFIX,
   validateDatasetName,
   validateObjectKey,

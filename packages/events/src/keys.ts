@@ -44,6 +44,14 @@ function codePoint(ch: string): string {
 }
 
 /**
+ * A name as an error message quotes it: its first 80 characters, so a message (and the answer
+ * that carries it, one per item of a batch) stays small whatever a client sent.
+ */
+export function quotedForMessage(name: string): string {
+  return JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
+}
+
+/**
  * Checks that `key` is a key every datacenter's store accepts and that means the same object
  * everywhere. Rules, checked in this order (the first broken one is reported):
  * not empty; valid Unicode; at most {@link MAX_KEY_BYTES} UTF-8 bytes; no control characters
@@ -52,7 +60,7 @@ function codePoint(ch: string): string {
  * collapse or escape); NFC-normalised (otherwise "é" typed two ways would be two objects).
  */
 export function validateObjectKey(key: string): KeyValidation {
-  const shown = JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}…` : key);
+  const shown = quotedForMessage(key);
   if (key.length === 0) return refuse('empty', 'key is empty; give the object a name such as "checkpoints/step-100/shard-0.bin"');
   if (LONE_SURROGATE.test(key)) {
     return refuse('invalid-unicode', `key ${shown} contains an unpaired UTF-16 surrogate, which has no UTF-8 form; fix how the key is built`);

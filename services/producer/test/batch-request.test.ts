@@ -15,6 +15,14 @@ describe('parseBatchRequest', () => {
       expect(() => parseBatchRequest({ items: [{ operation: 'put', dataset: 'ds', key: 'k', body }] })).toThrow(/items\[0\]: "body" must be the object's bytes in base64/);
     }
   });
+
+  it('keeps a metadata name such as "__proto__" as an entry, for the ingest to refuse, instead of dropping it', () => {
+    const [item] = parseBatchRequest(JSON.parse('{"items":[{"operation":"put","dataset":"ds","key":"k","body":"","metadata":{"__proto__":"x","a":"1"}}]}'));
+    expect(item?.operation === 'put' ? Object.entries(item.metadata) : []).toEqual([
+      ['__proto__', 'x'],
+      ['a', '1'],
+    ]);
+  });
 });
 
 describe('parseBatchFrame', () => {

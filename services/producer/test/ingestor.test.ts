@@ -216,6 +216,8 @@ describe('Ingestor', () => {
       [{ 'shardsync-version': '1' }, '"shardsync-version" is reserved'],
       [{ big: 'x'.repeat(2000) }, 'the limit is 1536'],
       [{ note: 'café' }, 'printable ASCII'],
+      // An own "__proto__" entry, as JSON.parse makes it: refused, not dropped by a copy.
+      [JSON.parse('{"__proto__": "x"}') as Record<string, string>, 'metadata key "__proto__" is not allowed'],
     ];
     for (const [metadata, problem] of cases) {
       const err = await announce(metadata).catch((e: unknown) => e);
@@ -253,6 +255,17 @@ describe('Ingestor', () => {
     }
     expect(sourceLookups).toEqual([]);
     expect(emitted).toEqual([]);
+  });
+
+  it('a refused key or dataset of a megabyte is quoted by its beginning only, so a batch answer quoting it stays small', async () => {
+    const { ingestor } = setup();
+    const huge = 'x'.repeat(1024 * 1024);
+    for (const extra of [{ key: huge }, { dataset: huge }]) {
+      const err: unknown = await ingestor.put(put(Buffer.alloc(1), extra)).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: expect.any(Number) as number });
+      expect(String(err).length).toBeLessThan(400);
+      expect(String(err)).toContain(`"${'x'.repeat(80)}…"`);
+    }
   });
 
   it('an unknown dataset and an invalid key are refused before the body is read', async () => {

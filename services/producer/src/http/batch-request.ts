@@ -1,5 +1,6 @@
 import { BatchFrameError, decodeBatchFrame } from '@shardsync/batch-wire';
 import { ProducerError } from '../errors.js';
+import { metadataRecord } from './metadata.js';
 
 /** Most items one `POST /v1/batch` may carry. */
 export const MAX_BATCH_ITEMS = 1000;
@@ -49,7 +50,7 @@ function requiredString(item: Record<string, unknown>, field: string, index: num
 }
 
 function parseMetadata(value: unknown, contentType: string | undefined, index: number): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = metadataRecord();
   if (value !== undefined) {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(index, '"metadata" must be an object of strings');
     for (const [name, v] of Object.entries(value as Record<string, unknown>)) {

@@ -1,12 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { BATCH_FORMATS, BATCH_FORMATS_HEADER, BATCH_FRAME_CONTENT_TYPE } from '@shardsync/batch-wire';
+import { quotedForMessage } from '@shardsync/events';
 import { registerOpsRoutes, type Logger, type ReadinessCheck } from '@shardsync/runtime';
 import { TokenAuthenticator, type TokenGrant } from '../auth/tokens.js';
 import { ProducerError } from '../errors.js';
 import type { Accepted, Ingest } from '../ingest/types.js';
 import type { ProducerMetrics } from '../metrics.js';
 import { lingerAfterAnswer } from './linger.js';
+import { metadataRecord } from './metadata.js';
 import { parseBatchFrame, parseBatchRequest, type BatchItem } from './batch-request.js';
 import { parseJsonBody, readBody, readJsonBody } from './request-body.js';
 
@@ -32,7 +34,7 @@ function authorize(req: FastifyRequest, auth: TokenAuthenticator, dataset: strin
   const grant = auth.authenticate(header(req, 'authorization'));
   if (grant === undefined) throw new ProducerError('SHARDSYNC_UNAUTHORIZED', 'a valid "Authorization: Bearer <token>" header is required');
   if (dataset !== undefined && !TokenAuthenticator.allows(grant, dataset)) {
-    throw new ProducerError('SHARDSYNC_FORBIDDEN', `token "${grant.name}" may not write dataset "${dataset}"`);
+    throw new ProducerError('SHARDSYNC_FORBIDDEN', `token "${grant.name}" may not write dataset ${quotedForMessage(dataset)}`);
   }
   return grant;
 }
@@ -43,7 +45,7 @@ function mediaType(contentType: string | undefined): string | undefined {
 }
 
 function userMetadata(req: FastifyRequest): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = metadataRecord();
   for (const [name, value] of Object.entries(req.headers)) {
     if (name.startsWith(META_PREFIX) && typeof value === 'string') out[name.slice(META_PREFIX.length)] = value;
   }
@@ -154,7 +156,7 @@ async function runBatchItem(deps: ServerDeps, grant: TokenGrant, item: BatchItem
   let result: BatchResult;
   try {
     if (!TokenAuthenticator.allows(grant, item.dataset)) {
-      throw new ProducerError('SHARDSYNC_FORBIDDEN', `token "${grant.name}" may not write dataset "${item.dataset}"`);
+      throw new ProducerError('SHARDSYNC_FORBIDDEN', `token "${grant.name}" may not write dataset ${quotedForMessage(item.dataset)}`);
     }
     const { dataset, key, idempotencyKey } = item;
     // Spelled out rather than `{ ...common, body }`: properties after a spread take a slow path

@@ -49,7 +49,14 @@ function putProblems(a: PutAnnouncement): string[] {
   return p;
 }
 
+/** Whether the body's metadata has an own "__proto__" entry (JSON.parse makes one), which zod's record skips unseen. */
+function hasProtoMetadata(body: unknown): boolean {
+  const metadata = typeof body === 'object' && body !== null ? (body as { metadata?: unknown }).metadata : undefined;
+  return typeof metadata === 'object' && metadata !== null && Object.hasOwn(metadata, '__proto__');
+}
+
 export function parseAnnouncement(body: unknown): Announcement {
+  if (hasProtoMetadata(body)) throw new ProducerError('SHARDSYNC_INVALID_REQUEST', 'invalid event announcement: metadata key "__proto__" is not allowed');
   const result = announcementSchema.safeParse(body);
   if (!result.success) {
     throw new ProducerError('SHARDSYNC_INVALID_REQUEST', `invalid event announcement: ${formatIssues(result.error.issues).join('; ')}`);

@@ -8,6 +8,7 @@ import {
   createInlinePayload,
   encodeShardUpdate,
   formatVersion,
+  quotedForMessage,
   userMetadataProblems,
   validateObjectKey,
   type HybridLogicalClock,
@@ -132,7 +133,7 @@ export class Ingestor implements Ingest {
   async announce(req: AnnounceRequest): Promise<Accepted> {
     const a = parseAnnouncement(req.body);
     if (req.grant.datasets !== '*' && !req.grant.datasets.has(a.dataset)) {
-      throw new ProducerError('SHARDSYNC_FORBIDDEN', `token "${req.grant.name}" may not write dataset "${a.dataset}"`);
+      throw new ProducerError('SHARDSYNC_FORBIDDEN', `token "${req.grant.name}" may not write dataset ${quotedForMessage(a.dataset)}`);
     }
     this.#checkTarget(a.dataset, a.key);
     const fingerprint = JSON.stringify(a);
@@ -172,10 +173,11 @@ export class Ingestor implements Ingest {
   #checkTarget(dataset: string, key: string): void {
     if (findDataset(this.#d.topology, dataset) === undefined) {
       const known = this.#d.topology.datasets.map((d) => d.name).join(', ');
-      throw new ProducerError('SHARDSYNC_UNKNOWN_DATASET', `dataset "${dataset}" is not in the topology; known datasets: ${known}`);
+      throw new ProducerError('SHARDSYNC_UNKNOWN_DATASET', `dataset ${quotedForMessage(dataset)} is not in the topology; known datasets: ${known}`);
     }
     const check = validateObjectKey(key);
-    if (!check.ok) throw new ProducerError('SHARDSYNC_INVALID_KEY', `key ${JSON.stringify(key)} is invalid: ${check.message}`);
+    // The message quotes the key already, shortened: the whole key may be a megabyte.
+    if (!check.ok) throw new ProducerError('SHARDSYNC_INVALID_KEY', check.message);
   }
 
   async #receiveBody(req: PutRequest, eventId: string, declared: string | undefined): Promise<{ size: number; sha256: string; payload: Payload }> {
