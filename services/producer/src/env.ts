@@ -31,6 +31,15 @@ export const producerEnvSchema = z.object({
   /** Largest `POST /v1/batch` request body (binary or JSON form, all items' bodies included); larger requests get 413. Default 16 MiB. */
   SHARDSYNC_PRODUCER_BATCH_MAX_BYTES: bytes.max(256 * 1024 ** 2, 'a batch is held whole in memory while it is processed; keep it small').default(16 * 1024 ** 2),
   /**
+   * How long a request's body may send nothing before the request is abandoned (its
+   * Idempotency-Key freed, its memory and staging upload dropped). Default 60 s.
+   */
+  SHARDSYNC_PRODUCER_BODY_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** Large bodies streamed into the origin's staging area at once; more get 503 (each holds up to ~5 parts of memory). Default 4. */
+  SHARDSYNC_PRODUCER_MAX_UPLOADS: z.coerce.number().int().min(1).default(4),
+  /** Bytes of `POST /v1/batch` bodies held at once; more get 503. Default 64 MiB, at least SHARDSYNC_PRODUCER_BATCH_MAX_BYTES. */
+  SHARDSYNC_PRODUCER_BATCH_BYTES_IN_FLIGHT: bytes.default(64 * 1024 ** 2),
+  /**
    * How long an Idempotency-Key is remembered. Default 24 h. At least a claim's lifetime (5 min):
    * a claim lives the shorter of the two and is extended only every minute.
    */
@@ -63,6 +72,13 @@ export const producerEnvSchema = z.object({
       code: 'custom',
       path: ['SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS'],
       message: `must be at most half of SHARDSYNC_MAX_CLOCK_DRIFT_MS (${env.SHARDSYNC_MAX_CLOCK_DRIFT_MS} ms): a restarted producer's versions lie up to one window ahead of its clock, and versions further ahead than the drift limit are refused`,
+    });
+  }
+  if (env.SHARDSYNC_PRODUCER_BATCH_BYTES_IN_FLIGHT < env.SHARDSYNC_PRODUCER_BATCH_MAX_BYTES) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SHARDSYNC_PRODUCER_BATCH_BYTES_IN_FLIGHT'],
+      message: `must be at least SHARDSYNC_PRODUCER_BATCH_MAX_BYTES (${env.SHARDSYNC_PRODUCER_BATCH_MAX_BYTES}): a batch of the largest size accepted could never be admitted`,
     });
   }
 });

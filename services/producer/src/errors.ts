@@ -7,6 +7,7 @@ export const PRODUCER_ERRORS = {
   SHARDSYNC_INVALID_KEY: 400,
   SHARDSYNC_INVALID_REQUEST: 400,
   SHARDSYNC_CHECKSUM_MISMATCH: 400,
+  SHARDSYNC_REQUEST_TIMEOUT: 408,
   SHARDSYNC_IDEMPOTENCY_IN_PROGRESS: 409,
   SHARDSYNC_BODY_TOO_LARGE: 413,
   SHARDSYNC_SOURCE_MISMATCH: 422,
@@ -19,7 +20,7 @@ export type ProducerErrorCode = keyof typeof PRODUCER_ERRORS;
 
 /**
  * An error the API reports as JSON `{ error: code, message }` with the code's HTTP status.
- * `retriable` tells clients whether the same request may succeed later (503, 409).
+ * `retriable` tells clients whether the same request may succeed later (503, 409, 408).
  */
 export class ProducerError extends Error {
   readonly code: ProducerErrorCode;
@@ -31,7 +32,7 @@ export class ProducerError extends Error {
     this.name = 'ProducerError';
     this.code = code;
     this.status = PRODUCER_ERRORS[code];
-    this.retriable = this.status === 503 || this.status === 409;
+    this.retriable = this.status === 503 || this.status === 409 || this.status === 408;
   }
 }
 

@@ -6,6 +6,7 @@ import { createKafkaClient, EventLogAdmin, KafkaEventSink } from '@shardsync/eve
 import { HybridLogicalClock, systemClock, type Clock } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
 import { logTo, retry, Shutdown, type Logger } from '@shardsync/runtime';
+import { Budget } from './admission.js';
 import { parseTokens, TokenAuthenticator } from './auth/tokens.js';
 import { ClockLease } from './clock/lease.js';
 import { ObjectLeaseStore } from './clock/object-lease-store.js';
@@ -15,6 +16,7 @@ import { RedisIdempotencyStore } from './idempotency/redis-store.js';
 import { Idempotency } from './ingest/idempotency.js';
 import { Ingestor } from './ingest/ingestor.js';
 import { sourcesIn } from './ingest/source-stores.js';
+import { StartingIngest } from './ingest/starting.js';
 import { ProducerMetrics } from './metrics.js';
 
 /** A producer without a clock lease never waits for one to be renewed. */
@@ -79,40 +81,55 @@ export class ProducerService {
     // in its own datacenter's store, and the same id in two datacenters (the pod names of a
     // StatefulSet in each cluster) would otherwise issue equal versions for different updates.
     const producerId = `${datacenter}:${fixedId ?? generatedProducerId()}`;
-    const clockLease =
-      fixedId === undefined
-        ? undefined
-        : await retry(() => ClockLease.acquire({ store: new ObjectLeaseStore(originStore, fixedId), clock, logger, windowMs: clockLeaseWindowMs(env) }), { maxAttempts: 20, maxDelayMs: 3000 });
-    await redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis unavailable at start; Idempotency-Key requests get 503 until it answers'));
-
-    const ingestor = new Ingestor({
-      topology,
-      datacenter,
-      originStore,
-      sources: sourcesIn(pool),
-      sink,
-      clock: new HybridLogicalClock({ producerId, maxDriftMs: env.SHARDSYNC_MAX_CLOCK_DRIFT_MS, clock, ...(clockLease === undefined ? {} : { lease: clockLease }) }),
-      clockLease: clockLease ?? NO_LEASE,
-      producerId,
-      idempotency,
-      metrics,
-      logger,
-      options: { inlineMaxBytes: env.SHARDSYNC_PRODUCER_INLINE_MAX_BYTES, maxBodyBytes: env.SHARDSYNC_PRODUCER_MAX_BODY_BYTES },
-    });
+    let clockLease: ClockLease | undefined;
+    const starting = new StartingIngest();
     const app: FastifyInstance = buildServer({
-      ingest: ingestor,
+      ingest: starting,
       auth,
       metrics,
       logger,
       maxBodyBytes: env.SHARDSYNC_PRODUCER_MAX_BODY_BYTES,
       batchMaxBytes: env.SHARDSYNC_PRODUCER_BATCH_MAX_BYTES,
+      batchBudget: new Budget(env.SHARDSYNC_PRODUCER_BATCH_BYTES_IN_FLIGHT, 'bytes of batch bodies'),
+      bodyIdleTimeoutMs: env.SHARDSYNC_PRODUCER_BODY_IDLE_TIMEOUT_MS,
       readiness: [
+        { name: 'started', check: async () => starting.check() },
         { name: 'kafka', check: () => sink.ping() },
         { name: `store:${datacenter}`, check: () => originStore.ping() },
-        ...(clockLease === undefined ? [] : [{ name: 'clock-lease', check: () => clockLease.check() }]),
+        ...(fixedId === undefined ? [] : [{ name: 'clock-lease', check: () => (clockLease === undefined ? Promise.reject(new Error('not taken yet')) : clockLease.check()) }]),
       ],
     });
+    // Listening before the lease is taken: a process that cannot bind its port (another one of
+    // the same id already runs there) must fail before it takes the lease from the running one,
+    // which would leave no working producer of that id.
     const url = await app.listen({ host: env.SHARDSYNC_PRODUCER_HOST, port: env.SHARDSYNC_PRODUCER_PORT });
+    try {
+      if (fixedId !== undefined) {
+        const id = fixedId;
+        clockLease = await retry(() => ClockLease.acquire({ store: new ObjectLeaseStore(originStore, id), clock, logger, windowMs: clockLeaseWindowMs(env) }), { maxAttempts: 20, maxDelayMs: 3000 });
+      }
+      await redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis unavailable at start; Idempotency-Key requests get 503 until it answers'));
+      starting.started(
+        new Ingestor({
+          topology,
+          datacenter,
+          originStore,
+          sources: sourcesIn(pool),
+          sink,
+          clock: new HybridLogicalClock({ producerId, maxDriftMs: env.SHARDSYNC_MAX_CLOCK_DRIFT_MS, clock, ...(clockLease === undefined ? {} : { lease: clockLease }) }),
+          clockLease: clockLease ?? NO_LEASE,
+          producerId,
+          idempotency,
+          uploads: new Budget(env.SHARDSYNC_PRODUCER_MAX_UPLOADS, 'uploads into the staging area'),
+          metrics,
+          logger,
+          options: { inlineMaxBytes: env.SHARDSYNC_PRODUCER_INLINE_MAX_BYTES, maxBodyBytes: env.SHARDSYNC_PRODUCER_MAX_BODY_BYTES },
+        }),
+      );
+    } catch (err) {
+      await app.close();
+      throw err;
+    }
     logger.info({ url, producerId, clockLease: clockLease !== undefined }, 'producer started'); // the logger carries the datacenter
 
     return new ProducerService(url, metrics, async () => {

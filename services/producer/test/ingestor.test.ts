@@ -6,6 +6,7 @@ import { clockLeaseKeyOf, decodeShardUpdate, formatVersion, HybridLogicalClock, 
 import { sha256Hex } from '@shardsync/integrity';
 import { MemoryObjectStore, StoreUnavailableError } from '@shardsync/objectstore';
 import { createLogger } from '@shardsync/runtime';
+import { Budget } from '../src/admission.js';
 import { ClockLease } from '../src/clock/lease.js';
 import { ObjectLeaseStore } from '../src/clock/object-lease-store.js';
 import { MemoryIdempotencyStore } from '../src/idempotency/memory-store.js';
@@ -36,6 +37,8 @@ interface SetupOptions {
   clock?: { hlc: HybridLogicalClock; lease: Pick<ClockLease, 'whenRenewed'> };
   /** Default: a new empty store. */
   origin?: MemoryObjectStore;
+  /** Default: room for 4 uploads. */
+  uploads?: Budget;
 }
 
 function setup(options: SetupOptions = {}) {
@@ -70,6 +73,7 @@ function setup(options: SetupOptions = {}) {
     idempotency: new Idempotency(new MemoryIdempotencyStore(), 60_000, logger, {
       resend: (e) => sink.append(e.topic, [{ key: e.key, value: Buffer.from(e.value, 'base64'), headers: e.headers }]),
     }),
+    uploads: options.uploads ?? new Budget(4, 'uploads'),
     metrics: new ProducerMetrics(),
     logger,
     options: { inlineMaxBytes: 1024, maxBodyBytes: 1024 * 1024 },
@@ -158,6 +162,20 @@ describe('Ingestor', () => {
     expect(origin.keys()).toEqual([update.payload?.kind === 'staged' ? update.payload.key : 'not staged']);
     expect(await ingestor.put(request())).toEqual(answer);
     expect(emitted).toHaveLength(1);
+  });
+
+  it('a body to stage while the producer streams its most uploads is refused with 503 and nothing is staged; inline bodies still go', async () => {
+    const uploads = new Budget(1, 'uploads into the staging area');
+    const { ingestor, origin, emitted } = setup({ uploads });
+    const held = uploads.take(1);
+    await expect(ingestor.put(put(Buffer.alloc(5000, 3)))).rejects.toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', status: 503, retriable: true });
+    expect(origin.keys()).toEqual([]);
+    await ingestor.put(put(Buffer.alloc(10, 3)));
+    expect(emitted).toHaveLength(1);
+    held();
+    await ingestor.put(put(Buffer.alloc(5000, 3)));
+    expect(emitted).toHaveLength(2);
+    expect(uploads.used).toBe(0);
   });
 
   it('versions of successive updates of a key only grow', async () => {

@@ -32,6 +32,18 @@ describe('producer clock across restarts', () => {
     expect(head.ContentLength).toBeGreaterThan(0);
   });
 
+  it('a second process of the same id that cannot bind its port fails without taking the clock lease from the running one', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]!.name;
+    const producerId = uniqueName('bound');
+    const running = await startTestProducer(topology, { SHARDSYNC_PRODUCER_ID: producerId });
+    const port = new URL(running.url).port;
+    await expect(startTestProducer(topology, { SHARDSYNC_PRODUCER_ID: producerId, SHARDSYNC_PRODUCER_PORT: port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await putVersion(running, dataset, 'k', 'still accepted');
+    const ready = (await (await fetch(`${running.url}/readyz`)).json()) as { ready: boolean };
+    expect(ready.ready).toBe(true);
+  });
+
   it('a producer without a fixed id keeps no clock lease: nothing is left in the store for an id no later run uses', async () => {
     const topology = await createTestTopology();
     const dataset = topology.datasets[0]!.name;

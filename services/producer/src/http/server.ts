@@ -3,6 +3,7 @@ import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { BATCH_FORMATS, BATCH_FORMATS_HEADER, BATCH_FRAME_CONTENT_TYPE } from '@shardsync/batch-wire';
 import { quotedForMessage } from '@shardsync/events';
 import { registerOpsRoutes, type Logger, type ReadinessCheck } from '@shardsync/runtime';
+import type { Budget } from '../admission.js';
 import { TokenAuthenticator, type TokenGrant } from '../auth/tokens.js';
 import { ProducerError } from '../errors.js';
 import type { Accepted, Ingest } from '../ingest/types.js';
@@ -10,7 +11,7 @@ import type { ProducerMetrics } from '../metrics.js';
 import { lingerAfterAnswer } from './linger.js';
 import { metadataRecord } from './metadata.js';
 import { parseBatchFrame, parseBatchRequest, type BatchItem } from './batch-request.js';
-import { parseJsonBody, readBody, readJsonBody } from './request-body.js';
+import { abandonWhenIdle, parseJsonBody, readBody, readJsonBody } from './request-body.js';
 
 export interface ServerDeps {
   ingest: Ingest;
@@ -21,6 +22,10 @@ export interface ServerDeps {
   maxBodyBytes: number;
   /** Largest `POST /v1/batch` request body. */
   batchMaxBytes: number;
+  /** Bytes of batch bodies held at once. */
+  batchBudget: Budget;
+  /** How long a body may send nothing before its request is abandoned. */
+  bodyIdleTimeoutMs: number;
 }
 
 const META_PREFIX = 'x-shardsync-meta-';
@@ -102,6 +107,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
 
   app.put<{ Params: ObjectParams }>('/v1/objects/:dataset/*', async (req, reply) => {
+    abandonWhenIdle(req.raw, deps.bodyIdleTimeoutMs);
     const { dataset } = req.params;
     const grant = authorize(req, deps.auth, dataset);
     const length = contentLength(req, deps.maxBodyBytes);
@@ -126,6 +132,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
 
   app.post('/v1/events', async (req, reply) => {
+    abandonWhenIdle(req.raw, deps.bodyIdleTimeoutMs);
     const grant = authorize(req, deps.auth, undefined);
     const body = await readJsonBody(req.raw, 64 * 1024);
     const accepted = await deps.ingest.announce({ grant, body, idempotencyKey: header(req, 'idempotency-key') });
@@ -138,12 +145,19 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.post('/v1/batch', async (req, reply) => {
     // First, so that errors carry it too: a client tells this producer from one without the binary form by it.
     reply.header(BATCH_FORMATS_HEADER, BATCH_FORMATS);
+    abandonWhenIdle(req.raw, deps.bodyIdleTimeoutMs);
     const grant = authorize(req, deps.auth, undefined);
-    contentLength(req, deps.batchMaxBytes);
-    const body = await readBody(req.raw, deps.batchMaxBytes);
-    const items = mediaType(header(req, 'content-type')) === BATCH_FRAME_CONTENT_TYPE ? parseBatchFrame(body) : parseBatchRequest(parseJsonBody(body));
-    const results = await Promise.all(items.map((item) => runBatchItem(deps, grant, item)));
-    return reply.code(200).send({ results });
+    const length = contentLength(req, deps.batchMaxBytes);
+    // Held whole until every item is answered; a chunked body may grow to the limit.
+    const release = deps.batchBudget.take(length ?? deps.batchMaxBytes);
+    try {
+      const body = await readBody(req.raw, deps.batchMaxBytes);
+      const items = mediaType(header(req, 'content-type')) === BATCH_FRAME_CONTENT_TYPE ? parseBatchFrame(body) : parseBatchRequest(parseJsonBody(body));
+      const results = await Promise.all(items.map((item) => runBatchItem(deps, grant, item)));
+      return await reply.code(200).send({ results });
+    } finally {
+      release();
+    }
   });
 
   registerOpsRoutes(app, { registry: deps.metrics.registry, readiness: deps.readiness });

@@ -19,6 +19,7 @@ import {
 import { isSha256Hex, sha256Hex } from '@shardsync/integrity';
 import type { ObjectStore } from '@shardsync/objectstore';
 import type { Logger } from '@shardsync/runtime';
+import type { Budget } from '../admission.js';
 import type { ClockLease } from '../clock/lease.js';
 import { ClockLeaseError, ProducerError } from '../errors.js';
 import type { ProducerMetrics } from '../metrics.js';
@@ -50,6 +51,8 @@ export interface IngestorDeps {
   clockLease: Pick<ClockLease, 'whenRenewed'>;
   producerId: string;
   idempotency: Idempotency;
+  /** Bodies streamed into the staging area at once (each holds parts in memory). */
+  uploads: Budget;
   metrics: ProducerMetrics;
   logger: Logger;
   options: IngestorOptions;
@@ -195,6 +198,7 @@ export class Ingestor implements Ingest {
     // One key per event, never written again: the staging collector (reconciler) deletes keys by
     // age, which is safe only if a key it saw as old cannot have been refreshed since.
     const stagingKey = `${STAGING_PREFIX}events/${eventId}`;
+    const release = this.#d.uploads.take(1);
     try {
       const result = await this.#d.originStore.put(stagingKey, start.stream, {
         size: req.contentLength,
@@ -205,6 +209,8 @@ export class Ingestor implements Ingest {
       return { size: result.size, sha256: result.sha256, payload: { kind: 'staged', datacenter, bucket, key: stagingKey } };
     } catch (err) {
       throw toApiError(err, `staging in ${this.#d.datacenter}`);
+    } finally {
+      release();
     }
   }
 
