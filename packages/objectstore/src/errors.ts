@@ -14,6 +14,7 @@ export type ObjectStoreErrorCode =
   | 'SHARDSYNC_STORE_CONFIG_INVALID'
   | 'SHARDSYNC_STORE_CLOSED'
   | 'SHARDSYNC_STORE_UNEXPECTED'
+  | 'SHARDSYNC_STORE_UNSUPPORTED'
   | 'SHARDSYNC_SOURCE_FAILED';
 
 /** Options every {@link ObjectStoreError} takes. */
@@ -157,6 +158,17 @@ export class StoreClosedError extends ObjectStoreError {
   constructor(message: string) {
     super('SHARDSYNC_STORE_CLOSED', message, { retriable: false });
     this.name = 'StoreClosedError';
+  }
+}
+
+/**
+ * The server (or a wrapper of the store) does not offer an operation at all, e.g. listing
+ * incomplete multipart uploads. Not retriable: a caller that can do without it skips it.
+ */
+export class UnsupportedOperationError extends ObjectStoreError {
+  constructor(message: string, options: SubclassOptions = {}) {
+    super('SHARDSYNC_STORE_UNSUPPORTED', message, { ...options, retriable: false });
+    this.name = 'UnsupportedOperationError';
   }
 }
 

@@ -1,4 +1,5 @@
 export type {
+  AbortUploadOptions,
   ByteRange,
   CopyOptions,
   CopyResult,
@@ -8,10 +9,12 @@ export type {
   HeadOptions,
   ListEntry,
   ListOptions,
+  ListUploadsOptions,
   ObjectInfo,
   ObjectStore,
   PutOptions,
   PutResult,
+  UploadEntry,
   WriteConditions,
 } from './types.js';
 
@@ -32,6 +35,7 @@ export {
   StoreClosedError,
   StoreUnavailableError,
   UnexpectedStoreError,
+  UnsupportedOperationError,
 } from './errors.js';
 export type { ObjectStoreErrorCode, ObjectStoreErrorOptions } from './errors.js';
 
@@ -67,4 +71,5 @@ export type { MemoryFault, MemoryObjectStoreOptions, MemoryOperation } from './m
 
 export { DEFAULT_MAX_OTHER_BUCKETS, StorePool, type StoreFactory, type StorePoolOptions } from './store-pool.js';
 export { PooledStore } from './pooled-store.js';
+export { DelegatingStore } from './delegating-store.js';
 export type { DatacenterStoreConfig } from './store-pool.js';

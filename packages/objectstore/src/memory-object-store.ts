@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { InvalidRangeError, ObjectNotFoundError, OperationAbortedError, PreconditionFailedError, StoreClosedError } from './errors.js';
 import { etagOfBytes, normalizeEtag } from './etag.js';
@@ -5,12 +6,15 @@ import { compileObjectStoreOptions, type CompiledObjectStoreOptions, type Object
 import { PartReader } from './part-reader.js';
 import { assertSha256, preparePut, putFailure } from './put-common.js';
 import type {
-  CopyOptions, CopyResult, DeleteOptions, GetOptions, GetResult, HeadOptions, ListEntry, ListOptions, ObjectInfo, ObjectStore, PutOptions, PutResult,
+  AbortUploadOptions, CopyOptions, CopyResult, DeleteOptions, GetOptions, GetResult, HeadOptions, ListEntry, ListOptions, ListUploadsOptions, ObjectInfo, ObjectStore,
+  PutOptions, PutResult, UploadEntry,
 } from './types.js';
-import { assertConditions, normalizeConditions, normalizeMetadata, validateKey, validateListOptions, validateRange } from './validate.js';
+import {
+  assertConditions, normalizeConditions, normalizeMetadata, validateKey, validateListOptions, validateListUploadsOptions, validateRange, validateUpload,
+} from './validate.js';
 
 /** The operations a {@link MemoryObjectStore} can be made to fail or pause in. */
-export type MemoryOperation = 'ping' | 'head' | 'get' | 'put' | 'copy' | 'delete' | 'list';
+export type MemoryOperation = 'ping' | 'head' | 'get' | 'put' | 'copy' | 'delete' | 'list' | 'listUploads' | 'abortUpload';
 
 /** A failure to inject: the next `times` matching calls reject with `error`. */
 export interface MemoryFault {
@@ -45,12 +49,17 @@ interface StoredObject {
  * same ETag rule, native conditional-write semantics, metadata lower-casing, key order (UTF-8
  * bytes), ranged reads and argument checks as the S3 store, plus fault injection. Bodies are
  * held whole in memory, so it is not for large objects.
+ *
+ * put() stores a body in one step, so it never leaves an incomplete multipart upload behind; a
+ * test that needs one (a writer that died mid-upload) makes it with {@link beginUpload}.
  */
 export class MemoryObjectStore implements ObjectStore {
   readonly datacenter: string;
   readonly bucket: string;
   readonly options: CompiledObjectStoreOptions;
   readonly #objects = new Map<string, StoredObject>();
+  /** Incomplete multipart uploads by upload id. */
+  readonly #uploads = new Map<string, UploadEntry>();
   readonly #faults: Array<{ fault: MemoryFault; left: number }> = [];
   readonly #now: () => Date;
   readonly #beforeOperation: MemoryObjectStoreOptions['beforeOperation'];
@@ -77,6 +86,22 @@ export class MemoryObjectStore implements ObjectStore {
   /** The stored bytes and info of a key, without running hooks or faults (for assertions). */
   peek(key: string): { readonly data: Buffer; readonly info: ObjectInfo } | undefined {
     return this.#objects.get(key);
+  }
+
+  /**
+   * Begins a multipart upload that nobody completes, as a writer that died mid-upload leaves it;
+   * returns its id. `initiatedMs` defaults to the store's clock.
+   */
+  beginUpload(key: string, initiatedMs: number = this.#now().getTime()): string {
+    validateKey(key);
+    const uploadId = randomUUID();
+    this.#uploads.set(uploadId, { key, uploadId, initiatedMs });
+    return uploadId;
+  }
+
+  /** Every incomplete upload, in listing order, without running hooks or faults (for assertions). */
+  uploads(): UploadEntry[] {
+    return [...this.#uploads.values()].sort(compareUploads);
   }
 
   /** Every key, in listing order. */
@@ -178,6 +203,29 @@ export class MemoryObjectStore implements ObjectStore {
     }
   }
 
+  async *listUploads(options: ListUploadsOptions = {}): AsyncGenerator<UploadEntry, void, undefined> {
+    const pageSize = validateListUploadsOptions(options, this.options.listPageSize);
+    const prefix = options.prefix ?? '';
+    let after: UploadEntry | undefined;
+    for (;;) {
+      await this.#enter('listUploads', options.prefix, options.signal);
+      const page = this.uploads()
+        .filter((u) => u.key.startsWith(prefix) && (after === undefined || compareUploads(u, after) > 0))
+        .slice(0, pageSize);
+      yield* page;
+      if (page.length < pageSize) return;
+      after = page[page.length - 1];
+    }
+  }
+
+  async abortUpload(key: string, uploadId: string, options: AbortUploadOptions = {}): Promise<boolean> {
+    validateUpload(key, uploadId);
+    await this.#enter('abortUpload', key, options.signal);
+    // Like S3, an upload id names an upload of one key only.
+    if (this.#uploads.get(uploadId)?.key !== key) return false;
+    return this.#uploads.delete(uploadId);
+  }
+
   close(): Promise<void> {
     this.#closed = true;
     return Promise.resolve();
@@ -214,4 +262,9 @@ function keyMatches(pattern: string | RegExp | undefined, key: string | undefine
 /** S3 orders keys by their UTF-8 bytes, which differs from JavaScript's UTF-16 order for astral characters. */
 function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** S3 lists uploads by key, then by initiation (the id breaks ties, so pages never repeat one). */
+function compareUploads(a: UploadEntry, b: UploadEntry): number {
+  return compareKeys(a.key, b.key) || a.initiatedMs - b.initiatedMs || (a.uploadId < b.uploadId ? -1 : a.uploadId > b.uploadId ? 1 : 0);
 }

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream';
 import type {
-  CopyOptions, CopyResult, DeleteOptions, GetOptions, GetResult, HeadOptions, ListEntry, ListOptions, ObjectInfo, ObjectStore, PutOptions, PutResult,
+  AbortUploadOptions, CopyOptions, CopyResult, DeleteOptions, GetOptions, GetResult, HeadOptions, ListEntry, ListOptions, ListUploadsOptions, ObjectInfo, ObjectStore,
+  PutOptions, PutResult, UploadEntry,
 } from './types.js';
 
 /** A store lent for one operation; `release` once the operation (a GET's body included) is over. */
@@ -70,6 +71,20 @@ export class PooledStore implements ObjectStore {
     } finally {
       lease.release();
     }
+  }
+
+  /** Borrowed like {@link list}. */
+  async *listUploads(options?: ListUploadsOptions): AsyncGenerator<UploadEntry, void, undefined> {
+    const lease = this.#borrow();
+    try {
+      yield* lease.store.listUploads(options);
+    } finally {
+      lease.release();
+    }
+  }
+
+  abortUpload(key: string, uploadId: string, options?: AbortUploadOptions): Promise<boolean> {
+    return this.#run((s) => s.abortUpload(key, uploadId, options));
   }
 
   close(): Promise<void> {

@@ -10,10 +10,12 @@ import { S3Context, toObjectInfo } from './s3-context.js';
 import { s3Copy } from './s3-copy.js';
 import { listFlat, listFolders } from './s3-list.js';
 import { s3Put } from './s3-put.js';
+import { s3AbortUpload, s3ListUploads } from './s3-uploads.js';
 import type {
-  CopyOptions, CopyResult, DeleteOptions, GetOptions, GetResult, HeadOptions, ListEntry, ListOptions, ObjectInfo, ObjectStore, PutOptions, PutResult,
+  AbortUploadOptions, CopyOptions, CopyResult, DeleteOptions, GetOptions, GetResult, HeadOptions, ListEntry, ListOptions, ListUploadsOptions, ObjectInfo, ObjectStore,
+  PutOptions, PutResult, UploadEntry,
 } from './types.js';
-import { normalizeConditions, validateKey, validateListOptions, validateRange } from './validate.js';
+import { normalizeConditions, validateKey, validateListOptions, validateListUploadsOptions, validateRange, validateUpload } from './validate.js';
 
 /** Sockets of a store's keep-alive pool, for metrics and for tests that check nothing leaks. */
 export interface ConnectionStats {
@@ -126,6 +128,16 @@ export class S3ObjectStore implements ObjectStore {
     return options.order === 'any' && this.options.listing === 'folders'
       ? listFolders(target, options.prefix, pageSize, this.options.listConcurrency, options.signal)
       : listFlat(target, options.prefix, options.startAfter, pageSize, options.signal);
+  }
+
+  listUploads(options: ListUploadsOptions = {}): AsyncGenerator<UploadEntry, void, undefined> {
+    const pageSize = validateListUploadsOptions(options, this.options.listPageSize);
+    return s3ListUploads(this.#ctx, options.prefix, pageSize, options.signal);
+  }
+
+  async abortUpload(key: string, uploadId: string, options: AbortUploadOptions = {}): Promise<boolean> {
+    validateUpload(key, uploadId);
+    return s3AbortUpload(this.#ctx, key, uploadId, options.signal);
   }
 
   /** How conditional writes are enforced, per kind of request (in `auto` mode the first call probes the server). */

@@ -140,6 +140,30 @@ export interface ListOptions {
 }
 
 /**
+ * A multipart upload that was begun and neither completed nor aborted. Its parts take space but
+ * are in no listing of objects; only completing or aborting the upload frees them.
+ */
+export interface UploadEntry {
+  readonly key: string;
+  readonly uploadId: string;
+  /** When the upload was begun (CreateMultipartUpload), in ms since the epoch, by the server's clock. */
+  readonly initiatedMs: number;
+}
+
+/** Options of {@link ObjectStore.listUploads}. */
+export interface ListUploadsOptions {
+  readonly prefix?: string | undefined;
+  /** Uploads per request (1 to 1000). Default: the store's `listPageSize`. */
+  readonly pageSize?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Options of {@link ObjectStore.abortUpload}. */
+export interface AbortUploadOptions {
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
  * The object store of one datacenter, as the consumer, producer and reconciler see it.
  *
  * Every implementation writes a given body the same way (see `expectedEtag`), so equal content
@@ -163,6 +187,18 @@ export interface ObjectStore {
   delete(key: string, options?: DeleteOptions): Promise<void>;
   /** All keys (under a prefix), in S3's order (or any order, see {@link ListOptions.order}), page by page. */
   list(options?: ListOptions): AsyncIterable<ListEntry>;
+  /**
+   * The incomplete multipart uploads (under a prefix), in S3's order (key, then initiation), page
+   * by page; `UnsupportedOperationError` when the server cannot list them.
+   */
+  listUploads(options?: ListUploadsOptions): AsyncIterable<UploadEntry>;
+  /**
+   * Aborts an incomplete multipart upload, freeing its parts. Resolves `true` when it aborted it,
+   * `false` when the server no longer knows the upload (completed or aborted meanwhile), so an
+   * abort raced by another collector or by the writer itself is not an error. Aborting an upload
+   * still in progress makes its writer fail: callers abort only uploads too old to be running.
+   */
+  abortUpload(key: string, uploadId: string, options?: AbortUploadOptions): Promise<boolean>;
   /** Releases sockets. Idempotent; later calls fail with `StoreClosedError`. */
   close(): Promise<void>;
 }

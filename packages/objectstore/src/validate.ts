@@ -1,7 +1,7 @@
 import { isSha256Hex } from '@shardsync/integrity';
 import { normalizeEtag } from './etag.js';
 import { InvalidArgumentError, PreconditionFailedError } from './errors.js';
-import type { ByteRange, ListOptions, WriteConditions } from './types.js';
+import type { ByteRange, ListOptions, ListUploadsOptions, WriteConditions } from './types.js';
 
 /** User metadata key under which callers record the body's SHA-256; put() verifies it. */
 export const SHA256_METADATA_KEY = 'shardsync-sha256';
@@ -100,10 +100,26 @@ export function validateRange(range: ByteRange): void {
 
 /** Checks a list() call's options; returns the page size to use. */
 export function validateListOptions(options: ListOptions, defaultPageSize: number): number {
-  const pageSize = options.pageSize ?? defaultPageSize;
-  if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new InvalidArgumentError(`pageSize must be an integer from 1 to 1000, got ${pageSize}`);
+  const pageSize = validatePageSize(options.pageSize, defaultPageSize);
   const order = options.order ?? 'sorted';
   if (order !== 'sorted' && order !== 'any') throw new InvalidArgumentError(`order must be "sorted" or "any", got ${JSON.stringify(order)}`);
   if (order === 'any' && options.startAfter !== undefined) throw new InvalidArgumentError('startAfter needs a sorted listing; do not combine it with order "any"');
+  return pageSize;
+}
+
+/** Checks a listUploads() call's options; returns the page size to use. */
+export function validateListUploadsOptions(options: ListUploadsOptions, defaultPageSize: number): number {
+  return validatePageSize(options.pageSize, defaultPageSize);
+}
+
+/** Throws unless the key and upload id can name an upload. */
+export function validateUpload(key: string, uploadId: string): void {
+  validateKey(key);
+  if (typeof uploadId !== 'string' || uploadId === '') throw new InvalidArgumentError(`uploadId must be a non-empty string, got ${JSON.stringify(uploadId)}`);
+}
+
+function validatePageSize(given: number | undefined, defaultPageSize: number): number {
+  const pageSize = given ?? defaultPageSize;
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new InvalidArgumentError(`pageSize must be an integer from 1 to 1000, got ${pageSize}`);
   return pageSize;
 }

@@ -14,6 +14,7 @@ import {
   StoreClosedError,
   StoreUnavailableError,
   type ObjectStore,
+  type UploadEntry,
 } from '../src/index.js';
 
 const MiB = 1024 * 1024;
@@ -154,5 +155,38 @@ describe('MemoryObjectStore', () => {
     await expect(store.head('k', { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(OperationAbortedError);
     await store.close();
     await expect(store.head('k')).rejects.toBeInstanceOf(StoreClosedError);
+  });
+});
+
+describe('MemoryObjectStore incomplete uploads', () => {
+  const uploadsOf = async (store: MemoryObjectStore, prefix?: string, pageSize?: number): Promise<UploadEntry[]> => {
+    const out: UploadEntry[] = [];
+    for await (const u of store.listUploads({ prefix, pageSize })) out.push(u);
+    return out;
+  };
+
+  test('put never leaves an upload behind, even when the body fails half way', async () => {
+    const store = new MemoryObjectStore({ singlePutMaxBytes: 5 * MiB, partSizeBytes: 5 * MiB });
+    await store.put('ds/big', Buffer.alloc(11 * MiB));
+    await expect(store.put('ds/bad', Buffer.alloc(11 * MiB), { expectedSha256: sha256(Buffer.from('other')) })).rejects.toBeInstanceOf(ChecksumMismatchError);
+    expect(await uploadsOf(store)).toEqual([]);
+  });
+
+  test('begun uploads list by prefix, in key then initiation order, page by page, and abort once', async () => {
+    const store = new MemoryObjectStore();
+    const b2 = store.beginUpload('st/b', 2000);
+    const b1 = store.beginUpload('st/b', 1000);
+    const a = store.beginUpload('st/a', 3000);
+    store.beginUpload('other/x', 0);
+    expect(await uploadsOf(store, 'st/', 1)).toEqual([
+      { key: 'st/a', uploadId: a, initiatedMs: 3000 },
+      { key: 'st/b', uploadId: b1, initiatedMs: 1000 },
+      { key: 'st/b', uploadId: b2, initiatedMs: 2000 },
+    ]);
+    expect(await store.abortUpload('st/b', b1)).toBe(true);
+    expect(await store.abortUpload('st/b', b1)).toBe(false);
+    // An upload id names an upload of its own key only, as on S3.
+    expect(await store.abortUpload('st/a', b2)).toBe(false);
+    expect((await uploadsOf(store, 'st/')).map((u) => u.uploadId)).toEqual([a, b2]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryObjectStore, ObjectStoreConfigError, StorePool, type MemoryObjectStoreOptions } from '../src/index.js';
+import { MemoryObjectStore, ObjectStoreConfigError, StorePool, type MemoryObjectStoreOptions, type ObjectStore } from '../src/index.js';
 
 class TrackedStore extends MemoryObjectStore {
   closed = false;
@@ -34,6 +34,22 @@ function gate(): { wait: Promise<void>; release: () => void } {
 }
 
 describe('StorePool', () => {
+  it('lists and aborts incomplete uploads of another bucket through its pooled store', async () => {
+    const { pool, opened } = setup(4);
+    const other = pool.at('dc-a', 'other-bucket');
+    const uploads = async (store: ObjectStore): Promise<string[]> => {
+      const ids: string[] = [];
+      for await (const u of store.listUploads({ prefix: 'st/' })) ids.push(u.uploadId);
+      return ids;
+    };
+    expect(await uploads(other)).toEqual([]); // opens the bucket's store
+    const backing = opened.find((s) => s.bucket === 'other-bucket');
+    const id = backing?.beginUpload('st/x', 0) ?? '';
+    expect(await uploads(other)).toEqual([id]);
+    expect(await other.abortUpload('st/x', id)).toBe(true);
+    expect(await uploads(other)).toEqual([]);
+  });
+
   it("leaves s3proxy's own files out of listings only for the datacenters whose topology says their server is s3proxy", async () => {
     const datacenters = [
       { name: 'dc-a', s3: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', bucket: 'a', artifacts: 's3proxy' as const } },

@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
-import type {
-  CopyOptions, CopyResult, DeleteOptions, GetOptions, GetResult, HeadOptions, ListEntry, ListOptions, ObjectInfo, ObjectStore, PutOptions, PutResult,
-} from '@shardsync/objectstore';
+import { DelegatingStore } from '@shardsync/objectstore';
+import type { CopyOptions, CopyResult, DeleteOptions, GetOptions, GetResult, HeadOptions, ListEntry, ListOptions, ObjectInfo, ObjectStore, PutOptions, PutResult } from '@shardsync/objectstore';
 
 /** Requests made to the stores, by operation. `list` counts listings started, not pages. */
 export interface RequestCounts {
@@ -33,58 +32,45 @@ export function addCounts(a: RequestCounts, b: Readonly<RequestCounts>): Request
 /**
  * An {@link ObjectStore} that counts the calls made through it. The count is at the interface:
  * a store that emulates conditional writes (HEAD before the write, for servers that ignore
- * If-Match) makes that HEAD internally, and it is not seen here.
+ * If-Match) makes that HEAD internally, and it is not seen here. Uploads are not counted: a pass
+ * never touches them (the staging collection does, on the bare store).
  */
-export class CountingStore implements ObjectStore {
-  readonly datacenter: string;
-  readonly bucket: string;
-  readonly #inner: ObjectStore;
+export class CountingStore extends DelegatingStore {
   readonly #counter: RequestCounter;
 
   constructor(inner: ObjectStore, counter: RequestCounter) {
-    this.datacenter = inner.datacenter;
-    this.bucket = inner.bucket;
-    this.#inner = inner;
+    super(inner);
     this.#counter = counter;
   }
 
-  ping(signal?: AbortSignal): Promise<void> {
-    return this.#inner.ping(signal);
-  }
-
-  head(key: string, options?: HeadOptions): Promise<ObjectInfo | undefined> {
+  override head(key: string, options?: HeadOptions): Promise<ObjectInfo | undefined> {
     this.#counter.counts.head++;
-    return this.#inner.head(key, options);
+    return super.head(key, options);
   }
 
-  get(key: string, options?: GetOptions): Promise<GetResult> {
+  override get(key: string, options?: GetOptions): Promise<GetResult> {
     this.#counter.counts.get++;
-    return this.#inner.get(key, options);
+    return super.get(key, options);
   }
 
-  put(key: string, body: Readable | Uint8Array, options?: PutOptions): Promise<PutResult> {
+  override put(key: string, body: Readable | Uint8Array, options?: PutOptions): Promise<PutResult> {
     this.#counter.counts.put++;
-    return this.#inner.put(key, body, options);
+    return super.put(key, body, options);
   }
 
-  copy(sourceKey: string, destinationKey: string, options?: CopyOptions): Promise<CopyResult> {
+  override copy(sourceKey: string, destinationKey: string, options?: CopyOptions): Promise<CopyResult> {
     this.#counter.counts.copy++;
-    return this.#inner.copy(sourceKey, destinationKey, options);
+    return super.copy(sourceKey, destinationKey, options);
   }
 
-  delete(key: string, options?: DeleteOptions): Promise<void> {
+  override delete(key: string, options?: DeleteOptions): Promise<void> {
     this.#counter.counts.delete++;
-    return this.#inner.delete(key, options);
+    return super.delete(key, options);
   }
 
-  list(options?: ListOptions): AsyncIterable<ListEntry> {
+  override list(options?: ListOptions): AsyncIterable<ListEntry> {
     this.#counter.counts.list++;
-    return this.#inner.list(options);
-  }
-
-  /** Closing belongs to whoever created the inner store (e.g. a `StorePool`), not to this view. */
-  close(): Promise<void> {
-    return Promise.resolve();
+    return super.list(options);
   }
 }
 

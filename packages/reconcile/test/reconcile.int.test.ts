@@ -119,6 +119,8 @@ function racing(inner: ObjectStore, key: string, before: () => Promise<void>): O
     copy: (from, to, o) => inner.copy(from, to, o),
     delete: (k, o) => inner.delete(k, o),
     list: (o) => inner.list(o),
+    listUploads: (o) => inner.listUploads(o),
+    abortUpload: (k, id, o) => inner.abortUpload(k, id, o),
     close: () => Promise.resolve(),
     put: async (k: string, body: Readable | Uint8Array, options?: PutOptions): Promise<PutResult> => {
       if (armed && k === key) {

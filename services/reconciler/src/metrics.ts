@@ -48,6 +48,12 @@ export class ReconcilerMetrics {
     labelNames: ['datacenter'] as const,
     registers: [this.registry],
   });
+  readonly stagingUploadsAborted = new Counter({
+    name: 'shardsync_reconciler_staging_uploads_aborted_total',
+    help: 'Incomplete multipart uploads under the staging prefix aborted because they were begun more than SHARDSYNC_STAGING_RETENTION_MS ago, by datacenter',
+    labelNames: ['datacenter'] as const,
+    registers: [this.registry],
+  });
   readonly lastDivergentKeys = new Gauge({ name: 'shardsync_reconciler_last_pass_divergent_keys', help: 'Divergent keys found by the last pass', labelNames: ['dataset'] as const, registers: [this.registry] });
   readonly lastRemaining = new Gauge({
     name: 'shardsync_reconciler_last_pass_remaining_copies',

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type {
+  AbortUploadOptions,
   CopyOptions,
   CopyResult,
   DeleteOptions,
@@ -8,10 +9,12 @@ import type {
   HeadOptions,
   ListEntry,
   ListOptions,
+  ListUploadsOptions,
   ObjectInfo,
   ObjectStore,
   PutOptions,
   PutResult,
+  UploadEntry,
 } from '@shardsync/objectstore';
 import { asLocalStoreError } from './errors.js';
 
@@ -75,6 +78,18 @@ export class LocalStore implements ObjectStore {
     } catch (err) {
       throw asLocalStoreError(err, this.#inner);
     }
+  }
+
+  async *listUploads(options?: ListUploadsOptions): AsyncIterable<UploadEntry> {
+    try {
+      yield* this.#inner.listUploads(options);
+    } catch (err) {
+      throw asLocalStoreError(err, this.#inner);
+    }
+  }
+
+  abortUpload(key: string, uploadId: string, options?: AbortUploadOptions): Promise<boolean> {
+    return this.#call(() => this.#inner.abortUpload(key, uploadId, options));
   }
 
   close(): Promise<void> {

@@ -45,6 +45,12 @@ export interface StagingGcResult {
   readonly deletedBytes: number;
   /** Staged bodies still within their retention. */
   readonly kept: number;
+  /** Incomplete multipart uploads under the staging prefix aborted: begun longer ago than the retention. */
+  readonly abortedUploads: number;
+  /** Incomplete uploads begun within the retention (possibly still running), left alone. */
+  readonly keptUploads: number;
+  /** True when the store cannot list incomplete uploads, so none were looked for. */
+  readonly uploadsUnsupported: boolean;
 }
 
 /** What a range job returns to its pass. */
