@@ -120,7 +120,12 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
     .description('run one reconciliation pass per dataset (the code the scheduled job runs) and print its report')
     .option('--dataset <name>', 'only this dataset (default: every dataset)')
     .option('--datacenter <name>', 'repair only this datacenter; the others are compared and serve as sources')
-    .option('--prefix <prefix>', 'only keys under this prefix, relative to the dataset')
+    .option('--prefix <prefix>', 'only keys that start with this prefix, relative to the dataset ("tmp/a.bin" also matches "tmp/a.bin.keep")')
+    .addOption(
+      new Option('--key <key>', 'only exactly this key, relative to the dataset (requires --dataset; repeat for more keys)')
+        .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+        .conflicts('prefix'),
+    )
     .option('--dry-run', 'report what would be repaired; change nothing')
     .option('--deep', 're-read every object to find corrupted bytes')
     .option('--bytes-per-second <rate>', 'read budget of --deep, e.g. 52428800 or 50MB/s (default 100 MiB/s)')
@@ -129,7 +134,7 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
     .addHelpText('after', '\nExit codes: 0 the datacenters agree at the end; 1 divergence remains (always, for a dry run that found some); 2 error.')
     .action(
       (
-        o: { dataset?: string; datacenter?: string; prefix?: string; dryRun?: boolean; deep?: boolean; bytesPerSecond?: string; adoptUnmanaged?: boolean; removeUnmanaged?: boolean },
+        o: { dataset?: string; datacenter?: string; prefix?: string; key?: string[]; dryRun?: boolean; deep?: boolean; bytesPerSecond?: string; adoptUnmanaged?: boolean; removeUnmanaged?: boolean },
         command: Command,
       ) =>
         execute(command, 'reconcile', (ctx) =>
@@ -137,6 +142,7 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
             dataset: o.dataset,
             datacenter: o.datacenter,
             prefix: o.prefix,
+            keys: o.key,
             dryRun: o.dryRun,
             deep: o.deep,
             bytesPerSecond: o.bytesPerSecond === undefined ? undefined : bytesPerSecond(o.bytesPerSecond),

@@ -70,6 +70,20 @@ describe('command line', () => {
     expect(run.stderr).toMatch(/cannot be used with/);
   });
 
+  it('takes --key for exact keys of one dataset, never with --prefix, and refuses bad keys before connecting anywhere', async () => {
+    const both = await cli(['reconcile', '--topology', topology, '--dataset', 'models', '--key', 'tmp/a.bin', '--prefix', 'tmp/']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/option '--key <key>' cannot be used with option '--prefix <prefix>'/);
+    const noDataset = await cli(['reconcile', '--topology', topology, '--key', 'tmp/a.bin']);
+    expect(noDataset.code).toBe(2);
+    expect(noDataset.stderr).toContain('--key names a key of one dataset; add --dataset <name>');
+    const bad = await cli(['reconcile', '--topology', topology, '--dataset', 'models', '--key', 'tmp/a.bin', '--key', 'a/../b']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--key: key "a/../b" has a ".." segment');
+    const help = await cli(['reconcile', '--help']);
+    expect(help.stdout).toContain('--key <key>');
+  });
+
   it('names unknown datacenters and datasets with the known ones, before connecting anywhere', async () => {
     const dc = await cli(['reconcile', '--topology', topology, '--datacenter', 'dc-z']);
     expect(dc.code).toBe(2);

@@ -124,6 +124,33 @@ describe('shardsync dlq', () => {
     expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json.pending).toBe(3);
   });
 
+  it('run again, a replay of a code says how many letters match and that all were replayed, and hints at the spelling only for a code nothing matches', async () => {
+    const { topology } = await withDeadLetters();
+    const code = 'SHARDSYNC_UNKNOWN_SCHEMA';
+    const first = await cliJson<DlqReplayReport>(topology, ['dlq', 'replay', '--code', code]);
+    expect(first.json).toMatchObject({ replayed: 1, duplicates: 2 });
+    expect(first.json.matching).toBeUndefined();
+
+    const again = await cli(['dlq', 'replay', '--code', code, '--topology', writeTopology(topology)]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`nothing to do: 3 dead letter(s) match code ${code}, all already replayed (3) or discarded (0)`);
+    expect(again.stdout).not.toContain('spelling');
+
+    const typo = await cliJson<DlqReplayReport>(topology, ['dlq', 'replay', '--code', 'SHARDSYNC_UNKNOWN_SCHEME']);
+    expect(typo.json.matching).toEqual({ letters: 0, pending: 0, replayed: 0, discarded: 0 });
+    expect((await cli(['dlq', 'replay', '--code', 'SHARDSYNC_UNKNOWN_SCHEME', '--topology', writeTopology(topology)])).stdout).toContain('check the spelling with: shardsync dlq list');
+  });
+
+  it('heads a filtered list with the counts of the letters that match, and the topic totals named as such', async () => {
+    const { topology } = await withDeadLetters();
+    await cli(['dlq', 'replay', '--datacenter', 'dc-b', '--topology', writeTopology(topology)]);
+
+    const list = await cliJson<DlqListReport>(topology, ['dlq', 'list', '--code', 'SHARDSYNC_UNKNOWN_SCHEMA']);
+    expect(list.json).toMatchObject({ depth: 5, pending: 2, matching: { letters: 3, pending: 2, replayed: 1, discarded: 0 } });
+    const text = await cli(['dlq', 'list', '--code', 'SHARDSYNC_UNKNOWN_SCHEMA', '--topology', writeTopology(topology)]);
+    expect(text.stdout.split('\n')[0]).toBe(`${topology.kafka.topics.deadLetters}: 3 dead letter(s) match code SHARDSYNC_UNKNOWN_SCHEMA: 2 not replayed yet, 1 replayed (the whole topic: 5 dead letter(s), 2 not replayed yet)`);
+  });
+
   it('discards only the letters it is told to, once confirmed, and a replay never sends them', async () => {
     const { topology, dataset, e2 } = await withDeadLetters();
     const updates = topology.kafka.topics.updates;

@@ -1,8 +1,9 @@
-import { datasetPrefix } from '@shardsync/events';
+import { datasetPrefix, objectKeyOf } from '@shardsync/events';
 import type { StorePool } from '@shardsync/objectstore';
-import { createTestTopology, uniqueName } from '@shardsync/testing';
+import { lastPassSummary } from '@shardsync/reconcile';
+import { createTestTopology, testRedis, uniqueName } from '@shardsync/testing';
 import { describe, expect, it } from 'vitest';
-import type { BootstrapResult, ReconcileResult } from '../src/index.js';
+import { historyOptions, type BootstrapResult, type ReconcileResult } from '../src/index.js';
 import { cliJson, putManaged, putTombstone, storesOf, v, withPassHistory } from './int-helpers.js';
 import { cli, writeTopology } from './helpers.js';
 
@@ -79,6 +80,31 @@ describe('shardsync reconcile and bootstrap', () => {
     const run = await cli(['reconcile', '--dataset', dataset, '--prefix', `${dataset}/llama/`, '--dry-run', '--topology', writeTopology(topology)], withPassHistory(dataset));
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('note: --prefix is relative to the dataset and matched no key; did you mean --prefix "llama/"?');
+  });
+
+  it('removes exactly the --key asked for, not the keys that start with it, and leaves the last full pass as the recorded one', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const env = withPassHistory(dataset);
+    const pool = storesOf(topology);
+    await pool.of('dc-a').put(objectKeyOf(dataset, 'tmp/debug.bin'), Buffer.from('debris'));
+    await pool.of('dc-a').put(objectKeyOf(dataset, 'tmp/debug.bin.keep'), Buffer.from('keep me'));
+    const full = await cliJson<ReconcileResult>(topology, ['reconcile', '--dataset', dataset, '--dry-run'], env);
+    expect(full.code, full.stderr).toBe(1);
+
+    const dry = await cli(['reconcile', '--dataset', dataset, '--key', 'tmp/debug.bin', '--remove-unmanaged', '--dry-run', '--topology', writeTopology(topology)], env);
+    expect(dry.code, dry.stderr).toBe(1);
+    expect(dry.stdout).toContain(`dataset ${dataset} (key "tmp/debug.bin")`);
+    expect(dry.stdout).toContain('tmp/debug.bin ');
+    expect(dry.stdout).not.toContain('debug.bin.keep');
+    const removed = await cliJson<ReconcileResult>(topology, ['reconcile', '--dataset', dataset, '--key', 'tmp/debug.bin', '--remove-unmanaged'], env);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.json).toMatchObject({ keys: ['tmp/debug.bin'], keysNotFound: [] });
+    expect(await keysIn(pool, 'dc-a', dataset)).toEqual(['tmp/debug.bin.keep']);
+
+    // status reads the dataset's last pass: still the full dry run, which found both keys.
+    const last = await lastPassSummary(testRedis(), dataset, historyOptions(env));
+    expect(last?.passId).toBe(full.json.passes[0]?.passId);
   });
 
   it('is complete once the datacenter holds the winning state, whatever its peers still disagree on', async () => {

@@ -32,7 +32,7 @@ describe('shardsync verify', () => {
     expect(text.code).toBe(1);
     expect(text.stdout).toContain(`winner: version ${formatVersion(v(2000))}, sha256 ${sha256('version two')}, 11 B (11 bytes)`);
     expect(text.stdout).toMatch(/dc-b\s+stale\s+0000000000001000\.0000000000\.producer-1/);
-    expect(text.stdout).toContain(`result: the datacenters disagree; repair with: shardsync reconcile --dataset ${dataset} --prefix "models/a.bin"`);
+    expect(text.stdout).toContain(`result: the datacenters disagree; repair with: shardsync reconcile --dataset ${dataset} --key "models/a.bin"`);
   });
 
   it('shows tombstones, and copies a newer delete says must be gone', async () => {
@@ -75,7 +75,7 @@ describe('shardsync verify', () => {
     ]);
     // Rotten bytes keep their ETag: only a pass that reads them can repair them, so the hint says --deep.
     const text = await cli(['verify', dataset, 'rot.bin', '--deep', '--topology', writeTopology(topology)]);
-    expect(text.stdout).toContain(`repair with: shardsync reconcile --dataset ${dataset} --prefix "rot.bin" --deep`);
+    expect(text.stdout).toContain(`repair with: shardsync reconcile --dataset ${dataset} --key "rot.bin" --deep`);
   });
 
   it('agrees on the same unmanaged object everywhere, and for different ones suggests what can repair them', async () => {

@@ -7,6 +7,7 @@ export type ProducerErrorCode =
   | 'SHARDSYNC_INVALID_KEY'
   | 'SHARDSYNC_INVALID_REQUEST'
   | 'SHARDSYNC_CHECKSUM_MISMATCH'
+  | 'SHARDSYNC_REQUEST_TIMEOUT'
   | 'SHARDSYNC_IDEMPOTENCY_IN_PROGRESS'
   | 'SHARDSYNC_BODY_TOO_LARGE'
   | 'SHARDSYNC_SOURCE_MISMATCH'
@@ -37,10 +38,11 @@ export type ClientErrorCode =
 export type ShardsyncErrorCode = ProducerErrorCode | ClientErrorCode | (string & {});
 
 /**
- * HTTP statuses after which the same request may succeed: 409 (the same Idempotency-Key is still
- * in progress), 429, and the 502/503/504 of the producer or a proxy in front of it.
+ * HTTP statuses after which the same request may succeed: 408 (the producer stopped waiting for
+ * a body that stalled), 409 (the same Idempotency-Key is still in progress), 429, and the
+ * 502/503/504 of the producer or a proxy in front of it.
  */
-export const RETRIABLE_STATUSES: ReadonlySet<number> = new Set([409, 429, 502, 503, 504]);
+export const RETRIABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 429, 502, 503, 504]);
 
 export interface ShardsyncClientErrorOptions {
   /** The HTTP status, when the producer (or a proxy) answered. */

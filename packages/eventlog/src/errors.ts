@@ -91,7 +91,7 @@ export function classifyKafkaError(err: unknown, context: string): EventLogError
     return new EventLogError('SHARDSYNC_EVENTLOG_UNAVAILABLE', `${context}: Kafka is unavailable (${name}: ${detail})`, { retriable: true, cause: err });
   }
   if (name === 'KafkaJSProtocolError' && e.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
-    return new EventLogError('SHARDSYNC_EVENTLOG_TOPIC_MISSING', `${context}: the topic does not exist (${detail}); create it with "shardsync" or the stack scripts`, { retriable: false, cause: err });
+    return new EventLogError('SHARDSYNC_EVENTLOG_TOPIC_MISSING', `${context}: the topic does not exist (${detail}); create it with "shardsync init" (the producer and the consumers also create it when they start)`, { retriable: false, cause: err });
   }
   // Checked before the flag: kafkajs marks "no coordinator found" as not retriable, and wraps
   // errors in ones that are not, though a moment later the group operation succeeds.

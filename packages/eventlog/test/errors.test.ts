@@ -44,3 +44,14 @@ describe('classifyKafkaError of a group coordinator on the move', () => {
     expect(classifyKafkaError(rejected, 'reading the lag of group g')).toMatchObject({ code: 'SHARDSYNC_EVENTLOG_REJECTED', retriable: false });
   });
 });
+
+describe('classifyKafkaError of a missing topic', () => {
+  it('is a non-retriable "topic missing" that names the command creating the topics', () => {
+    const err = protocolError('UNKNOWN_TOPIC_OR_PARTITION', 3, true, 'This server does not host this topic-partition');
+    const classified = classifyKafkaError(err, 'reading the offsets of topic t');
+    expect(classified).toMatchObject({ code: 'SHARDSYNC_EVENTLOG_TOPIC_MISSING', retriable: false });
+    expect(classified.message).toBe(
+      'reading the offsets of topic t: the topic does not exist (This server does not host this topic-partition); create it with "shardsync init" (the producer and the consumers also create it when they start)',
+    );
+  });
+});

@@ -1,6 +1,8 @@
 import type { CliContext } from '../context.js';
 import { renderLetterTable } from '../dlq/letter-table.js';
 import { describeFilter, isFiltered, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
+import { noPendingMatchMessage } from '../dlq/no-match.js';
+import { countMatchingLetters, type LetterCounts } from '../dlq/read-letters.js';
 import { compilePendingLetterOptions, walkPendingLetters, type PendingLetterOptions } from '../dlq/walk.js';
 import { CliError, UsageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
@@ -33,6 +35,11 @@ export interface DlqDiscardReport {
   readonly stoppedEarly: boolean;
   /** Every letter discarded, in full: this is the record of what was given up. */
   readonly letters: readonly DeadLetterView[];
+  /**
+   * When a filter found no pending letter: every retained letter that matches it, by what became
+   * of it. Absent otherwise, or when they could not be counted in time.
+   */
+  readonly matching?: LetterCounts | undefined;
 }
 
 /**
@@ -72,6 +79,7 @@ export async function dlqDiscard(ctx: CliContext, options: DlqDiscardOptions = {
     });
   }
   const { scanned, ignored, notMatching } = outcome.counts;
+  const matching = isFiltered(filter) && outcome.counts.decisions.discard === 0 ? await countMatchingLetters(ctx, filter) : undefined;
   const report: DlqDiscardReport = {
     topic: outcome.topic,
     finishedAt: new Date(ctx.now()).toISOString(),
@@ -83,6 +91,7 @@ export async function dlqDiscard(ctx: CliContext, options: DlqDiscardOptions = {
     ignored,
     stoppedEarly: outcome.stoppedEarly,
     letters,
+    ...(matching === undefined ? {} : { matching }),
   };
   return { data: report, text: renderDlqDiscard(report), exitCode: ExitCode.ok };
 }
@@ -102,7 +111,7 @@ export function renderDlqDiscard(report: DlqDiscardReport): string {
   ];
   const lines = [renderFields(fields)];
   if (filter !== '' && report.discarded === 0) {
-    lines.push('', `warning: no pending dead letter matched ${filter}; check the spelling with: shardsync dlq list`);
+    lines.push('', noPendingMatchMessage(report.filter, report.matching));
   }
   if (report.letters.length > 0) {
     lines.push('', renderLetterTable(report.letters, { header: 'EVENT ID', cell: (l) => l.eventId ?? '' }, MESSAGE_CHARS));

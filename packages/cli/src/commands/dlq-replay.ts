@@ -1,7 +1,9 @@
 import { decodeShardUpdate } from '@shardsync/events';
 import { fromDeadLetter, KafkaEventSink, type ConsumedEvent } from '@shardsync/eventlog';
 import type { CliContext } from '../context.js';
-import { describeFilter, identityOf, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
+import { describeFilter, identityOf, isFiltered, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
+import { noPendingMatchMessage } from '../dlq/no-match.js';
+import { countMatchingLetters, type LetterCounts } from '../dlq/read-letters.js';
 import { compilePendingLetterOptions, walkPendingLetters, type PendingLetterOptions } from '../dlq/walk.js';
 import { CliError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
@@ -46,6 +48,12 @@ export interface DlqReplayReport {
   readonly stoppedEarly: boolean;
   /** The letters sent back, at most {@link MAX_LISTED}. */
   readonly letters: readonly DeadLetterView[];
+  /**
+   * When a filter found no pending letter: every retained letter that matches it, by what became
+   * of it (all replayed or discarded before, or none at all). Absent otherwise, or when they could
+   * not be counted in time.
+   */
+  readonly matching?: LetterCounts | undefined;
 }
 
 /** Letters listed in a replay report; the counts cover all. */
@@ -95,6 +103,8 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
       });
     }
     const { scanned, ignored, notMatching, decisions } = outcome.counts;
+    const noneMatched = isFiltered(filter) && decisions.take + decisions['skip-duplicate'] + decisions.leave === 0;
+    const matching = noneMatched ? await countMatchingLetters(ctx, filter) : undefined;
     const report: DlqReplayReport = {
       topic: outcome.topic,
       updatesTopic,
@@ -109,6 +119,7 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
       ignored,
       stoppedEarly: outcome.stoppedEarly,
       letters,
+      ...(matching === undefined ? {} : { matching }),
     };
     return { data: report, text: renderDlqReplay(report), exitCode: ExitCode.ok };
   } finally {
@@ -152,7 +163,7 @@ export function renderDlqReplay(report: DlqReplayReport): string {
     );
   }
   if (filter !== '' && report.replayed === 0 && report.duplicates === 0 && report.tooOld === 0) {
-    lines.push('', `warning: no pending dead letter matched ${filter}; check the spelling with: shardsync dlq list`);
+    lines.push('', noPendingMatchMessage(report.filter, report.matching));
   }
   if (report.letters.length > 0) {
     lines.push(

@@ -1,4 +1,4 @@
-import { runPass, type PassProgress, type PassReport, type PassRequest } from '@shardsync/reconcile';
+import { runPass, type PassProgress, type PassReport, type PassRequest, type StoreLookup } from '@shardsync/reconcile';
 import type { CliContext } from '../context.js';
 import type { Progress } from '../progress.js';
 import { tombstoneGraceFromEnv } from './common.js';
@@ -28,15 +28,18 @@ export function showPassProgress(progress: Progress, dataset: string): (p: PassP
   };
 }
 
-/** Runs passes one after the other (datasets share the stores' sockets), with progress. */
-export async function runPasses(ctx: CliContext, requests: readonly PassRequest[]): Promise<PassReport[]> {
+/**
+ * Runs passes one after the other (datasets share the stores' sockets), with progress. `stores`
+ * default to the context's; `reconcile --key` gives stores whose listings hold only its keys.
+ */
+export async function runPasses(ctx: CliContext, requests: readonly PassRequest[], stores: StoreLookup = ctx.stores()): Promise<PassReport[]> {
   const reports: PassReport[] = [];
   for (const request of requests) {
     reports.push(
       await runPass({
         ...request,
         topology: ctx.topology,
-        stores: ctx.stores(),
+        stores,
         tombstoneGraceMs: tombstoneGraceFromEnv(ctx.env),
         signal: ctx.signal,
         now: ctx.now,

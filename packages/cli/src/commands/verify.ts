@@ -80,7 +80,8 @@ export function renderVerify(inspection: KeyInspection): string {
  * needs (a pass without it only reports the object).
  */
 function repairCommand(inspection: KeyInspection): string {
-  const base = `shardsync reconcile --dataset ${inspection.dataset} --prefix ${JSON.stringify(inspection.key)}`;
+  // --key, not --prefix: a prefix would also reach every key that starts with this one.
+  const base = `shardsync reconcile --dataset ${inspection.dataset} --key ${JSON.stringify(inspection.key)}`;
   const deep = inspection.copies.some((c) => c.status === 'corrupt') ? ' --deep' : '';
   const unmanaged = inspection.copies.filter((c) => c.status === 'unmanaged');
   if (unmanaged.length === 0) return `${base}${deep}`;

@@ -28,7 +28,7 @@ export interface ProcessorDeps {
   /**
    * Tells the watchdog the handler is alive: an event finished, or an attempt failed and will be
    * retried. A partition waiting on a source or a store that is down is visibly retrying (logs,
-   * `shardsync_consumer_retries_total`, readiness), not silently stuck; restarting it would only
+   * `shardsync_consumer_apply_retries_total`, readiness), not silently stuck; restarting it would only
    * restart its waits (the source wait is counted per process) and rebalance the group.
    */
   onProgress: () => void;
