@@ -49,8 +49,13 @@ export const reconcilerEnvSchema = z
       .min(0)
       .refine((ms) => ms === 0 || ms >= 1000, 'use 0 (never) or at least 1000 ms')
       .default(3600 * 1000),
-    /** Staged bodies older than this are deleted; at least SHARDSYNC_TOMBSTONE_GRACE_MS. Default 7 days. */
-    SHARDSYNC_STAGING_RETENTION_MS: z.coerce.number().int().positive().default(7 * 24 * 3600 * 1000),
+    /**
+     * Staged bodies older than this are deleted; at least SHARDSYNC_TOMBSTONE_GRACE_MS. Default 8
+     * days: a day beyond the default grace, because a body's age counts from its upload (for a
+     * multipart upload, possibly from its start) and its event's from the version stamped after the
+     * upload ended, so an event `dlq replay` still sends within the grace must find its body.
+     */
+    SHARDSYNC_STAGING_RETENTION_MS: z.coerce.number().int().positive().default(8 * 24 * 3600 * 1000),
     /** Prefix of every Redis key (BullMQ queue and pass history); lets several deployments share a Redis. Default `shardsync`. */
     SHARDSYNC_RECONCILER_REDIS_PREFIX: z
       .string()

@@ -14,7 +14,7 @@ describe('reconcilerEnvSchema', () => {
       SHARDSYNC_RECONCILER_UNMANAGED: 'report',
       SHARDSYNC_RECONCILER_REDIS_PREFIX: 'shardsync',
       SHARDSYNC_STAGING_GC_INTERVAL_MS: 3_600_000,
-      SHARDSYNC_STAGING_RETENTION_MS: 7 * 24 * 3_600_000,
+      SHARDSYNC_STAGING_RETENTION_MS: 8 * 24 * 3_600_000,
     });
   });
 
