@@ -39,6 +39,11 @@ describe('reconcile --key', () => {
     expect(commonPrefix(['a.bin', 'b.bin'])).toBe('');
   });
 
+  it('never cuts a surrogate pair in half: two emoji sharing their first code unit give the prefix before them', () => {
+    expect(commonPrefix(['logs/😀.bin', 'logs/😃.bin'])).toBe('logs/');
+    expect(commonPrefix(['logs/😀.bin', 'logs/😀.log'])).toBe('logs/😀.');
+  });
+
   it('asks for one pass of the dataset over the prefix the keys share, and refuses --prefix beside --key', () => {
     const ctx = new CliContext({ topology });
     expect(passRequests(ctx, { dataset: DATASET, keys: ['tmp/a.bin', 'tmp/b.bin', 'tmp/a.bin'], unmanaged: 'remove' })).toEqual([

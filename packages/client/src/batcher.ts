@@ -37,11 +37,11 @@ const PATH = '/v1/batch';
 /**
  * Answer bytes allowed per item of a batch, on top of {@link DEFAULT_MAX_ANSWER_BYTES} for the
  * whole: a 1000-item answer is legitimately far over 1 MiB. An item's result is either
- * `{status, eventId, dataset, key, version, sha256, size}`, its key up to 1024 UTF-8 bytes (twice
- * that with JSON's escaped quotes), or `{status, error, message}`, whose message may quote the
- * key twice over (SHARDSYNC_INVALID_KEY: `key "<key>" is invalid: ...`, every control character
- * of it escaped to 7 bytes in the answer: about 8 KiB at most), the idempotency key or the known
- * datasets. 16 KiB covers the largest with room, and still bounds what a runaway answer can hold.
+ * `{status, eventId, dataset, key, version, sha256, size}`, its key up to 1024 UTF-8 bytes (up to
+ * 6 bytes each once JSON escapes control characters: about 6 KiB), or `{status, error, message}`,
+ * whose message quotes at most 80 characters of a refused key or dataset, the idempotency key or
+ * the known datasets. 16 KiB covers the largest with room, and still bounds what a runaway answer
+ * can hold.
  */
 const ANSWER_BYTES_PER_ITEM = 16 * 1024;
 /** `,"body":""` or `"bodyLength":<n>,`, the comma between items, and the envelope (`SSB1`, its length, `{"items":[]}`). */

@@ -42,7 +42,8 @@ export async function* s3ListUploads(ctx: S3Context, prefix: string | undefined,
     }
     if (page.IsTruncated !== true) return;
     const nextKey = page.NextKeyMarker;
-    const nextUploadId = page.NextUploadIdMarker;
+    // An empty upload-id marker is no marker, on both sides of the comparison below.
+    const nextUploadId = page.NextUploadIdMarker === '' ? undefined : page.NextUploadIdMarker;
     // A truncated page that does not move the markers forward would make this loop forever.
     if (nextKey === undefined || nextKey === '' || (nextKey === keyMarker && nextUploadId === uploadIdMarker)) {
       throw new UnexpectedStoreError(
@@ -50,7 +51,7 @@ export async function* s3ListUploads(ctx: S3Context, prefix: string | undefined,
       );
     }
     keyMarker = nextKey;
-    uploadIdMarker = nextUploadId === '' ? undefined : nextUploadId;
+    uploadIdMarker = nextUploadId;
   }
 }
 

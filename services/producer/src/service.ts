@@ -99,11 +99,26 @@ export class ProducerService {
         ...(fixedId === undefined ? [] : [{ name: 'clock-lease', check: () => (clockLease === undefined ? Promise.reject(new Error('not taken yet')) : clockLease.check()) }]),
       ],
     });
-    // Listening before the lease is taken: a process that cannot bind its port (another one of
-    // the same id already runs there) must fail before it takes the lease from the running one,
-    // which would leave no working producer of that id.
-    const url = await app.listen({ host: env.SHARDSYNC_PRODUCER_HOST, port: env.SHARDSYNC_PRODUCER_PORT });
+    const close = async (): Promise<void> => {
+      const steps = new Shutdown(logger);
+      // fastify.close stops accepting and waits for in-flight requests, whose events are
+      // flushed by the sink before they answer (and whose connections then close: see buildServer).
+      steps.add('http server', () => app.close());
+      steps.add('event sink', () => sink.close());
+      const lease = clockLease;
+      if (lease !== undefined) steps.add('clock lease', () => lease.close());
+      steps.add('kafka admin', () => admin.close());
+      steps.add('idempotency answers', () => idempotency.close());
+      steps.add('idempotency store', () => idempotencyStore.close());
+      steps.add('object stores', () => pool.close());
+      await steps.close();
+    };
+    let url: string;
     try {
+      // Listening before the lease is taken: a process that cannot bind its port (another one of
+      // the same id already runs there) must fail before it takes the lease from the running one,
+      // which would leave no working producer of that id.
+      url = await app.listen({ host: env.SHARDSYNC_PRODUCER_HOST, port: env.SHARDSYNC_PRODUCER_PORT });
       if (fixedId !== undefined) {
         const id = fixedId;
         clockLease = await retry(() => ClockLease.acquire({ store: new ObjectLeaseStore(originStore, id), clock, logger, windowMs: clockLeaseWindowMs(env) }), { maxAttempts: 20, maxDelayMs: 3000 });
@@ -123,27 +138,20 @@ export class ProducerService {
           uploads: new Budget(env.SHARDSYNC_PRODUCER_MAX_UPLOADS, 'uploads into the staging area'),
           metrics,
           logger,
-          options: { inlineMaxBytes: env.SHARDSYNC_PRODUCER_INLINE_MAX_BYTES, maxBodyBytes: env.SHARDSYNC_PRODUCER_MAX_BODY_BYTES },
+          options: {
+            inlineMaxBytes: env.SHARDSYNC_PRODUCER_INLINE_MAX_BYTES,
+            maxBodyBytes: env.SHARDSYNC_PRODUCER_MAX_BODY_BYTES,
+            bodyIdleTimeoutMs: env.SHARDSYNC_PRODUCER_BODY_IDLE_TIMEOUT_MS,
+          },
         }),
       );
     } catch (err) {
-      await app.close();
+      // Nothing of a start that failed stays open: Kafka, Redis and the stores were connected.
+      await close();
       throw err;
     }
     logger.info({ url, producerId, clockLease: clockLease !== undefined }, 'producer started'); // the logger carries the datacenter
 
-    return new ProducerService(url, metrics, async () => {
-      const steps = new Shutdown(logger);
-      // fastify.close stops accepting and waits for in-flight requests, whose events are
-      // flushed by the sink before they answer (and whose connections then close: see buildServer).
-      steps.add('http server', () => app.close());
-      steps.add('event sink', () => sink.close());
-      if (clockLease !== undefined) steps.add('clock lease', () => clockLease.close());
-      steps.add('kafka admin', () => admin.close());
-      steps.add('idempotency answers', () => idempotency.close());
-      steps.add('idempotency store', () => idempotencyStore.close());
-      steps.add('object stores', () => pool.close());
-      await steps.close();
-    });
+    return new ProducerService(url, metrics, close);
   }
 }

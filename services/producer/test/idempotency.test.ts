@@ -329,7 +329,7 @@ describe('Idempotency claims are owned by the request that made them', () => {
     it('a retry whose resend fails again answers 503 and leaves the event for the next retry to send', async () => {
       let kafkaUp = false;
       const resend = vi.fn(async () => {
-        if (!kafkaUp) throw new Error('Connection timeout');
+        if (!kafkaUp) throw Object.assign(new Error('Connection timeout'), { retriable: true });
       });
       const { idempotency, work, run } = withResend(resend);
       await expect(run()).rejects.toBeInstanceOf(MaybeAppendedError);

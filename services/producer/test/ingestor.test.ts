@@ -29,7 +29,7 @@ datasets:
 const grant = { name: 'tests', datasets: '*' as const };
 
 /** How the fake Kafka fails: before sending anything (`unsent`), or possibly after the broker appended (`uncertain`). */
-type KafkaFailure = 'unsent' | 'uncertain';
+type KafkaFailure = 'unsent' | 'uncertain' | 'refused';
 
 interface SetupOptions {
   failKafka?: KafkaFailure;
@@ -47,6 +47,7 @@ function setup(options: SetupOptions = {}) {
   const kafka = { failure: options.failKafka };
   const sink: EventSink = {
     append: async (_topic, events) => {
+      if (kafka.failure === 'refused') throw new EventLogError('SHARDSYNC_EVENTLOG_REJECTED', 'MESSAGE_TOO_LARGE', { retriable: false });
       if (kafka.failure !== undefined) throw new EventLogError('SHARDSYNC_EVENTLOG_UNAVAILABLE', 'broker down', { retriable: true, unsent: kafka.failure === 'unsent' });
       emitted.push(...events);
     },
@@ -76,7 +77,7 @@ function setup(options: SetupOptions = {}) {
     uploads: options.uploads ?? new Budget(4, 'uploads'),
     metrics: new ProducerMetrics(),
     logger,
-    options: { inlineMaxBytes: 1024, maxBodyBytes: 1024 * 1024 },
+    options: { inlineMaxBytes: 1024, maxBodyBytes: 1024 * 1024, bodyIdleTimeoutMs: 60_000 },
   });
   const decoded = () => emitted.map((e) => decodeShardUpdate(e.value, e.headers ?? {}));
   return { ingestor, origin, emitted, decoded, sourceLookups, kafka };
@@ -176,6 +177,11 @@ describe('Ingestor', () => {
     await ingestor.put(put(Buffer.alloc(5000, 3)));
     expect(emitted).toHaveLength(2);
     expect(uploads.used).toBe(0);
+  });
+
+  it('a send Kafka refused outright (too large, not authorised) is a 500, not a retriable 503 whose retries would send it again', async () => {
+    const { ingestor } = setup({ failKafka: 'refused' });
+    await expect(ingestor.put(put(Buffer.alloc(10, 3), { idempotencyKey: 'refused-1' }))).rejects.toMatchObject({ code: 'SHARDSYNC_INTERNAL', status: 500, retriable: false });
   });
 
   it('versions of successive updates of a key only grow', async () => {

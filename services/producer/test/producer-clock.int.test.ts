@@ -36,9 +36,12 @@ describe('producer clock across restarts', () => {
     const topology = await createTestTopology();
     const dataset = topology.datasets[0]!.name;
     const producerId = uniqueName('bound');
-    const running = await startTestProducer(topology, { SHARDSYNC_PRODUCER_ID: producerId });
+    // A short window: the running one renews (and would find its lease taken) every second.
+    const lease = { SHARDSYNC_PRODUCER_ID: producerId, SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS: '2000' };
+    const running = await startTestProducer(topology, lease);
     const port = new URL(running.url).port;
-    await expect(startTestProducer(topology, { SHARDSYNC_PRODUCER_ID: producerId, SHARDSYNC_PRODUCER_PORT: port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await expect(startTestProducer(topology, { ...lease, SHARDSYNC_PRODUCER_PORT: port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // past two renewals
     await putVersion(running, dataset, 'k', 'still accepted');
     const ready = (await (await fetch(`${running.url}/readyz`)).json()) as { ready: boolean };
     expect(ready.ready).toBe(true);

@@ -194,21 +194,26 @@ describe('RedisIdempotencyStore', () => {
     expect(await store.claim(request('k'), 60_000)).toEqual({ kind: 'done', result: answer('e-first') });
   });
 
-  it('an unsettled answer is settled in place; a key that holds a claim or nothing is left alone', async () => {
-    const store = testStore();
+  it('an unsettled answer is stored so older producers read it as in progress, and is settled only while it is still there', async () => {
+    const { redis, prefix, store } = testSetup();
     const first = request('unsettled');
     await store.claim(first, 60_000);
     const unsettled: IdempotentResult = { ...answer('e-1'), unsettled: { topic: 't', key: 'ds/k', value: 'AAE=', headers: { h: 'v' } } };
     expect(await complete(store, first, unsettled, 60_000)).toBe('recorded');
+    // What a producer from before unsettled answers checks: anything starting with "pending" is a claim (409).
+    expect(await redis.get(await onlyKey(redis, prefix))).toMatch(/^pending/);
     expect(await store.claim(request('unsettled'), 60_000)).toEqual({ kind: 'done', result: unsettled });
-    expect(await store.settle(first, answer('e-1'), 60_000)).toBe(true);
+    expect(await store.settle(first, unsettled, answer('e-1'), 60_000)).toBe(true);
+    expect(await store.claim(request('unsettled'), 60_000)).toEqual({ kind: 'done', result: answer('e-1') });
+    // Settled already (or answered otherwise since): a late settle changes nothing.
+    expect(await store.settle(first, unsettled, answer('e-other'), 60_000)).toBe(false);
     expect(await store.claim(request('unsettled'), 60_000)).toEqual({ kind: 'done', result: answer('e-1') });
 
     const claimed = request('claimed');
     await store.claim(claimed, 60_000);
-    expect(await store.settle(claimed, answer('e-2'), 60_000)).toBe(false);
+    expect(await store.settle(claimed, unsettled, answer('e-2'), 60_000)).toBe(false);
     expect(await store.claim(request('claimed'), 60_000)).toEqual({ kind: 'in-progress' });
-    expect(await store.settle(request('nothing'), answer('e-3'), 60_000)).toBe(false);
+    expect(await store.settle(request('nothing'), unsettled, answer('e-3'), 60_000)).toBe(false);
     expect(await store.claim(request('nothing'), 60_000)).toEqual({ kind: 'claimed' });
   });
 });

@@ -29,6 +29,10 @@ export function commonPrefix(keys: readonly string[]): string {
     while (i < length && i < key.length && key.charCodeAt(i) === first.charCodeAt(i)) i++;
     length = i;
   }
+  // Never half a surrogate pair (two emoji sharing their first code unit): it has no UTF-8 form,
+  // and a listing under it would fail or match nothing.
+  const last = first.charCodeAt(length - 1);
+  if (length > 0 && last >= 0xd800 && last <= 0xdbff) length -= 1;
   return first.slice(0, length);
 }
 

@@ -11,7 +11,7 @@ import type { ProducerMetrics } from '../metrics.js';
 import { lingerAfterAnswer } from './linger.js';
 import { metadataRecord } from './metadata.js';
 import { parseBatchFrame, parseBatchRequest, type BatchItem } from './batch-request.js';
-import { abandonWhenIdle, parseJsonBody, readBody, readJsonBody } from './request-body.js';
+import { parseJsonBody, readBody, readJsonBody } from './request-body.js';
 
 export interface ServerDeps {
   ingest: Ingest;
@@ -24,7 +24,7 @@ export interface ServerDeps {
   batchMaxBytes: number;
   /** Bytes of batch bodies held at once. */
   batchBudget: Budget;
-  /** How long a body may send nothing before its request is abandoned. */
+  /** How long a batch or announcement body may send nothing while it is read (408 then). */
   bodyIdleTimeoutMs: number;
 }
 
@@ -107,7 +107,6 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
 
   app.put<{ Params: ObjectParams }>('/v1/objects/:dataset/*', async (req, reply) => {
-    abandonWhenIdle(req.raw, deps.bodyIdleTimeoutMs);
     const { dataset } = req.params;
     const grant = authorize(req, deps.auth, dataset);
     const length = contentLength(req, deps.maxBodyBytes);
@@ -132,9 +131,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
 
   app.post('/v1/events', async (req, reply) => {
-    abandonWhenIdle(req.raw, deps.bodyIdleTimeoutMs);
     const grant = authorize(req, deps.auth, undefined);
-    const body = await readJsonBody(req.raw, 64 * 1024);
+    const body = await readJsonBody(req.raw, 64 * 1024, deps.bodyIdleTimeoutMs);
     const accepted = await deps.ingest.announce({ grant, body, idempotencyKey: header(req, 'idempotency-key') });
     return reply.code(202).send(accepted);
   });
@@ -145,15 +143,16 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.post('/v1/batch', async (req, reply) => {
     // First, so that errors carry it too: a client tells this producer from one without the binary form by it.
     reply.header(BATCH_FORMATS_HEADER, BATCH_FORMATS);
-    abandonWhenIdle(req.raw, deps.bodyIdleTimeoutMs);
     const grant = authorize(req, deps.auth, undefined);
     const length = contentLength(req, deps.batchMaxBytes);
     // Held whole until every item is answered; a chunked body may grow to the limit.
     const release = deps.batchBudget.take(length ?? deps.batchMaxBytes);
     try {
-      const body = await readBody(req.raw, deps.batchMaxBytes);
+      const body = await readBody(req.raw, deps.batchMaxBytes, deps.bodyIdleTimeoutMs);
       const items = mediaType(header(req, 'content-type')) === BATCH_FRAME_CONTENT_TYPE ? parseBatchFrame(body) : parseBatchRequest(parseJsonBody(body));
       const results = await Promise.all(items.map((item) => runBatchItem(deps, grant, item)));
+      // The bodies are done with: a client slow to read its answer must not hold the budget.
+      release();
       return await reply.code(200).send({ results });
     } finally {
       release();

@@ -54,9 +54,10 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return outcome;
   }
 
-  async settle(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<boolean> {
-    if (this.#get(claim)?.kind !== 'answer') return false;
-    this.#set(claim, { kind: 'answer', result, expiresAt: Date.now() + ttlMs });
+  async settle(claim: ClaimRef, from: IdempotentResult, to: IdempotentResult, ttlMs: number): Promise<boolean> {
+    const entry = this.#get(claim);
+    if (entry?.kind !== 'answer' || JSON.stringify(entry.result) !== JSON.stringify(from)) return false;
+    this.#set(claim, { kind: 'answer', result: to, expiresAt: Date.now() + ttlMs });
     return true;
   }
 

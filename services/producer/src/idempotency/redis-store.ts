@@ -12,6 +12,17 @@ function claimValue(owner: string): string {
   return `pending:${owner}`;
 }
 
+/**
+ * An unsettled answer (its event may not be in Kafka; see `UnsettledEvent`) is stored behind
+ * this prefix, which starts with `pending`: a producer from before unsettled answers reads it as
+ * a claim and answers 409, rather than 202 for an event that may never have been appended.
+ */
+const UNSETTLED_PREFIX = 'pending-unsettled:';
+
+function recordOf(result: IdempotentResult): string {
+  return result.unsettled === undefined ? JSON.stringify(result) : `${UNSETTLED_PREFIX}${JSON.stringify(result)}`;
+}
+
 /** PEXPIRE the key only while it still holds our claim (never another's, nor an answer's TTL). */
 const EXTEND_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -47,11 +58,10 @@ for i, key in ipairs(KEYS) do
 end
 return outcomes
 `;
-/** SET the answer ARGV[1] (PX ARGV[2]) over an answer, never over a claim nor where nothing is. */
+/** SET ARGV[2] (PX ARGV[3]) only while the key holds exactly ARGV[1]. */
 const SETTLE_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-if current and string.sub(current, 1, 7) ~= 'pending' then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
 end
 return 0
@@ -139,10 +149,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       const existing: unknown = answers[i];
       if (existing === CLAIMED) return { kind: 'claimed' };
       if (typeof existing !== 'string') return new Error(`the claim script answered ${JSON.stringify(existing)} for ${c.key}`);
-      if (existing.startsWith('pending')) return { kind: 'in-progress' };
+      const unsettled = existing.startsWith(UNSETTLED_PREFIX);
+      if (!unsettled && existing.startsWith('pending')) return { kind: 'in-progress' };
       // One unreadable record (another version's format, a hand edit) fails its own claim only.
       try {
-        return { kind: 'done', result: JSON.parse(existing) as IdempotentResult };
+        return { kind: 'done', result: JSON.parse(unsettled ? existing.slice(UNSETTLED_PREFIX.length) : existing) as IdempotentResult };
       } catch (err) {
         return new UnreadableRecordError(`the idempotency record ${c.key} is neither a claim nor JSON`, { cause: err });
       }
@@ -152,14 +163,14 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   /** The answers of one call go to Redis as one script call, like the claims of one turn. */
   async completeAll(answers: readonly ClaimAnswer[], ttlMs: number): Promise<Array<CompleteOutcome | Error>> {
     const keys = answers.map(({ claim }) => this.#key(claim));
-    const args = answers.flatMap(({ claim, result }) => [claimValue(claim.owner), JSON.stringify(result), String(ttlMs)]);
+    const args = answers.flatMap(({ claim, result }) => [claimValue(claim.owner), recordOf(result), String(ttlMs)]);
     const outcomes: unknown = await this.#redis.eval(COMPLETE_SCRIPT, keys.length, ...keys, ...args);
     if (!Array.isArray(outcomes) || outcomes.length !== answers.length) throw new Error(`the complete script answered ${JSON.stringify(outcomes)} for ${answers.length} keys`);
     return outcomes.map((o: unknown) => (isCompleteOutcome(o) ? o : new Error(`the complete script answered ${JSON.stringify(o)}`)));
   }
 
-  async settle(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<boolean> {
-    return (await this.#redis.eval(SETTLE_SCRIPT, 1, this.#key(claim), JSON.stringify(result), String(ttlMs))) === 1;
+  async settle(claim: ClaimRef, from: IdempotentResult, to: IdempotentResult, ttlMs: number): Promise<boolean> {
+    return (await this.#redis.eval(SETTLE_SCRIPT, 1, this.#key(claim), recordOf(from), recordOf(to), String(ttlMs))) === 1;
   }
 
   async extend(claim: ClaimRef): Promise<boolean> {

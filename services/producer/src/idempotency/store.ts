@@ -93,11 +93,12 @@ export interface IdempotencyStore {
   /** Drops our pending claim; never another request's claim nor an answer. Answers whether it dropped it. */
   release(claim: ClaimRef): Promise<boolean>;
   /**
-   * Replaces the unsettled answer of `claim`'s key with `result` (the same answer, its event now
-   * appended), unless the key holds a claim by then (the answer expired and a new request
-   * claimed the key). Resolves whether it was written.
+   * Replaces the unsettled answer `from` of `claim`'s key with `to` (the same answer, its event
+   * now appended), only while the key still holds exactly `from`: by the time a retry settles it,
+   * the answer may have expired and the key been claimed or answered by another request.
+   * Resolves whether it was written.
    */
-  settle(claim: ClaimRef, result: IdempotentResult, ttlMs: number): Promise<boolean>;
+  settle(claim: ClaimRef, from: IdempotentResult, to: IdempotentResult, ttlMs: number): Promise<boolean>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -18,14 +18,14 @@ function toBuffer(chunk: unknown): Buffer {
  * `maxBytes` enforced while it flows, so it is never held whole in memory. `onBytes` sees the
  * streamed chunks as they are consumed (a 'data' listener would steal them from the reader).
  */
-export async function startBody(body: Readable | Buffer, inlineMaxBytes: number, maxBytes: number, onBytes: (n: number) => void = () => undefined): Promise<BodyStart> {
+export async function startBody(body: AsyncIterable<unknown> | Buffer, inlineMaxBytes: number, maxBytes: number, onBytes: (n: number) => void = () => undefined): Promise<BodyStart> {
   if (Buffer.isBuffer(body)) {
     if (body.length <= inlineMaxBytes) return { kind: 'complete', bytes: body };
     if (body.length > maxBytes) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `the body is ${body.length} bytes; this producer accepts at most ${maxBytes}`);
     onBytes(body.length);
     return { kind: 'streaming', stream: Readable.from([body], { objectMode: false }) };
   }
-  const iterator = body[Symbol.asyncIterator]() as AsyncIterator<unknown>;
+  const iterator = body[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let size = 0;
   for (;;) {
@@ -51,8 +51,8 @@ export async function startBody(body: Readable | Buffer, inlineMaxBytes: number,
  * Lower-case hex SHA-256 of a whole body, read to its end without keeping it (a retried request's
  * body, compared with the first one's); more than `maxBytes` is refused as it would be on a first try.
  */
-export async function bodySha256(body: Readable | Buffer, maxBytes: number, onBytes: (n: number) => void = () => undefined): Promise<string> {
-  return (await hashStream(limited(Buffer.isBuffer(body) ? [body] : (body as AsyncIterable<unknown>), maxBytes, onBytes))).sha256;
+export async function bodySha256(body: AsyncIterable<unknown> | Buffer, maxBytes: number, onBytes: (n: number) => void = () => undefined): Promise<string> {
+  return (await hashStream(limited(Buffer.isBuffer(body) ? [body] : body, maxBytes, onBytes))).sha256;
 }
 
 /** The chunks as Buffers, each counted into `onBytes`; fails once more than `maxBytes` went by. */
@@ -64,5 +64,49 @@ async function* limited(chunks: AsyncIterable<unknown> | Iterable<unknown>, maxB
     onBytes(bytes.length);
     if (total > maxBytes) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `the body exceeds this producer's limit of ${maxBytes} bytes`);
     yield bytes;
+  }
+}
+
+/**
+ * The chunks of a request body, failing with 408 when one does not arrive within `idleMs` of
+ * being asked for: a client that vanished mid-upload (no FIN, no reset) would otherwise hold
+ * its Idempotency-Key (extended for as long as the request runs), its memory and its staging
+ * upload for good. Only the waits for the client count: time the reader spends elsewhere (a slow
+ * store taking the previous part, Kafka after the body) is not the client's idleness. The
+ * answer then ends the connection after lingering (`lingerAfterAnswer`), as any early answer.
+ */
+export async function* whileSending(body: AsyncIterable<unknown>, idleMs: number): AsyncGenerator<unknown> {
+  const chunks = body[Symbol.asyncIterator]();
+  let finished = false;
+  let timedOut = false;
+  try {
+    for (;;) {
+      const next = chunks.next();
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          reject(new ProducerError('SHARDSYNC_REQUEST_TIMEOUT', `the request body sent nothing for ${idleMs} ms; the request was abandoned (SHARDSYNC_PRODUCER_BODY_IDLE_TIMEOUT_MS)`));
+        }, idleMs);
+      });
+      // The read a timeout leaves behind settles once the answer's lingering resumes the body: not unhandled.
+      next.catch(() => undefined);
+      let result: IteratorResult<unknown>;
+      try {
+        result = await Promise.race([next, idle]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (result.done === true) {
+        finished = true;
+        return;
+      }
+      yield result.value;
+    }
+  } finally {
+    // A reader that stopped early stops the body (a Readable's iterator destroys it), as a plain
+    // for-await would. Not after a timeout: destroying the request would close the connection
+    // before the 408 is written; the answer's lingering drains or cuts the body instead.
+    if (!finished && !timedOut) await chunks.return?.();
   }
 }

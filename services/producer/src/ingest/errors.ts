@@ -15,7 +15,7 @@ export class MaybeAppendedError extends ProducerError {
     const detail = options.cause instanceof Error ? options.cause.message : String(options.cause);
     super(
       'SHARDSYNC_UNAVAILABLE',
-      `Kafka did not confirm event ${accepted.eventId} (${detail}); it may be appended all the same. A retry with the same Idempotency-Key sends this very event again (version ${accepted.version}), never a second update`,
+      `Kafka did not confirm event ${accepted.eventId} (${detail}); it may be appended all the same. A retry with the same Idempotency-Key sends this very event again (version ${accepted.version}) instead of a second update; one without a key emits a new update`,
       options,
     );
     this.event = event;

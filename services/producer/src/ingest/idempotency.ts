@@ -3,7 +3,7 @@ import { retry, type Logger, type RetryOptions } from '@shardsync/runtime';
 import { ProducerError } from '../errors.js';
 import { UnreadableRecordError, type ClaimAnswer, type ClaimRef, type CompleteOutcome, type IdempotencyStore, type IdempotentResult, type UnsettledEvent } from '../idempotency/store.js';
 import type { ProducerMetrics } from '../metrics.js';
-import { MaybeAppendedError } from './errors.js';
+import { MaybeAppendedError, toApiError } from './errors.js';
 import type { Accepted } from './types.js';
 
 const MAX_KEY_LENGTH = 255;
@@ -172,12 +172,14 @@ export class Idempotency {
     try {
       await this.#resend(event);
     } catch (err) {
-      throw new ProducerError('SHARDSYNC_UNAVAILABLE', `Kafka did not confirm the event of Idempotency-Key "${claim.key}" again; retry with the same key: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      const failure = toApiError(err, 'Kafka');
+      const advice = failure.retriable ? 'retry with the same key' : 'Kafka refused it';
+      throw new ProducerError(failure.code, `Kafka did not confirm the event of Idempotency-Key "${claim.key}" again; ${advice}: ${failure.message}`, { cause: err });
     }
     const settled: IdempotentResult = { fingerprint: result.fingerprint, status: result.status, body: result.body };
     this.#inBackground(
       async () => {
-        await this.#store.settle(claim, settled, this.#ttlMs);
+        await this.#store.settle(claim, result, settled, this.#ttlMs);
       },
       [claim],
       'could not record that the event of an Idempotency-Key request is appended; its next retry sends it once more (a duplicate every consumer skips)',

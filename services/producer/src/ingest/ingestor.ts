@@ -23,7 +23,7 @@ import type { Budget } from '../admission.js';
 import type { ClockLease } from '../clock/lease.js';
 import { ClockLeaseError, ProducerError } from '../errors.js';
 import type { ProducerMetrics } from '../metrics.js';
-import { bodySha256, startBody } from './body.js';
+import { bodySha256, startBody, whileSending } from './body.js';
 import { MaybeAppendedError, toApiError } from './errors.js';
 import type { Idempotency } from './idempotency.js';
 import { parseAnnouncement } from './announcement.js';
@@ -34,6 +34,8 @@ export interface IngestorOptions {
   /** Bodies up to this size travel inline in the event. */
   inlineMaxBytes: number;
   maxBodyBytes: number;
+  /** How long a streamed body may send nothing while it is read (408 then). */
+  bodyIdleTimeoutMs: number;
 }
 
 export interface IngestorDeps {
@@ -95,7 +97,7 @@ export class Ingestor implements Ingest {
     const fingerprint = `PUT ${req.dataset}/${req.key} ${declared ?? ''} ${req.contentLength ?? ''}`;
     // A retry's body is read and hashed (it was sent anyway): another body of the same length
     // under the same key is a client's mistake to refuse, not a retry to answer as the first.
-    const sameBody = async (first: Accepted) => (await bodySha256(req.body, this.#d.options.maxBodyBytes, (n) => this.#d.metrics.bytesIn.inc(n))) === first.sha256;
+    const sameBody = async (first: Accepted) => (await bodySha256(this.#bodyOf(req), this.#d.options.maxBodyBytes, (n) => this.#d.metrics.bytesIn.inc(n))) === first.sha256;
     return this.#d.idempotency.run(req.grant.name, req.idempotencyKey, fingerprint, async () => {
       const eventId = randomUUID();
       const staged = await this.#receiveBody(req, eventId, declared);
@@ -185,7 +187,7 @@ export class Ingestor implements Ingest {
 
   async #receiveBody(req: PutRequest, eventId: string, declared: string | undefined): Promise<{ size: number; sha256: string; payload: Payload }> {
     const { inlineMaxBytes, maxBodyBytes } = this.#d.options;
-    const start = await startBody(req.body, inlineMaxBytes, maxBodyBytes, (n) => this.#d.metrics.bytesIn.inc(n));
+    const start = await startBody(this.#bodyOf(req), inlineMaxBytes, maxBodyBytes, (n) => this.#d.metrics.bytesIn.inc(n));
     if (start.kind === 'complete') {
       const bytes = start.bytes;
       this.#d.metrics.bytesIn.inc(bytes.length);
@@ -198,7 +200,9 @@ export class Ingestor implements Ingest {
     // One key per event, never written again: the staging collector (reconciler) deletes keys by
     // age, which is safe only if a key it saw as old cannot have been refreshed since.
     const stagingKey = `${STAGING_PREFIX}events/${eventId}`;
-    const release = this.#d.uploads.take(1);
+    // Only a body still streaming in holds parts in memory while it is staged; a batch item's is
+    // already whole, and its request is bounded by the batch budget.
+    const release = Buffer.isBuffer(req.body) ? () => undefined : this.#d.uploads.take(1);
     try {
       const result = await this.#d.originStore.put(stagingKey, start.stream, {
         size: req.contentLength,
@@ -212,6 +216,11 @@ export class Ingestor implements Ingest {
     } finally {
       release();
     }
+  }
+
+  /** The request's body; one still streaming in fails with 408 when the client stops sending. */
+  #bodyOf(req: PutRequest): AsyncIterable<unknown> | Buffer {
+    return Buffer.isBuffer(req.body) ? req.body : whileSending(req.body, this.#d.options.bodyIdleTimeoutMs);
   }
 
   async #emit(fields: UnstampedUpdate): Promise<Accepted> {
@@ -247,7 +256,8 @@ export class Ingestor implements Ingest {
     try {
       await this.#d.sink.append(topic, [{ key, value, headers }]);
     } catch (err) {
-      if (appendWasUnsent(err)) throw toApiError(err, 'Kafka');
+      // A refusal (too large, not authorised) appended nothing and will not succeed when retried.
+      if (appendWasUnsent(err) || !isRetriable(err)) throw toApiError(err, 'Kafka');
       throw new MaybeAppendedError({ topic, key, value: value.toString('base64'), headers }, acceptedOf(update), { cause: err });
     } finally {
       timer();
@@ -295,6 +305,10 @@ export class Ingestor implements Ingest {
       this.#d.logger.warn({ err, key }, 'could not delete a staged payload whose event failed');
     }
   }
+}
+
+function isRetriable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
 }
 
 function acceptedOf(update: ShardUpdate): Accepted {
