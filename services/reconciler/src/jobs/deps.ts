@@ -23,10 +23,23 @@ export interface JobDeps {
   readonly signal: AbortSignal;
 }
 
-/** The reconcile context of a job: its pass's request, this process's stores and budget. */
+/**
+ * A pass request as this instance may run it: never less cautious than its own settings. A
+ * scheduled pass's request lives in the job template every instance of the queue shares, and the
+ * instance started last wrote it, so an instance started with SHARDSYNC_RECONCILER_DRY_RUN=true
+ * (to observe) must not write because another's template says so, and the unmanaged policy is
+ * acted on only where the instance's own setting agrees; anything else is reported.
+ */
+export function allowedHere(request: PassRequest, env: ReconcilerEnv): PassRequest {
+  const dryRun = request.dryRun === true || env.SHARDSYNC_RECONCILER_DRY_RUN;
+  const unmanaged = request.unmanaged === undefined || request.unmanaged === env.SHARDSYNC_RECONCILER_UNMANAGED ? request.unmanaged : 'report';
+  return dryRun === (request.dryRun === true) && unmanaged === request.unmanaged ? request : { ...request, dryRun, unmanaged };
+}
+
+/** The reconcile context of a job: its pass's request (as {@link allowedHere}), this process's stores and budget. */
 export function contextFor(deps: JobDeps, request: PassRequest, passId: string): ReconcileContext {
   return createReconcileContext({
-    ...request,
+    ...allowedHere(request, deps.env),
     topology: deps.topology,
     stores: deps.stores,
     passId,

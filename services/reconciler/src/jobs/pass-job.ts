@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { buildPassReport, recordPass, scanPass, splitIntoRanges, type PassScanSummary } from '@shardsync/reconcile';
 import { WaitingChildrenError, type Job } from 'bullmq';
-import { contextFor, type JobDeps } from './deps.js';
+import { allowedHere, contextFor, type JobDeps } from './deps.js';
 import { JOB, rangeJobId, type PassJobData, type PassResult, type RangeJobData, type RangeResult } from './types.js';
 
 /** A pass of the same dataset older than this no longer holds off a new one (it is presumed lost). */
@@ -19,7 +19,8 @@ const STALE_PASS_MS = 24 * 3600 * 1000;
  * lists and compares again and reaches the same answer.
  */
 export async function processPass(job: Job<PassJobData, PassResult>, token: string | undefined, deps: JobDeps): Promise<PassResult> {
-  const { request } = job.data;
+  const request = allowedHere(job.data.request, deps.env);
+  if (request !== job.data.request) deps.logger.warn({ dataset: request.dataset, asked: job.data.request, runs: request }, "this pass's settings are more permissive than this instance's (another instance with other settings wrote the shared schedule); it runs as this instance's settings allow");
   let { passId, scan, rangeKeys } = job.data;
   // A run that stopped between recording its scan and adding the range jobs left no child to
   // wait for: compare again. One that stopped after adding them (before marking it) has
