@@ -9,6 +9,8 @@ export const DLQ_HEADERS = {
   code: 'shardsync-dlq-error-code',
   message: 'shardsync-dlq-error-message',
   at: 'shardsync-dlq-at-ms',
+  /** Set on a letter sent without the original's value (Kafka refused it for its size): the value's byte length. */
+  valueDropped: 'shardsync-dlq-value-dropped-bytes',
 } as const;
 
 export interface DeadLetterReason {
@@ -44,6 +46,15 @@ export function toDeadLetter(event: ConsumedEvent, reason: DeadLetterReason, now
   headers[DLQ_HEADERS.message] = reason.message.slice(0, MAX_MESSAGE_CHARS);
   headers[DLQ_HEADERS.at] = String(nowMs);
   return { key: event.key?.toString('utf8') ?? '', value: event.value ?? Buffer.alloc(0), headers };
+}
+
+/**
+ * The same letter without the original's value, for a letter Kafka refuses for its size (an
+ * original near the broker's limit plus the dead-letter headers). The original stays readable
+ * in its topic at the partition and offset the headers name, until the topic's retention.
+ */
+export function withoutValue(letter: OutgoingEvent): OutgoingEvent {
+  return { key: letter.key, value: Buffer.alloc(0), headers: { ...letter.headers, [DLQ_HEADERS.valueDropped]: String(letter.value.length) } };
 }
 
 /** Reads the dead-letter headers back; undefined when the event is not a shardsync dead letter. */

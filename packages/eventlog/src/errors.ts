@@ -77,6 +77,14 @@ export function isCoordinatorMoving(err: unknown): boolean {
   return false;
 }
 
+/** Whether Kafka refused an append because a record is larger than the broker (or topic) accepts. */
+export function isMessageTooLarge(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
+    if ((e as { type?: unknown }).type === 'MESSAGE_TOO_LARGE') return true;
+  }
+  return false;
+}
+
 /**
  * Turns anything kafkajs (or the network) throws into an {@link EventLogError}. Never throws.
  * Connection problems, timeouts and a group coordinator on the move are retriable; protocol

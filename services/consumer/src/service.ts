@@ -132,7 +132,12 @@ export class ConsumerService {
         maxAttempts: Infinity,
         maxDelayMs: 5000,
         signal: closing.signal,
-        onRetry: (err, attempt, delayMs) => logRetry(logger, err, { attempt, delayMs }, 'tombstone index not loaded; retrying'),
+        onRetry: (err, attempt, delayMs) => {
+          // Visibly retrying (logs, readiness), like an apply that waits: a store that is down
+          // must not make the watchdog restart the consumer, whose restart only reloads again.
+          watchdog.progress();
+          logRetry(logger, err, { attempt, delayMs }, 'tombstone index not loaded; retrying');
+        },
       }).then((r) => {
         metrics.tombstonesExpired.inc(r.expired);
         logger.info(r, 'tombstone index loaded');

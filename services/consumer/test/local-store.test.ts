@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createInlinePayload, formatVersion, META, objectKeyOf, type PutShardUpdate, type Version } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
-import { MemoryObjectStore, NoSuchBucketError, ObjectNotFoundError, StoreUnavailableError } from '@shardsync/objectstore';
+import { AccessDeniedError, MemoryObjectStore, NoSuchBucketError, ObjectNotFoundError, StoreUnavailableError } from '@shardsync/objectstore';
 import { Applier } from '../src/apply/applier.js';
 import { TransferSlots } from '../src/apply/transfer-slots.js';
-import { LocalBucketMissingError } from '../src/apply/errors.js';
+import { LocalAccessDeniedError, LocalBucketMissingError } from '../src/apply/errors.js';
 import { LocalStore } from '../src/apply/local-store.js';
 import { LocalState } from '../src/state/local-state.js';
 import { TombstoneIndex } from '../src/state/tombstone-index.js';
@@ -44,6 +44,21 @@ describe('LocalStore', () => {
       expect(err).toMatchObject({ code: 'SHARDSYNC_NO_SUCH_BUCKET', retriable: true, datacenter: 'dc-b', bucket: 'bucket-b' });
       expect((err as Error).message).toMatch(/^bucket "bucket-b" of datacenter dc-b does not exist/);
     }
+  });
+
+  it('access refused by this datacenter\'s store (expired credentials, clock skew) is retriable, so updates wait instead of being dead-lettered', async () => {
+    const inner = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'bucket-b' });
+    const local = new LocalStore(inner);
+    inner.injectFault({ operation: '*', error: () => new AccessDeniedError('PutObject failed: AccessDenied (HTTP 403)'), times: 2 });
+    const listing = async () => {
+      for await (const _entry of local.list({ prefix: '.shardsync/tombstones/' })) break;
+    };
+    const failures = await Promise.all([local.put('k', Buffer.from('x')).catch((e: unknown) => e), listing().catch((e: unknown) => e)]);
+    for (const err of failures) {
+      expect(err).toBeInstanceOf(LocalAccessDeniedError);
+      expect(err).toMatchObject({ code: 'SHARDSYNC_LOCAL_ACCESS_DENIED', retriable: true, datacenter: 'dc-b', bucket: 'bucket-b' });
+    }
+    await local.put('k', Buffer.from('x'));
   });
 
   it('every other failure keeps the classification of the object store', async () => {

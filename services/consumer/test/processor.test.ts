@@ -1,6 +1,6 @@
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { parseTopology } from '@shardsync/config';
-import { readDeadLetter, type ConsumedEvent, type EventSink, type OutgoingEvent, type PartitionBatch } from '@shardsync/eventlog';
+import { DLQ_HEADERS, EventLogError, readDeadLetter, type ConsumedEvent, type EventSink, type OutgoingEvent, type PartitionBatch } from '@shardsync/eventlog';
 import { bundledSchemaRegistry, createInlinePayload, encodeShardUpdate, type ShardUpdate } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
 import { createLogger, type Logger } from '@shardsync/runtime';
@@ -140,6 +140,32 @@ describe('BatchProcessor', () => {
     expect(seen).toEqual(['after']);
     expect(letters).toHaveLength(1);
     expect(readDeadLetter(letters[0]?.headers ?? {})).toMatchObject({ datacenter: 'dc-b', code: 'SHARDSYNC_UNDECODABLE_EVENT', originalOffset: batch.events[0]?.offset });
+    expect(batch.marked.at(-1)).toBe(batch.events[1]?.offset);
+  });
+
+  it('a dead letter Kafka refuses for its size goes again without the original value, and a refused dead-letter topic is waited for, never a crash', async () => {
+    const sent: OutgoingEvent[] = [];
+    const refusals = [
+      new EventLogError('SHARDSYNC_EVENTLOG_REJECTED', 'appending events: too large', { retriable: false, cause: { type: 'MESSAGE_TOO_LARGE' } }),
+      new EventLogError('SHARDSYNC_EVENTLOG_TOPIC_MISSING', 'appending events: the topic does not exist', { retriable: false }),
+    ];
+    const progress = vi.fn();
+    const deadLetters: EventSink = {
+      append: async (_topic, events) => {
+        const refusal = refusals.shift();
+        if (refusal !== undefined) throw refusal;
+        sent.push(...events);
+      },
+      ping: async () => undefined,
+      close: async () => undefined,
+    };
+    const batch = fakeBatch([event(Buffer.from('garbage')), event(put('after', 1))]);
+    await processor(async () => applied, [], createLogger('test', {}, 'silent'), { deadLetters, onProgress: progress }).handle(batch);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.value).toHaveLength(0);
+    expect(sent[0]?.headers?.[DLQ_HEADERS.valueDropped]).toBe(String('garbage'.length));
+    expect(readDeadLetter(sent[0]?.headers ?? {})).toMatchObject({ code: 'SHARDSYNC_UNDECODABLE_EVENT', originalOffset: batch.events[0]?.offset });
+    expect(progress.mock.calls.length).toBeGreaterThanOrEqual(2); // each refusal told the watchdog the partition is alive
     expect(batch.marked.at(-1)).toBe(batch.events[1]?.offset);
   });
 

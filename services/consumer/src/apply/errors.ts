@@ -7,7 +7,8 @@ export type ApplyErrorCode =
   | 'SHARDSYNC_DIGEST_MISMATCH_ALL_SOURCES'
   | 'SHARDSYNC_UNKNOWN_DATASET'
   | 'SHARDSYNC_APPLY_CONFLICT'
-  | 'SHARDSYNC_NO_SUCH_BUCKET';
+  | 'SHARDSYNC_NO_SUCH_BUCKET'
+  | 'SHARDSYNC_LOCAL_ACCESS_DENIED';
 
 /** An apply that failed; `retriable` decides between waiting and dead-lettering. */
 export class ApplyError extends Error {
@@ -45,6 +46,28 @@ export class LocalBucketMissingError extends ApplyError {
   }
 }
 
+/**
+ * The consumer's own store refused it access (expired or rotated credentials, clock skew, a
+ * policy being changed). For the object store that is final, but it says nothing about the
+ * event: every update would fail alike until the credentials are fixed, so it is retriable and
+ * the partition waits, visibly, instead of dead-lettering every update of the moment.
+ */
+export class LocalAccessDeniedError extends ApplyError {
+  readonly datacenter: string;
+  readonly bucket: string;
+
+  constructor(datacenter: string, bucket: string, cause?: unknown) {
+    super(
+      'SHARDSYNC_LOCAL_ACCESS_DENIED',
+      `the store of datacenter ${datacenter} refused access to bucket "${bucket}"; updates for ${datacenter} wait until it accepts this consumer's credentials (check them, the server's clock and the bucket policy)`,
+      { retriable: true, cause },
+    );
+    this.name = 'LocalAccessDeniedError';
+    this.datacenter = datacenter;
+    this.bucket = bucket;
+  }
+}
+
 /** The stable code of any error, for dead-letter headers and metrics labels. */
 export function codeOf(err: unknown): string {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
@@ -52,13 +75,17 @@ export function codeOf(err: unknown): string {
 }
 
 /**
- * What an error of the consumer's own store means to the consumer: a missing bucket becomes a
- * retriable {@link LocalBucketMissingError} naming the datacenter and bucket; anything else is
- * returned unchanged (the object store's classification stands). Never throws.
+ * What an error of the consumer's own store means to the consumer: a missing bucket or refused
+ * access becomes retriable ({@link LocalBucketMissingError}, {@link LocalAccessDeniedError})
+ * naming the datacenter and bucket; anything else is returned unchanged (the object store's
+ * classification stands: an invalid key, say, is the event's and is dead-lettered). Never throws.
  */
 export function asLocalStoreError(err: unknown, store: { readonly datacenter: string; readonly bucket: string }): unknown {
-  if (err instanceof LocalBucketMissingError || codeOf(err) !== 'SHARDSYNC_NO_SUCH_BUCKET') return err;
-  return new LocalBucketMissingError(store.datacenter, store.bucket, err);
+  if (err instanceof ApplyError) return err;
+  const code = codeOf(err);
+  if (code === 'SHARDSYNC_NO_SUCH_BUCKET') return new LocalBucketMissingError(store.datacenter, store.bucket, err);
+  if (code === 'SHARDSYNC_ACCESS_DENIED') return new LocalAccessDeniedError(store.datacenter, store.bucket, err);
+  return err;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Topology } from '@shardsync/config';
-import { ContiguousOffsetTracker, toDeadLetter, type ConsumedEvent, type EventSink, type PartitionBatch } from '@shardsync/eventlog';
+import { ContiguousOffsetTracker, isMessageTooLarge, toDeadLetter, withoutValue, type ConsumedEvent, type EventSink, type PartitionBatch } from '@shardsync/eventlog';
 import { compareVersions, type SchemaRegistry, type ShardUpdate } from '@shardsync/events';
 import { retry, type Logger } from '@shardsync/runtime';
 import type { Applier, ApplyOutcome } from '../apply/applier.js';
@@ -166,8 +166,33 @@ export class BatchProcessor {
   }
 
   async #deadLetter(event: ConsumedEvent, code: string, message: string, signal: AbortSignal): Promise<void> {
-    const letter = toDeadLetter(event, { datacenter: this.#d.datacenter, code, message }, Date.now());
-    await retry(() => this.#d.deadLetters.append(this.#d.topology.kafka.topics.deadLetters, [letter]), { maxAttempts: Infinity, maxDelayMs: 10_000, signal });
+    let letter = toDeadLetter(event, { datacenter: this.#d.datacenter, code, message }, Date.now());
+    const where = { topic: event.topic, partition: event.partition, offset: event.offset };
+    await retry(
+      async () => {
+        try {
+          await this.#d.deadLetters.append(this.#d.topology.kafka.topics.deadLetters, [letter]);
+        } catch (err) {
+          // Too large with its headers: sent again at once without the original's value.
+          if (isMessageTooLarge(err) && letter.value.length > 0) letter = withoutValue(letter);
+          throw err;
+        }
+      },
+      {
+        maxAttempts: Infinity,
+        maxDelayMs: 10_000,
+        signal,
+        // Whatever Kafka answers (the topic missing, writes not authorised) is the environment's
+        // to fix, not a reason to crash: a crash would stop every partition of the datacenter
+        // and come back on the same event. The partition waits, visibly, as for a store that is down.
+        isRetriable: () => true,
+        onRetry: (err, attempt, delayMs) => {
+          this.#d.onProgress();
+          this.#d.metrics.retries.inc({ code: codeOf(err) });
+          logRetry(this.#d.logger, err, { ...where, attempt, delayMs }, 'could not write a dead letter; retrying');
+        },
+      },
+    );
     this.#d.metrics.deadLettered.inc({ code });
     this.#d.logger.error({ code, message, topic: event.topic, partition: event.partition, offset: event.offset }, 'event dead-lettered');
   }
