@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Topology } from '@shardsync/config';
 import { ContiguousOffsetTracker, isMessageTooLarge, toDeadLetter, withoutValue, type ConsumedEvent, type EventSink, type PartitionBatch } from '@shardsync/eventlog';
 import { compareVersions, type SchemaRegistry, type ShardUpdate } from '@shardsync/events';
-import { retry, type Logger } from '@shardsync/runtime';
+import { isRetriable, retry, type Logger } from '@shardsync/runtime';
 import type { Applier, ApplyOutcome } from '../apply/applier.js';
 import { codeOf } from '../apply/errors.js';
 import { logRetry } from '../apply/retry-log.js';
@@ -203,8 +203,7 @@ export class BatchProcessor {
  * `LocalBucketMissingError`), except a missing source once it has been missing for too long.
  */
 function isRetriableNow(err: unknown, sourceMissingSinceMs: number | undefined, sourceWaitMs: number | undefined): boolean {
-  const retriable = typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
-  if (!retriable) return false;
+  if (!isRetriable(err)) return false;
   if (sourceMissingSinceMs !== undefined && sourceWaitMs !== undefined && Date.now() - sourceMissingSinceMs > sourceWaitMs) return false;
   return true;
 }

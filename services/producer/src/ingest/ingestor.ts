@@ -18,7 +18,7 @@ import {
 } from '@shardsync/events';
 import { isSha256Hex, sha256Hex } from '@shardsync/integrity';
 import type { ObjectStore } from '@shardsync/objectstore';
-import type { Logger } from '@shardsync/runtime';
+import { isRetriable, type Logger } from '@shardsync/runtime';
 import type { Budget } from '../admission.js';
 import type { ClockLease } from '../clock/lease.js';
 import { ClockLeaseError, ProducerError } from '../errors.js';
@@ -305,10 +305,6 @@ export class Ingestor implements Ingest {
       this.#d.logger.warn({ err, key }, 'could not delete a staged payload whose event failed');
     }
   }
-}
-
-function isRetriable(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
 }
 
 function acceptedOf(update: ShardUpdate): Accepted {
