@@ -28,12 +28,19 @@ export function passHistoryKey(dataset: string, options: PassHistoryOptions = {}
   return `${options.keyPrefix ?? DEFAULT_PREFIX}:passes:${dataset}`;
 }
 
+/** How many of a dataset's newest reports are looked at for the same pass before recording it. */
+const RECENT_FOR_DUPLICATES = 3;
+
 /**
- * Records a finished pass. Reports are kept for operators (`shardsync status`), not as a source
- * of truth: if Redis loses them, the next pass still compares the stores from scratch.
+ * Records a finished pass, once: a pass whose report is already among its dataset's newest few
+ * (the job that recorded it failed or stopped before it completed, and ran again) is not recorded
+ * a second time. Reports are kept for operators (`shardsync status`), not as a source of truth:
+ * if Redis loses them, the next pass still compares the stores from scratch.
  */
 export async function recordPass(redis: PassHistoryRedis, report: PassReport, options: PassHistoryOptions = {}): Promise<void> {
   const key = passHistoryKey(report.dataset, options);
+  const recent = await redis.lrange(key, 0, RECENT_FOR_DUPLICATES - 1);
+  if (recent.some((json) => passIdOf(json) === report.passId)) return;
   const keep = options.keysPerReport ?? 100;
   const stored: PassReport = report.keys.length > keep ? { ...report, keys: report.keys.slice(0, keep), keysTruncated: true } : report;
   await redis.lpush(key, JSON.stringify(stored));
@@ -64,4 +71,13 @@ export function parsePassReport(json: string): PassReport {
     throw new InvalidPassReportError(`stored pass report has an unknown format (expected ${PASS_REPORT_FORMAT}); was it written by another shardsync version?`);
   }
   return value as PassReport;
+}
+
+/** The pass id of a stored report, or undefined for one that cannot be read (it is never a match). */
+function passIdOf(json: string): string | undefined {
+  try {
+    return parsePassReport(json).passId;
+  } catch {
+    return undefined;
+  }
 }

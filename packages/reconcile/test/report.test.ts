@@ -82,6 +82,16 @@ describe('pass reports', () => {
     expect((await lastPassSummary(redis, report.dataset, { keyPrefix: 't' }))?.passId).toBe('p4');
     expect(await lastPassSummary(redis, 'never-run', { keyPrefix: 't' })).toBeUndefined();
   });
+
+  it('are recorded once when the job that recorded a pass runs again', async () => {
+    const redis = new FakeRedis();
+    const report = await divergentReport();
+    await recordPass(redis, { ...report, passId: 'p1' }, { keyPrefix: 't' });
+    await recordPass(redis, { ...report, passId: 'p2' }, { keyPrefix: 't' });
+    await recordPass(redis, { ...report, passId: 'p2' }, { keyPrefix: 't' });
+    await recordPass(redis, { ...report, passId: 'p3' }, { keyPrefix: 't' });
+    expect((await recentPasses(redis, report.dataset, 10, { keyPrefix: 't' })).map((r) => r.passId)).toEqual(['p3', 'p2', 'p1']);
+  });
 });
 
 describe('mergeRetriedOutcome', () => {

@@ -7,6 +7,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ReconcilerEnv } from './env.js';
 import type { JobDeps } from './jobs/deps.js';
+import { createPassLock, holderRunningIn } from './jobs/pass-lock.js';
 import { createProcessor } from './jobs/processor.js';
 import { JOB, QUEUE_NAME, type PassJobData, type StagingGcJobData } from './jobs/types.js';
 import { ReconcilerMetrics } from './metrics.js';
@@ -82,6 +83,7 @@ export class ReconcilerService {
       logger,
       budget: new TokenBucket({ ratePerSecond: env.SHARDSYNC_RECONCILER_DEEP_BYTES_PER_SECOND }),
       history: { keyPrefix: `${prefix}:reconcile-history` },
+      passLock: createPassLock(redis, prefix, holderRunningIn(queue)),
       signal: closing.signal,
     };
     const worker = new Worker(QUEUE_NAME, createProcessor(deps), {

@@ -6,6 +6,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ReconcilerEnv } from '../env.js';
 import type { ReconcilerMetrics } from '../metrics.js';
+import type { PassLock } from './pass-lock.js';
 
 /** What every job processor needs; built once by the service. */
 export interface JobDeps {
@@ -19,6 +20,8 @@ export interface JobDeps {
   /** Deep-mode read budget shared by every pass of this process. */
   readonly budget: TokenBucket;
   readonly history: PassHistoryOptions;
+  /** One pass per dataset at a time across the instances. */
+  readonly passLock: PassLock;
   /** Aborted when the service closes and its grace period is half over. */
   readonly signal: AbortSignal;
 }

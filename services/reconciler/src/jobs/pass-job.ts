@@ -4,9 +4,6 @@ import { WaitingChildrenError, type Job } from 'bullmq';
 import { allowedHere, contextFor, type JobDeps } from './deps.js';
 import { JOB, rangeJobId, type PassJobData, type PassResult, type RangeJobData, type RangeResult } from './types.js';
 
-/** A pass of the same dataset older than this no longer holds off a new one (it is presumed lost). */
-const STALE_PASS_MS = 24 * 3600 * 1000;
-
 /**
  * A pass job, in two steps (BullMQ's "process step jobs" pattern):
  *
@@ -27,7 +24,7 @@ export async function processPass(job: Job<PassJobData, PassResult>, token: stri
   // children, running or done, and waits for them as usual.
   if (scan !== undefined && job.data.rangesAdded !== true && !(await hasChildren(job))) scan = undefined;
   if (scan === undefined) {
-    const running = await otherRunningPass(job, deps);
+    const running = await deps.passLock.claim(request.dataset, job.id ?? '');
     if (running !== undefined) {
       deps.logger.info({ dataset: request.dataset, running }, 'a pass of this dataset is still running; skipping this one');
       deps.metrics.passes.inc({ dataset: request.dataset, mode: request.deep === true ? 'deep' : 'routine', result: 'skipped' });
@@ -75,6 +72,7 @@ async function finish(job: Job<PassJobData, PassResult>, deps: JobDeps, passId: 
   const unprocessed = rangeKeys.reduce((sum, keys, index) => (reported.has(index) ? sum : sum + keys), 0);
   const report = buildPassReport(scan, results.flatMap((r) => r.outcomes), Date.now(), unprocessed);
   await recordPass(deps.redis, report, { ...deps.history, keep: deps.env.SHARDSYNC_RECONCILER_HISTORY_LENGTH });
+  await deps.passLock.release(report.dataset, job.id ?? '');
   deps.metrics.recordPass(report);
   deps.logger.info(
     { dataset: report.dataset, passId, divergentKeys: report.divergentKeys, remaining: report.remaining, bytesMoved: report.bytesMoved, durationMs: report.durationMs, unprocessed },
@@ -87,13 +85,4 @@ async function finish(job: Job<PassJobData, PassResult>, deps: JobDeps, passId: 
 async function hasChildren(job: Job<PassJobData, PassResult>): Promise<boolean> {
   const counts = await job.getDependenciesCount();
   return Object.values(counts).some((n) => (n ?? 0) > 0);
-}
-
-/** Another recent pass of the same dataset still comparing or waiting for its ranges, if any. */
-async function otherRunningPass(job: Job<PassJobData, PassResult>, deps: JobDeps): Promise<string | undefined> {
-  const jobs = await deps.queue.getJobs(['active', 'waiting-children']);
-  const other = jobs.find(
-    (j) => j.name === JOB.pass && j.id !== job.id && (j.data as PassJobData).request.dataset === job.data.request.dataset && Date.now() - j.timestamp < STALE_PASS_MS,
-  );
-  return other?.id;
 }

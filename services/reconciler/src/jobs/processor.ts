@@ -1,5 +1,5 @@
 import type { KeyOutcome } from '@shardsync/reconcile';
-import { WaitingChildrenError, type Job } from 'bullmq';
+import { WaitingChildrenError, WaitingError, type Job } from 'bullmq';
 import type { JobDeps } from './deps.js';
 import { processPass } from './pass-job.js';
 import { processRange } from './range-job.js';
@@ -17,6 +17,13 @@ export function createProcessor(deps: JobDeps): (job: Job<unknown, unknown>, tok
     } catch (err) {
       if (err instanceof WaitingChildrenError) {
         deps.metrics.jobs.inc({ name: job.name, result: 'waiting-children' });
+      } else if (deps.signal.aborted && token !== undefined) {
+        // Cut short by this instance's shutdown, not failed: back to the queue without using up
+        // one of its attempts (a pass cut short three times by rolling restarts failed for good).
+        await job.moveToWait(token);
+        deps.metrics.jobs.inc({ name: job.name, result: 'interrupted' });
+        deps.logger.info({ job: job.name, jobId: job.id }, 'reconciler job cut short by shutdown; queued again for another instance');
+        throw new WaitingError();
       } else {
         deps.metrics.jobs.inc({ name: job.name, result: 'failed' });
         deps.logger.warn({ err, job: job.name, jobId: job.id, attemptsMade: job.attemptsMade }, 'reconciler job failed');
