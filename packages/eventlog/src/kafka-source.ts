@@ -48,7 +48,7 @@ export function toConsumedEvent(topic: string, partition: number, m: KafkaMessag
   return { topic, partition, offset: m.offset, key: m.key, value: m.value, headers: decodeHeaders(m.headers), timestampMs: Number(m.timestamp) };
 }
 
-function toPartitionBatch(payload: EachBatchPayload, ownership: SessionOwnership): PartitionBatch {
+function toPartitionBatch(payload: EachBatchPayload, ownership: SessionOwnership, later: (ms: number, fn: () => void) => void): PartitionBatch {
   const { batch } = payload;
   const events: ConsumedEvent[] = batch.messages.map((m) => toConsumedEvent(batch.topic, batch.partition, m));
   return {
@@ -61,6 +61,9 @@ function toPartitionBatch(payload: EachBatchPayload, ownership: SessionOwnership
     heartbeat: () => payload.heartbeat(),
     isActive: () => payload.isRunning() && !payload.isStale(),
     fence: () => ownership.fence(),
+    // kafkajs fetches a broker's partitions again only once every batch of its last fetch was
+    // handled: a handler waiting inside its batch holds the member's other partitions too.
+    pauseFor: (ms) => later(ms, payload.pause()),
   };
 }
 
@@ -75,6 +78,8 @@ export class KafkaEventSource implements EventSource {
   readonly #ownership: SessionOwnership;
   #assigned: number[] = [];
   #closing: Promise<void> | undefined;
+  /** Resumes of paused partitions still to come. */
+  readonly #resumes = new Set<NodeJS.Timeout>();
 
   constructor(kafka: Kafka, options: KafkaEventSourceOptions) {
     this.#options = options;
@@ -120,7 +125,7 @@ export class KafkaEventSource implements EventSource {
         autoCommitThreshold: null,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: this.#options.partitionsConsumedConcurrently ?? 16,
-        eachBatch: (payload) => handler(toPartitionBatch(payload, this.#ownership)),
+        eachBatch: (payload) => handler(toPartitionBatch(payload, this.#ownership, (ms, resume) => this.#resumeAfter(ms, resume))),
       });
     } catch (err) {
       throw classifyKafkaError(err, `starting consumer group ${this.#options.groupId}`);
@@ -132,7 +137,18 @@ export class KafkaEventSource implements EventSource {
   }
 
   close(): Promise<void> {
+    for (const timer of this.#resumes) clearTimeout(timer);
+    this.#resumes.clear();
     this.#closing ??= this.#consumer.disconnect().catch(() => undefined);
     return this.#closing;
+  }
+
+  #resumeAfter(ms: number, resume: () => void): void {
+    if (this.#closing !== undefined) return;
+    const timer = setTimeout(() => {
+      this.#resumes.delete(timer);
+      resume();
+    }, ms);
+    this.#resumes.add(timer);
   }
 }

@@ -47,6 +47,12 @@ export interface PartitionBatch {
   isActive(): boolean;
   /** A fence on this member's ownership of its partitions, taken now (see {@link OwnershipFence}). */
   fence(): OwnershipFence;
+  /**
+   * Stops fetching this partition for `ms`, after which the events not marked done are fetched
+   * again. For a batch that must wait (to retry an event later): returning instead of waiting
+   * inside the handler lets the member fetch its other partitions meanwhile.
+   */
+  pauseFor(ms: number): void;
 }
 
 export type BatchHandler = (batch: PartitionBatch) => Promise<void>;

@@ -15,7 +15,7 @@ export class ConsumerMetrics {
   readonly bytesApplied = new Counter({ name: 'shardsync_consumer_bytes_applied_total', help: 'Object bytes written to the local store', registers: [this.registry] });
   readonly applySeconds = new Histogram({
     name: 'shardsync_consumer_apply_seconds',
-    help: 'Time to apply one update, retries included',
+    help: 'Time to apply one update in the batch that applied it, its retries there included (the replication lag histogram covers the whole wait)',
     labelNames: ['operation'] as const,
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [this.registry],

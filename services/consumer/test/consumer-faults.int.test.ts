@@ -1,9 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { Topology } from '@shardsync/config';
-import { decodeShardUpdate } from '@shardsync/events';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { decodeShardUpdate, encodeShardUpdate } from '@shardsync/events';
 import { readDeadLetter } from '@shardsync/eventlog';
-import { corruptObjectOnDisk, createTestTopology, readTopic, spawnService, stopStackServer, waitFor } from '@shardsync/testing';
+import { corruptObjectOnDisk, createTestTopology, rawS3Client, readTopic, spawnService, stopStackServer, waitFor } from '@shardsync/testing';
 import { makeUpdate, produceRaw, sha256, startTestConsumer, storeContents, storeKeyCount } from './helpers.js';
 
 const v = (physicalMs: number) => ({ physicalMs, logical: 0, producerId: 'p1' });
@@ -69,13 +70,40 @@ describe('consumer under faults', () => {
     await holds(topology, 'dc-b', dataset, expected, 120_000);
   });
 
+  it("an event waiting for its payload's source gives its partition back: the datacenter's other partitions go on meanwhile", async () => {
+    const topology = await createTestTopology({ partitions: 4 });
+    const dataset = topology.datasets[0]!.name;
+    const bucket = topology.datacenters.find((d) => d.name === 'dc-a')!.s3.bucket;
+    const body = Buffer.alloc(200_000, 3);
+    const stagingKey = `.shardsync/staging/${sha256(body)}`;
+    const placeholder = makeUpdate(dataset, 'waiting.bin', v(1000), 'placeholder');
+    const decoded = decodeShardUpdate(placeholder.value, placeholder.headers);
+    if (decoded.operation !== 'PUT') throw new Error('expected a put');
+    // Staged in dc-a, but not there yet (as if the origin's store were unreachable).
+    const waiting = encodeShardUpdate({ ...decoded, size: body.length, sha256: sha256(body), payload: { kind: 'staged', datacenter: 'dc-a', bucket, key: stagingKey } });
+    const consumer = await startTestConsumer(topology, 'dc-b', { SHARDSYNC_SOURCE_WAIT_MS: '600000' });
+    await produceRaw(topology, [{ key: placeholder.key, ...waiting }]);
+    await waitFor(async () => (/shardsync_consumer_apply_retries_total\{code="SHARDSYNC_SOURCE_UNAVAILABLE"\} [4-9]/.test(await (await fetch(`${consumer.url}/metrics`)).text()) ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'the consumer retrying the waiting event beyond its first retries',
+    });
+    // Spread over the partitions by their keys; fetched after the waiting event.
+    const others = Array.from({ length: 12 }, (_, i) => `other-${i}.txt`);
+    await produceRaw(topology, others.map((key, i) => makeUpdate(dataset, key, v(2000 + i), `body ${key}`)));
+    const expected = Object.fromEntries(others.map((key) => [key, sha256(`body ${key}`)]));
+    // Well within the source wait (10 min): before, a waiting event held every partition of the instance.
+    await holds(topology, 'dc-b', dataset, expected, 30_000);
+    // The source becomes readable: the waiting event is applied when its partition is fetched again.
+    await rawS3Client('dc-a').send(new PutObjectCommand({ Bucket: bucket, Key: stagingKey, Body: body }));
+    await holds(topology, 'dc-b', dataset, { ...expected, 'waiting.bin': sha256(body) }, 60_000);
+    expect(consumer.fatal).toEqual([]);
+  });
+
   it('a staged payload corrupted after its event was emitted is never made visible', async () => {
     const topology = await createTestTopology({ partitions: 1 });
     const dataset = topology.datasets[0]!.name;
     const bucket = topology.datacenters.find((d) => d.name === 'dc-a')!.s3.bucket;
     // Stage a body by hand the way the producer does, then corrupt it on dc-a's disk.
-    const { rawS3Client } = await import('@shardsync/testing');
-    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     const body = Buffer.alloc(300_000, 7);
     const stagingKey = `.shardsync/staging/${sha256(body)}`;
     await rawS3Client('dc-a').send(new PutObjectCommand({ Bucket: bucket, Key: stagingKey, Body: body }));
@@ -83,7 +111,6 @@ describe('consumer under faults', () => {
     const update = makeUpdate(dataset, 'shard.bin', v(1000), 'placeholder');
     const decoded = decodeShardUpdate(update.value, update.headers);
     if (decoded.operation !== 'PUT') throw new Error('expected a put');
-    const { encodeShardUpdate } = await import('@shardsync/events');
     const staged = encodeShardUpdate({ ...decoded, size: body.length, sha256: sha256(body), payload: { kind: 'staged', datacenter: 'dc-a', bucket, key: stagingKey } });
     await produceRaw(topology, [{ key: update.key, ...staged }, makeUpdate(dataset, 'after.txt', v(2000), 'after')]);
     // No datacenter holds good bytes: the short wait for a source with other bytes ends it, not

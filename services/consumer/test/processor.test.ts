@@ -48,14 +48,16 @@ function put(key: string, physicalMs: number, dataset = 'ds'): ShardUpdate {
   };
 }
 
-function fakeBatch(events: ConsumedEvent[]): PartitionBatch & { marked: string[]; commits: number } {
+function fakeBatch(events: ConsumedEvent[]): PartitionBatch & { marked: string[]; commits: number; pauses: number[] } {
   const marked: string[] = [];
+  const pauses: number[] = [];
   const batch = {
     topic: 'shardsync.updates',
     partition: 0,
     events,
     highWatermark: String(Number(events.at(-1)?.offset ?? 0) + 1),
     marked,
+    pauses,
     commits: 0,
     markDone: (o: string) => marked.push(o),
     commit: async () => {
@@ -64,8 +66,32 @@ function fakeBatch(events: ConsumedEvent[]): PartitionBatch & { marked: string[]
     heartbeat: async () => undefined,
     isActive: () => true,
     fence: () => ({ held: () => true }),
+    pauseFor: (ms: number) => void pauses.push(ms),
   };
   return batch;
+}
+
+/**
+ * Hands `events` to the processor as Kafka does: after a batch that paused its partition, the
+ * events from the first one not marked done, once the pause is over. Works with fake timers.
+ */
+async function deliverUntilDone(p: BatchProcessor, events: ConsumedEvent[]): Promise<{ batches: number; pauses: number[] }> {
+  let remaining = events;
+  const pauses: number[] = [];
+  let batches = 0;
+  while (remaining.length > 0) {
+    const batch = fakeBatch(remaining);
+    await p.handle(batch);
+    batches += 1;
+    const last = batch.marked.at(-1);
+    if (last !== undefined) remaining = remaining.filter((e) => BigInt(e.offset) > BigInt(last));
+    const [pause] = batch.pauses;
+    if (pause === undefined) break;
+    pauses.push(pause);
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+  if (remaining.length > 0) throw new Error(`a batch returned with ${remaining.length} event(s) neither done nor paused for`);
+  return { batches, pauses };
 }
 
 function processor(
@@ -263,7 +289,7 @@ describe('BatchProcessor', () => {
     onTestFinished(() => void vi.useRealTimers());
     const letters: OutgoingEvent[] = [];
     const attempts = new Map<string, number>();
-    const done = processor(
+    const p = processor(
       async (u) => {
         attempts.set(u.key, (attempts.get(u.key) ?? 0) + 1);
         if (u.key === 'wrong') throw new ApplyError('SHARDSYNC_SOURCE_BYTES_MISMATCH', 'the staged bytes do not match', { retriable: true });
@@ -273,7 +299,8 @@ describe('BatchProcessor', () => {
       letters,
       createLogger('test', {}, 'silent'),
       { sourceWaitMs: 600_000, sourceMismatchWaitMs: 60_000 },
-    ).handle(fakeBatch([event(put('wrong', 1)), event(put('missing', 1))]));
+    );
+    const done = deliverUntilDone(p, [event(put('wrong', 1)), event(put('missing', 1))]);
     await vi.advanceTimersByTimeAsync(120_000);
     // Two minutes in: the mismatch is dead-lettered, the missing source still waits.
     expect(letters.map((l) => readDeadLetter(l.headers ?? {})?.code)).toEqual(['SHARDSYNC_SOURCE_BYTES_MISMATCH']);
@@ -288,7 +315,7 @@ describe('BatchProcessor', () => {
     onTestFinished(() => void vi.useRealTimers());
     const letters: OutgoingEvent[] = [];
     let calls = 0;
-    const done = processor(async () => {
+    const p = processor(async () => {
       calls += 1;
       if (calls <= 3) {
         // Each attempt finds the bucket missing, two seconds apart: longer than the source wait (1 s) in all.
@@ -297,10 +324,66 @@ describe('BatchProcessor', () => {
       }
       if (calls === 4) throw new ApplyError('SHARDSYNC_SOURCE_UNAVAILABLE', 'the staged copy is not readable yet', { retriable: true });
       return applied;
-    }, letters).handle(fakeBatch([event(put('k', 1))]));
+    }, letters);
+    const done = deliverUntilDone(p, [event(put('k', 1))]);
     await vi.advanceTimersByTimeAsync(60_000);
     await done;
     expect(calls).toBe(5);
     expect(letters).toEqual([]);
+  });
+
+  it('an update that keeps failing gives its partition back after a few retries instead of holding the batch, and the keys after it are not applied twice', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const calls = new Map<string, number>();
+    const p = processor(async (u) => {
+      const n = (calls.get(u.key) ?? 0) + 1;
+      calls.set(u.key, n);
+      if (u.key === 'slow' && n <= 6) throw new ApplyError('SHARDSYNC_SOURCE_UNAVAILABLE', 'the staged copy is not readable yet', { retriable: true });
+      return applied;
+    }, [], createLogger('test', {}, 'silent'), { sourceWaitMs: 600_000 });
+    const events = [event(put('slow', 1)), event(put('a', 1)), event(put('b', 1))];
+    const first = fakeBatch(events);
+    const handled = p.handle(first);
+    await vi.advanceTimersByTimeAsync(2000); // the retries inside the batch (at most 1.4 s)
+    await handled;
+    // The other keys are done, the waiting one is not: nothing can be marked past it.
+    expect(Object.fromEntries(calls)).toEqual({ slow: 4, a: 1, b: 1 });
+    expect(first.marked).toEqual([]);
+    expect(first.pauses).toHaveLength(1);
+    expect(first.pauses[0]).toBeLessThanOrEqual(15_000);
+
+    const rest = deliverUntilDone(p, events);
+    await vi.advanceTimersByTimeAsync(first.pauses[0] ?? 0);
+    await vi.advanceTimersByTimeAsync(120_000);
+    const { batches } = await rest;
+    expect(batches).toBeGreaterThanOrEqual(2);
+    expect(Object.fromEntries(calls)).toEqual({ slow: 7, a: 1, b: 1 });
+  });
+
+  it('the wait for a source counts across the batches that fetch the waiting update again', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const letters: OutgoingEvent[] = [];
+    let calls = 0;
+    let letteredAt: number | undefined;
+    const p = processor(
+      async () => {
+        calls += 1;
+        throw new ApplyError('SHARDSYNC_SOURCE_UNAVAILABLE', 'the staged copy is not readable', { retriable: true });
+      },
+      letters,
+      createLogger('test', {}, 'silent'),
+      { sourceWaitMs: 30_000, onProgress: () => void (letteredAt ??= letters.length > 0 ? Date.now() : undefined) },
+    );
+    const started = Date.now();
+    const done = deliverUntilDone(p, [event(put('k', 1))]);
+    await vi.advanceTimersByTimeAsync(300_000);
+    const { batches } = await done;
+    expect(letters.map((l) => readDeadLetter(l.headers ?? {})?.code)).toEqual(['SHARDSYNC_SOURCE_UNAVAILABLE']);
+    expect(batches).toBeGreaterThan(1);
+    // Dead-lettered at the first attempt after the wait: not restarted by every batch.
+    expect((letteredAt ?? Infinity) - started).toBeLessThan(30_000 + 15_000 + 1000);
+    expect(calls).toBeGreaterThan(4);
   });
 });

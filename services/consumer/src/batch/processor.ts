@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Topology } from '@shardsync/config';
 import { ContiguousOffsetTracker, isMessageTooLarge, toDeadLetter, withoutValue, type ConsumedEvent, type EventSink, type PartitionBatch } from '@shardsync/eventlog';
 import { compareVersions, type SchemaRegistry, type ShardUpdate } from '@shardsync/events';
-import { isRetriable, retry, type Logger } from '@shardsync/runtime';
+import { backoffDelay, isRetriable, retry, sleep, type Logger } from '@shardsync/runtime';
 import type { Applier, ApplyOutcome } from '../apply/applier.js';
 import { codeOf } from '../apply/errors.js';
 import { logRetry } from '../apply/retry-log.js';
@@ -38,6 +38,29 @@ export interface ProcessorDeps {
   heartbeatMs?: number;
 }
 
+/** Retries of one event so far, kept while its partition pauses between batches. */
+interface RetryState {
+  attempt: number;
+  /** Since when no source could serve its payload (unbroken run of such failures). */
+  sourceMissingSince?: number | undefined;
+}
+
+/** What a batch that paused its partition leaves for the batch that fetches the rest again. */
+interface Deferred {
+  /** Offsets beyond the finished prefix that were applied or dead-lettered: not done again. */
+  readonly finished: Set<string>;
+  /** Retry state by offset of the events that wait. */
+  readonly waits: ReadonlyMap<string, RetryState>;
+  readonly at: number;
+}
+
+const RETRY_INITIAL_MS = 200;
+const RETRY_MAX_MS = 15_000;
+/** Retries that wait inside the batch (about 1.4 s in all); later ones pause the partition instead. */
+const RETRIES_IN_BATCH = 3;
+/** A deferral not picked up for this long belongs to a partition this member lost: forgotten. */
+const DEFERRED_TTL_MS = 30 * 60 * 1000;
+
 /**
  * Handles one partition batch: decodes, dead-letters what can never apply, collapses updates
  * of a key to the highest version, applies keys concurrently (bounded) with retries, and
@@ -46,6 +69,8 @@ export interface ProcessorDeps {
  */
 export class BatchProcessor {
   readonly #d: ProcessorDeps;
+  /** Per partition (topic/partition), what its last batch left when it paused to wait. */
+  readonly #deferred = new Map<string, Deferred>();
 
   constructor(deps: ProcessorDeps) {
     this.#d = deps;
@@ -54,14 +79,20 @@ export class BatchProcessor {
   async handle(batch: PartitionBatch): Promise<void> {
     const first = batch.events[0];
     if (first === undefined) return;
+    const partition = `${batch.topic}/${batch.partition}`;
+    const earlier = this.#takeDeferred(partition, BigInt(first.offset));
     const tracker = new ContiguousOffsetTracker(first.offset);
+    const finished: string[] = [];
     const finish = (events: readonly ConsumedEvent[]) => {
       for (const e of events) {
+        finished.push(e.offset);
         const advanced = tracker.finish(e.offset);
         if (advanced !== undefined) batch.markDone(advanced.toString());
       }
       this.#d.onProgress();
     };
+    const waits = new Map<string, RetryState>();
+    let resumeAt: number | undefined;
     // A refused heartbeat means the group is rebalancing (or this member's session is in doubt):
     // the keys in flight finish, no new one starts, and the batch returns so this member can
     // rejoin in time (kafkajs' rebalance timeout) instead of being dropped while it still applies.
@@ -81,6 +112,10 @@ export class BatchProcessor {
     try {
       const updates: Array<{ event: ConsumedEvent; update: ShardUpdate }> = [];
       for (const event of batch.events) {
+        if (earlier?.finished.has(event.offset) === true) {
+          finish([event]); // applied or dead-lettered by this process before the partition paused
+          continue;
+        }
         const c = classify(event, this.#d.topology, this.#d.datacenter, this.#d.registry);
         if (c.kind === 'dead') {
           await this.#deadLetter(event, c.code, c.message, stop.signal);
@@ -94,61 +129,89 @@ export class BatchProcessor {
       }
       await runBounded(groupByKey(updates), this.#d.concurrency, async (group) => {
         if (!batch.isActive() || stop.signal.aborted || rebalancing) return;
-        await this.#applyGroup(group, stop.signal, batch);
-        finish(group.updates.map((u) => u.event));
+        const deferred = await this.#applyGroup(group, stop.signal, batch, earlier?.waits, waits, finish);
+        if (deferred === undefined) finish(group.updates.map((u) => u.event));
+        else resumeAt = Math.min(resumeAt ?? Infinity, deferred);
       });
       if (batch.isActive()) await batch.commit();
+      if (resumeAt !== undefined && batch.isActive() && !stop.signal.aborted) {
+        const next = tracker.nextPending;
+        this.#deferred.set(partition, { finished: new Set(finished.filter((o) => BigInt(o) > next)), waits, at: Date.now() });
+        batch.pauseFor(Math.max(0, resumeAt - Date.now()));
+      }
     } finally {
       clearInterval(heartbeat);
       this.#d.signal.removeEventListener('abort', onClose);
     }
   }
 
-  /** Applies the highest version of a key; if it can never apply, dead-letters it and tries the next. */
-  async #applyGroup(group: KeyGroup, signal: AbortSignal, batch: PartitionBatch): Promise<void> {
+  /**
+   * Applies the highest version of a key; if it can never apply, dead-letters it and tries the
+   * next. Answers undefined when the key is finished, or when its next attempt is due if it must
+   * wait longer than a batch should hold its partition (the key's events then stay unfinished).
+   */
+  async #applyGroup(
+    group: KeyGroup,
+    signal: AbortSignal,
+    batch: PartitionBatch,
+    earlier: ReadonlyMap<string, RetryState> | undefined,
+    waits: Map<string, RetryState>,
+    finish: (events: readonly ConsumedEvent[]) => void,
+  ): Promise<number | undefined> {
     const byVersion = [...group.updates].sort((a, b) => compareVersions(b.update.version, a.update.version));
     const superseded = byVersion.length - 1;
     for (const [i, { event, update }] of byVersion.entries()) {
-      const outcome = await this.#applyOne(event, update, signal, batch);
-      if (outcome !== 'dead') {
-        if (superseded - i > 0) this.#d.metrics.skipped.inc({ reason: 'superseded' }, superseded - i);
-        return;
+      const state = earlier?.get(event.offset) ?? { attempt: 0 };
+      const outcome = await this.#applyOne(event, update, signal, batch, state);
+      if (typeof outcome === 'number') {
+        waits.set(event.offset, state);
+        return outcome;
       }
+      if (outcome === 'dead') {
+        finish([event]); // never dead-lettered twice, even if the next version must wait
+        continue;
+      }
+      if (superseded - i > 0) this.#d.metrics.skipped.inc({ reason: 'superseded' }, superseded - i);
+      return undefined;
     }
+    return undefined;
   }
 
-  async #applyOne(event: ConsumedEvent, update: ShardUpdate, signal: AbortSignal, batch: PartitionBatch): Promise<ApplyOutcome | 'dead'> {
-    // The source wait counts from the first of an unbroken run of "no source readable" failures,
-    // so time spent waiting for something else (this datacenter's bucket, its store) is not held
-    // against the source.
-    let sourceMissingSince: number | undefined;
+  /**
+   * Applies one update, retrying retriable failures with backoff. The first few retries wait in
+   * the batch; later ones give the partition back (see {@link PartitionBatch.pauseFor}) and
+   * answer when the next attempt is due, with `state` carrying the attempts and the source wait
+   * over to the batch that fetches the event again. Abandoned (dead-lettered) once not retriable.
+   */
+  async #applyOne(event: ConsumedEvent, update: ShardUpdate, signal: AbortSignal, batch: PartitionBatch, state: RetryState): Promise<ApplyOutcome | 'dead' | number> {
     const end = this.#d.metrics.applySeconds.startTimer({ operation: update.operation });
-    try {
-      const outcome = await retry(
-        async () => {
-          // Fenced from before the attempt reads the key: a put that may have outlived this
-          // member's hold on the partition checks for a newer delete after writing.
-          const attempt = await this.#d.applier.apply(update, signal, batch.fence());
-          return attempt;
-        },
-        {
-          maxAttempts: Infinity,
-          initialDelayMs: 200,
-          maxDelayMs: 15_000,
-          signal,
-          isRetriable: (err) => {
-            const code = codeOf(err);
-            const waitMs = code === 'SHARDSYNC_SOURCE_UNAVAILABLE' ? this.#d.sourceWaitMs : code === 'SHARDSYNC_SOURCE_BYTES_MISMATCH' ? this.#d.sourceMismatchWaitMs : undefined;
-            sourceMissingSince = waitMs === undefined ? undefined : (sourceMissingSince ?? Date.now());
-            return isRetriableNow(err, sourceMissingSince, waitMs);
-          },
-          onRetry: (err, attempt, delayMs) => {
-            this.#d.onProgress();
-            this.#d.metrics.retries.inc({ code: codeOf(err) });
-            logRetry(this.#d.logger, err, { dataset: update.dataset, key: update.key, attempt, delayMs }, 'apply failed; retrying');
-          },
-        },
-      );
+    for (;;) {
+      let outcome: ApplyOutcome;
+      try {
+        // Fenced from before the attempt reads the key: a put that may have outlived this
+        // member's hold on the partition checks for a newer delete after writing.
+        outcome = await this.#d.applier.apply(update, signal, batch.fence());
+      } catch (err) {
+        if (signal.aborted) throw err;
+        // The source wait counts from the first of an unbroken run of "no source readable"
+        // failures, so time spent waiting for something else (this datacenter's bucket, its
+        // store) is not held against the source.
+        const code = codeOf(err);
+        const waitMs = code === 'SHARDSYNC_SOURCE_UNAVAILABLE' ? this.#d.sourceWaitMs : code === 'SHARDSYNC_SOURCE_BYTES_MISMATCH' ? this.#d.sourceMismatchWaitMs : undefined;
+        state.sourceMissingSince = waitMs === undefined ? undefined : (state.sourceMissingSince ?? Date.now());
+        if (!isRetriableNow(err, state.sourceMissingSince, waitMs)) {
+          await this.#deadLetter(event, code, err instanceof Error ? err.message : String(err), signal);
+          return 'dead';
+        }
+        state.attempt += 1;
+        const delayMs = backoffDelay(state.attempt, RETRY_INITIAL_MS, RETRY_MAX_MS, Math.random);
+        this.#d.onProgress();
+        this.#d.metrics.retries.inc({ code });
+        logRetry(this.#d.logger, err, { dataset: update.dataset, key: update.key, attempt: state.attempt, delayMs }, 'apply failed; retrying');
+        if (state.attempt > RETRIES_IN_BATCH) return Date.now() + delayMs;
+        await sleep(delayMs, signal);
+        continue;
+      }
       end();
       if (outcome.result === 'applied') {
         this.#d.metrics.applied.inc({ operation: update.operation });
@@ -158,11 +221,18 @@ export class BatchProcessor {
         this.#d.metrics.skipped.inc({ reason: outcome.reason });
       }
       return outcome;
-    } catch (err) {
-      if (signal.aborted) throw err;
-      await this.#deadLetter(event, codeOf(err), err instanceof Error ? err.message : String(err), signal);
-      return 'dead';
     }
+  }
+
+  /** What an earlier batch of the partition left when it paused, unless too old to trust. */
+  #takeDeferred(partition: string, firstOffset: bigint): Deferred | undefined {
+    const now = Date.now();
+    for (const [p, d] of this.#deferred) if (now - d.at > DEFERRED_TTL_MS) this.#deferred.delete(p);
+    const deferred = this.#deferred.get(partition);
+    this.#deferred.delete(partition);
+    // Offsets below the batch's first are behind the partition's position: nothing to skip.
+    if (deferred !== undefined) for (const o of deferred.finished) if (BigInt(o) < firstOffset) deferred.finished.delete(o);
+    return deferred;
   }
 
   async #deadLetter(event: ConsumedEvent, code: string, message: string, signal: AbortSignal): Promise<void> {
