@@ -78,7 +78,9 @@ export async function bulkScenario(ctx: BenchContext): Promise<ScenarioResult> {
   for (let off = 0; off < total; off += shardSize) shards.push({ key: '', body: randomBytes(Math.min(shardSize, total - off)), md5: '' });
   const replicatedGiB = (total * peers.length) / GiB;
 
-  const svc = await startBenchServices(ctx, { name: 'bulk', consumers: all, producerDatacenter: origin });
+  // Sized for the 8 ranks that save at once, as an operator would (the default, 4, bounds the
+  // producer's memory and answers the others 503 until an upload ends).
+  const svc = await startBenchServices(ctx, { name: 'bulk', consumers: all, producerDatacenter: origin, producerEnv: { SHARDSYNC_PRODUCER_MAX_UPLOADS: String(PUT_CONCURRENCY) } });
   const http = new ProducerHttp(svc.services.producer.url, svc.token, PUT_CONCURRENCY * 2);
   const rclone = rcloneEnv(ctx.topology, ctx.env);
   const times = { shardsync: [] as number[], raw: [] as number[], rclone: [] as number[] };
