@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { formatVersion, META, TOMBSTONE_PREFIX, tombstoneKeyOf, type ShardUpdate, type Version } from '@shardsync/events';
+import { formatVersion, META, objectKeyOf, TOMBSTONE_PREFIX, tombstoneKeyOf, type ShardUpdate, type Version } from '@shardsync/events';
 import { MemoryObjectStore, StoreUnavailableError, type MemoryObjectStoreOptions } from '@shardsync/objectstore';
 import { Applier } from '../src/apply/applier.js';
 import { TransferSlots } from '../src/apply/transfer-slots.js';
 import { LocalState } from '../src/state/local-state.js';
 import { TombstoneIndex } from '../src/state/tombstone-index.js';
+import { put } from './applier-fixtures.js';
 
 const HOUR = 3600_000;
 const v = (physicalMs: number): Version => ({ physicalMs, logical: 0, producerId: 'p1' });
@@ -193,5 +194,90 @@ describe('TombstoneIndex.sweep', () => {
     held.release();
     await expect(sweeping).rejects.toBeInstanceOf(StoreUnavailableError);
     expect(await reloading).toEqual({ loaded: 0, expired: 1 });
+  });
+});
+
+describe('TombstoneIndex.reload while a batch applies', () => {
+  const OBJECT = objectKeyOf('ds', 'a');
+  const TOMBSTONE = tombstoneKeyOf('ds', 'a');
+  const held = { fence: { held: () => true } };
+
+  /**
+   * A store listing one key per page, whose listing can be held before its second page: by then
+   * the listing is past the tombstone of key `a` (tombstones of `b` and `c` sort after it). The
+   * state cache holds one key, so applying another key makes the consumer forget `a`'s state, as
+   * a busy consumer does.
+   */
+  async function setup() {
+    let holdList: { wait: Promise<void>; release: () => void } | undefined;
+    let pages = 0;
+    const requests: string[] = [];
+    const store = new MemoryObjectStore({
+      datacenter: 'dc-b',
+      bucket: 'b',
+      listPageSize: 1,
+      beforeOperation: async (operation, key) => {
+        requests.push(`${operation} ${key ?? ''}`);
+        if (operation !== 'list' || holdList === undefined) return;
+        pages += 1;
+        if (pages === 2) await holdList.wait;
+      },
+    });
+    const index = new TombstoneIndex(store, HOUR);
+    const applier = new Applier({ local: store, state: new LocalState(store, index, 1), tombstones: index, storeFor: () => store, peersOf: () => [], onBytes: () => undefined, slots: new TransferSlots(1) });
+    for (const key of ['b', 'c']) await applier.apply(del(key, v(1)));
+    await index.reload();
+    /** Starts a reload and resolves once its listing has gone past key `a`, held there until `release()`. */
+    const reloadHeldPastA = async () => {
+      const hold = gate();
+      holdList = hold;
+      pages = 0;
+      const reloading = index.reload();
+      await expect.poll(() => pages).toBe(2);
+      return {
+        release: async () => {
+          hold.release();
+          holdList = undefined;
+          return reloading;
+        },
+      };
+    };
+    return { store, index, applier, requests, reloadHeldPastA };
+  }
+
+  it('keeps indexed a tombstone a delete wrote after the reload listed past its key, so a late older put stays deleted', async () => {
+    const { store, index, applier, reloadHeldPastA } = await setup();
+    await applier.apply(put('a', v(5), 'five'));
+
+    const reload = await reloadHeldPastA();
+    expect(await applier.apply(del('a', v(9)))).toMatchObject({ result: 'applied' });
+    expect(await reload.release()).toEqual({ loaded: 3, expired: 0 });
+    expect(index.has('ds', 'a')).toBe(true);
+
+    // Another key pushes `a` out of the state cache; then a replay of put v7 arrives.
+    await applier.apply(put('z', v(1), 'z'), undefined, held.fence);
+    expect(await applier.apply(put('a', v(7), 'seven'), undefined, held.fence)).toEqual({ result: 'skipped', reason: 'stale' });
+    expect(store.peek(OBJECT)).toBeUndefined();
+    expect(store.peek(TOMBSTONE)?.info.metadata[META.version]).toBe(formatVersion(v(9)));
+  });
+
+  it('a tombstone a put removed while the reload ran costs the next put of the key one read, and never refuses it', async () => {
+    const { store, index, applier, requests, reloadHeldPastA } = await setup();
+    await applier.apply(del('a', v(3)));
+    await index.reload();
+
+    const reload = await reloadHeldPastA();
+    expect(await applier.apply(put('a', v(8), 'eight'), undefined, held.fence)).toMatchObject({ result: 'applied' });
+    await reload.release();
+    // The listing showed the tombstone the put then removed: the index holds it, stale.
+    expect(index.has('ds', 'a')).toBe(true);
+
+    await applier.apply(put('z', v(1), 'z'), undefined, held.fence);
+    requests.length = 0;
+    expect(await applier.apply(put('a', v(9), 'nine'), undefined, held.fence)).toMatchObject({ result: 'applied' });
+    expect(requests.sort()).toEqual([`head ${OBJECT}`, `head ${TOMBSTONE}`, `put ${OBJECT}`].sort());
+    expect(store.peek(OBJECT)?.info.metadata[META.version]).toBe(formatVersion(v(9)));
+    expect(store.peek(TOMBSTONE)).toBeUndefined();
+    expect(index.has('ds', 'a')).toBe(false);
   });
 });

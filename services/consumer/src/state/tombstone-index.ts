@@ -24,6 +24,14 @@ export interface SweepResult {
  * common case). Reloaded whenever partitions are reassigned, because the previous owner of a
  * partition may have written tombstones this instance has not seen.
  *
+ * Batches go on applying while a reload runs (kafkajs can rejoin the group from one broker's
+ * fetch while batches of another broker's partitions are being handled), and a listing is no
+ * snapshot: a tombstone written once the listing has gone past its key is not in it. So the keys
+ * {@link add}ed while a reload runs are added to what it loaded; a key {@link remove}d meanwhile
+ * is not taken out of it, since the listing may show a newer tombstone than the one removed (a
+ * stale key costs the next put of the key one HEAD, which then drops it; a missing one would let
+ * a late, older put recreate a deleted key).
+ *
  * Tombstones older than the grace period are deleted by every reload and by {@link sweep}, which
  * the service runs periodically so that a group that never rebalances still expires them. Both
  * delete an expired tombstone only with `If-Match` on the ETag its listing showed. Every write of
@@ -42,6 +50,8 @@ export class TombstoneIndex {
   #generation = 0;
   /** Reloads running (a retried reload can start while an abandoned one still runs). */
   #reloading = 0;
+  /** For each reload running, the keys added since it began and not removed since: its listing may have missed them. */
+  readonly #addedDuringReloads = new Set<Set<string>>();
   /** The sweep running, if any. */
   #sweeping: Promise<SweepResult> | undefined;
 
@@ -59,6 +69,8 @@ export class TombstoneIndex {
   async reload(nowMs: number = Date.now()): Promise<{ loaded: number; expired: number }> {
     const generation = ++this.#generation;
     this.#reloading += 1;
+    const addedMeanwhile = new Set<string>();
+    this.#addedDuringReloads.add(addedMeanwhile);
     try {
       // Its failure is the sweep's caller's to report, not this reload's.
       await this.#sweeping?.catch(() => undefined);
@@ -74,9 +86,13 @@ export class TombstoneIndex {
         // Written again since the listing: a live tombstone, indexed.
         else keys.add(entry.key);
       });
-      if (generation === this.#generation) this.#keys = keys;
+      if (generation === this.#generation) {
+        for (const key of addedMeanwhile) keys.add(key);
+        this.#keys = keys;
+      }
       return { loaded: keys.size, expired: deleted };
     } finally {
+      this.#addedDuringReloads.delete(addedMeanwhile);
       this.#reloading -= 1;
     }
   }
@@ -108,11 +124,15 @@ export class TombstoneIndex {
   }
 
   add(dataset: string, key: string): void {
-    this.#keys.add(tombstoneKeyOf(dataset, key));
+    const tombstoneKey = tombstoneKeyOf(dataset, key);
+    this.#keys.add(tombstoneKey);
+    for (const added of this.#addedDuringReloads) added.add(tombstoneKey);
   }
 
   remove(dataset: string, key: string): void {
-    this.#keys.delete(tombstoneKeyOf(dataset, key));
+    const tombstoneKey = tombstoneKeyOf(dataset, key);
+    this.#keys.delete(tombstoneKey);
+    for (const added of this.#addedDuringReloads) added.delete(tombstoneKey);
   }
 
   /** Tombstones known for one dataset (for tests and status). */
