@@ -43,7 +43,11 @@ export class ProducerService {
     this.#close = close;
   }
 
-  /** Stops accepting, lets in-flight requests finish, flushes queued events, disconnects. Idempotent. */
+  /**
+   * Stops accepting, lets in-flight requests finish, flushes queued events, disconnects. Idempotent.
+   * Requests still receiving their body halfway through SHARDSYNC_SHUTDOWN_GRACE_MS are cut short
+   * (503, their staging uploads aborted), leaving the rest of the grace period for the aborts and the flush.
+   */
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
@@ -83,6 +87,8 @@ export class ProducerService {
     const producerId = `${datacenter}:${fixedId ?? generatedProducerId()}`;
     let clockLease: ClockLease | undefined;
     const starting = new StartingIngest();
+    // Fired by close(): the bodies still arriving are abandoned (see whileSending).
+    const closing = new AbortController();
     const app: FastifyInstance = buildServer({
       ingest: starting,
       auth,
@@ -92,6 +98,7 @@ export class ProducerService {
       batchMaxBytes: env.SHARDSYNC_PRODUCER_BATCH_MAX_BYTES,
       batchBudget: new Budget(env.SHARDSYNC_PRODUCER_BATCH_BYTES_IN_FLIGHT, 'bytes of batch bodies'),
       bodyIdleTimeoutMs: env.SHARDSYNC_PRODUCER_BODY_IDLE_TIMEOUT_MS,
+      closing: closing.signal,
       readiness: [
         { name: 'started', check: async () => starting.check() },
         { name: 'kafka', check: () => sink.ping() },
@@ -100,6 +107,13 @@ export class ProducerService {
       ],
     });
     const close = async (): Promise<void> => {
+      // The process exits when the grace period ends (main), so in-flight requests get its first
+      // half: a large body still streaming in then would be cut off by the exit with its staging
+      // upload left incomplete (its parts taking space until the staging collector aborts it,
+      // days later). Cut short, its upload is aborted before it is answered 503. Parts already being
+      // sent are let finish first: one cut off mid-request can be stored after the abort (runMultipart).
+      const cut = setTimeout(() => closing.abort(), env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);
+      cut.unref();
       const steps = new Shutdown(logger);
       // fastify.close stops accepting and waits for in-flight requests, whose events are
       // flushed by the sink before they answer (and whose connections then close: see buildServer).
@@ -112,6 +126,7 @@ export class ProducerService {
       steps.add('idempotency store', () => idempotencyStore.close());
       steps.add('object stores', () => pool.close());
       await steps.close();
+      clearTimeout(cut);
     };
     let url: string;
     try {

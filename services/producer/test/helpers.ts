@@ -2,7 +2,7 @@ import { type IncomingHttpHeaders, request } from 'node:http';
 import { onTestFinished } from 'vitest';
 import type { Topology } from '@shardsync/config';
 import type { Clock } from '@shardsync/events';
-import { freePort, spawnService, waitFor } from '@shardsync/testing';
+import { freePort, spawnService, waitFor, type SpawnedService } from '@shardsync/testing';
 import { createLogger } from '@shardsync/runtime';
 import { producerEnvSchema } from '../src/env.js';
 import { ProducerService } from '../src/service.js';
@@ -37,18 +37,23 @@ export async function startTestProducer(topology: Topology, overrides: Record<st
  * a connection's close against the client's writes, say). Resolves with its base URL.
  */
 export async function spawnTestProducer(topology: Topology, overrides: Record<string, string> = {}): Promise<string> {
+  return (await spawnTestProducerProcess(topology, overrides)).url;
+}
+
+/** {@link spawnTestProducer}, resolving with the process too: for a signal and its exit. */
+export async function spawnTestProducerProcess(topology: Topology, overrides: Record<string, string> = {}): Promise<SpawnedService & { url: string }> {
   const port = await freePort();
-  const { exited } = spawnService('producer', topology, testProducerEnv(topology, { SHARDSYNC_PRODUCER_PORT: String(port), SHARDSYNC_LOG_LEVEL: 'warn', ...overrides }));
+  const spawned = spawnService('producer', topology, testProducerEnv(topology, { SHARDSYNC_PRODUCER_PORT: String(port), SHARDSYNC_LOG_LEVEL: 'warn', ...overrides }));
   const url = `http://127.0.0.1:${port}`;
   const answering = waitFor(async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), { timeoutMs: 60_000, what: 'the producer process to answer /healthz' });
-  const died = exited.then((how) => {
+  const died = spawned.exited.then((how) => {
     throw new Error(`the producer process exited (${String(how)}) before it answered /healthz`);
   });
   // Whichever loses the race settles later (the process ends when the test kills it): not unhandled.
   died.catch(() => undefined);
   answering.catch(() => undefined);
   await Promise.race([answering, died]);
-  return url;
+  return { ...spawned, url };
 }
 
 export function auth(token = TOKEN): Record<string, string> {

@@ -8,14 +8,14 @@ import { readBody } from '../src/http/request-body.js';
 
 /**
  * A server that waits `beforeReadMs` (a claim in Redis, a busy event loop), reads the body with
- * the idle limit, waits `afterBodyMs` (Kafka) and answers 200; a failed read is answered with its
- * status and lingers 200 ms, as the producer's error handler does.
+ * the idle limit (and `closing`), waits `afterBodyMs` (Kafka) and answers 200; a failed read is
+ * answered with its status and lingers 200 ms, as the producer's error handler does.
  */
-async function server(idleMs: number, { beforeReadMs = 0, afterBodyMs = 0 } = {}) {
+async function server(idleMs: number, { beforeReadMs = 0, afterBodyMs = 0, closing }: { beforeReadMs?: number; afterBodyMs?: number; closing?: AbortSignal } = {}) {
   const srv = createServer((req: IncomingMessage, res) => {
     const read = async () => {
       await new Promise((resolve) => setTimeout(resolve, beforeReadMs));
-      const body = await readBody(req, 1024 * 1024, idleMs);
+      const body = await readBody(req, 1024 * 1024, idleMs, closing);
       await new Promise((resolve) => setTimeout(resolve, afterBodyMs));
       res.end(`read ${body.length}`);
     };
@@ -63,5 +63,22 @@ describe('reading a request body with an idle limit', () => {
     }
     await new Promise<void>((resolve) => socket.on('data', () => answer().endsWith('read 30') && resolve()));
     expect(answer()).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('a body still arriving when the producer closes gets a 503 answer at once, not after the idle limit, and so does one read after that', async () => {
+    const closing = new AbortController();
+    const port = await server(10_000, { closing: closing.signal });
+    const waiting = await put(port, 1000, 10);
+    // The server is waiting for the rest of the body.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const cut = Date.now();
+    closing.abort();
+    await waiting.closed;
+    expect(Date.now() - cut).toBeLessThan(2000); // the answer, then 200 ms lingering
+    expect(waiting.answer()).toMatch(/^HTTP\/1\.1 503 .*SHARDSYNC_UNAVAILABLE/s);
+
+    const late = await put(port, 1000, 10);
+    await late.closed;
+    expect(late.answer()).toMatch(/^HTTP\/1\.1 503 .*SHARDSYNC_UNAVAILABLE/s);
   });
 });

@@ -4,12 +4,13 @@ import { whileSending } from '../ingest/body.js';
 
 /**
  * Reads a whole request body with a size cap; an oversized one gets 413 as soon as it passes the
- * cap, one that sends nothing for `idleMs` while it is read gets 408 (see `whileSending`).
+ * cap, one that sends nothing for `idleMs` while it is read gets 408, one still arriving when
+ * `closing` fires gets 503 (see `whileSending`).
  */
-export async function readBody(stream: Readable, maxBytes: number, idleMs: number): Promise<Buffer> {
+export async function readBody(stream: Readable, maxBytes: number, idleMs: number, closing?: AbortSignal): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of whileSending(stream, idleMs)) {
+  for await (const chunk of whileSending(stream, idleMs, closing)) {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
     size += buf.length;
     if (size > maxBytes) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `this request body may be at most ${maxBytes} bytes`);
@@ -38,6 +39,6 @@ export function parseJsonBody(bytes: Buffer): unknown {
 }
 
 /** Reads a small JSON body with a size cap; malformed, oversized or stalled bodies get a clear 4xx. */
-export async function readJsonBody(stream: Readable, maxBytes: number, idleMs: number): Promise<unknown> {
-  return parseJsonBody(await readBody(stream, maxBytes, idleMs));
+export async function readJsonBody(stream: Readable, maxBytes: number, idleMs: number, closing?: AbortSignal): Promise<unknown> {
+  return parseJsonBody(await readBody(stream, maxBytes, idleMs, closing));
 }

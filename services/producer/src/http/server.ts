@@ -26,6 +26,11 @@ export interface ServerDeps {
   batchBudget: Budget;
   /** How long a batch or announcement body may send nothing while it is read (408 then). */
   bodyIdleTimeoutMs: number;
+  /**
+   * Fires when the producer's shutdown cuts in-flight requests short: bodies still arriving then
+   * fail with 503 (a staging upload reading one is aborted) instead of holding the shutdown past its grace period.
+   */
+  closing: AbortSignal;
 }
 
 const META_PREFIX = 'x-shardsync-meta-';
@@ -119,6 +124,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       declaredSha256: header(req, 'x-shardsync-sha256'),
       idempotencyKey: header(req, 'idempotency-key'),
       metadata: userMetadata(req),
+      closing: deps.closing,
     });
     return reply.code(202).send(accepted);
   });
@@ -132,7 +138,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
   app.post('/v1/events', async (req, reply) => {
     const grant = authorize(req, deps.auth, undefined);
-    const body = await readJsonBody(req.raw, 64 * 1024, deps.bodyIdleTimeoutMs);
+    const body = await readJsonBody(req.raw, 64 * 1024, deps.bodyIdleTimeoutMs, deps.closing);
     const accepted = await deps.ingest.announce({ grant, body, idempotencyKey: header(req, 'idempotency-key') });
     return reply.code(202).send(accepted);
   });
@@ -148,7 +154,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     // Held whole until every item is answered; a chunked body may grow to the limit.
     const release = deps.batchBudget.take(length ?? deps.batchMaxBytes);
     try {
-      const body = await readBody(req.raw, deps.batchMaxBytes, deps.bodyIdleTimeoutMs);
+      const body = await readBody(req.raw, deps.batchMaxBytes, deps.bodyIdleTimeoutMs, deps.closing);
       const items = mediaType(header(req, 'content-type')) === BATCH_FRAME_CONTENT_TYPE ? parseBatchFrame(body) : parseBatchRequest(parseJsonBody(body));
       const results = await Promise.all(items.map((item) => runBatchItem(deps, grant, item)));
       // The bodies are done with: a client slow to read its answer must not hold the budget.

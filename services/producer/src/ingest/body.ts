@@ -74,28 +74,45 @@ async function* limited(chunks: AsyncIterable<unknown> | Iterable<unknown>, maxB
  * upload for good. Only the waits for the client count: time the reader spends elsewhere (a slow
  * store taking the previous part, Kafka after the body) is not the client's idleness. The
  * answer then ends the connection after lingering (`lingerAfterAnswer`), as any early answer.
+ *
+ * Once `closing` fires (the producer's shutdown cuts requests short), the body fails the same way
+ * with 503 at its next wait, or at once if one is under way, so that a body that would outlast
+ * the shutdown grace period fails its reader, which aborts its staging upload, instead of
+ * keeping the upload running until the process exits and leaving it behind.
  */
-export async function* whileSending(body: AsyncIterable<unknown>, idleMs: number): AsyncGenerator<unknown> {
+export async function* whileSending(body: AsyncIterable<unknown>, idleMs: number, closing?: AbortSignal): AsyncGenerator<unknown> {
   const chunks = body[Symbol.asyncIterator]();
   let finished = false;
-  let timedOut = false;
+  // Given up on by the reader's side (idle, closing): the client has not been answered yet.
+  let abandoned = false;
   try {
     for (;;) {
+      if (closing?.aborted === true) {
+        abandoned = true;
+        throw producerClosing();
+      }
       const next = chunks.next();
-      let timer: NodeJS.Timeout | undefined;
-      const idle = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          timedOut = true;
-          reject(new ProducerError('SHARDSYNC_REQUEST_TIMEOUT', `the request body sent nothing for ${idleMs} ms; the request was abandoned (SHARDSYNC_PRODUCER_BODY_IDLE_TIMEOUT_MS)`));
-        }, idleMs);
+      let abandon: (err: ProducerError) => void = () => undefined;
+      const given = new Promise<never>((_, reject) => {
+        abandon = (err) => {
+          abandoned = true;
+          reject(err);
+        };
       });
-      // The read a timeout leaves behind settles once the answer's lingering resumes the body: not unhandled.
+      const timer = setTimeout(
+        () => abandon(new ProducerError('SHARDSYNC_REQUEST_TIMEOUT', `the request body sent nothing for ${idleMs} ms; the request was abandoned (SHARDSYNC_PRODUCER_BODY_IDLE_TIMEOUT_MS)`)),
+        idleMs,
+      );
+      const onClosing = (): void => abandon(producerClosing());
+      closing?.addEventListener('abort', onClosing, { once: true });
+      // The read an abandoned wait leaves behind settles once the answer's lingering resumes the body: not unhandled.
       next.catch(() => undefined);
       let result: IteratorResult<unknown>;
       try {
-        result = await Promise.race([next, idle]);
+        result = await Promise.race([next, given]);
       } finally {
         clearTimeout(timer);
+        closing?.removeEventListener('abort', onClosing);
       }
       if (result.done === true) {
         finished = true;
@@ -105,8 +122,15 @@ export async function* whileSending(body: AsyncIterable<unknown>, idleMs: number
     }
   } finally {
     // A reader that stopped early stops the body (a Readable's iterator destroys it), as a plain
-    // for-await would. Not after a timeout: destroying the request would close the connection
-    // before the 408 is written; the answer's lingering drains or cuts the body instead.
-    if (!finished && !timedOut) await chunks.return?.();
+    // for-await would. Not after the body was abandoned: destroying the request would close the
+    // connection before the 408 or 503 is written; the answer's lingering drains or cuts the body instead.
+    if (!finished && !abandoned) await chunks.return?.();
   }
+}
+
+function producerClosing(): ProducerError {
+  return new ProducerError(
+    'SHARDSYNC_UNAVAILABLE',
+    'the producer is shutting down and the request body was still arriving; the request was abandoned and nothing was emitted: retry it (with the same Idempotency-Key, if any)',
+  );
 }

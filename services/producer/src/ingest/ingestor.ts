@@ -218,9 +218,12 @@ export class Ingestor implements Ingest {
     }
   }
 
-  /** The request's body; one still streaming in fails with 408 when the client stops sending. */
+  /**
+   * The request's body; one still streaming in fails with 408 when the client stops sending, and
+   * with 503 when the producer's shutdown cuts it short (a staging upload reading it is then aborted).
+   */
   #bodyOf(req: PutRequest): AsyncIterable<unknown> | Buffer {
-    return Buffer.isBuffer(req.body) ? req.body : whileSending(req.body, this.#d.options.bodyIdleTimeoutMs);
+    return Buffer.isBuffer(req.body) ? req.body : whileSending(req.body, this.#d.options.bodyIdleTimeoutMs, req.closing);
   }
 
   async #emit(fields: UnstampedUpdate): Promise<Accepted> {

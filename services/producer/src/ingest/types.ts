@@ -27,6 +27,8 @@ export interface PutRequest extends Common {
   /** The `x-shardsync-sha256` header: the digest the client expects. */
   declaredSha256?: string | undefined;
   metadata: Record<string, string>;
+  /** Fires when the producer cuts requests short as it shuts down: a body still streaming in then fails with 503. */
+  closing?: AbortSignal | undefined;
 }
 
 export type DeleteRequest = Common;
