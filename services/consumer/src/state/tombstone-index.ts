@@ -78,13 +78,13 @@ export class TombstoneIndex {
       const expired: ListEntry[] = [];
       for await (const entry of this.#store.list({ prefix: TOMBSTONE_PREFIX })) {
         if (this.#isExpired(entry, nowMs)) expired.push(entry);
-        else keys.add(entry.key);
+        else keys.add(detached(entry.key));
       }
       let deleted = 0;
       await runBounded(expired, EXPIRY_CONCURRENCY, async (entry) => {
         if (await this.#deleteListed(entry)) deleted += 1;
         // Written again since the listing: a live tombstone, indexed.
-        else keys.add(entry.key);
+        else keys.add(detached(entry.key));
       });
       if (generation === this.#generation) {
         for (const key of addedMeanwhile) keys.add(key);
@@ -124,7 +124,7 @@ export class TombstoneIndex {
   }
 
   add(dataset: string, key: string): void {
-    const tombstoneKey = tombstoneKeyOf(dataset, key);
+    const tombstoneKey = detached(tombstoneKeyOf(dataset, key));
     this.#keys.add(tombstoneKey);
     for (const added of this.#addedDuringReloads) added.add(tombstoneKey);
   }
@@ -167,7 +167,7 @@ export class TombstoneIndex {
         failed += 1;
         error ??= err;
       }
-      this.#keys.add(entry.key);
+      this.#keys.add(detached(entry.key));
     });
     return { expired: deleted, rewritten, failed, ...(error === undefined ? {} : { error }) };
   }
@@ -186,4 +186,15 @@ export class TombstoneIndex {
       throw err;
     }
   }
+}
+
+/**
+ * A copy of `s` that shares no memory with the strings it was made of. V8 keeps a substring (a
+ * key cut out of its listing page's XML) as a view that keeps the whole page alive, and a
+ * concatenation as a tree of its parts: indexed as they came, tombstones took about 300 bytes
+ * each (a 60-character key, a 1000-key page of XML per 1000 keys), copied about 140.
+ */
+function detached(s: string): string {
+  // Slicing a concatenation first flattens it into a new string of its own.
+  return (' ' + s).slice(1);
 }
