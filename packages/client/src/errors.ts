@@ -12,6 +12,8 @@ export type ProducerErrorCode =
   | 'SHARDSYNC_BODY_TOO_LARGE'
   | 'SHARDSYNC_SOURCE_MISMATCH'
   | 'SHARDSYNC_IDEMPOTENCY_KEY_REUSED'
+  /** Only in the producer's metrics and log: the client closed the connection before its body ended, so no answer reaches it. */
+  | 'SHARDSYNC_CLIENT_CLOSED_REQUEST'
   | 'SHARDSYNC_UNAVAILABLE'
   | 'SHARDSYNC_INTERNAL';
 

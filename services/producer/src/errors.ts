@@ -12,6 +12,8 @@ export const PRODUCER_ERRORS = {
   SHARDSYNC_BODY_TOO_LARGE: 413,
   SHARDSYNC_SOURCE_MISMATCH: 422,
   SHARDSYNC_IDEMPOTENCY_KEY_REUSED: 422,
+  /** Never delivered: the client closed the connection before its body ended (nginx's 499). Counted and logged as the client's doing, not a 5xx. */
+  SHARDSYNC_CLIENT_CLOSED_REQUEST: 499,
   SHARDSYNC_UNAVAILABLE: 503,
   SHARDSYNC_INTERNAL: 500,
 } as const;

@@ -56,7 +56,7 @@ async function uploadBegun(uploads: () => Promise<UploadEntry[]>): Promise<Uploa
 }
 
 describe('a staging upload cut short', () => {
-  it('a client that disconnects mid-body leaves no incomplete staging upload and emits nothing', async () => {
+  it('a client that disconnects mid-body leaves no incomplete staging upload, emits nothing and is counted as 499 (its doing), not a 5xx', async () => {
     const topology = await createTestTopology();
     const producer = await startTestProducer(topology);
     const uploads = stagingUploads(topology);
@@ -66,6 +66,12 @@ describe('a staging upload cut short', () => {
     put.req.destroy();
     await waitFor(async () => ((await uploads()).length === 0 ? true : undefined), { timeoutMs: 10_000, what: 'the staging upload to be aborted' });
     expect(await readTopic(topology.kafka.topics.updates)).toEqual([]);
+    // The client's doing, counted as such: not a 5xx that would page someone.
+    const requests = await waitFor(async () => {
+      const lines = (await (await fetch(`${producer.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('shardsync_producer_requests_total{') && l.includes('method="PUT"'));
+      return lines.length > 0 ? lines : undefined;
+    }, { what: 'the PUT counted' });
+    expect(requests.map((l) => /status="(\d+)"/.exec(l)?.[1])).toEqual(['499']);
   });
 
   it('a body that stops sending gets 408, and its staging upload is aborted before the answer', async () => {

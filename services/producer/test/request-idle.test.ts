@@ -11,7 +11,7 @@ import { readBody } from '../src/http/request-body.js';
  * the idle limit (and `closing`), waits `afterBodyMs` (Kafka) and answers 200; a failed read is
  * answered with its status and lingers 200 ms, as the producer's error handler does.
  */
-async function server(idleMs: number, { beforeReadMs = 0, afterBodyMs = 0, closing }: { beforeReadMs?: number; afterBodyMs?: number; closing?: AbortSignal } = {}) {
+async function server(idleMs: number, { beforeReadMs = 0, afterBodyMs = 0, closing, failures }: { beforeReadMs?: number; afterBodyMs?: number; closing?: AbortSignal; failures?: unknown[] } = {}) {
   const srv = createServer((req: IncomingMessage, res) => {
     const read = async () => {
       await new Promise((resolve) => setTimeout(resolve, beforeReadMs));
@@ -20,6 +20,7 @@ async function server(idleMs: number, { beforeReadMs = 0, afterBodyMs = 0, closi
       res.end(`read ${body.length}`);
     };
     read().catch((err: unknown) => {
+      failures?.push(err);
       res.writeHead(err instanceof ProducerError ? err.status : 500).end(err instanceof ProducerError ? err.code : String(err));
       lingerAfterAnswer(req, res, 200);
     });
@@ -80,5 +81,16 @@ describe('reading a request body with an idle limit', () => {
     const late = await put(port, 1000, 10);
     await late.closed;
     expect(late.answer()).toMatch(/^HTTP\/1\.1 503 .*SHARDSYNC_UNAVAILABLE/s);
+  });
+
+  it("a client that closes its connection mid-body fails the read as the client's doing (499), not as a failure of the producer", async () => {
+    const failures: unknown[] = [];
+    const port = await server(10_000, { failures });
+    const { socket } = await put(port, 1000, 10);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ code: 'SHARDSYNC_CLIENT_CLOSED_REQUEST', status: 499 });
   });
 });

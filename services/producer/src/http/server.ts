@@ -103,9 +103,16 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     if (closing) app.server.closeIdleConnections();
   });
 
+  // A request whose client closed the connection first gets no answer, so onResponse never runs
+  // for it: counted here, as nginx logs it (499), whatever the producer made of it meanwhile.
+  app.addHook('onRequestAbort', async (req) => {
+    deps.metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', method: req.method, status: '499' });
+  });
+
   app.setErrorHandler(async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const e = toProducerError(err);
     if (e.status >= 500) deps.logger.error({ err, url: req.url }, 'request failed');
+    else if (e.code === 'SHARDSYNC_CLIENT_CLOSED_REQUEST') deps.logger.info({ url: req.url, reason: e.message }, 'the client closed its connection before its request body ended');
     // The client may still be sending a body we will not use: drop it until the client has the answer.
     lingerAfterAnswer(req.raw, reply.raw);
     return reply.code(e.status).send({ error: e.code, message: e.message });

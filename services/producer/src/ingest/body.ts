@@ -110,6 +110,11 @@ export async function* whileSending(body: AsyncIterable<unknown>, idleMs: number
       let result: IteratorResult<unknown>;
       try {
         result = await Promise.race([next, given]);
+      } catch (err) {
+        if (err instanceof ProducerError) throw err;
+        // The request stream failed: its connection was closed or reset before the body ended.
+        // The client's doing (or the network's), not a store's failure: no 5xx to alert on.
+        throw new ProducerError('SHARDSYNC_CLIENT_CLOSED_REQUEST', `the connection closed before the request body ended (${err instanceof Error ? err.message : String(err)}); nothing was stored or emitted`, { cause: err });
       } finally {
         clearTimeout(timer);
         closing?.removeEventListener('abort', onClosing);
