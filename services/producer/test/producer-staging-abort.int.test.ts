@@ -50,6 +50,15 @@ function partialPut(baseUrl: string, dataset: string, key: string): PartialPut {
   return { req, answer };
 }
 
+/** The statuses the producer counted for PUT requests, once it counted any. */
+async function putStatuses(producerUrl: string): Promise<Array<string | undefined>> {
+  const lines = await waitFor(async () => {
+    const found = (await (await fetch(`${producerUrl}/metrics`)).text()).split('\n').filter((l) => l.startsWith('shardsync_producer_requests_total{') && l.includes('method="PUT"'));
+    return found.length > 0 ? found : undefined;
+  }, { what: 'the PUT counted' });
+  return lines.map((l) => `${/status="(\d+)"/.exec(l)?.[1] ?? '?'} ${l.split(' ').at(-1) ?? '?'}`);
+}
+
 /** Waits until the producer has begun staging the body: its multipart upload is listed. */
 async function uploadBegun(uploads: () => Promise<UploadEntry[]>): Promise<UploadEntry> {
   return waitFor(async () => (await uploads())[0], { what: 'the staging multipart upload to begin' });
@@ -67,11 +76,7 @@ describe('a staging upload cut short', () => {
     await waitFor(async () => ((await uploads()).length === 0 ? true : undefined), { timeoutMs: 10_000, what: 'the staging upload to be aborted' });
     expect(await readTopic(topology.kafka.topics.updates)).toEqual([]);
     // The client's doing, counted as such: not a 5xx that would page someone.
-    const requests = await waitFor(async () => {
-      const lines = (await (await fetch(`${producer.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('shardsync_producer_requests_total{') && l.includes('method="PUT"'));
-      return lines.length > 0 ? lines : undefined;
-    }, { what: 'the PUT counted' });
-    expect(requests.map((l) => /status="(\d+)"/.exec(l)?.[1])).toEqual(['499']);
+    expect(await putStatuses(producer.url)).toEqual(['499 1']);
   });
 
   it('a body that stops sending gets 408, and its staging upload is aborted before the answer', async () => {
@@ -84,6 +89,10 @@ describe('a staging upload cut short', () => {
     expect(await put.answer).toEqual({ status: 408, error: 'SHARDSYNC_REQUEST_TIMEOUT' });
     expect(await uploads()).toEqual([]);
     expect(await readTopic(topology.kafka.topics.updates)).toEqual([]);
+    // Counted once, as answered: the lingering that then cut the rest of the body is no 499.
+    put.req.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await putStatuses(producer.url)).toEqual(['408 1']);
   });
 
   it('on SIGTERM, an upload still streaming halfway through the grace period is cut short: 503, its staging upload aborted, nothing emitted, and the process exits cleanly within the grace', async () => {

@@ -93,7 +93,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_req, reply, payload) => {
+  /** Requests whose answer is being sent: a connection closed after that is not a request the client gave up on. */
+  const answered = new WeakSet<FastifyRequest>();
+  app.addHook('onSend', async (req, reply, payload) => {
+    answered.add(req);
     if (closing) reply.header('connection', 'close');
     return payload;
   });
@@ -103,10 +106,12 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     if (closing) app.server.closeIdleConnections();
   });
 
-  // A request whose client closed the connection first gets no answer, so onResponse never runs
-  // for it: counted here, as nginx logs it (499), whatever the producer made of it meanwhile.
+  // A request whose client closed the connection before its answer gets none, so onResponse never
+  // runs for it: counted here, as nginx logs it (499), whatever the producer made of it meanwhile.
+  // Not one answered first (an early 413 or 408 whose client then reset the connection while its
+  // body was still coming): onResponse counted it already.
   app.addHook('onRequestAbort', async (req) => {
-    deps.metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', method: req.method, status: '499' });
+    if (!answered.has(req)) deps.metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', method: req.method, status: '499' });
   });
 
   app.setErrorHandler(async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
