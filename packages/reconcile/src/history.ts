@@ -28,23 +28,21 @@ export function passHistoryKey(dataset: string, options: PassHistoryOptions = {}
   return `${options.keyPrefix ?? DEFAULT_PREFIX}:passes:${dataset}`;
 }
 
-/** How many of a dataset's newest reports are looked at for the same pass before recording it. */
-const RECENT_FOR_DUPLICATES = 3;
-
 /**
- * Records a finished pass, once: a pass whose report is already among its dataset's newest few
- * (the job that recorded it failed or stopped before it completed, and ran again) is not recorded
- * a second time. Reports are kept for operators (`shardsync status`), not as a source of truth:
+ * Records a finished pass, once: a pass whose report is already among its dataset's kept
+ * reports (the job that recorded it failed or stopped before it completed, and ran again, maybe
+ * after CLI passes recorded theirs) is not recorded a second time, nor put back on top. Reports are kept for operators (`shardsync status`), not as a source of truth:
  * if Redis loses them, the next pass still compares the stores from scratch.
  */
 export async function recordPass(redis: PassHistoryRedis, report: PassReport, options: PassHistoryOptions = {}): Promise<void> {
   const key = passHistoryKey(report.dataset, options);
-  const recent = await redis.lrange(key, 0, RECENT_FOR_DUPLICATES - 1);
-  if (recent.some((json) => passIdOf(json) === report.passId)) return;
-  const keep = options.keysPerReport ?? 100;
-  const stored: PassReport = report.keys.length > keep ? { ...report, keys: report.keys.slice(0, keep), keysTruncated: true } : report;
+  const kept = options.keep ?? 50;
+  const recorded = await redis.lrange(key, 0, kept - 1);
+  if (recorded.some((json) => passIdOf(json) === report.passId)) return;
+  const keysKept = options.keysPerReport ?? 100;
+  const stored: PassReport = report.keys.length > keysKept ? { ...report, keys: report.keys.slice(0, keysKept), keysTruncated: true } : report;
   await redis.lpush(key, JSON.stringify(stored));
-  await redis.ltrim(key, 0, (options.keep ?? 50) - 1);
+  await redis.ltrim(key, 0, kept - 1);
 }
 
 /** The most recent reports of a dataset, newest first (at most `limit`, default 10). */

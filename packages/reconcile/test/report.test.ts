@@ -114,4 +114,13 @@ describe('mergeRetriedOutcome', () => {
     const retry = { key: 'k', copies: { b: { status: 'equal' as const } }, bytesMoved: 0, requests };
     expect(mergeRetriedOutcome(first, retry).copies['b']).toEqual({ status: 'stale', action: 'copy', result: 'superseded' });
   });
+
+  it('are not recorded again, nor put back on top, when the job of a recorded pass runs again after CLI passes recorded theirs', async () => {
+    const redis = new FakeRedis();
+    const report = await divergentReport();
+    await recordPass(redis, { ...report, passId: 'scheduled' }, { keyPrefix: 't' });
+    for (const id of ['cli-dry-run', 'cli-repair', 'cli-check']) await recordPass(redis, { ...report, passId: id }, { keyPrefix: 't' });
+    await recordPass(redis, { ...report, passId: 'scheduled' }, { keyPrefix: 't' });
+    expect((await recentPasses(redis, report.dataset, 10, { keyPrefix: 't' })).map((r) => r.passId)).toEqual(['cli-check', 'cli-repair', 'cli-dry-run', 'scheduled']);
+  });
 });

@@ -83,7 +83,7 @@ export class ReconcilerService {
       logger,
       budget: new TokenBucket({ ratePerSecond: env.SHARDSYNC_RECONCILER_DEEP_BYTES_PER_SECOND }),
       history: { keyPrefix: `${prefix}:reconcile-history` },
-      passLock: createPassLock(redis, prefix, holderRunningIn(queue)),
+      passLock: createPassLock(redis, prefix, holderRunningIn(queue, JOB.pass)),
       signal: closing.signal,
     };
     const worker = new Worker(QUEUE_NAME, createProcessor(deps), {

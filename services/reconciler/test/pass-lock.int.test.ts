@@ -1,7 +1,12 @@
-import { testRedis } from '@shardsync/testing';
+import { randomBytes } from 'node:crypto';
+import { createTestTopology, testRedis, waitFor } from '@shardsync/testing';
 import { describe, expect, it } from 'vitest';
-import { createPassLock } from '../src/jobs/pass-lock.js';
-import { testPrefix } from './helpers.js';
+import { createPassLock, holderRunningIn } from '../src/jobs/pass-lock.js';
+import { JOB, type PassJobData, type PassResult } from '../src/jobs/types.js';
+import { seed, startReconciler, testPool, testPrefix, v } from './helpers.js';
+
+const MiB = 1024 * 1024;
+const DAY = 24 * 3600 * 1000;
 
 describe('pass lock (real Redis)', () => {
   it('lets exactly one of many passes of a dataset that start together run; the others learn which one', async () => {
@@ -33,4 +38,37 @@ describe('pass lock (real Redis)', () => {
     expect(answers.filter((a) => a !== undefined && a !== winners[0])).toEqual([]);
     expect(await lock.claim('models', 'later')).toBe(winners[0]);
   });
+
+  it('is held by a running pass whose job was created a day ago (as a daily scheduler stamps it), so another pass of the dataset skips', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const redis = testRedis();
+    const prefix = testPrefix();
+    const pool = testPool(topology);
+    for (let i = 0; i < 4; i++) await seed(pool, dataset, `shard-${i}`, randomBytes(MiB), v(100 + i));
+    // A deep pass reads 12 MiB at 256 KiB/s: it runs for about 48 s.
+    const service = await startReconciler(topology, prefix, {
+      SHARDSYNC_RECONCILER_SCHEDULE: 'false',
+      SHARDSYNC_RECONCILER_DEEP_BYTES_PER_SECOND: String(256 * 1024),
+      SHARDSYNC_SHUTDOWN_GRACE_MS: '2000',
+    });
+    // A job scheduler stamps an iteration when the previous one starts: one interval before it runs.
+    const deep = await service.queue.add(JOB.pass, { request: { dataset, deep: true } } satisfies PassJobData, { timestamp: Date.now() - DAY - 5_000, attempts: 2 });
+    const lockKey = `${prefix}:pass-lock:${dataset}`;
+    await waitFor(async () => ((await redis.get(lockKey)) === deep.id ? true : undefined), { timeoutMs: 30_000, what: 'the deep pass holding the lock' });
+    expect(await holderRunningIn(service.queue, JOB.pass)(deep.id ?? '', dataset)).toBe(true);
+    expect(await holderRunningIn(service.queue, JOB.pass)(deep.id ?? '', 'another-dataset')).toBe(false);
+
+    const routine = await service.queue.add(JOB.pass, { request: { dataset } } satisfies PassJobData);
+    const finished = await waitFor(
+      async () => {
+        const job = await service.queue.getJob(routine.id ?? '');
+        return job !== undefined && (await job.getState()) === 'completed' ? job : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the routine pass to finish' },
+    );
+    expect((finished.returnvalue as PassResult).skipped).toBe(`pass job ${deep.id ?? ''} is still running`);
+    expect(await deep.getState()).toBe('active');
+    expect(await redis.get(lockKey)).toBe(deep.id);
+  }, 120_000);
 });

@@ -1,6 +1,6 @@
 import type { Topology } from '@shardsync/config';
 import type { StorePool } from '@shardsync/objectstore';
-import { createReconcileContext, type PassHistoryOptions, type PassRequest, type ReconcileContext, type TokenBucket } from '@shardsync/reconcile';
+import { createReconcileContext, ReconcileAbortedError, type PassHistoryOptions, type PassRequest, type ReconcileContext, type TokenBucket } from '@shardsync/reconcile';
 import type { Logger } from '@shardsync/runtime';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -62,4 +62,14 @@ export function scheduledRequest(env: ReconcilerEnv, dataset: string, deep: bool
     tombstoneGraceMs: env.SHARDSYNC_TOMBSTONE_GRACE_MS,
     bytesPerSecond: env.SHARDSYNC_RECONCILER_DEEP_BYTES_PER_SECOND,
   };
+}
+
+/**
+ * Throws when the service's shutdown cut the job's work short. A key cut mid-repair is reported
+ * as a failure of the key, not thrown, so without this the job would complete with copies
+ * "failed" for no fault of theirs (a rolling restart would look like divergence); thrown, the
+ * processor puts the job back in the queue for another instance.
+ */
+export function throwIfCut(deps: Pick<JobDeps, 'signal'>, what: string): void {
+  if (deps.signal.aborted) throw new ReconcileAbortedError(`${what} was cut short by this instance's shutdown`, deps.signal.reason);
 }

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
  * then starting (check-then-act) let both see the other and both skip.
  *
  * The key has no expiry: a pass may wait for its range jobs for hours. Instead, a holder that is
- * no longer running (failed for good, completed without releasing, removed, or older than the
+ * no longer running (failed for good, completed without releasing, removed, or idle beyond the
  * staleness limit) is taken over, so a crashed pass never blocks its dataset for good.
  */
 export interface PassLock {
@@ -20,8 +20,8 @@ export interface PassLock {
   release(dataset: string, jobId: string): Promise<void>;
 }
 
-/** Whether the pass job with this id is still running (comparing, waiting for its ranges, or about to retry). */
-export type HolderRunning = (jobId: string) => Promise<boolean>;
+/** Whether the pass job with this id still runs a pass of `dataset` (comparing, waiting for its ranges, or about to run again). */
+export type HolderRunning = (jobId: string, dataset: string) => Promise<boolean>;
 
 const REPLACE_IF = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0`;
 const DELETE_IF = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -39,7 +39,7 @@ export function createPassLock(redis: Redis, keyPrefix: string, holderRunning: H
         const holder = await redis.get(key);
         if (holder === null) continue; // released meanwhile: try again
         if (holder === jobId) return undefined; // this job's own earlier attempt
-        if (await holderRunning(holder)) return holder;
+        if (await holderRunning(holder, dataset)) return holder;
         if ((await redis.eval(REPLACE_IF, 1, key, holder, jobId)) === 1) return undefined;
         // Another contender took over first; look at the new holder.
       }
@@ -51,17 +51,28 @@ export function createPassLock(redis: Redis, keyPrefix: string, holderRunning: H
   };
 }
 
-/** A holding pass older than this no longer holds off a new one (it is presumed lost). */
+/**
+ * A pass holding the lock without running for this long (waiting for range jobs that never
+ * report, or queued and never picked up) is presumed lost. An active one never is: BullMQ's
+ * stall check takes a dead worker's job back.
+ */
 const STALE_PASS_MS = 24 * 3600 * 1000;
 
-/** States of a pass job that will still go on: comparing, waiting for its ranges, or queued to run again. */
-const GOING_ON = new Set(['active', 'waiting-children', 'waiting', 'prioritized', 'delayed']);
+/** States of a pass job that will still go on: waiting for its ranges, or queued to run again. */
+const GOING_ON = new Set(['waiting-children', 'waiting', 'prioritized', 'delayed']);
 
-/** {@link HolderRunning} over the queue's jobs. */
-export function holderRunningIn(queue: Queue): HolderRunning {
-  return async (jobId) => {
+/**
+ * {@link HolderRunning} over the queue's jobs: the holder is a pass job of the dataset that is
+ * active, or that will go on and ran (or was queued) within the staleness limit. Its age counts
+ * from when it last ran: a scheduled job is created one interval before it runs, so its creation
+ * time would make a pass of a daily schedule look a day old as it starts.
+ */
+export function holderRunningIn(queue: Queue, passJobName: string): HolderRunning {
+  return async (jobId, dataset) => {
     const job = await queue.getJob(jobId);
-    if (job === undefined || Date.now() - job.timestamp >= STALE_PASS_MS) return false;
-    return GOING_ON.has(await job.getState());
+    if (job === undefined || job.name !== passJobName || (job.data as { request?: { dataset?: unknown } }).request?.dataset !== dataset) return false;
+    const state = await job.getState();
+    if (state === 'active') return true;
+    return GOING_ON.has(state) && Date.now() - (job.processedOn ?? job.timestamp) < STALE_PASS_MS;
   };
 }

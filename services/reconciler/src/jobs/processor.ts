@@ -20,7 +20,13 @@ export function createProcessor(deps: JobDeps): (job: Job<unknown, unknown>, tok
       } else if (deps.signal.aborted && token !== undefined) {
         // Cut short by this instance's shutdown, not failed: back to the queue without using up
         // one of its attempts (a pass cut short three times by rolling restarts failed for good).
-        await job.moveToWait(token);
+        try {
+          await job.moveToWait(token);
+        } catch (moveErr) {
+          // Its lock lost (another worker took it over): BullMQ refuses any state change from here.
+          deps.logger.warn({ err, moveErr, job: job.name, jobId: job.id }, 'reconciler job cut short by shutdown could not be queued again');
+          throw err;
+        }
         deps.metrics.jobs.inc({ name: job.name, result: 'interrupted' });
         deps.logger.info({ job: job.name, jobId: job.id }, 'reconciler job cut short by shutdown; queued again for another instance');
         throw new WaitingError();

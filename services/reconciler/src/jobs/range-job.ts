@@ -1,6 +1,6 @@
 import { hasRetriableFailure, mergeRetriedOutcome, reconcileKeys, type KeyOutcome } from '@shardsync/reconcile';
 import { WaitingChildrenError, type Job } from 'bullmq';
-import { contextFor, type JobDeps } from './deps.js';
+import { contextFor, throwIfCut, type JobDeps } from './deps.js';
 import { JOB, repairJobId, type RangeJobData, type RangeResult, type RepairJobData } from './types.js';
 
 /**
@@ -14,6 +14,7 @@ export async function processRange(job: Job<RangeJobData, RangeResult>, token: s
   if (outcomes === undefined) {
     const ctx = contextFor(deps, request, passId);
     outcomes = await reconcileKeys(ctx, range.keys);
+    throwIfCut(deps, `range ${range.index} of pass ${passId}`);
     for (const outcome of outcomes) deps.metrics.recordKey(ctx.dataset, outcome);
     const retry = ctx.dryRun ? [] : outcomes.filter(hasRetriableFailure);
     if (retry.length === 0) return { index: range.index, outcomes };

@@ -1,6 +1,6 @@
 import { hasRetriableFailure, reconcileKey, type KeyOutcome } from '@shardsync/reconcile';
 import type { Job } from 'bullmq';
-import { contextFor, type JobDeps } from './deps.js';
+import { contextFor, throwIfCut, type JobDeps } from './deps.js';
 import type { RepairJobData } from './types.js';
 
 /** Thrown to have BullMQ try a key again after its backoff. */
@@ -16,6 +16,7 @@ class RetryLaterError extends Error {
 export async function processRepair(job: Job<RepairJobData, KeyOutcome>, deps: JobDeps): Promise<KeyOutcome> {
   const { passId, request, key } = job.data;
   const outcome = await reconcileKey(contextFor(deps, request, passId), key);
+  throwIfCut(deps, `repair of ${request.dataset}/${key}`);
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   if (hasRetriableFailure(outcome) && !lastAttempt) {
     const failures = Object.entries(outcome.copies).flatMap(([dc, c]) => (c.failure === undefined ? [] : [`${dc}: ${c.failure.code} ${c.failure.message}`]));
