@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Topology } from '@shardsync/config';
@@ -89,6 +90,8 @@ export class ProducerService {
     const starting = new StartingIngest();
     // Fired by close(): the bodies still arriving are abandoned (see whileSending).
     const closing = new AbortController();
+    // Every body being read waits on it: many at once is expected, not a leak.
+    setMaxListeners(0, closing.signal);
     const app: FastifyInstance = buildServer({
       ingest: starting,
       auth,
