@@ -30,6 +30,11 @@ function event(update: ShardUpdate | Buffer): ConsumedEvent {
   return { topic: 'shardsync.updates', partition: 0, offset: o, key: null, value: encoded.value, headers: encoded.headers, timestampMs: 0 };
 }
 
+/** An event at an explicit offset (a refetch, or a topic created again). */
+function at(offsetOf: number, update: ShardUpdate | Buffer): ConsumedEvent {
+  return { ...event(update), offset: String(offsetOf) };
+}
+
 function put(key: string, physicalMs: number, dataset = 'ds'): ShardUpdate {
   const body = `${key}@${physicalMs}`;
   return {
@@ -385,5 +390,115 @@ describe('BatchProcessor', () => {
     // Dead-lettered at the first attempt after the wait: not restarted by every batch.
     expect((letteredAt ?? Infinity) - started).toBeLessThan(30_000 + 15_000 + 1000);
     expect(calls).toBeGreaterThan(4);
+  });
+
+  it('many keys waiting on one source that is down are each tried at their own backoff, not at every fetch of their partition', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const calls = new Map<string, number>();
+    const p = processor(
+      async (u) => {
+        calls.set(u.key, (calls.get(u.key) ?? 0) + 1);
+        throw new ApplyError('SHARDSYNC_SOURCE_UNAVAILABLE', 'the staged copy is not readable yet', { retriable: true });
+      },
+      [],
+      createLogger('test', {}, 'silent'),
+      { concurrency: 16, sourceWaitMs: 3600_000 },
+    );
+    const events = Array.from({ length: 100 }, (_, i) => at(i, put(`k${i}`, 1)));
+    const started = Date.now();
+    let fetches = 0;
+    // Kafka: fetches the same events again (none is ever marked done) once each pause is over.
+    const run = (async () => {
+      while (Date.now() - started < 60_000) {
+        const batch = fakeBatch(events);
+        await p.handle(batch);
+        fetches += 1;
+        const [pause] = batch.pauses;
+        if (pause === undefined) throw new Error('returned without pausing');
+        expect(pause).toBeGreaterThanOrEqual(1000);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    })();
+    await vi.advanceTimersByTimeAsync(80_000);
+    await run;
+    const perKey = [...calls.values()].reduce((a, b) => a + b, 0) / 100;
+    // Full-jitter backoff from 200 ms doubling to 15 s: about 4 attempts in the first 1.4 s, then
+    // one per 7.5 s on average, about 14 a minute (365 when every fetch tried every key).
+    expect(perKey).toBeLessThan(30);
+    expect(fetches).toBeLessThanOrEqual(61);
+  });
+
+  it('after the topic was created again (same offsets, other events), no event is skipped as finished and none inherits an old retry state', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const letters: OutgoingEvent[] = [];
+    const seen: string[] = [];
+    let freshFailures = 0;
+    const p = processor(
+      async (u) => {
+        seen.push(u.key);
+        if (u.key === 'slow') throw new ApplyError('SHARDSYNC_SOURCE_UNAVAILABLE', 'not readable yet', { retriable: true });
+        if (u.key === 'fresh-1' && freshFailures++ === 0) throw new ApplyError('SHARDSYNC_SOURCE_UNAVAILABLE', 'not readable yet', { retriable: true });
+        return applied;
+      },
+      letters,
+      createLogger('test', {}, 'silent'),
+      { sourceWaitMs: 60_000 },
+    );
+    // The old topic: offset 1 waits, 2 and 3 are applied beyond it.
+    const old = fakeBatch([at(0, put('old-0', 1)), at(1, put('slow', 1)), at(2, put('old-2', 1)), at(3, put('old-3', 1))]);
+    const handled = p.handle(old);
+    await vi.advanceTimersByTimeAsync(3000);
+    await handled;
+    expect(old.pauses).toHaveLength(1);
+    // Kafka lost and the topic created again (docs/runbooks/kafka-unavailable.md): the same
+    // process fetches the new topic from offset 0, 90 s later.
+    await vi.advanceTimersByTimeAsync(90_000);
+    seen.length = 0;
+    const fresh = fakeBatch([at(0, put('fresh-0', 5)), at(1, put('fresh-1', 5)), at(2, put('fresh-2', 5)), at(3, put('fresh-3', 5))]);
+    const handling = p.handle(fresh);
+    await vi.advanceTimersByTimeAsync(3000);
+    await handling;
+    expect(letters).toEqual([]); // fresh-1 failed once: a retry, not the old event's expired source wait
+    expect([...new Set(seen)].sort()).toEqual(['fresh-0', 'fresh-1', 'fresh-2', 'fresh-3']);
+    expect(fresh.marked.at(-1)).toBe('3');
+  });
+
+  it('events finished beyond a waiting one are neither applied nor dead-lettered again when a later fetch returns fewer events', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const letters: OutgoingEvent[] = [];
+    const seen: string[] = [];
+    let slowCalls = 0;
+    const p = processor(
+      async (u) => {
+        seen.push(u.key);
+        if (u.key === 'slow' && ++slowCalls <= 4) throw new ApplyError('SHARDSYNC_SOURCE_UNAVAILABLE', 'not readable yet', { retriable: true });
+        return applied;
+      },
+      letters,
+      createLogger('test', {}, 'silent'),
+      { sourceWaitMs: 3600_000 },
+    );
+    const events = [at(10, put('slow', 1)), at(11, Buffer.from('garbage')), at(12, put('a', 1))];
+    const first = fakeBatch(events);
+    const handled = p.handle(first);
+    await vi.advanceTimersByTimeAsync(3000);
+    await handled;
+    expect(first.pauses).toHaveLength(1);
+    expect(letters).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(first.pauses[0] ?? 0);
+    // The next fetch from offset 10 returns only offset 10 (a fetch cut by its total size while
+    // many partitions have a backlog): the waiting event applies, nothing pauses.
+    const second = fakeBatch(events.slice(0, 1));
+    await p.handle(second);
+    expect(second.marked).toEqual(['10']);
+    expect(second.pauses).toEqual([]);
+    const third = fakeBatch(events.slice(1));
+    await p.handle(third);
+    expect(third.marked.at(-1)).toBe('12');
+    expect(letters).toHaveLength(1);
+    expect(seen.filter((k) => k === 'a')).toHaveLength(1);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Topology } from '@shardsync/config';
 import { ContiguousOffsetTracker, isMessageTooLarge, toDeadLetter, withoutValue, type ConsumedEvent, type EventSink, type PartitionBatch } from '@shardsync/eventlog';
@@ -43,14 +44,20 @@ interface RetryState {
   attempt: number;
   /** Since when no source could serve its payload (unbroken run of such failures). */
   sourceMissingSince?: number | undefined;
+  /** When its next attempt is due: a batch fetched earlier (for another key's turn) does not try it. */
+  dueAt?: number | undefined;
 }
 
-/** What a batch that paused its partition leaves for the batch that fetches the rest again. */
+/**
+ * What a batch leaves for the batches that fetch the rest of its partition again. Offsets name
+ * events only as long as the topic lives (one deleted and created again starts over at 0), so
+ * each entry carries a fingerprint of its event and is used only for that very event.
+ */
 interface Deferred {
-  /** Offsets beyond the finished prefix that were applied or dead-lettered: not done again. */
-  readonly finished: Set<string>;
-  /** Retry state by offset of the events that wait. */
-  readonly waits: ReadonlyMap<string, RetryState>;
+  /** Events beyond the finished prefix that were applied or dead-lettered (offset: fingerprint): not done again. */
+  readonly finished: ReadonlyMap<string, string>;
+  /** Retry states of the events that wait, by offset. */
+  readonly waits: ReadonlyMap<string, { readonly fingerprint: string; readonly state: RetryState }>;
   readonly at: number;
 }
 
@@ -60,6 +67,17 @@ const RETRY_MAX_MS = 15_000;
 const RETRIES_IN_BATCH = 3;
 /** A deferral not picked up for this long belongs to a partition this member lost: forgotten. */
 const DEFERRED_TTL_MS = 30 * 60 * 1000;
+/** A paused partition is fetched again no sooner than this: of many waiting keys, one is nearly always due. */
+const MIN_PAUSE_MS = 1000;
+
+/** Tells one event from another at the same offset (a topic deleted and created again). */
+function fingerprintOf(e: ConsumedEvent): string {
+  const hash = createHash('sha1').update(String(e.timestampMs)).update('\0');
+  if (e.key !== null) hash.update(e.key);
+  hash.update('\0');
+  if (e.value !== null) hash.update(e.value);
+  return hash.digest('base64');
+}
 
 /**
  * Handles one partition batch: decodes, dead-letters what can never apply, collapses updates
@@ -80,7 +98,7 @@ export class BatchProcessor {
     const first = batch.events[0];
     if (first === undefined) return;
     const partition = `${batch.topic}/${batch.partition}`;
-    const earlier = this.#takeDeferred(partition, BigInt(first.offset));
+    const earlier = this.#takeDeferred(partition);
     const tracker = new ContiguousOffsetTracker(first.offset);
     const finished: string[] = [];
     const finish = (events: readonly ConsumedEvent[]) => {
@@ -91,7 +109,7 @@ export class BatchProcessor {
       }
       this.#d.onProgress();
     };
-    const waits = new Map<string, RetryState>();
+    const waits = new Map<string, { event: ConsumedEvent; state: RetryState }>();
     let resumeAt: number | undefined;
     // A refused heartbeat means the group is rebalancing (or this member's session is in doubt):
     // the keys in flight finish, no new one starts, and the batch returns so this member can
@@ -112,8 +130,9 @@ export class BatchProcessor {
     try {
       const updates: Array<{ event: ConsumedEvent; update: ShardUpdate }> = [];
       for (const event of batch.events) {
-        if (earlier?.finished.has(event.offset) === true) {
-          finish([event]); // applied or dead-lettered by this process before the partition paused
+        const done = earlier?.finished.get(event.offset);
+        if (done !== undefined && done === fingerprintOf(event)) {
+          finish([event]); // applied or dead-lettered by this process in an earlier batch
           continue;
         }
         const c = classify(event, this.#d.topology, this.#d.datacenter, this.#d.registry);
@@ -134,11 +153,8 @@ export class BatchProcessor {
         else resumeAt = Math.min(resumeAt ?? Infinity, deferred);
       });
       if (batch.isActive()) await batch.commit();
-      if (resumeAt !== undefined && batch.isActive() && !stop.signal.aborted) {
-        const next = tracker.nextPending;
-        this.#deferred.set(partition, { finished: new Set(finished.filter((o) => BigInt(o) > next)), waits, at: Date.now() });
-        batch.pauseFor(Math.max(0, resumeAt - Date.now()));
-      }
+      if (!stop.signal.aborted) this.#keepDeferred(partition, batch, tracker.nextPending, finished, waits, earlier);
+      if (resumeAt !== undefined && batch.isActive() && !stop.signal.aborted) batch.pauseFor(Math.max(MIN_PAUSE_MS, resumeAt - Date.now()));
     } finally {
       clearInterval(heartbeat);
       this.#d.signal.removeEventListener('abort', onClose);
@@ -154,17 +170,18 @@ export class BatchProcessor {
     group: KeyGroup,
     signal: AbortSignal,
     batch: PartitionBatch,
-    earlier: ReadonlyMap<string, RetryState> | undefined,
-    waits: Map<string, RetryState>,
+    earlier: Deferred['waits'] | undefined,
+    waits: Map<string, { event: ConsumedEvent; state: RetryState }>,
     finish: (events: readonly ConsumedEvent[]) => void,
   ): Promise<number | undefined> {
     const byVersion = [...group.updates].sort((a, b) => compareVersions(b.update.version, a.update.version));
     const superseded = byVersion.length - 1;
     for (const [i, { event, update }] of byVersion.entries()) {
-      const state = earlier?.get(event.offset) ?? { attempt: 0 };
+      const kept = earlier?.get(event.offset);
+      const state = kept !== undefined && kept.fingerprint === fingerprintOf(event) ? kept.state : { attempt: 0 };
       const outcome = await this.#applyOne(event, update, signal, batch, state);
       if (typeof outcome === 'number') {
-        waits.set(event.offset, state);
+        waits.set(event.offset, { event, state });
         return outcome;
       }
       if (outcome === 'dead') {
@@ -184,6 +201,8 @@ export class BatchProcessor {
    * over to the batch that fetches the event again. Abandoned (dead-lettered) once not retriable.
    */
   async #applyOne(event: ConsumedEvent, update: ShardUpdate, signal: AbortSignal, batch: PartitionBatch, state: RetryState): Promise<ApplyOutcome | 'dead' | number> {
+    // Fetched again for another key's turn: this one waits for its own.
+    if (state.dueAt !== undefined && state.dueAt > Date.now()) return state.dueAt;
     const end = this.#d.metrics.applySeconds.startTimer({ operation: update.operation });
     for (;;) {
       let outcome: ApplyOutcome;
@@ -208,7 +227,10 @@ export class BatchProcessor {
         this.#d.onProgress();
         this.#d.metrics.retries.inc({ code });
         logRetry(this.#d.logger, err, { dataset: update.dataset, key: update.key, attempt: state.attempt, delayMs }, 'apply failed; retrying');
-        if (state.attempt > RETRIES_IN_BATCH) return Date.now() + delayMs;
+        if (state.attempt > RETRIES_IN_BATCH) {
+          state.dueAt = Date.now() + delayMs;
+          return state.dueAt;
+        }
         await sleep(delayMs, signal);
         continue;
       }
@@ -224,15 +246,39 @@ export class BatchProcessor {
     }
   }
 
-  /** What an earlier batch of the partition left when it paused, unless too old to trust. */
-  #takeDeferred(partition: string, firstOffset: bigint): Deferred | undefined {
+  /** What earlier batches of the partition left, unless too old to trust. */
+  #takeDeferred(partition: string): Deferred | undefined {
     const now = Date.now();
     for (const [p, d] of this.#deferred) if (now - d.at > DEFERRED_TTL_MS) this.#deferred.delete(p);
     const deferred = this.#deferred.get(partition);
     this.#deferred.delete(partition);
-    // Offsets below the batch's first are behind the partition's position: nothing to skip.
-    if (deferred !== undefined) for (const o of deferred.finished) if (BigInt(o) < firstOffset) deferred.finished.delete(o);
     return deferred;
+  }
+
+  /**
+   * Keeps, for the batches that fetch the rest of the partition again, the events finished beyond
+   * the finished prefix (this batch's, and an earlier batch's beyond this one's end: a refetch
+   * may return fewer events) and the retry states of the events that wait.
+   */
+  #keepDeferred(
+    partition: string,
+    batch: PartitionBatch,
+    nextPending: bigint,
+    finished: readonly string[],
+    waits: ReadonlyMap<string, { event: ConsumedEvent; state: RetryState }>,
+    earlier: Deferred | undefined,
+  ): void {
+    const last = BigInt(batch.events.at(-1)?.offset ?? nextPending);
+    if (nextPending > last && waits.size === 0 && earlier === undefined) return; // all finished: nothing to keep
+    const byOffset = new Map(batch.events.map((e) => [e.offset, e]));
+    const ahead = new Map<string, string>();
+    for (const offset of finished) {
+      const event = byOffset.get(offset);
+      if (event !== undefined && BigInt(offset) > nextPending) ahead.set(offset, fingerprintOf(event));
+    }
+    for (const [offset, fingerprint] of earlier?.finished ?? []) if (BigInt(offset) > last) ahead.set(offset, fingerprint);
+    const waiting = new Map([...waits].map(([offset, { event, state }]) => [offset, { fingerprint: fingerprintOf(event), state }]));
+    if (ahead.size > 0 || waiting.size > 0) this.#deferred.set(partition, { finished: ahead, waits: waiting, at: Date.now() });
   }
 
   async #deadLetter(event: ConsumedEvent, code: string, message: string, signal: AbortSignal): Promise<void> {
