@@ -502,3 +502,160 @@ describe('BatchProcessor', () => {
     expect(seen.filter((k) => k === 'a')).toHaveLength(1);
   });
 });
+
+const unavailable = () => new ApplyError('SHARDSYNC_SOURCE_UNAVAILABLE', 'the staged copy is not readable yet', { retriable: true });
+
+describe('BatchProcessor, updates that wait across fetches', () => {
+  it('a waiting update beyond the end of a fetch that returned fewer events keeps its source wait, and is dead-lettered when it runs out', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const letteredAt = new Map<string, number>();
+    const deadLetters: EventSink = {
+      append: async (_t, evs) => {
+        for (const l of evs) letteredAt.set(readDeadLetter(l.headers ?? {})?.originalOffset ?? '?', Date.now());
+      },
+      ping: async () => undefined,
+      close: async () => undefined,
+    };
+    const p = processor(async () => { throw unavailable(); }, [], createLogger('test', {}, 'silent'), { sourceWaitMs: 30_000, deadLetters });
+    const events = [at(10, put('a', 1)), at(11, put('b', 1))];
+    const started = Date.now();
+    // Kafka: every other fetch is cut short (fetch maxBytes shared by many partitions with a backlog).
+    const run = (async () => {
+      let remaining = events;
+      for (let fetch = 0; remaining.length > 0 && Date.now() - started < 200_000; fetch += 1) {
+        const batch = fakeBatch(fetch % 2 === 1 ? remaining.slice(0, 1) : remaining);
+        await p.handle(batch);
+        const last = batch.marked.at(-1);
+        if (last !== undefined) remaining = remaining.filter((e) => BigInt(e.offset) > BigInt(last));
+        await new Promise((resolve) => setTimeout(resolve, batch.pauses[0] ?? 0));
+      }
+    })();
+    await vi.advanceTimersByTimeAsync(220_000);
+    await run;
+    // b failed from t=0 on, like a: dead-lettered at its first attempt after 30 s (attempts <= 15 s apart).
+    expect((letteredAt.get('10') ?? Infinity) - started).toBeLessThan(30_000 + 15_000 + 2000);
+    expect((letteredAt.get('11') ?? Infinity) - started).toBeLessThan(30_000 + 15_000 + 2000);
+  });
+
+  it('a waiting update beyond the end of a shorter fetch keeps its backoff: the next fetch does not retry it at once, three times over', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const calls = new Map<string, number>();
+    const p = processor(async (u) => {
+      calls.set(u.key, (calls.get(u.key) ?? 0) + 1);
+      throw unavailable();
+    }, [], createLogger('test', {}, 'silent'), { sourceWaitMs: 3600_000 });
+    const events = [at(10, put('a', 1)), at(11, put('b', 1))];
+    const first = fakeBatch(events);
+    const h1 = p.handle(first);
+    await vi.advanceTimersByTimeAsync(3000);
+    await h1;
+    expect(first.pauses).toHaveLength(1);
+    expect(calls.get('b')).toBe(4);
+    await vi.advanceTimersByTimeAsync(first.pauses[0] ?? 0);
+    await p.handle(fakeBatch(events.slice(0, 1))); // cut short: only offset 10
+    const before = calls.get('b') ?? 0;
+    const third = fakeBatch(events);
+    const h3 = p.handle(third);
+    await vi.advanceTimersByTimeAsync(3000);
+    await h3;
+    // With its state kept, b (attempt 4, backoff carried) is tried at most once in this fetch.
+    expect((calls.get('b') ?? 0) - before).toBeLessThanOrEqual(1);
+  });
+
+  it('a waiting update that a rebalance kept its batch from starting keeps its retry state', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const calls = new Map<string, number>();
+    const p = processor(async (u) => {
+      calls.set(u.key, (calls.get(u.key) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 50));
+      throw unavailable();
+    }, [], createLogger('test', {}, 'silent'), { sourceWaitMs: 3600_000, concurrency: 1, heartbeatMs: 5 });
+    const events = [at(10, put('a', 1)), at(11, put('b', 1))];
+    const first = fakeBatch(events);
+    const h1 = p.handle(first);
+    await vi.advanceTimersByTimeAsync(5000);
+    await h1;
+    expect(calls.get('b')).toBe(4);
+    await vi.advanceTimersByTimeAsync(16_000); // both due
+    const second = fakeBatch(events);
+    second.heartbeat = () => Promise.reject(Object.assign(new Error('rebalancing'), { type: 'REBALANCE_IN_PROGRESS' }));
+    const h2 = p.handle(second);
+    await vi.advanceTimersByTimeAsync(1000);
+    await h2;
+    const before = calls.get('b') ?? 0; // b was not started in the second batch
+    const third = fakeBatch(events); // rejoined with the same assignment
+    const h3 = p.handle(third);
+    await vi.advanceTimersByTimeAsync(5000);
+    await h3;
+    expect((calls.get('b') ?? 0) - before).toBeLessThanOrEqual(1);
+  });
+
+  it('a lower version of a key is not written while its higher version waits beyond a shorter fetch', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const seen: number[] = [];
+    const p = processor(async (u) => {
+      seen.push(u.version.physicalMs);
+      if (u.version.physicalMs === 2) throw unavailable();
+      return applied;
+    }, [], createLogger('test', {}, 'silent'), { sourceWaitMs: 3600_000 });
+    const events = [at(10, put('k', 1)), at(11, put('k', 2))];
+    const first = fakeBatch(events);
+    const h1 = p.handle(first);
+    await vi.advanceTimersByTimeAsync(3000);
+    await h1;
+    expect(seen).toEqual([2, 2, 2, 2]);
+    await vi.advanceTimersByTimeAsync(first.pauses[0] ?? 0);
+    await p.handle(fakeBatch(events.slice(0, 1))); // cut short: only v1
+    expect(seen).not.toContain(1); // v1 is superseded by v2, known to this process and still waiting
+  });
+
+  it('a commit refused at the end of a batch that left updates waiting loses nothing: no dead letter goes twice', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const letters: OutgoingEvent[] = [];
+    const p = processor(async (u) => {
+      if (u.key === 'slow') throw unavailable();
+      return applied;
+    }, letters, createLogger('test', {}, 'silent'), { sourceWaitMs: 3600_000 });
+    const events = [at(10, put('slow', 1)), at(11, Buffer.from('garbage'))];
+    const first = fakeBatch(events);
+    first.commit = () => Promise.reject(Object.assign(new Error('The group is rebalancing'), { type: 'REBALANCE_IN_PROGRESS' }));
+    const h1 = p.handle(first).catch(() => 'threw');
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(await h1).toBe('threw');
+    expect(letters).toHaveLength(1);
+    // kafkajs rejoins, same assignment, fetches again from offset 10.
+    await vi.advanceTimersByTimeAsync(16_000);
+    const second = fakeBatch(events);
+    const h2 = p.handle(second);
+    await vi.advanceTimersByTimeAsync(3000);
+    await h2;
+    expect(letters).toHaveLength(1);
+  });
+
+  it('a partition not fetched for half an hour (Kafka unreachable) keeps what its last batch left: no dead letter goes twice', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const letters: OutgoingEvent[] = [];
+    const p = processor(async (u) => {
+      if (u.key === 'slow') throw unavailable();
+      return applied;
+    }, letters, createLogger('test', {}, 'silent'), { sourceWaitMs: 3 * 3600_000 });
+    const events = [at(10, put('slow', 1)), at(11, Buffer.from('garbage'))];
+    const first = fakeBatch(events);
+    const h1 = p.handle(first);
+    await vi.advanceTimersByTimeAsync(3000);
+    await h1;
+    expect(letters).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(31 * 60_000);
+    const second = fakeBatch(events);
+    const h2 = p.handle(second);
+    await vi.advanceTimersByTimeAsync(3000);
+    await h2;
+    expect(letters).toHaveLength(1);
+  });
+});

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Topology } from '@shardsync/config';
 import { ContiguousOffsetTracker, isMessageTooLarge, toDeadLetter, withoutValue, type ConsumedEvent, type EventSink, type PartitionBatch } from '@shardsync/eventlog';
-import { compareVersions, type SchemaRegistry, type ShardUpdate } from '@shardsync/events';
+import { compareVersions, type SchemaRegistry, type ShardUpdate, type Version } from '@shardsync/events';
 import { backoffDelay, isRetriable, retry, sleep, type Logger } from '@shardsync/runtime';
 import type { Applier, ApplyOutcome } from '../apply/applier.js';
 import { codeOf } from '../apply/errors.js';
@@ -56,17 +56,23 @@ interface RetryState {
 interface Deferred {
   /** Events beyond the finished prefix that were applied or dead-lettered (offset: fingerprint): not done again. */
   readonly finished: ReadonlyMap<string, string>;
-  /** Retry states of the events that wait, by offset. */
-  readonly waits: ReadonlyMap<string, { readonly fingerprint: string; readonly state: RetryState }>;
-  readonly at: number;
+  /** The events that wait, by offset: their retry state, and their key and version (see #applyGroup). */
+  readonly waits: ReadonlyMap<string, Waiting>;
+}
+
+/** An event that waits to be tried again. */
+interface Waiting {
+  readonly fingerprint: string;
+  readonly state: RetryState;
+  /** Its group's id (dataset and key). */
+  readonly key: string;
+  readonly version: Version;
 }
 
 const RETRY_INITIAL_MS = 200;
 const RETRY_MAX_MS = 15_000;
 /** Retries that wait inside the batch (about 1.4 s in all); later ones pause the partition instead. */
 const RETRIES_IN_BATCH = 3;
-/** A deferral not picked up for this long belongs to a partition this member lost: forgotten. */
-const DEFERRED_TTL_MS = 30 * 60 * 1000;
 /** A paused partition is fetched again no sooner than this: of many waiting keys, one is nearly always due. */
 const MIN_PAUSE_MS = 1000;
 
@@ -109,7 +115,10 @@ export class BatchProcessor {
       }
       this.#d.onProgress();
     };
-    const waits = new Map<string, { event: ConsumedEvent; state: RetryState }>();
+    const waits = new Map<string, { event: ConsumedEvent; state: RetryState; key: string; version: Version }>();
+    /** Fingerprints of the events skipped as finished, not computed twice. */
+    const known = new Map<string, string>();
+    const lastOffset = BigInt(batch.events.at(-1)?.offset ?? first.offset);
     let resumeAt: number | undefined;
     // A refused heartbeat means the group is rebalancing (or this member's session is in doubt):
     // the keys in flight finish, no new one starts, and the batch returns so this member can
@@ -132,6 +141,7 @@ export class BatchProcessor {
       for (const event of batch.events) {
         const done = earlier?.finished.get(event.offset);
         if (done !== undefined && done === fingerprintOf(event)) {
+          known.set(event.offset, done);
           finish([event]); // applied or dead-lettered by this process in an earlier batch
           continue;
         }
@@ -148,12 +158,13 @@ export class BatchProcessor {
       }
       await runBounded(groupByKey(updates), this.#d.concurrency, async (group) => {
         if (!batch.isActive() || stop.signal.aborted || rebalancing) return;
-        const deferred = await this.#applyGroup(group, stop.signal, batch, earlier?.waits, waits, finish);
+        const deferred = await this.#applyGroup(group, stop.signal, batch, lastOffset, earlier?.waits, waits, finish);
         if (deferred === undefined) finish(group.updates.map((u) => u.event));
         else resumeAt = Math.min(resumeAt ?? Infinity, deferred);
       });
+      // Kept before the commit: a commit refused (a rebalance) must not lose it.
+      if (!stop.signal.aborted) this.#keepDeferred(partition, batch, tracker.nextPending, finished, known, waits, earlier);
       if (batch.isActive()) await batch.commit();
-      if (!stop.signal.aborted) this.#keepDeferred(partition, batch, tracker.nextPending, finished, waits, earlier);
       if (resumeAt !== undefined && batch.isActive() && !stop.signal.aborted) batch.pauseFor(Math.max(MIN_PAUSE_MS, resumeAt - Date.now()));
     } finally {
       clearInterval(heartbeat);
@@ -170,18 +181,25 @@ export class BatchProcessor {
     group: KeyGroup,
     signal: AbortSignal,
     batch: PartitionBatch,
+    lastOffset: bigint,
     earlier: Deferred['waits'] | undefined,
-    waits: Map<string, { event: ConsumedEvent; state: RetryState }>,
+    waits: Map<string, { event: ConsumedEvent; state: RetryState; key: string; version: Version }>,
     finish: (events: readonly ConsumedEvent[]) => void,
   ): Promise<number | undefined> {
     const byVersion = [...group.updates].sort((a, b) => compareVersions(b.update.version, a.update.version));
+    // A higher version of the key waits beyond this batch (a fetch that returned fewer events):
+    // these lower ones wait with it rather than be written, superseded, in the meantime.
+    const highest = byVersion[0]?.update.version;
+    for (const [offset, w] of earlier ?? []) {
+      if (highest !== undefined && w.key === group.id && BigInt(offset) > lastOffset && compareVersions(w.version, highest) > 0) return Math.max(w.state.dueAt ?? 0, Date.now());
+    }
     const superseded = byVersion.length - 1;
     for (const [i, { event, update }] of byVersion.entries()) {
       const kept = earlier?.get(event.offset);
       const state = kept !== undefined && kept.fingerprint === fingerprintOf(event) ? kept.state : { attempt: 0 };
       const outcome = await this.#applyOne(event, update, signal, batch, state);
       if (typeof outcome === 'number') {
-        waits.set(event.offset, { event, state });
+        waits.set(event.offset, { event, state, key: group.id, version: update.version });
         return outcome;
       }
       if (outcome === 'dead') {
@@ -246,10 +264,13 @@ export class BatchProcessor {
     }
   }
 
-  /** What earlier batches of the partition left, unless too old to trust. */
+  /**
+   * What earlier batches of the partition left. Never forgotten by age: a partition may go
+   * unfetched for long while still owned (Kafka unreachable), and what is kept is matched by
+   * fingerprint, so a partition this member lost and got back later is safe too. At most one
+   * entry per partition, each bounded by a fetch's events.
+   */
   #takeDeferred(partition: string): Deferred | undefined {
-    const now = Date.now();
-    for (const [p, d] of this.#deferred) if (now - d.at > DEFERRED_TTL_MS) this.#deferred.delete(p);
     const deferred = this.#deferred.get(partition);
     this.#deferred.delete(partition);
     return deferred;
@@ -257,15 +278,17 @@ export class BatchProcessor {
 
   /**
    * Keeps, for the batches that fetch the rest of the partition again, the events finished beyond
-   * the finished prefix (this batch's, and an earlier batch's beyond this one's end: a refetch
-   * may return fewer events) and the retry states of the events that wait.
+   * the finished prefix and the events that wait: this batch's, and an earlier batch's that this
+   * one did not get to (beyond its end: a fetch may return fewer events; or not started: a
+   * rebalance stopped the batch early).
    */
   #keepDeferred(
     partition: string,
     batch: PartitionBatch,
     nextPending: bigint,
     finished: readonly string[],
-    waits: ReadonlyMap<string, { event: ConsumedEvent; state: RetryState }>,
+    known: ReadonlyMap<string, string>,
+    waits: ReadonlyMap<string, { event: ConsumedEvent; state: RetryState; key: string; version: Version }>,
     earlier: Deferred | undefined,
   ): void {
     const last = BigInt(batch.events.at(-1)?.offset ?? nextPending);
@@ -274,11 +297,18 @@ export class BatchProcessor {
     const ahead = new Map<string, string>();
     for (const offset of finished) {
       const event = byOffset.get(offset);
-      if (event !== undefined && BigInt(offset) > nextPending) ahead.set(offset, fingerprintOf(event));
+      if (event !== undefined && BigInt(offset) > nextPending) ahead.set(offset, known.get(offset) ?? fingerprintOf(event));
     }
     for (const [offset, fingerprint] of earlier?.finished ?? []) if (BigInt(offset) > last) ahead.set(offset, fingerprint);
-    const waiting = new Map([...waits].map(([offset, { event, state }]) => [offset, { fingerprint: fingerprintOf(event), state }]));
-    if (ahead.size > 0 || waiting.size > 0) this.#deferred.set(partition, { finished: ahead, waits: waiting, at: Date.now() });
+    const waiting = new Map<string, Waiting>([...waits].map(([offset, { event, state, key, version }]) => [offset, { fingerprint: fingerprintOf(event), state, key, version }]));
+    const done = new Set(finished);
+    for (const [offset, kept] of earlier?.waits ?? []) {
+      if (waiting.has(offset) || done.has(offset)) continue;
+      const event = byOffset.get(offset);
+      if (BigInt(offset) > last || (event !== undefined && BigInt(offset) >= nextPending && fingerprintOf(event) === kept.fingerprint)) waiting.set(offset, kept);
+    }
+    if (ahead.size > 0 || waiting.size > 0) this.#deferred.set(partition, { finished: ahead, waits: waiting });
+    else this.#deferred.delete(partition);
   }
 
   async #deadLetter(event: ConsumedEvent, code: string, message: string, signal: AbortSignal): Promise<void> {
