@@ -658,4 +658,25 @@ describe('BatchProcessor, updates that wait across fetches', () => {
     await h2;
     expect(letters).toHaveLength(1);
   });
+
+  it('a newer version of a waiting key in the next fetch is applied at once, not held by the older one\'s backoff, and both finish', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const seen: number[] = [];
+    const p = processor(async (u) => {
+      seen.push(u.version.physicalMs);
+      if (u.version.physicalMs === 1) throw unavailable();
+      return applied;
+    }, [], createLogger('test', {}, 'silent'), { sourceWaitMs: 3600_000 });
+    const first = fakeBatch([at(10, put('k', 1))]);
+    const handled = p.handle(first);
+    await vi.advanceTimersByTimeAsync(3000);
+    await handled;
+    expect(first.pauses).toHaveLength(1);
+    const second = fakeBatch([at(10, put('k', 1)), at(11, put('k', 2))]);
+    await p.handle(second); // no time passed: v1 is not due
+    expect(seen.at(-1)).toBe(2);
+    expect(second.marked.at(-1)).toBe('11');
+    expect(second.pauses).toEqual([]);
+  });
 });
