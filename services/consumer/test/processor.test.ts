@@ -593,26 +593,6 @@ describe('BatchProcessor, updates that wait across fetches', () => {
     expect((calls.get('b') ?? 0) - before).toBeLessThanOrEqual(1);
   });
 
-  it('a lower version of a key is not written while its higher version waits beyond a shorter fetch', async () => {
-    vi.useFakeTimers();
-    onTestFinished(() => void vi.useRealTimers());
-    const seen: number[] = [];
-    const p = processor(async (u) => {
-      seen.push(u.version.physicalMs);
-      if (u.version.physicalMs === 2) throw unavailable();
-      return applied;
-    }, [], createLogger('test', {}, 'silent'), { sourceWaitMs: 3600_000 });
-    const events = [at(10, put('k', 1)), at(11, put('k', 2))];
-    const first = fakeBatch(events);
-    const h1 = p.handle(first);
-    await vi.advanceTimersByTimeAsync(3000);
-    await h1;
-    expect(seen).toEqual([2, 2, 2, 2]);
-    await vi.advanceTimersByTimeAsync(first.pauses[0] ?? 0);
-    await p.handle(fakeBatch(events.slice(0, 1))); // cut short: only v1
-    expect(seen).not.toContain(1); // v1 is superseded by v2, known to this process and still waiting
-  });
-
   it('a commit refused at the end of a batch that left updates waiting loses nothing: no dead letter goes twice', async () => {
     vi.useFakeTimers();
     onTestFinished(() => void vi.useRealTimers());
@@ -678,5 +658,33 @@ describe('BatchProcessor, updates that wait across fetches', () => {
     expect(seen.at(-1)).toBe(2);
     expect(second.marked.at(-1)).toBe('11');
     expect(second.pauses).toEqual([]);
+  });
+
+  it('a lower version fetched alone while its higher version waits beyond the fetch is written and committed, not held, and the higher one wins when it applies', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const stored = new Map<string, number>();
+    let v2Failures = 0;
+    const p = processor(async (u) => {
+      if (u.version.physicalMs === 2 && v2Failures++ < 4) throw unavailable();
+      stored.set(u.key, Math.max(stored.get(u.key) ?? 0, u.version.physicalMs));
+      return applied;
+    }, [], createLogger('test', {}, 'silent'), { sourceWaitMs: 3600_000 });
+    const events = [at(10, put('k', 1)), at(11, put('k', 2))];
+    const first = fakeBatch(events);
+    const handled = p.handle(first);
+    await vi.advanceTimersByTimeAsync(3000);
+    await handled;
+    expect(first.marked).toEqual([]);
+    await vi.advanceTimersByTimeAsync(first.pauses[0] ?? 0);
+    const cut = fakeBatch(events.slice(0, 1)); // a fetch that returned fewer events
+    await p.handle(cut);
+    expect(cut.marked).toEqual(['10']);
+    expect(stored.get('k')).toBe(1);
+    await vi.advanceTimersByTimeAsync(16_000);
+    const rest = fakeBatch(events.slice(1));
+    await p.handle(rest);
+    expect(rest.marked).toEqual(['11']);
+    expect(stored.get('k')).toBe(2);
   });
 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Topology } from '@shardsync/config';
 import { ContiguousOffsetTracker, isMessageTooLarge, toDeadLetter, withoutValue, type ConsumedEvent, type EventSink, type PartitionBatch } from '@shardsync/eventlog';
-import { compareVersions, type SchemaRegistry, type ShardUpdate, type Version } from '@shardsync/events';
+import { compareVersions, type SchemaRegistry, type ShardUpdate } from '@shardsync/events';
 import { backoffDelay, isRetriable, retry, sleep, type Logger } from '@shardsync/runtime';
 import type { Applier, ApplyOutcome } from '../apply/applier.js';
 import { codeOf } from '../apply/errors.js';
@@ -56,7 +56,7 @@ interface RetryState {
 interface Deferred {
   /** Events beyond the finished prefix that were applied or dead-lettered (offset: fingerprint): not done again. */
   readonly finished: ReadonlyMap<string, string>;
-  /** The events that wait, by offset: their retry state, and their key and version (see #applyGroup). */
+  /** The events that wait, by offset: their retry state. */
   readonly waits: ReadonlyMap<string, Waiting>;
 }
 
@@ -64,9 +64,6 @@ interface Deferred {
 interface Waiting {
   readonly fingerprint: string;
   readonly state: RetryState;
-  /** Its group's id (dataset and key). */
-  readonly key: string;
-  readonly version: Version;
 }
 
 const RETRY_INITIAL_MS = 200;
@@ -115,10 +112,9 @@ export class BatchProcessor {
       }
       this.#d.onProgress();
     };
-    const waits = new Map<string, { event: ConsumedEvent; state: RetryState; key: string; version: Version }>();
+    const waits = new Map<string, { event: ConsumedEvent; state: RetryState }>();
     /** Fingerprints of the events skipped as finished, not computed twice. */
     const known = new Map<string, string>();
-    const lastOffset = BigInt(batch.events.at(-1)?.offset ?? first.offset);
     let resumeAt: number | undefined;
     // A refused heartbeat means the group is rebalancing (or this member's session is in doubt):
     // the keys in flight finish, no new one starts, and the batch returns so this member can
@@ -158,7 +154,7 @@ export class BatchProcessor {
       }
       await runBounded(groupByKey(updates), this.#d.concurrency, async (group) => {
         if (!batch.isActive() || stop.signal.aborted || rebalancing) return;
-        const deferred = await this.#applyGroup(group, stop.signal, batch, lastOffset, earlier?.waits, waits, finish);
+        const deferred = await this.#applyGroup(group, stop.signal, batch, earlier?.waits, waits, finish);
         if (deferred === undefined) finish(group.updates.map((u) => u.event));
         else resumeAt = Math.min(resumeAt ?? Infinity, deferred);
       });
@@ -181,25 +177,22 @@ export class BatchProcessor {
     group: KeyGroup,
     signal: AbortSignal,
     batch: PartitionBatch,
-    lastOffset: bigint,
     earlier: Deferred['waits'] | undefined,
-    waits: Map<string, { event: ConsumedEvent; state: RetryState; key: string; version: Version }>,
+    waits: Map<string, { event: ConsumedEvent; state: RetryState }>,
     finish: (events: readonly ConsumedEvent[]) => void,
   ): Promise<number | undefined> {
     const byVersion = [...group.updates].sort((a, b) => compareVersions(b.update.version, a.update.version));
-    // A higher version of the key waits beyond this batch (a fetch that returned fewer events):
-    // these lower ones wait with it rather than be written, superseded, in the meantime.
-    const highest = byVersion[0]?.update.version;
-    for (const [offset, w] of earlier ?? []) {
-      if (highest !== undefined && w.key === group.id && BigInt(offset) > lastOffset && compareVersions(w.version, highest) > 0) return Math.max(w.state.dueAt ?? 0, Date.now());
-    }
+    // A higher version of the key may wait beyond this batch's end (a fetch that returned fewer
+    // events): these are written meanwhile all the same. Holding them for it would leave the
+    // partition uncommitted, and the higher version untried, for as long as fetches end before
+    // it; written, they are superseded by it once it applies (highest version wins).
     const superseded = byVersion.length - 1;
     for (const [i, { event, update }] of byVersion.entries()) {
       const kept = earlier?.get(event.offset);
       const state = kept !== undefined && kept.fingerprint === fingerprintOf(event) ? kept.state : { attempt: 0 };
       const outcome = await this.#applyOne(event, update, signal, batch, state);
       if (typeof outcome === 'number') {
-        waits.set(event.offset, { event, state, key: group.id, version: update.version });
+        waits.set(event.offset, { event, state });
         return outcome;
       }
       if (outcome === 'dead') {
@@ -288,7 +281,7 @@ export class BatchProcessor {
     nextPending: bigint,
     finished: readonly string[],
     known: ReadonlyMap<string, string>,
-    waits: ReadonlyMap<string, { event: ConsumedEvent; state: RetryState; key: string; version: Version }>,
+    waits: ReadonlyMap<string, { event: ConsumedEvent; state: RetryState }>,
     earlier: Deferred | undefined,
   ): void {
     const last = BigInt(batch.events.at(-1)?.offset ?? nextPending);
@@ -300,7 +293,7 @@ export class BatchProcessor {
       if (event !== undefined && BigInt(offset) > nextPending) ahead.set(offset, known.get(offset) ?? fingerprintOf(event));
     }
     for (const [offset, fingerprint] of earlier?.finished ?? []) if (BigInt(offset) > last) ahead.set(offset, fingerprint);
-    const waiting = new Map<string, Waiting>([...waits].map(([offset, { event, state, key, version }]) => [offset, { fingerprint: fingerprintOf(event), state, key, version }]));
+    const waiting = new Map<string, Waiting>([...waits].map(([offset, { event, state }]) => [offset, { fingerprint: fingerprintOf(event), state }]));
     const done = new Set(finished);
     for (const [offset, kept] of earlier?.waits ?? []) {
       if (waiting.has(offset) || done.has(offset)) continue;
