@@ -33,7 +33,7 @@ function topology(): Topology {
       s3: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', bucket: `bucket-${name}`, forcePathStyle: true, credentials: { type: 'none' as const }, listing: 'flat' as const, artifacts: 'none' as const },
     })),
     datasets: [{ name: DATASET, datacenters: [...DCS] }],
-  } as Topology;
+  };
 }
 
 /** dc-b lacks the key; the shutdown's abort fires as the repair starts writing dc-b's copy (mid-repair). */
