@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Topology } from '@shardsync/config';
 import { formatVersion, META, objectKeyOf, type Version } from '@shardsync/events';
 import { isS3ProxyArtifact, StorePool } from '@shardsync/objectstore';
 import { lastPassSummary, type PassReport } from '@shardsync/reconcile';
 import { createLogger } from '@shardsync/runtime';
-import { rawS3Client, stackInfo, uniqueName, waitFor } from '@shardsync/testing';
+import { createTestTopology, rawS3Client, stackInfo, uniqueName, waitFor } from '@shardsync/testing';
 import { Redis } from 'ioredis';
 import { onTestFinished } from 'vitest';
 import { reconcilerEnvSchema } from '../src/env.js';
@@ -120,4 +120,23 @@ export async function nextReport(redis: Redis, prefix: string, dataset: string, 
     },
     { timeoutMs, intervalMs: 200, what: `a new pass report of ${dataset}` },
   );
+}
+
+/**
+ * A dataset of 4 objects of 1 MiB in every datacenter and a reconciler whose deep passes read
+ * them (12 MiB) at 256 KiB/s: a deep pass runs for about 48 s, far longer than its shutdown's
+ * cut (1 s into a 2 s grace). For tests of what happens while a pass runs.
+ */
+export async function slowDeepPassSetup(): Promise<{ topology: Topology; dataset: string; prefix: string; service: ReconcilerService }> {
+  const topology = await createTestTopology();
+  const dataset = topology.datasets[0]?.name ?? '';
+  const prefix = testPrefix();
+  const pool = testPool(topology);
+  for (let i = 0; i < 4; i++) await seed(pool, dataset, `shard-${i}`, randomBytes(1024 * 1024), v(100 + i));
+  const service = await startReconciler(topology, prefix, {
+    SHARDSYNC_RECONCILER_SCHEDULE: 'false',
+    SHARDSYNC_RECONCILER_DEEP_BYTES_PER_SECOND: String(256 * 1024),
+    SHARDSYNC_SHUTDOWN_GRACE_MS: '2000',
+  });
+  return { topology, dataset, prefix, service };
 }

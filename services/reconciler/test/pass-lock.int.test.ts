@@ -1,11 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { createTestTopology, testRedis, waitFor } from '@shardsync/testing';
+import { testRedis, waitFor } from '@shardsync/testing';
 import { describe, expect, it } from 'vitest';
 import { createPassLock, holderRunningIn } from '../src/jobs/pass-lock.js';
 import { JOB, type PassJobData, type PassResult } from '../src/jobs/types.js';
-import { seed, startReconciler, testPool, testPrefix, v } from './helpers.js';
+import { slowDeepPassSetup, testPrefix } from './helpers.js';
 
-const MiB = 1024 * 1024;
 const DAY = 24 * 3600 * 1000;
 
 describe('pass lock (real Redis)', () => {
@@ -40,18 +38,8 @@ describe('pass lock (real Redis)', () => {
   });
 
   it('is held by a running pass whose job was created a day ago (as a daily scheduler stamps it), so another pass of the dataset skips', async () => {
-    const topology = await createTestTopology();
-    const dataset = topology.datasets[0]?.name ?? '';
+    const { dataset, prefix, service } = await slowDeepPassSetup();
     const redis = testRedis();
-    const prefix = testPrefix();
-    const pool = testPool(topology);
-    for (let i = 0; i < 4; i++) await seed(pool, dataset, `shard-${i}`, randomBytes(MiB), v(100 + i));
-    // A deep pass reads 12 MiB at 256 KiB/s: it runs for about 48 s.
-    const service = await startReconciler(topology, prefix, {
-      SHARDSYNC_RECONCILER_SCHEDULE: 'false',
-      SHARDSYNC_RECONCILER_DEEP_BYTES_PER_SECOND: String(256 * 1024),
-      SHARDSYNC_SHUTDOWN_GRACE_MS: '2000',
-    });
     // A job scheduler stamps an iteration when the previous one starts: one interval before it runs.
     const deep = await service.queue.add(JOB.pass, { request: { dataset, deep: true } } satisfies PassJobData, { timestamp: Date.now() - DAY - 5_000, attempts: 2 });
     const lockKey = `${prefix}:pass-lock:${dataset}`;

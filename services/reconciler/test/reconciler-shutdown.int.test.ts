@@ -1,26 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import { createTestTopology, testRedis, waitFor } from '@shardsync/testing';
+import { testRedis, waitFor } from '@shardsync/testing';
 import { Queue } from 'bullmq';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { QUEUE_NAME } from '../src/jobs/types.js';
-import { nextReport, seed, startReconciler, testPool, testPrefix, v } from './helpers.js';
-
-const MiB = 1024 * 1024;
+import { nextReport, slowDeepPassSetup, startReconciler } from './helpers.js';
 
 describe('a reconciler shut down mid-pass', () => {
   it('queues the pass it cut short again without using up an attempt, and the next instance finishes it', async () => {
-    const topology = await createTestTopology();
-    const dataset = topology.datasets[0]?.name ?? '';
+    const { topology, dataset, prefix, service: slow } = await slowDeepPassSetup();
     const redis = testRedis();
-    const prefix = testPrefix();
-    const pool = testPool(topology);
-    for (let i = 0; i < 4; i++) await seed(pool, dataset, `shard-${i}`, randomBytes(MiB), v(100 + i));
-    // A deep pass reads every copy (12 MiB) at 256 KiB/s: far longer than the 1 s before the cut.
-    const slow = await startReconciler(topology, prefix, {
-      SHARDSYNC_RECONCILER_SCHEDULE: 'false',
-      SHARDSYNC_RECONCILER_DEEP_BYTES_PER_SECOND: String(256 * 1024),
-      SHARDSYNC_SHUTDOWN_GRACE_MS: '2000',
-    });
     const jobId = await slow.enqueuePass({ dataset, deep: true });
     const queue = new Queue(QUEUE_NAME, { connection: redis, prefix });
     onTestFinished(() => queue.close());
