@@ -14,6 +14,7 @@ import { tombstoneSweepIntervalMs, type ConsumerEnv } from './env.js';
 import { GroupMembership } from './group-membership.js';
 import { ConsumerMetrics } from './metrics.js';
 import { OffsetLagReporter, ownedLag } from './offset-lag.js';
+import { IndexLoads } from './state/index-loads.js';
 import { LocalState } from './state/local-state.js';
 import { TombstoneIndex } from './state/tombstone-index.js';
 import { TombstoneSweeper } from './state/tombstone-sweeper.js';
@@ -123,15 +124,17 @@ export class ConsumerService {
     });
 
     // The previous owner of a newly assigned partition may have written tombstones and states
-    // this instance has not seen: the index is reloaded on every assignment, and no batch is
-    // handled before it is loaded. Each attempt lists afresh; a store that is down or a bucket
-    // not created yet makes the partitions wait (retried until it works or the service closes).
-    let index: Promise<void> | undefined;
-    const loadIndex = (): Promise<void> =>
+    // this instance has not seen: the index is reloaded on every assignment (IndexLoads), and a
+    // batch waits for the latest load before it starts. (Batches already applying when a rejoin
+    // starts a load, e.g. one kafkajs begins after one broker's fetch error, go on; the index
+    // keeps the keys they add meanwhile: TombstoneIndex.) Each attempt lists afresh; a
+    // store that is down or a bucket not created yet makes the partitions wait (retried until it
+    // works, a newer assignment supersedes it, or the service closes).
+    const indexLoads = new IndexLoads((superseded) =>
       retry(() => tombstones.reload(), {
         maxAttempts: Infinity,
         maxDelayMs: 5000,
-        signal: closing.signal,
+        signal: AbortSignal.any([closing.signal, superseded]),
         onRetry: (err, attempt, delayMs) => {
           // Visibly retrying (logs, readiness), like an apply that waits: a store that is down
           // must not make the watchdog restart the consumer, whose restart only reloads again.
@@ -141,17 +144,8 @@ export class ConsumerService {
       }).then((r) => {
         metrics.tombstonesExpired.inc(r.expired);
         logger.info(r, 'tombstone index loaded');
-      });
-    const indexLoaded = async (): Promise<void> => {
-      const loading = (index ??= loadIndex());
-      try {
-        await loading;
-      } catch (err) {
-        // Not retriable (or closing): the next batch tries again rather than going on without it.
-        if (index === loading) index = undefined;
-        throw err;
-      }
-    };
+      }),
+    );
     const processor = new BatchProcessor({
       datacenter,
       topology,
@@ -194,9 +188,7 @@ export class ConsumerService {
       onAssignment: (partitions) => {
         logger.info({ partitions }, 'partitions assigned');
         state.clear();
-        index = loadIndex();
-        // Handled: a batch awaits it (and loads again if it failed).
-        index.catch(() => undefined);
+        indexLoads.restart();
       },
     });
     // A stable group never reloads the index: without this, tombstones would never expire.
@@ -207,7 +199,7 @@ export class ConsumerService {
       onSwept: (r) => metrics.tombstonesExpired.inc(r.expired),
     });
     const handle = async (batch: PartitionBatch): Promise<void> => {
-      await indexLoaded();
+      await indexLoads.loaded();
       await processor.handle(batch);
     };
     const offsetLag = new OffsetLagReporter({
