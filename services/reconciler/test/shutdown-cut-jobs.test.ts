@@ -1,5 +1,5 @@
 import { formatVersion, META, objectKeyOf } from '@shardsync/events';
-import { MemoryObjectStore, StorePool } from '@shardsync/objectstore';
+import { MemoryObjectStore, OperationAbortedError, StorePool } from '@shardsync/objectstore';
 import { scanPass, splitIntoRanges, TokenBucket } from '@shardsync/reconcile';
 import type { Topology } from '@shardsync/config';
 import { createLogger } from '@shardsync/runtime';
@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { reconcilerEnvSchema } from '../src/env.js';
 import { contextFor, type JobDeps } from '../src/jobs/deps.js';
-import { createProcessor } from '../src/jobs/processor.js';
+import { createProcessor, cutByShutdown } from '../src/jobs/processor.js';
 import { JOB } from '../src/jobs/types.js';
 import { ReconcilerMetrics } from '../src/metrics.js';
 
@@ -109,5 +109,25 @@ describe('reconciler jobs cut short by the shutdown', () => {
     );
     expect(moveToWait).toHaveBeenCalledWith('token');
     expect((settled as { threw?: unknown }).threw).toBeInstanceOf(WaitingError);
+  });
+
+  it('a job failing for a reason of its own while the instance closes fails as usual (an attempt used, its backoff kept) instead of going back to wait', async () => {
+    const { deps, closing } = await setup();
+    closing.abort(new Error('reconciler closing'));
+    const { job, moveToWait } = fakeJob('job-of-a-newer-version', {}, 3);
+    await expect(createProcessor(deps)(job, 'token')).rejects.toThrow(/unknown reconciler job/);
+    expect(moveToWait).not.toHaveBeenCalled();
+  });
+});
+
+describe('cutByShutdown', () => {
+  it('recognises the shutdown\'s abort anywhere in the cause chain, and nothing while the signal has not fired', () => {
+    const closing = new AbortController();
+    const wrapped = new Error('listing dc-b failed', { cause: new OperationAbortedError('ListObjectsV2 was aborted by the caller') });
+    expect(cutByShutdown(wrapped, closing.signal)).toBe(false);
+    closing.abort(new Error('reconciler closing'));
+    expect(cutByShutdown(wrapped, closing.signal)).toBe(true);
+    expect(cutByShutdown(new Error('retry gave up', { cause: closing.signal.reason }), closing.signal)).toBe(true);
+    expect(cutByShutdown(new Error('NoSuchBucket'), closing.signal)).toBe(false);
   });
 });

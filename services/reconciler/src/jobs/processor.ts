@@ -17,7 +17,7 @@ export function createProcessor(deps: JobDeps): (job: Job<unknown, unknown>, tok
     } catch (err) {
       if (err instanceof WaitingChildrenError) {
         deps.metrics.jobs.inc({ name: job.name, result: 'waiting-children' });
-      } else if (deps.signal.aborted && token !== undefined) {
+      } else if (token !== undefined && cutByShutdown(err, deps.signal)) {
         // Cut short by this instance's shutdown, not failed: back to the queue without using up
         // one of its attempts (a pass cut short three times by rolling restarts failed for good).
         try {
@@ -37,6 +37,26 @@ export function createProcessor(deps: JobDeps): (job: Job<unknown, unknown>, tok
       throw err;
     }
   };
+}
+
+/** Codes of the errors an aborted signal turns into: the reconcile package's and the object store's. */
+const ABORT_CODES = new Set(['SHARDSYNC_RECONCILE_ABORTED', 'SHARDSYNC_STORE_ABORTED']);
+
+/**
+ * Whether `err` is the shutdown's abort (somewhere in its cause chain), not a failure of the job's
+ * own that merely happened while the instance was closing: that one fails as usual, using up an
+ * attempt and waiting its backoff, instead of going straight back to the queue.
+ */
+export function cutByShutdown(err: unknown, signal: AbortSignal): boolean {
+  if (!signal.aborted) return false;
+  const seen = new Set<unknown>();
+  for (let e: unknown = err; typeof e === 'object' && e !== null && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+    seen.add(e);
+    if (e === signal.reason) return true;
+    const { code, name } = e as { code?: unknown; name?: unknown };
+    if ((typeof code === 'string' && ABORT_CODES.has(code)) || name === 'AbortError') return true;
+  }
+  return false;
 }
 
 function run(job: Job<unknown, unknown>, token: string | undefined, deps: JobDeps): Promise<unknown> {
