@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { classifyKafkaError } from './errors.js';
 import { SessionOwnership } from './ownership.js';
+import { PartitionResumes } from './partition-resumes.js';
 import type { BatchHandler, ConsumedEvent, EventSource, PartitionBatch } from './types.js';
 
 /**
@@ -79,7 +80,7 @@ export class KafkaEventSource implements EventSource {
   #assigned: number[] = [];
   #closing: Promise<void> | undefined;
   /** Resumes of paused partitions still to come. */
-  readonly #resumes = new Set<NodeJS.Timeout>();
+  readonly #resumes = new PartitionResumes();
 
   constructor(kafka: Kafka, options: KafkaEventSourceOptions) {
     this.#options = options;
@@ -96,6 +97,7 @@ export class KafkaEventSource implements EventSource {
     this.#consumer.on(HEARTBEAT, () => this.#ownership.confirmed());
     this.#consumer.on(GROUP_JOIN, (e) => {
       this.#ownership.joined();
+      this.#resumes.resumeAll();
       this.#assigned = [...(e.payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b);
       options.onMembershipChange?.({ kind: 'joined', memberId: e.payload.memberId });
       options.onAssignment?.(this.assignedPartitions());
@@ -125,7 +127,7 @@ export class KafkaEventSource implements EventSource {
         autoCommitThreshold: null,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: this.#options.partitionsConsumedConcurrently ?? 16,
-        eachBatch: (payload) => handler(toPartitionBatch(payload, this.#ownership, (ms, resume) => this.#resumeAfter(ms, resume))),
+        eachBatch: (payload) => handler(toPartitionBatch(payload, this.#ownership, (ms, resume) => this.#resumes.after(ms, resume))),
       });
     } catch (err) {
       throw classifyKafkaError(err, `starting consumer group ${this.#options.groupId}`);
@@ -137,18 +139,8 @@ export class KafkaEventSource implements EventSource {
   }
 
   close(): Promise<void> {
-    for (const timer of this.#resumes) clearTimeout(timer);
-    this.#resumes.clear();
+    this.#resumes.close();
     this.#closing ??= this.#consumer.disconnect().catch(() => undefined);
     return this.#closing;
-  }
-
-  #resumeAfter(ms: number, resume: () => void): void {
-    if (this.#closing !== undefined) return;
-    const timer = setTimeout(() => {
-      this.#resumes.delete(timer);
-      resume();
-    }, ms);
-    this.#resumes.add(timer);
   }
 }
