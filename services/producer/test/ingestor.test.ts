@@ -263,6 +263,11 @@ describe('Ingestor', () => {
       ['bucket-a', `${'é'.repeat(513)}`, 'source.key is 1026 UTF-8 bytes'],
       ['bucket-a', '.shardsync/staging/events/x', 'reserved'],
       ['bucket-a', '.shardsync/tombstones/ds/a.bin', 'reserved'],
+      // What stores collapse into the reserved prefix (s3proxy reads these as ".shardsync/..."):
+      ['bucket-a', './.shardsync/staging/events/x', 'segment'],
+      ['bucket-a', 'x/../.shardsync/staging/events/x', 'segment'],
+      ['bucket-a', '/.shardsync/staging/events/x', 'leading "/"'],
+      ['bucket-a', 'out//a.bin', 'segment'],
       ['Bucket-A', 'k', 'not a valid S3 bucket name'],
       ['ab', 'k', 'not a valid S3 bucket name'],
       ['b'.repeat(64), 'k', 'not a valid S3 bucket name'],
