@@ -18,7 +18,7 @@ import {
   type Version,
 } from '@shardsync/events';
 import { isSha256Hex, sha256Hex } from '@shardsync/integrity';
-import type { ObjectStore } from '@shardsync/objectstore';
+import { AccessDeniedError, NoSuchBucketError, type ObjectStore } from '@shardsync/objectstore';
 import { isRetriable, type Logger } from '@shardsync/runtime';
 import type { Budget } from '../admission.js';
 import { TokenAuthenticator, type TokenGrant } from '../auth/tokens.js';
@@ -157,6 +157,12 @@ export class Ingestor implements Ingest {
       try {
         info = await this.#d.sources.head(source.datacenter, source.bucket, source.key);
       } catch (err) {
+        // The announcer named a bucket shardsync cannot read (another owner's, a policy that
+        // leaves it out) or that is not there: the consumers could not copy it either. Its
+        // mistake to fix, not a producer fault to alert on.
+        if (err instanceof AccessDeniedError || err instanceof NoSuchBucketError) {
+          throw new ProducerError('SHARDSYNC_SOURCE_MISMATCH', `source object ${source.bucket}/${source.key} in ${source.datacenter} cannot be read by shardsync: ${err.message}`, { cause: err });
+        }
         throw toApiError(err, `the store of ${source.datacenter}`);
       }
       if (info === undefined) {
