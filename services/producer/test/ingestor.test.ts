@@ -4,7 +4,7 @@ import { parseTopology } from '@shardsync/config';
 import { EventLogError, type EventSink, type OutgoingEvent } from '@shardsync/eventlog';
 import { clockLeaseKeyOf, decodeShardUpdate, formatVersion, HybridLogicalClock, parseVersion, type Clock } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
-import { MemoryObjectStore, StoreUnavailableError } from '@shardsync/objectstore';
+import { AccessDeniedError, MemoryObjectStore, NoSuchBucketError, StoreUnavailableError } from '@shardsync/objectstore';
 import { createLogger } from '@shardsync/runtime';
 import { Budget } from '../src/admission.js';
 import { ClockLease } from '../src/clock/lease.js';
@@ -227,6 +227,22 @@ describe('Ingestor', () => {
     expect(decoded()[0]?.payload).toMatchObject({ kind: 'staged', key: 'written-by-service/a.bin' });
   });
 
+  it("an announced source in a bucket shardsync may not read or that does not exist is the announcer's mistake (422), not a 500", async () => {
+    const { ingestor, origin, emitted } = setup();
+    await origin.put('written-by-service/a.bin', Buffer.alloc(10));
+    const announce = () =>
+      ingestor.announce({ grant, body: { dataset: 'ds', key: 'a.bin', operation: 'put', source: { datacenter: 'dc-a', bucket: 'bucket-a', key: 'written-by-service/a.bin' }, size: 10, sha256: sha256Hex(Buffer.alloc(10)) } });
+    for (const error of [new AccessDeniedError('HeadObject was refused (AccessDenied)'), new NoSuchBucketError('HeadObject failed: NoSuchBucket')]) {
+      origin.injectFault({ operation: 'head', key: 'written-by-service/a.bin', error: () => error, times: 1 });
+      const err: unknown = await announce().catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'SHARDSYNC_SOURCE_MISMATCH', status: 422 });
+    }
+    // A store that is down is still 503: the same announcement may succeed later.
+    origin.injectFault({ operation: 'head', key: 'written-by-service/a.bin', error: () => new StoreUnavailableError('S3 is down'), times: 1 });
+    await expect(announce()).rejects.toMatchObject({ code: 'SHARDSYNC_UNAVAILABLE', status: 503 });
+    expect(emitted).toEqual([]);
+  });
+
   it('an announced put with metadata the event cannot carry is refused with 400 naming the problem, and nothing is emitted', async () => {
     const { ingestor, origin, emitted } = setup();
     await origin.put('written-by-service/a.bin', Buffer.alloc(10));
@@ -263,6 +279,11 @@ describe('Ingestor', () => {
       ['bucket-a', `${'é'.repeat(513)}`, 'source.key is 1026 UTF-8 bytes'],
       ['bucket-a', '.shardsync/staging/events/x', 'reserved'],
       ['bucket-a', '.shardsync/tombstones/ds/a.bin', 'reserved'],
+      // What stores collapse into the reserved prefix (s3proxy reads these as ".shardsync/..."):
+      ['bucket-a', './.shardsync/staging/events/x', 'segment'],
+      ['bucket-a', 'x/../.shardsync/staging/events/x', 'segment'],
+      ['bucket-a', '/.shardsync/staging/events/x', 'leading "/"'],
+      ['bucket-a', 'out//a.bin', 'segment'],
       ['Bucket-A', 'k', 'not a valid S3 bucket name'],
       ['ab', 'k', 'not a valid S3 bucket name'],
       ['b'.repeat(64), 'k', 'not a valid S3 bucket name'],

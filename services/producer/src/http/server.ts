@@ -80,7 +80,17 @@ interface ObjectParams {
 
 /** The HTTP API (README "Producer HTTP API"). Bodies are never parsed by fastify: they are streamed. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
-  const app = fastify({ logger: false, return503OnClosing: true, forceCloseConnections: false });
+  const app = fastify({
+    logger: false,
+    return503OnClosing: true,
+    forceCloseConnections: false,
+    // A path the router cannot decode (not percent-encoded UTF-8, e.g. a lone surrogate in a key)
+    // never reaches the error handler: fastify would answer {"error": "Bad Request"}, which
+    // clients take for a proxy's answer rather than the producer's.
+    frameworkErrors: (err: Error, _req: FastifyRequest, reply: FastifyReply) => {
+      void reply.code(400).send({ error: 'SHARDSYNC_INVALID_REQUEST', message: `the request path is not valid percent-encoded UTF-8 (${err.message})` });
+    },
+  });
   // Every body reaches the handlers as the raw stream, whatever its content type.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req: FastifyRequest, _payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => done(null));

@@ -46,6 +46,12 @@ function putProblems(a: PutAnnouncement): string[] {
   if (keyBytes > MAX_KEY_BYTES) p.push(`source.key is ${keyBytes} UTF-8 bytes; S3 keys are at most ${MAX_KEY_BYTES}`);
   // Staged payloads and tombstones live there; a service announcing an object it wrote never needs them.
   if (key.startsWith(RESERVED_PREFIX)) p.push(`source.key ${JSON.stringify(key.slice(0, 80))} is under "${RESERVED_PREFIX}", which is reserved for shardsync's own objects`);
+  // Stores and their HTTP stacks collapse these (s3proxy reads "x/../.shardsync/..." and
+  // "./.shardsync/..." as ".shardsync/..."): such a key names another object than the checks on
+  // its text saw, so the reserved prefix and dataset prefixes could be reached through it.
+  else if (key.startsWith('/') || key.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) {
+    p.push(`source.key ${JSON.stringify(key.slice(0, 80))} has a leading "/", an empty, "." or ".." segment, which stores collapse into another key`);
+  }
   return p;
 }
 

@@ -6,6 +6,7 @@ import { appendWasUnsent, type EventSink } from '@shardsync/eventlog';
 import {
   STAGING_PREFIX,
   createInlinePayload,
+  datasetPrefix,
   encodeShardUpdate,
   formatVersion,
   quotedForMessage,
@@ -17,9 +18,10 @@ import {
   type Version,
 } from '@shardsync/events';
 import { isSha256Hex, sha256Hex } from '@shardsync/integrity';
-import type { ObjectStore } from '@shardsync/objectstore';
+import { AccessDeniedError, NoSuchBucketError, type ObjectStore } from '@shardsync/objectstore';
 import { isRetriable, type Logger } from '@shardsync/runtime';
 import type { Budget } from '../admission.js';
+import { TokenAuthenticator, type TokenGrant } from '../auth/tokens.js';
 import type { ClockLease } from '../clock/lease.js';
 import { ClockLeaseError, ProducerError } from '../errors.js';
 import type { ProducerMetrics } from '../metrics.js';
@@ -141,6 +143,7 @@ export class Ingestor implements Ingest {
       throw new ProducerError('SHARDSYNC_FORBIDDEN', `token "${req.grant.name}" may not write dataset ${quotedForMessage(a.dataset)}`);
     }
     this.#checkTarget(a.dataset, a.key);
+    if (a.operation === 'put') this.#checkSourceGrant(req.grant, a.source);
     const fingerprint = JSON.stringify(a);
     return this.#d.idempotency.run(req.grant.name, req.idempotencyKey, fingerprint, async () => {
       if (a.operation === 'delete') {
@@ -154,6 +157,12 @@ export class Ingestor implements Ingest {
       try {
         info = await this.#d.sources.head(source.datacenter, source.bucket, source.key);
       } catch (err) {
+        // The announcer named a bucket shardsync cannot read (another owner's, a policy that
+        // leaves it out) or that is not there: the consumers could not copy it either. Its
+        // mistake to fix, not a producer fault to alert on.
+        if (err instanceof AccessDeniedError || err instanceof NoSuchBucketError) {
+          throw new ProducerError('SHARDSYNC_SOURCE_MISMATCH', `source object ${source.bucket}/${source.key} in ${source.datacenter} cannot be read by shardsync: ${err.message}`, { cause: err });
+        }
         throw toApiError(err, `the store of ${source.datacenter}`);
       }
       if (info === undefined) {
@@ -173,6 +182,22 @@ export class Ingestor implements Ingest {
         metadata: a.metadata,
       });
     });
+  }
+
+  /**
+   * A source in shardsync's own bucket of a datacenter, under a dataset's prefix, is that
+   * dataset's object: announcing it copies it into the announced dataset, where the token's
+   * owner can read it, and the answer tells whether it exists and its size. So it may be named
+   * only by a token granted that dataset. Checked before the store is asked.
+   */
+  #checkSourceGrant(grant: TokenGrant, source: { datacenter: string; bucket: string; key: string }): void {
+    const endpoint = this.#d.topology.datacenters.find((d) => d.name === source.datacenter)?.s3.endpoint;
+    const ours = this.#d.topology.datacenters.some((d) => d.s3.endpoint === endpoint && d.s3.bucket === source.bucket);
+    if (!ours) return;
+    const owner = this.#d.topology.datasets.find((d) => source.key.startsWith(datasetPrefix(d.name)));
+    if (owner !== undefined && !TokenAuthenticator.allows(grant, owner.name)) {
+      throw new ProducerError('SHARDSYNC_FORBIDDEN', `token "${grant.name}" may not announce source ${quotedForMessage(source.key)}: it is an object of dataset ${quotedForMessage(owner.name)}, which the token is not granted`);
+    }
   }
 
   #checkTarget(dataset: string, key: string): void {
