@@ -74,7 +74,8 @@ export async function readCopiesFully(
  * - Objects with the same ETag hold the same bytes, so one HEAD per distinct ETag; in deep mode
  *   the scan's GET already returned the metadata, so none at all.
  * - Tombstones are empty, so their versions cannot be grouped: HEAD one, and the others only if
- *   some object is newer than it (then which delete is newest decides the winner).
+ *   some object is newer than it (then which delete is newest decides the winner) or lies next
+ *   to them (then whether it holds the winning delete decides the repair).
  *
  * A HEAD that contradicts the listing (the object changed since) falls back to reading every
  * member of its group.
@@ -115,11 +116,11 @@ export async function readCopies(
     tombstones.set(firstDead, copy);
     const newestObject = newest([...objects.values()].map((o) => o?.version));
     const mustReadAll = copy?.version === undefined || (newestObject !== undefined && compareVersions(newestObject, copy.version) > 0);
-    if (mustReadAll) {
-      await Promise.all(otherDead.map(async (dc) => tombstones.set(dc, await headTombstone(storeOf(stores, dc), dataset, key, signal))));
-    } else {
-      for (const dc of otherDead) tombstones.set(dc, copy);
-    }
+    // Where an object lies next to the tombstone, its own version decides whether the winning
+    // delete's tombstone must still be written there: never assume it.
+    const toRead = mustReadAll ? otherDead : otherDead.filter((dc) => objects.get(dc) !== undefined);
+    await Promise.all(toRead.map(async (dc) => tombstones.set(dc, await headTombstone(storeOf(stores, dc), dataset, key, signal))));
+    for (const dc of otherDead) if (!tombstones.has(dc)) tombstones.set(dc, copy);
   }
   return new Map([...stores.keys()].map((dc) => [dc, { object: objects.get(dc), tombstone: tombstones.get(dc) }]));
 }
