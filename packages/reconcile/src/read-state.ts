@@ -72,7 +72,7 @@ export async function readCopiesFully(
  * - A datacenter that listed nothing holds nothing (no request). A race with a consumer writing
  *   the key meanwhile is caught by the repair's conditional writes and re-read.
  * - Objects with the same ETag hold the same bytes, so one HEAD per distinct ETag; in deep mode
- *   the scan's GET already returned the metadata, so none at all.
+ *   the scan's GET already returned the metadata, so none at all (until a repair confirms it).
  * - Tombstones are empty, so their versions cannot be grouped: HEAD one, and the others only if
  *   some object is newer than it (then which delete is newest decides the winner) or lies next
  *   to them (then whether it holds the winning delete decides the repair).
@@ -92,7 +92,10 @@ export async function readCopies(
   for (const dc of stores.keys()) {
     const object = listed[dc]?.object;
     if (object === undefined) continue;
-    if (object.deep !== undefined) objects.set(dc, objectCopyOf(object.deep.info, DEEP_INTEGRITY[object.deep.integrity]));
+    // What the deep scan's GET returned may be hours old by now (a consumer may have written the
+    // same bytes at a newer version since, which an If-Match on the ETag cannot tell): a repair
+    // confirms it like a copy taken from another datacenter's.
+    if (object.deep !== undefined) objects.set(dc, { ...objectCopyOf(object.deep.info, DEEP_INTEGRITY[object.deep.integrity]), inferred: true });
     else groups.set(object.etag, [...(groups.get(object.etag) ?? []), dc]);
   }
   await Promise.all(
@@ -138,8 +141,9 @@ function storeOf(stores: ReadonlyMap<string, ObjectStore>, dc: string): ObjectSt
 }
 
 /**
- * Reads the objects of `datacenters` whose copy was inferred from another datacenter's (see
- * {@link ObjectCopy.inferred}); returns the copies with those replaced by what was read.
+ * Reads the objects of `datacenters` whose copy was inferred (see {@link ObjectCopy.inferred});
+ * returns the copies with those replaced by what was read. A verdict on the bytes (deep mode, or
+ * learnt from a source) is kept while the ETag is the same: the bytes are.
  */
 export async function confirmInferred(
   stores: ReadonlyMap<string, ObjectStore>,
@@ -154,7 +158,8 @@ export async function confirmInferred(
     datacenters.map(async (dc) => {
       const state = copies.get(dc);
       if (state?.object?.inferred !== true) return;
-      confirmed.set(dc, { ...state, object: await headObject(storeOf(stores, dc), dataset, key, signal) });
+      const read = await headObject(storeOf(stores, dc), dataset, key, signal);
+      confirmed.set(dc, { ...state, object: read?.etag === state.object.etag ? { ...read, integrity: state.object.integrity } : read });
     }),
   );
   return confirmed;

@@ -38,8 +38,9 @@ export async function reconcileKey(ctx: ReconcileContext, key: string, listed?: 
       copies = markCorrupt(copies, effects.corruptSources);
       if (!ctx.deep) copies = await checkDisagreeingCopies(stores, ctx.dataset, key, copies, ctx.signal);
       decision = decideKey(copies, { unmanaged: ctx.unmanaged, nowMs: ctx.now(), tombstoneGraceMs: ctx.tombstoneGraceMs });
-      // A copy about to be repaired whose version was inferred from its ETag is read first: the
-      // same bytes may carry a newer version, which would change the decision.
+      // A copy about to be repaired whose version was inferred (from its ETag, or from a deep
+      // scan's read) is read first: the same bytes may carry a newer version, which would change
+      // the decision.
       // Until none is left: a confirmed copy can change the winner, and so which copies get repaired.
       for (;;) {
         const current = decision;
