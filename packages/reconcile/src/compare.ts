@@ -4,7 +4,7 @@ import type { DatacenterView } from './scan.js';
 
 /** Result of {@link findDivergence}. */
 export interface Divergence {
-  /** Keys whose listings differ between datacenters (or that a deep scan flagged), by bucket then key. */
+  /** Keys whose listings differ between datacenters (or that a scan flagged), by bucket then key. */
   readonly keys: readonly KeyObservation[];
   /** Leaf buckets whose digests differ. */
   readonly differingBuckets: number;

@@ -1,4 +1,4 @@
-import { compareVersions, pickWinner, versionsEqual, type Version, type VersionedState } from '@shardsync/events';
+import { compareVersions, pickWinner, validateObjectKey, versionsEqual, type Version, type VersionedState } from '@shardsync/events';
 import { isExpired } from './fingerprint.js';
 import type { CopyState, CopyStatus, RepairAction } from './model.js';
 import type { UnmanagedPolicy } from './options.js';
@@ -6,6 +6,11 @@ import type { UnmanagedPolicy } from './options.js';
 /** Options of {@link decideKey}. */
 export interface DecideOptions {
   readonly unmanaged: UnmanagedPolicy;
+  /**
+   * The key (relative to the dataset), when known: an unmanaged object whose key the producer
+   * refuses (`validateObjectKey`: under the reserved prefix, `..` segments, ...) is never adopted.
+   */
+  readonly key?: string | undefined;
   readonly nowMs: number;
   readonly tombstoneGraceMs: number;
 }
@@ -70,7 +75,7 @@ export function decideKey(copies: ReadonlyMap<string, CopyState>, options: Decid
     if (state.tombstone?.version !== undefined) candidates.push({ datacenter, version: state.tombstone.version, kind: 'delete' });
   }
   const best = pickWinner(candidates);
-  if (best === undefined) return { winner: undefined, copies: decideUnmanaged(copies, options.unmanaged) };
+  if (best === undefined) return { winner: undefined, copies: decideUnmanaged(copies, options.unmanaged, options.key) };
   return best.kind === 'put' ? decidePut(copies, best.version) : decideDelete(copies, best, options);
 }
 
@@ -120,8 +125,11 @@ function decideDelete(copies: ReadonlyMap<string, CopyState>, best: Candidate, o
   return { winner, copies: out };
 }
 
-function decideUnmanaged(copies: ReadonlyMap<string, CopyState>, policy: UnmanagedPolicy): Map<string, CopyDecision> {
+function decideUnmanaged(copies: ReadonlyMap<string, CopyState>, policy: UnmanagedPolicy, key: string | undefined): Map<string, CopyDecision> {
   const out = new Map<string, CopyDecision>();
+  // Adopted, such an object would be replicated everywhere while the API refuses its name (so it
+  // could never be deleted), and under the reserved prefix it would pass for shardsync's own.
+  const invalidKey = key === undefined ? undefined : validateObjectKey(key);
   const holders = [...copies].filter(([, s]) => s.object !== undefined);
   const etags = new Set(holders.map(([, s]) => s.object?.etag));
   // Adopt the most recently written copy; the others then receive it like any missing or stale copy.
@@ -137,6 +145,11 @@ function decideUnmanaged(copies: ReadonlyMap<string, CopyState>, policy: Unmanag
       out.set(dc, { status: 'equal' });
     } else if (policy === 'remove') {
       out.set(dc, { status: 'unmanaged', action: { type: 'remove-unmanaged' } });
+    } else if (policy === 'adopt' && invalidKey?.ok === false) {
+      out.set(dc, {
+        status: 'unmanaged',
+        blocked: { code: 'SHARDSYNC_RECONCILE_INVALID_KEY', message: `not adopted: ${invalidKey.message}; rename or remove it by hand` },
+      });
     } else if (policy === 'adopt' && etags.size > 1) {
       out.set(dc, {
         status: 'unmanaged',

@@ -3,7 +3,8 @@ import type { ListedState } from './model.js';
 
 /**
  * The digest-tree fingerprint of what one datacenter lists under a key. Equal fingerprints must
- * mean "no repair needed", so it holds exactly what a listing can tell without reading metadata:
+ * mean "no repair needed", so it holds exactly what a listing can tell without reading metadata
+ * (an object next to a tombstone always needs one, however equal: the scan flags such keys):
  *
  * - `o<etag>` for an object. Every datacenter writes a body the same way, so equal bytes have
  *   equal ETags everywhere (see `expectedEtag`). Two versions with identical bytes therefore look

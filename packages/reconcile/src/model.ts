@@ -62,9 +62,10 @@ export interface ObjectCopy {
   /** `corrupt` only when its bytes were read and do not match its own `shardsync-sha256`. */
   readonly integrity: 'ok' | 'corrupt' | 'unchecked';
   /**
-   * Taken from another datacenter's copy with the same ETag instead of read (one HEAD per ETag).
-   * The same bytes may carry another version (a key deleted and put again with them), so a
-   * repair confirms such a copy before it acts on it.
+   * Not read just now: taken from another datacenter's copy with the same ETag (one HEAD per
+   * ETag), or from a deep scan's GET that may be long past. The same bytes may carry another
+   * version (a key deleted and put again with them, a content reverted), so a repair confirms
+   * such a copy before it acts on it.
    */
   readonly inferred?: true | undefined;
 }

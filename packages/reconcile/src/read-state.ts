@@ -72,9 +72,10 @@ export async function readCopiesFully(
  * - A datacenter that listed nothing holds nothing (no request). A race with a consumer writing
  *   the key meanwhile is caught by the repair's conditional writes and re-read.
  * - Objects with the same ETag hold the same bytes, so one HEAD per distinct ETag; in deep mode
- *   the scan's GET already returned the metadata, so none at all.
+ *   the scan's GET already returned the metadata, so none at all (until a repair confirms it).
  * - Tombstones are empty, so their versions cannot be grouped: HEAD one, and the others only if
- *   some object is newer than it (then which delete is newest decides the winner).
+ *   some object is newer than it (then which delete is newest decides the winner) or lies next
+ *   to them (then whether it holds the winning delete decides the repair).
  *
  * A HEAD that contradicts the listing (the object changed since) falls back to reading every
  * member of its group.
@@ -91,7 +92,10 @@ export async function readCopies(
   for (const dc of stores.keys()) {
     const object = listed[dc]?.object;
     if (object === undefined) continue;
-    if (object.deep !== undefined) objects.set(dc, objectCopyOf(object.deep.info, DEEP_INTEGRITY[object.deep.integrity]));
+    // What the deep scan's GET returned may be hours old by now (a consumer may have written the
+    // same bytes at a newer version since, which an If-Match on the ETag cannot tell): a repair
+    // confirms it like a copy taken from another datacenter's.
+    if (object.deep !== undefined) objects.set(dc, { ...objectCopyOf(object.deep.info, DEEP_INTEGRITY[object.deep.integrity]), inferred: true });
     else groups.set(object.etag, [...(groups.get(object.etag) ?? []), dc]);
   }
   await Promise.all(
@@ -115,11 +119,11 @@ export async function readCopies(
     tombstones.set(firstDead, copy);
     const newestObject = newest([...objects.values()].map((o) => o?.version));
     const mustReadAll = copy?.version === undefined || (newestObject !== undefined && compareVersions(newestObject, copy.version) > 0);
-    if (mustReadAll) {
-      await Promise.all(otherDead.map(async (dc) => tombstones.set(dc, await headTombstone(storeOf(stores, dc), dataset, key, signal))));
-    } else {
-      for (const dc of otherDead) tombstones.set(dc, copy);
-    }
+    // Where an object lies next to the tombstone, its own version decides whether the winning
+    // delete's tombstone must still be written there: never assume it.
+    const toRead = mustReadAll ? otherDead : otherDead.filter((dc) => objects.get(dc) !== undefined);
+    await Promise.all(toRead.map(async (dc) => tombstones.set(dc, await headTombstone(storeOf(stores, dc), dataset, key, signal))));
+    for (const dc of otherDead) if (!tombstones.has(dc)) tombstones.set(dc, copy);
   }
   return new Map([...stores.keys()].map((dc) => [dc, { object: objects.get(dc), tombstone: tombstones.get(dc) }]));
 }
@@ -137,8 +141,9 @@ function storeOf(stores: ReadonlyMap<string, ObjectStore>, dc: string): ObjectSt
 }
 
 /**
- * Reads the objects of `datacenters` whose copy was inferred from another datacenter's (see
- * {@link ObjectCopy.inferred}); returns the copies with those replaced by what was read.
+ * Reads the objects of `datacenters` whose copy was inferred (see {@link ObjectCopy.inferred});
+ * returns the copies with those replaced by what was read. A verdict on the bytes (deep mode, or
+ * learnt from a source) is kept while the ETag is the same: the bytes are.
  */
 export async function confirmInferred(
   stores: ReadonlyMap<string, ObjectStore>,
@@ -153,7 +158,8 @@ export async function confirmInferred(
     datacenters.map(async (dc) => {
       const state = copies.get(dc);
       if (state?.object?.inferred !== true) return;
-      confirmed.set(dc, { ...state, object: await headObject(storeOf(stores, dc), dataset, key, signal) });
+      const read = await headObject(storeOf(stores, dc), dataset, key, signal);
+      confirmed.set(dc, { ...state, object: read?.etag === state.object.etag ? { ...read, integrity: state.object.integrity } : read });
     }),
   );
   return confirmed;

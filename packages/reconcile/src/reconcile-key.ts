@@ -37,16 +37,17 @@ export async function reconcileKey(ctx: ReconcileContext, key: string, listed?: 
     for (let round = 1; ; round++) {
       copies = markCorrupt(copies, effects.corruptSources);
       if (!ctx.deep) copies = await checkDisagreeingCopies(stores, ctx.dataset, key, copies, ctx.signal);
-      decision = decideKey(copies, { unmanaged: ctx.unmanaged, nowMs: ctx.now(), tombstoneGraceMs: ctx.tombstoneGraceMs });
-      // A copy about to be repaired whose version was inferred from its ETag is read first: the
-      // same bytes may carry a newer version, which would change the decision.
+      decision = decideKey(copies, { unmanaged: ctx.unmanaged, key, nowMs: ctx.now(), tombstoneGraceMs: ctx.tombstoneGraceMs });
+      // A copy about to be repaired whose version was inferred (from its ETag, or from a deep
+      // scan's read) is read first: the same bytes may carry a newer version, which would change
+      // the decision.
       // Until none is left: a confirmed copy can change the winner, and so which copies get repaired.
       for (;;) {
         const current = decision;
         const inferred = [...current.copies].filter(([dc, c]) => c.action !== undefined && copies.get(dc)?.object?.inferred === true).map(([dc]) => dc);
         if (inferred.length === 0) break;
         copies = await confirmInferred(stores, ctx.dataset, key, copies, inferred, ctx.signal);
-        decision = decideKey(copies, { unmanaged: ctx.unmanaged, nowMs: ctx.now(), tombstoneGraceMs: ctx.tombstoneGraceMs });
+        decision = decideKey(copies, { unmanaged: ctx.unmanaged, key, nowMs: ctx.now(), tombstoneGraceMs: ctx.tombstoneGraceMs });
       }
       for (const [dc, copy] of decision.copies) if (copy.status !== 'equal' && !found.has(dc)) found.set(dc, copy.status);
       const changed = await runRound(ctx, target, decision, copies, effects, records);

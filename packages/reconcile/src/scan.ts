@@ -37,7 +37,10 @@ export interface ScanStats {
   readonly deepBytes: number;
 }
 
-/** A key that needs a look whatever the other datacenters hold (deep mode: corrupt or without metadata). */
+/**
+ * A key that needs a look whatever the other datacenters hold: an object next to a tombstone, or
+ * (deep mode) an object that is corrupt or without metadata.
+ */
 export interface FlaggedKey {
   readonly key: string;
   readonly bucket: number;
@@ -166,7 +169,11 @@ export async function scanDatacenter(store: ObjectStore, options: ScanOptions): 
       byBucket.set(bucket, entries);
     }
     entries.set(key, { fingerprint, object, tombstone: draft.tombstone });
-    if (check !== undefined && check.integrity !== 'ok') flagged.push({ key, bucket });
+    // An object next to a tombstone (expired or not) always needs a repair: one of the two is
+    // outranked. Equal fingerprints cannot show it when every datacenter was left that way (a
+    // delete that wrote its tombstone everywhere but deleted the object nowhere), and once the
+    // tombstones expire the deleted object would be back for good.
+    if ((check !== undefined && check.integrity !== 'ok') || (object !== undefined && draft.tombstone !== undefined)) flagged.push({ key, bucket });
   }
   let deepObjects = 0;
   let deepBytes = 0;

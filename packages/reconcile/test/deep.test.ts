@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { runPass, TokenBucket } from '../src/index.js';
-import { bodyOf, MemoryStores, passOptions, putByHand, putEverywhere, putObject, rot, v } from './helpers.js';
+import { formatVersion } from '@shardsync/events';
+import { createReconcileContext, reconcileKeys, runPass, scanPass, TokenBucket } from '../src/index.js';
+import { bodyOf, MemoryStores, passOptions, putByHand, putEverywhere, putObject, rot, v, versionOf } from './helpers.js';
 
 describe('deep mode', () => {
   it('finds bit rot that listings cannot show and repairs it from a healthy copy', async () => {
@@ -77,5 +78,21 @@ describe('deep mode', () => {
     // 10 KB at 1 KB/s with a 1 KB burst: about 9 s of waiting on the budget's clock.
     expect(clock).toBeGreaterThanOrEqual(9000);
     expect(clock).toBeLessThan(11_000);
+  });
+
+  it('decides on the state at repair time, not on what the scan read long before, so a newer version with the bytes of an older one is kept', async () => {
+    const stores = new MemoryStores();
+    // The content went X (v1), Y (v2), then back to X (v3). When the deep scan read them, dc-b still held v1.
+    await putEverywhere(stores, 'k', 'Y', v(2), ['dc-a', 'dc-c']);
+    await putObject(stores.of('dc-b'), 'k', 'X', v(1));
+    const ctx = createReconcileContext(passOptions(stores, { deep: true }));
+    const scan = await scanPass(ctx);
+    expect(scan.divergence.keys.map((k) => k.key)).toEqual(['k']);
+    // A deep scan of a large dataset takes hours; meanwhile dc-b's consumer applied v2 and v3
+    // (dc-a's and dc-c's lag behind), and the repair job runs only then.
+    await putObject(stores.of('dc-b'), 'k', 'X', v(3));
+    await reconcileKeys(ctx, scan.divergence.keys);
+    expect(versionOf(stores.of('dc-b'), 'k')).toBe(formatVersion(v(3)));
+    for (const dc of ['dc-a', 'dc-b', 'dc-c']) expect([dc, bodyOf(stores.of(dc), 'k')]).toEqual([dc, 'X']);
   });
 });

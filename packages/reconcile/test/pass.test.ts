@@ -154,6 +154,19 @@ describe('runPass', () => {
     expect((await runPass(passOptions(stores))).divergentKeys).toBe(0);
   });
 
+  it('never adopts an object whose key no producer could write, such as one under the reserved prefix', async () => {
+    const stores = new MemoryStores();
+    for (const key of ['.shardsync/tombstones/models/x', 'a/../b', 'a//b']) await putByHand(stores.of('dc-a'), key, 'by hand');
+    const report = await runPass(passOptions(stores, { unmanaged: 'adopt' }));
+    for (const key of ['.shardsync/tombstones/models/x', 'a/../b', 'a//b']) {
+      // Adopted, it would be replicated everywhere, out of reach of the API that refuses its name.
+      expect([key, versionOf(stores.of('dc-a'), key)]).toEqual([key, undefined]);
+      for (const dc of ['dc-b', 'dc-c']) expect([key, dc, bodyOf(stores.of(dc), key)]).toEqual([key, dc, undefined]);
+    }
+    expect(report.failures.map((f) => f.code)).toEqual(Array(3).fill('SHARDSYNC_RECONCILE_INVALID_KEY'));
+    expect(report.converged).toBe(false);
+  });
+
   it('removes an unmanaged object only when asked to', async () => {
     const stores = new MemoryStores();
     await putByHand(stores.of('dc-b'), 'stray.bin', 'junk');
