@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,23 +34,38 @@ export function createReconciliation(repoRoot: string, topology: Topology, env: 
   return packageReconciliation(topology);
 }
 
+/** Attempts of a CLI pass that finds a scheduled pass holding a dataset's pass lock (exit 2, SHARDSYNC_CLI_CONFLICT). */
+const CONFLICT_ATTEMPTS = 30;
+const CONFLICT_WAIT_MS = 2_000;
+
 function cliReconciliation(repoRoot: string, bin: string, env: NodeJS.ProcessEnv): Reconciliation {
+  const once = (args: readonly string[]): Promise<{ code: number | null; out: string }> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.once('error', reject);
+      child.once('exit', (code) => resolve({ code, out }));
+    });
   return {
     via: 'cli',
-    pass: (datasets, { deep }) =>
-      new Promise((resolve, reject) => {
-        // One call covers every dataset, as an operator would run it.
-        const args = [bin, 'reconcile', ...(deep ? ['--deep'] : [])];
-        const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-        child.once('error', reject);
-        child.once('exit', (code) => {
-          if (code === 0 || code === 1) resolve({ datasets, converged: code === 0, text: `$ shardsync ${args.slice(1).join(' ')}\n${out.trimEnd()}`, via: 'cli' });
-          else reject(new Error(`shardsync ${args.slice(1).join(' ')} failed (exit ${code}):\n${out.trimEnd()}`));
-        });
-      }),
+    pass: async (datasets, { deep }) => {
+      // One call covers every dataset, as an operator would run it.
+      const args = [bin, 'reconcile', ...(deep ? ['--deep'] : [])];
+      const shown = `shardsync ${args.slice(1).join(' ')}`;
+      for (let attempt = 1; ; attempt++) {
+        const { code, out } = await once(args);
+        if (code === 0 || code === 1) return { datasets, converged: code === 0, text: `$ ${shown}\n${out.trimEnd()}`, via: 'cli' };
+        // The reconciler service's scheduled pass is repairing a dataset right now: as an
+        // operator would, wait for it and run the command again.
+        if (code === 2 && out.includes('[SHARDSYNC_CLI_CONFLICT]') && attempt < CONFLICT_ATTEMPTS) {
+          await sleep(CONFLICT_WAIT_MS);
+          continue;
+        }
+        throw new Error(`${shown} failed (exit ${code}):\n${out.trimEnd()}`);
+      }
+    },
     close: async () => undefined,
   };
 }

@@ -131,10 +131,22 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
     .option('--bytes-per-second <rate>', 'read budget of --deep, e.g. 52428800 or 50MB/s (default 100 MiB/s)')
     .addOption(new Option('--adopt-unmanaged', 'give objects shardsync never wrote a version, so they replicate').conflicts('removeUnmanaged'))
     .addOption(new Option('--remove-unmanaged', 'delete objects shardsync never wrote').conflicts('adoptUnmanaged'))
-    .addHelpText('after', '\nExit codes: 0 the datacenters agree at the end; 1 divergence remains (always, for a dry run that found some); 2 error.')
+    .option('--ignore-pass-lock', "run even if another pass of the dataset holds its pass lock (for a holder known to be gone)")
+    .addHelpText('after', '\nExit codes: 0 the datacenters agree at the end; 1 divergence remains (always, for a dry run that found some); 2 error (another pass of a dataset running included).')
     .action(
       (
-        o: { dataset?: string; datacenter?: string; prefix?: string; key?: string[]; dryRun?: boolean; deep?: boolean; bytesPerSecond?: string; adoptUnmanaged?: boolean; removeUnmanaged?: boolean },
+        o: {
+          dataset?: string;
+          datacenter?: string;
+          prefix?: string;
+          key?: string[];
+          dryRun?: boolean;
+          deep?: boolean;
+          bytesPerSecond?: string;
+          adoptUnmanaged?: boolean;
+          removeUnmanaged?: boolean;
+          ignorePassLock?: boolean;
+        },
         command: Command,
       ) =>
         execute(command, 'reconcile', (ctx) =>
@@ -147,6 +159,7 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
             deep: o.deep,
             bytesPerSecond: o.bytesPerSecond === undefined ? undefined : bytesPerSecond(o.bytesPerSecond),
             unmanaged: o.adoptUnmanaged === true ? 'adopt' : o.removeUnmanaged === true ? 'remove' : 'report',
+            ignorePassLock: o.ignorePassLock,
           }),
         ),
     );
@@ -201,9 +214,10 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
     .requiredOption('--datacenter <name>', 'the datacenter to fill')
     .option('--dataset <name>', 'only this dataset (default: every dataset the datacenter holds)')
     .option('--dry-run', 'report what would be copied; copy nothing')
-    .addHelpText('after', '\nExit codes: 0 the datacenter is complete; 1 not yet (run again); 2 error.')
-    .action((o: { datacenter: string; dataset?: string; dryRun?: boolean }, command: Command) =>
-      execute(command, 'bootstrap', (ctx) => bootstrap(ctx, { datacenter: o.datacenter, dataset: o.dataset, dryRun: o.dryRun })),
+    .option('--ignore-pass-lock', "run even if another pass of the dataset holds its pass lock (for a holder known to be gone)")
+    .addHelpText('after', '\nExit codes: 0 the datacenter is complete; 1 not yet (run again); 2 error (another pass of a dataset running included).')
+    .action((o: { datacenter: string; dataset?: string; dryRun?: boolean; ignorePassLock?: boolean }, command: Command) =>
+      execute(command, 'bootstrap', (ctx) => bootstrap(ctx, { datacenter: o.datacenter, dataset: o.dataset, dryRun: o.dryRun, ignorePassLock: o.ignorePassLock })),
     );
 
   program

@@ -65,3 +65,6 @@ export type { PassHistoryOptions, PassHistoryRedis } from './history.js';
 
 export { addCounts, CountingStore, RequestCounter } from './counting.js';
 export type { RequestCounts } from './counting.js';
+
+export { CLI_HOLDER_PREFIX, createPassLock, passLockKey } from './pass-lock.js';
+export type { HolderRunning, PassLock, PassLockRedis } from './pass-lock.js';

@@ -1,13 +1,13 @@
 import { setMaxListeners } from 'node:events';
 import { assertOutlivesTopic, type Topology } from '@shardsync/config';
 import { StorePool } from '@shardsync/objectstore';
-import { TokenBucket, type PassRequest } from '@shardsync/reconcile';
+import { createPassLock, TokenBucket, type PassRequest } from '@shardsync/reconcile';
 import { Shutdown, startOpsServer, type Logger } from '@shardsync/runtime';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ReconcilerEnv } from './env.js';
 import type { JobDeps } from './jobs/deps.js';
-import { createPassLock, holderRunningIn } from './jobs/pass-lock.js';
+import { holderRunningIn } from './jobs/pass-lock.js';
 import { createProcessor } from './jobs/processor.js';
 import { JOB, QUEUE_NAME, type PassJobData, type StagingGcJobData } from './jobs/types.js';
 import { ReconcilerMetrics } from './metrics.js';

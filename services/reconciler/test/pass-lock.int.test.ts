@@ -1,6 +1,7 @@
 import { testRedis, waitFor } from '@shardsync/testing';
 import { describe, expect, it } from 'vitest';
-import { createPassLock, holderRunningIn } from '../src/jobs/pass-lock.js';
+import { createPassLock } from '@shardsync/reconcile';
+import { holderRunningIn } from '../src/jobs/pass-lock.js';
 import { JOB, type PassJobData, type PassResult } from '../src/jobs/types.js';
 import { slowDeepPassSetup, testPrefix } from './helpers.js';
 
@@ -35,6 +36,21 @@ describe('pass lock (real Redis)', () => {
     expect(winners).toHaveLength(1);
     expect(answers.filter((a) => a !== undefined && a !== winners[0])).toEqual([]);
     expect(await lock.claim('models', 'later')).toBe(winners[0]);
+  });
+
+  it('is held by a CLI lease while it is extended, though the queue knows no such job, and free once the lease is no longer extended', async () => {
+    const lock = createPassLock(testRedis(), testPrefix(), async () => false);
+    expect(await lock.lease('models', 'cli:host:1:a', 600)).toBeUndefined();
+    expect(await lock.claim('models', 'job-1')).toBe('cli:host:1:a');
+    expect(await lock.lease('models', 'cli:host:2:b', 600)).toBe('cli:host:1:a');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await lock.extend('models', 'cli:host:1:a', 600)).toBe(true);
+    expect(await lock.extend('models', 'cli:host:2:b', 600)).toBe(false);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await lock.claim('models', 'job-1')).toBe('cli:host:1:a');
+    await new Promise((r) => setTimeout(r, 700));
+    expect(await lock.claim('models', 'job-1')).toBeUndefined();
+    expect(await lock.extend('models', 'cli:host:1:a', 600)).toBe(false);
   });
 
   it('is held by a running pass whose job was created a day ago (as a daily scheduler stamps it), so another pass of the dataset skips', async () => {

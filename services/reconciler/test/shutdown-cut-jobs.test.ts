@@ -70,7 +70,7 @@ async function setup() {
     logger: createLogger('test', {}, 'silent'),
     budget: new TokenBucket({ ratePerSecond: 1e12 }),
     history: {},
-    passLock: { claim: async () => undefined, release: async () => undefined },
+    passLock: { claim: async () => undefined, lease: async () => undefined, extend: async () => true, release: async () => undefined },
     signal: closing.signal,
   };
   return { deps, closing };

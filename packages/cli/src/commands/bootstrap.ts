@@ -7,7 +7,7 @@ import type { CommandResult } from '../output.js';
 import { renderTable } from '../table.js';
 import { formatBytes } from '../units.js';
 import { recordPasses } from './last-pass.js';
-import { coversDataset, runPasses } from './passes.js';
+import { coversDataset, runLockedPasses } from './passes.js';
 import { passRequests } from './reconcile.js';
 
 export interface BootstrapOptions {
@@ -17,6 +17,8 @@ export interface BootstrapOptions {
   readonly dataset?: string | undefined;
   /** Report what would be copied; copy nothing. Default false. */
   readonly dryRun?: boolean | undefined;
+  /** Run without taking the datasets' pass locks (a holder known to be gone). Default false. */
+  readonly ignorePassLock?: boolean | undefined;
 }
 
 export interface BootstrapResult {
@@ -30,6 +32,8 @@ export interface BootstrapResult {
   readonly repaired: number;
   readonly bytesMoved: number;
   readonly passes: readonly PassReport[];
+  /** Why some passes ran without their dataset's pass lock, if any did. */
+  readonly lockWarnings?: readonly string[] | undefined;
 }
 
 /**
@@ -48,7 +52,7 @@ export async function bootstrap(ctx: CliContext, options: BootstrapOptions): Pro
     }
     throw err;
   }
-  const passes = await runPasses(ctx, requests);
+  const { reports: passes, lockWarnings } = await runLockedPasses(ctx, requests, options.ignorePassLock === true);
   await recordPasses(ctx, passes.filter((p) => coversDataset(ctx, p)));
   const counts = passes.map((p) => p.perDatacenter.find((c) => c.datacenter === options.datacenter));
   const result: BootstrapResult = {
@@ -57,6 +61,7 @@ export async function bootstrap(ctx: CliContext, options: BootstrapOptions): Pro
     repaired: counts.reduce((sum, c) => sum + (c?.repaired ?? 0), 0),
     bytesMoved: passes.reduce((sum, p) => sum + p.bytesMoved, 0),
     passes,
+    ...(lockWarnings.length === 0 ? {} : { lockWarnings }),
   };
   return { data: result, text: renderBootstrap(result), exitCode: result.complete ? ExitCode.ok : ExitCode.divergence };
 }
@@ -96,5 +101,6 @@ export function renderBootstrap(result: BootstrapResult): string {
       ? `dry run: nothing was copied into ${result.datacenter}; run the same command without --dry-run to fill it`
       : `${result.datacenter} is not complete yet; run the same command again: it resumes where the stores stand`;
   const failures = result.passes.some((p) => p.failures.length > 0) ? `\n\n${result.passes.map((p) => renderPassReport(p, { maxKeys: 10 }).trimEnd()).join('\n\n')}` : '';
-  return `bootstrap of ${result.datacenter}\n\n${table}\n\n${verdict}${failures}`;
+  const notes = (result.lockWarnings ?? []).map((w) => `\nnote: ${w}`).join('');
+  return `bootstrap of ${result.datacenter}\n\n${table}\n\n${verdict}${failures}${notes}`;
 }

@@ -2,7 +2,8 @@ import { redactRedisUrl } from '@shardsync/config';
 import { lastPassSummary, recordPass, type PassHistoryOptions, type PassReport } from '@shardsync/reconcile';
 import type { CliContext } from '../context.js';
 import { describeError } from '../errors.js';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis, disconnectRedis, reconcilerPrefix } from './redis.js';
 
 /** The part of a pass report `status` shows. */
 export interface LastPassSummary {
@@ -19,19 +20,6 @@ export interface LastPassSummary {
   readonly converged: boolean;
 }
 
-/** A short-lived connection that fails fast instead of queueing when Redis is down. */
-async function connect(url: string): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 3000, retryStrategy: () => null });
-  redis.on('error', () => undefined);
-  await redis.connect();
-  return redis;
-}
-
-async function disconnect(redis: Redis | undefined): Promise<void> {
-  if (redis === undefined) return;
-  await redis.quit().catch(() => redis.disconnect());
-}
-
 /** The last pass of every dataset, or why they could not be read. */
 export type LastPassStatus =
   | { readonly available: true; readonly passes: ReadonlyArray<{ readonly dataset: string; readonly summary?: LastPassSummary | undefined }> }
@@ -42,8 +30,7 @@ export type LastPassStatus =
  * the same variable (default `shardsync`) the reconciler service reads.
  */
 export function historyOptions(env: NodeJS.ProcessEnv): PassHistoryOptions {
-  const prefix = env['SHARDSYNC_RECONCILER_REDIS_PREFIX'];
-  return { keyPrefix: `${prefix === undefined || prefix === '' ? 'shardsync' : prefix}:reconcile-history` };
+  return { keyPrefix: `${reconcilerPrefix(env)}:reconcile-history` };
 }
 
 export function summarise(report: PassReport): LastPassSummary {
@@ -65,7 +52,7 @@ export function summarise(report: PassReport): LastPassSummary {
 export async function lastPassSummaries(ctx: CliContext): Promise<LastPassStatus> {
   let redis: Redis | undefined;
   try {
-    redis = await connect(ctx.topology.redis.url);
+    redis = await connectRedis(ctx.topology.redis.url);
     const client = redis;
     const options = historyOptions(ctx.env);
     const passes = await Promise.all(
@@ -78,7 +65,7 @@ export async function lastPassSummaries(ctx: CliContext): Promise<LastPassStatus
   } catch (err) {
     return { available: false, reason: `Redis at ${redactRedisUrl(ctx.topology.redis.url)}: ${describeError(err).message}` };
   } finally {
-    await disconnect(redis);
+    await disconnectRedis(redis);
   }
 }
 
@@ -89,12 +76,12 @@ export async function lastPassSummaries(ctx: CliContext): Promise<LastPassStatus
 export async function recordPasses(ctx: CliContext, reports: readonly PassReport[]): Promise<string | undefined> {
   let redis: Redis | undefined;
   try {
-    redis = await connect(ctx.topology.redis.url);
+    redis = await connectRedis(ctx.topology.redis.url);
     for (const report of reports) await recordPass(redis, report, historyOptions(ctx.env));
     return undefined;
   } catch (err) {
     return describeError(err).message;
   } finally {
-    await disconnect(redis);
+    await disconnectRedis(redis);
   }
 }

@@ -2,6 +2,7 @@ import { runPass, type PassProgress, type PassReport, type PassRequest, type Sto
 import type { CliContext } from '../context.js';
 import type { Progress } from '../progress.js';
 import { tombstoneGraceFromEnv } from './common.js';
+import { passLeases, type PassLeases } from './pass-lease.js';
 import { formatBytes } from '../units.js';
 
 /** Shows a pass's phases on the progress line. */
@@ -29,14 +30,15 @@ export function showPassProgress(progress: Progress, dataset: string): (p: PassP
 }
 
 /**
- * Runs passes one after the other (datasets share the stores' sockets), with progress. `stores`
- * default to the context's; `reconcile --key` gives stores whose listings hold only its keys.
+ * Runs passes one after the other (datasets share the stores' sockets), with progress, each that
+ * repairs holding its dataset's pass lock. `stores` default to the context's; `reconcile --key`
+ * gives stores whose listings hold only its keys.
  */
-export async function runPasses(ctx: CliContext, requests: readonly PassRequest[], stores: StoreLookup = ctx.stores()): Promise<PassReport[]> {
+export async function runPasses(ctx: CliContext, requests: readonly PassRequest[], leases: PassLeases, stores: StoreLookup = ctx.stores()): Promise<PassReport[]> {
   const reports: PassReport[] = [];
   for (const request of requests) {
-    reports.push(
-      await runPass({
+    const pass = (): Promise<PassReport> =>
+      runPass({
         ...request,
         topology: ctx.topology,
         stores,
@@ -44,11 +46,33 @@ export async function runPasses(ctx: CliContext, requests: readonly PassRequest[
         signal: ctx.signal,
         now: ctx.now,
         onProgress: showPassProgress(ctx.progress, request.dataset),
-      }),
-    );
+      });
+    // A dry run writes nothing: it runs beside any other pass.
+    reports.push(await (request.dryRun === true ? pass() : leases.holding(request.dataset, pass)));
     ctx.progress.stop();
   }
   return reports;
+}
+
+/** Passes run by {@link runLockedPasses}, and why some ran without their dataset's pass lock. */
+export interface LockedPasses {
+  readonly reports: PassReport[];
+  readonly lockWarnings: readonly string[];
+}
+
+/**
+ * {@link runPasses} holding the pass lock of each dataset it repairs, refused up front
+ * (SHARDSYNC_CLI_CONFLICT) when another pass holds one; `ignoreLock` runs without them.
+ */
+export async function runLockedPasses(ctx: CliContext, requests: readonly PassRequest[], ignoreLock: boolean, stores?: StoreLookup): Promise<LockedPasses> {
+  const leases = await passLeases(ctx, ignoreLock);
+  try {
+    await leases.assertFree(requests.filter((r) => r.dryRun !== true).map((r) => r.dataset));
+    const reports = await runPasses(ctx, requests, leases, stores);
+    return { reports, lockWarnings: leases.warnings };
+  } finally {
+    await leases.close();
+  }
 }
 
 /** Whether a pass covered its whole dataset, so its report may stand as "the last pass" in the history. */

@@ -6,7 +6,7 @@ import type { CommandResult } from '../output.js';
 import { requireDatacenter, requireDataset } from './common.js';
 import { commonPrefix, compileExactKeys, ExactKeyScope } from './exact-keys.js';
 import { recordPasses } from './last-pass.js';
-import { coversDataset, runPasses } from './passes.js';
+import { coversDataset, runLockedPasses } from './passes.js';
 
 export interface ReconcileOptions {
   /** Default: every dataset of the topology, one pass each. */
@@ -29,6 +29,8 @@ export interface ReconcileOptions {
   readonly bytesPerSecond?: number | undefined;
   /** What to do with objects shardsync never wrote. Default `report`. */
   readonly unmanaged?: UnmanagedPolicy | undefined;
+  /** Run without taking the datasets' pass locks (a holder known to be gone). Default false. */
+  readonly ignorePassLock?: boolean | undefined;
 }
 
 export interface ReconcileResult {
@@ -41,6 +43,8 @@ export interface ReconcileResult {
   readonly keysNotFound?: readonly string[] | undefined;
   /** Why the passes could not be recorded in the pass history, if they could not. */
   readonly historyWarning?: string | undefined;
+  /** Why some passes ran without their dataset's pass lock, if any did. */
+  readonly lockWarnings?: readonly string[] | undefined;
 }
 
 /** The passes a `reconcile` invocation runs: one per dataset asked for (that holds the datacenter, if one is given). */
@@ -83,7 +87,7 @@ export async function reconcile(ctx: CliContext, options: ReconcileOptions = {})
   const requests = passRequests(ctx, options);
   const dataset = requests[0]?.dataset;
   const scope = options.keys === undefined || dataset === undefined ? undefined : new ExactKeyScope(ctx.stores(), dataset, compileExactKeys(options.keys));
-  const passes = await runPasses(ctx, requests, scope);
+  const { reports: passes, lockWarnings } = await runLockedPasses(ctx, requests, options.ignorePassLock === true, scope);
   // Only a pass over the whole dataset may stand as its last pass: `status` reports that pass's
   // divergence as the dataset's. A pass over a few keys can have a prefix of '' (keys sharing none).
   const recordable = scope === undefined ? passes.filter((p) => coversDataset(ctx, p)) : [];
@@ -94,6 +98,7 @@ export async function reconcile(ctx: CliContext, options: ReconcileOptions = {})
     passes,
     ...(scope === undefined ? {} : { keys: scope.keys, keysNotFound: scope.unlisted() }),
     ...(historyWarning === undefined ? {} : { historyWarning }),
+    ...(lockWarnings.length === 0 ? {} : { lockWarnings }),
   };
   return { data: result, text: renderReconcile(result), exitCode: converged ? ExitCode.ok : ExitCode.divergence };
 }
@@ -105,6 +110,7 @@ export function renderReconcile(result: ReconcileResult): string {
     return [scopedReport(p, result.keys), ...notes.map((n) => `note: ${n}`)].join('\n');
   });
   if (result.historyWarning !== undefined) parts.push(`note: the pass was not recorded in the pass history: ${result.historyWarning}`);
+  for (const warning of result.lockWarnings ?? []) parts.push(`note: ${warning}`);
   return parts.join('\n\n');
 }
 

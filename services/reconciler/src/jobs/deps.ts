@@ -6,7 +6,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ReconcilerEnv } from '../env.js';
 import type { ReconcilerMetrics } from '../metrics.js';
-import type { PassLock } from './pass-lock.js';
+import type { PassLock } from '@shardsync/reconcile';
 
 /** What every job processor needs; built once by the service. */
 export interface JobDeps {

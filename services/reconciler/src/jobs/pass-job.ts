@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { buildPassReport, recordPass, scanPass, splitIntoRanges, type PassScanSummary } from '@shardsync/reconcile';
+import { buildPassReport, CLI_HOLDER_PREFIX, recordPass, scanPass, splitIntoRanges, type PassScanSummary } from '@shardsync/reconcile';
 import { WaitingChildrenError, type Job } from 'bullmq';
 import { allowedHere, contextFor, type JobDeps } from './deps.js';
 import { JOB, rangeJobId, type PassJobData, type PassResult, type RangeJobData, type RangeResult } from './types.js';
@@ -28,7 +28,7 @@ export async function processPass(job: Job<PassJobData, PassResult>, token: stri
     if (running !== undefined) {
       deps.logger.info({ dataset: request.dataset, running }, 'a pass of this dataset is still running; skipping this one');
       deps.metrics.passes.inc({ dataset: request.dataset, mode: request.deep === true ? 'deep' : 'routine', result: 'skipped' });
-      return { passId: passId ?? '', dataset: request.dataset, skipped: `pass job ${running} is still running` };
+      return { passId: passId ?? '', dataset: request.dataset, skipped: running.startsWith(CLI_HOLDER_PREFIX) ? `a shardsync CLI pass (${running}) is still running` : `pass job ${running} is still running` };
     }
     const id = passId ?? randomUUID();
     if (passId === undefined) await job.updateData({ ...job.data, passId: id });
