@@ -279,6 +279,15 @@ describe('ShardsyncClient retries', () => {
       await client.close();
     });
 
+    it('exact, with an empty chunk after its last byte (a generator\'s last yield): sent whole, not held until the idle timeout', async () => {
+      const { fake, received } = await recordingProducer();
+      const client = clientFor(fake.url, { idleTimeoutMs: 2000, retry: { maxAttempts: 1 } });
+      await client.put('ds', 'k', () => Readable.from([Buffer.from('abc'), Buffer.alloc(0)]), { contentLength: 3 });
+      await waitForLength(received, 1);
+      expect(received).toEqual([{ bytes: 3, complete: true }]);
+      await client.close();
+    });
+
     it('empty but declared so: a byte too many fails the call and the producer gets no complete request', async () => {
       const { fake, received } = await recordingProducer();
       const client = clientFor(fake.url);
