@@ -200,12 +200,13 @@ export class ShardsyncClient {
     const idempotencyKey = idempotencyKeyFor(options);
     const policy = this.options.retry;
     // Attempts on the wire follow only the caller's signal; waits between them also end on close().
-    const waitSignal = options.signal === undefined ? this.#closed.signal : AbortSignal.any([options.signal, this.#closed.signal]);
+    // Both are listened to only while waiting (see sleep: no AbortSignal.any, which leaks on Node 20).
+    const waitSignals = options.signal === undefined ? [this.#closed.signal] : [options.signal, this.#closed.signal];
     for (let n = 1; ; n += 1) {
       const result = await attempt(idempotencyKey);
       if (!isFailure(result)) return result;
       const { failed, serverAskedMs } = result;
-      if (result.final === true || !failed.retriable || n >= policy.maxAttempts || waitSignal.aborted) {
+      if (result.final === true || !failed.retriable || n >= policy.maxAttempts || waitSignals.some((s) => s.aborted)) {
         throw withCallContext(failed, { idempotencyKey, attempts: n, note: result.note });
       }
       const delayMs = nextDelayMs(n, policy, serverAskedMs);
@@ -216,7 +217,7 @@ export class ShardsyncClient {
         // retries of an update that may already be emitted: it is ignored.
       }
       try {
-        await sleep(delayMs, waitSignal);
+        await sleep(delayMs, waitSignals);
       } catch (err) {
         const stopped = err instanceof ShardsyncClientError ? err : failed;
         throw withCallContext(stopped, { idempotencyKey, attempts: n, note: `gave up waiting to retry after: ${failed.message}` });
