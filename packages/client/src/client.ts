@@ -61,8 +61,17 @@ export class ShardsyncClient {
 
   /** How `console.log(client)` and loggers print it: the options without the bearer token. */
   [inspect.custom](): string {
+    return `ShardsyncClient ${inspect(this.#shownOptions())}`;
+  }
+
+  /** How JSON loggers (pino, `JSON.stringify`) print it, which never call the inspect hook: without the token too. */
+  toJSON(): { options: Record<string, unknown> } {
+    return { options: this.#shownOptions() };
+  }
+
+  #shownOptions(): Record<string, unknown> {
     const { token: _token, ...shown } = this.options;
-    return `ShardsyncClient ${inspect({ ...shown, token: '(redacted)' })}`;
+    return { ...shown, token: '(redacted)' };
   }
 
   /**

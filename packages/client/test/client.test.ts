@@ -229,6 +229,14 @@ describe('ShardsyncClient errors', () => {
     void client.close();
   });
 
+  it('a JSON logger (pino serializes with JSON.stringify) prints the client\'s options but not its bearer token', () => {
+    const client = clientFor('http://127.0.0.1:1');
+    const logged = JSON.stringify({ client });
+    expect(logged).toContain('127.0.0.1:1');
+    expect(logged).not.toContain(client.options.token);
+    void client.close();
+  });
+
   it('close() refuses new calls, and closing twice is harmless', async () => {
     const fake = await startFakeProducer([{ status: 202 }]);
     const client = clientFor(fake.url);
