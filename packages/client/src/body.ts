@@ -30,7 +30,7 @@ function contentLength(length: number | undefined): number | undefined {
   return length;
 }
 
-function isReadable(value: unknown): value is Readable {
+export function isReadable(value: unknown): value is Readable {
   return value instanceof Readable || (typeof value === 'object' && value !== null && typeof (value as Readable).pipe === 'function' && typeof (value as Readable).on === 'function');
 }
 

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { inspect } from 'node:util';
 import { acceptedFrom, acceptedFromValue, errorFrom, errorFromValue } from './answer.js';
 import { Batcher, type BatchWireItem } from './batcher.js';
-import { bodySource, type BodySource } from './body.js';
+import { bodySource, isReadable, type BodySource } from './body.js';
 import { classifyNetworkError, forCall, invalidArgument, ShardsyncClientError, withCallContext } from './errors.js';
 import { compileClientOptions, type CompiledClientOptions, type ShardsyncClientOptions } from './options.js';
 import { idempotencyKeyFor, objectPath, putFields, putHeaders } from './request.js';
@@ -83,7 +83,7 @@ export class ShardsyncClient {
    * call: leave a buffer unchanged until its call has settled.
    */
   put(dataset: string, key: string, body: PutBody, options: PutOptions = {}): Promise<Accepted> {
-    return this.#track(() => {
+    const call = this.#track(() => {
       const what = `put ${dataset}/${key}`;
       const path = objectPath(dataset, key); // also refuses an empty or unencodable dataset or key, batched or not
       const fields = putFields(options);
@@ -95,6 +95,14 @@ export class ShardsyncClient {
         return this.#batched(this.#batcher, what, options, (idempotencyKey) => ({ idempotencyKey, ...item }));
       }
       return this.#call({ what, method: 'PUT', path, headers: putHeaders(fields), body: bodySource(body, options.contentLength) }, options);
+    });
+    if (!isReadable(body)) return call;
+    // The client owns a plain stream once passed: a call that fails before sending it whole
+    // (refused arguments, a producer never reached, an abort) releases it, or a file stream's
+    // descriptor would stay open. A partly sent one is destroyed by its attempt already.
+    return call.catch((err: unknown) => {
+      if (!body.readableEnded) body.destroy();
+      throw err;
     });
   }
 

@@ -1,4 +1,8 @@
 import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -163,6 +167,27 @@ describe('ShardsyncClient retries', () => {
     expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_NETWORK', retriable: true, attempts: 3 });
     expect(opened.map((s) => s.destroyed)).toEqual([true, true, true]);
     await client.close();
+  });
+
+  it('a plain stream whose call failed before reading it is released: the client owns it, and its file stays open otherwise', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shardsync-client-'));
+    const path = join(dir, 'body.bin');
+    await writeFile(path, 'never sent');
+    const client = clientFor(`http://127.0.0.1:${await freePort()}`, { retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2 } });
+    try {
+      const stream = createReadStream(path);
+      const err = await rejection(client.put('ds', 'k', stream));
+      expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_NETWORK', attempts: 2 });
+      expect(stream.destroyed).toBe(true);
+      await expect.poll(() => stream.closed).toBe(true);
+      // The same when the call is aborted before its first attempt.
+      const aborted = createReadStream(path);
+      expect((await rejection(client.put('ds', 'k', aborted, { signal: AbortSignal.abort() }))).code).toBe('SHARDSYNC_CLIENT_ABORTED');
+      expect(aborted.destroyed).toBe(true);
+    } finally {
+      await client.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a stream is sent while it is read, never collected first', async () => {
