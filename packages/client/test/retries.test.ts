@@ -122,6 +122,17 @@ describe('ShardsyncClient retries', () => {
     await client.close();
   });
 
+  it('a body factory that hands out a stream already read is refused at the retry, instead of resending what is left of it (an empty body)', async () => {
+    const fake = await startFakeProducer([UNAVAILABLE, { status: 202 }]);
+    const client = clientFor(fake.url);
+    const once = Readable.from([Buffer.from('payload')]);
+    const err = await rejection(client.put('ds', 'k', () => once));
+    expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_INVALID_ARGUMENT', retriable: false, attempts: 2 });
+    expect(err.message).toContain('must open a new stream');
+    expect(fake.requests.map((r) => r.body.toString())).toEqual(['payload']);
+    await client.close();
+  });
+
   it('a plain stream is not resent once read, and the error says the update may have been accepted and to pass a factory', async () => {
     const fake = await startFakeProducer([UNAVAILABLE, { status: 202 }]);
     const client = clientFor(fake.url);
