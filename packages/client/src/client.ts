@@ -228,7 +228,10 @@ export class ShardsyncClient {
       }
       const delayMs = nextDelayMs(n, policy, serverAskedMs);
       try {
-        this.options.onRetry?.({ error: failed, attempt: n, delayMs, idempotencyKey });
+        // An async hook is a valid `(event) => void`: its rejection is ignored like a throw, not
+        // left unhandled (which ends a Node process by default).
+        const returned: unknown = this.options.onRetry?.({ error: failed, attempt: n, delayMs, idempotencyKey });
+        if (returned instanceof Promise) returned.catch(() => undefined);
       } catch {
         // A hook that throws (a broken logger) must not replace the call's own outcome, nor end
         // retries of an update that may already be emitted: it is ignored.

@@ -63,6 +63,29 @@ describe('ShardsyncClient retries', () => {
     await client.close();
   });
 
+  it('an async onRetry hook that rejects is ignored too, not an unhandled rejection that would end the process', async () => {
+    const fake = await startFakeProducer([UNAVAILABLE, { status: 202 }]);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const client = clientFor(fake.url, {
+        // An async function is a valid `(event) => void` to TypeScript (only this lint rule objects).
+        // eslint-disable-next-line @typescript-eslint/no-misused-promises
+        onRetry: async () => {
+          await Promise.resolve();
+          throw new Error('metrics backend down');
+        },
+      });
+      expect(await client.put('ds', 'k', 'body')).toEqual(ACCEPTED());
+      await client.close();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('a connection dropped before the answer is retried with the same key and the same bytes', async () => {
     const fake = await startFakeProducer(['drop', { status: 202 }]);
     const client = clientFor(fake.url);
