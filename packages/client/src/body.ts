@@ -30,7 +30,7 @@ function contentLength(length: number | undefined): number | undefined {
   return length;
 }
 
-function isReadable(value: unknown): value is Readable {
+export function isReadable(value: unknown): value is Readable {
   return value instanceof Readable || (typeof value === 'object' && value !== null && typeof (value as Readable).pipe === 'function' && typeof (value as Readable).on === 'function');
 }
 
@@ -46,6 +46,13 @@ export function bodySource(body: PutBody, declaredLength: number | undefined): B
       open: () => {
         const stream = body();
         if (!isReadable(stream)) throw invalidArgument('the body factory must return a Readable stream');
+        // The same instance handed out again (`() => stream`) would send only what an earlier
+        // attempt left of it: after a whole first attempt, an empty body the producer accepts.
+        // (One that failed, like a file that does not exist, is reported with its error instead.)
+        const used = stream.readableDidRead === true || stream.readableEnded === true || stream.destroyed === true;
+        if (used && !(stream.errored instanceof Error)) {
+          throw invalidArgument('the body factory returned a stream that was already read, ended or destroyed; it must open a new stream for every attempt, e.g. () => createReadStream(path)');
+        }
         return { kind: 'stream', stream, length, perAttempt: true };
       },
       canResend: () => true,

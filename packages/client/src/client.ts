@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { inspect } from 'node:util';
 import { acceptedFrom, acceptedFromValue, errorFrom, errorFromValue } from './answer.js';
 import { Batcher, type BatchWireItem } from './batcher.js';
-import { bodySource, type BodySource } from './body.js';
+import { bodySource, isReadable, type BodySource } from './body.js';
 import { classifyNetworkError, forCall, invalidArgument, ShardsyncClientError, withCallContext } from './errors.js';
 import { compileClientOptions, type CompiledClientOptions, type ShardsyncClientOptions } from './options.js';
 import { idempotencyKeyFor, objectPath, putFields, putHeaders } from './request.js';
@@ -61,8 +61,17 @@ export class ShardsyncClient {
 
   /** How `console.log(client)` and loggers print it: the options without the bearer token. */
   [inspect.custom](): string {
+    return `ShardsyncClient ${inspect(this.#shownOptions())}`;
+  }
+
+  /** How JSON loggers (pino, `JSON.stringify`) print it, which never call the inspect hook: without the token too. */
+  toJSON(): { options: Record<string, unknown> } {
+    return { options: this.#shownOptions() };
+  }
+
+  #shownOptions(): Record<string, unknown> {
     const { token: _token, ...shown } = this.options;
-    return `ShardsyncClient ${inspect({ ...shown, token: '(redacted)' })}`;
+    return { ...shown, token: '(redacted)' };
   }
 
   /**
@@ -74,7 +83,7 @@ export class ShardsyncClient {
    * call: leave a buffer unchanged until its call has settled.
    */
   put(dataset: string, key: string, body: PutBody, options: PutOptions = {}): Promise<Accepted> {
-    return this.#track(() => {
+    const call = this.#track(() => {
       const what = `put ${dataset}/${key}`;
       const path = objectPath(dataset, key); // also refuses an empty or unencodable dataset or key, batched or not
       const fields = putFields(options);
@@ -86,6 +95,14 @@ export class ShardsyncClient {
         return this.#batched(this.#batcher, what, options, (idempotencyKey) => ({ idempotencyKey, ...item }));
       }
       return this.#call({ what, method: 'PUT', path, headers: putHeaders(fields), body: bodySource(body, options.contentLength) }, options);
+    });
+    if (!isReadable(body)) return call;
+    // The client owns a plain stream once passed: a call that fails before sending it whole
+    // (refused arguments, a producer never reached, an abort) releases it, or a file stream's
+    // descriptor would stay open. A partly sent one is destroyed by its attempt already.
+    return call.catch((err: unknown) => {
+      if (!body.readableEnded) body.destroy();
+      throw err;
     });
   }
 
@@ -200,23 +217,27 @@ export class ShardsyncClient {
     const idempotencyKey = idempotencyKeyFor(options);
     const policy = this.options.retry;
     // Attempts on the wire follow only the caller's signal; waits between them also end on close().
-    const waitSignal = options.signal === undefined ? this.#closed.signal : AbortSignal.any([options.signal, this.#closed.signal]);
+    // Both are listened to only while waiting (see sleep: no AbortSignal.any, which leaks on Node 20).
+    const waitSignals = options.signal === undefined ? [this.#closed.signal] : [options.signal, this.#closed.signal];
     for (let n = 1; ; n += 1) {
       const result = await attempt(idempotencyKey);
       if (!isFailure(result)) return result;
       const { failed, serverAskedMs } = result;
-      if (result.final === true || !failed.retriable || n >= policy.maxAttempts || waitSignal.aborted) {
+      if (result.final === true || !failed.retriable || n >= policy.maxAttempts || waitSignals.some((s) => s.aborted)) {
         throw withCallContext(failed, { idempotencyKey, attempts: n, note: result.note });
       }
       const delayMs = nextDelayMs(n, policy, serverAskedMs);
       try {
-        this.options.onRetry?.({ error: failed, attempt: n, delayMs, idempotencyKey });
+        // An async hook is a valid `(event) => void`: its rejection is ignored like a throw, not
+        // left unhandled (which ends a Node process by default).
+        const returned: unknown = this.options.onRetry?.({ error: failed, attempt: n, delayMs, idempotencyKey });
+        if (returned instanceof Promise) returned.catch(() => undefined);
       } catch {
         // A hook that throws (a broken logger) must not replace the call's own outcome, nor end
         // retries of an update that may already be emitted: it is ignored.
       }
       try {
-        await sleep(delayMs, waitSignal);
+        await sleep(delayMs, waitSignals);
       } catch (err) {
         const stopped = err instanceof ShardsyncClientError ? err : failed;
         throw withCallContext(stopped, { idempotencyKey, attempts: n, note: `gave up waiting to retry after: ${failed.message}` });

@@ -23,6 +23,12 @@ export class DeclaredLengthGuard extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    // An object-mode source (Readable.from of a generator) can hand over empty chunks; one after
+    // the last byte must not replace the byte held back, or the request never completes.
+    if (chunk.length === 0) {
+      done();
+      return;
+    }
     this.#seen += chunk.length;
     if (this.#seen > this.#length) {
       done(this.#mismatch(`is longer than its contentLength of ${this.#length} bytes`));

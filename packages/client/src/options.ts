@@ -135,6 +135,19 @@ function positiveInt(name: string, value: number | undefined, fallback: number, 
   return value;
 }
 
+/**
+ * Longest delay a Node timer holds: a longer one fires after 1 ms (with only a warning), so a
+ * connect timeout or a retry wait meant as "practically never" would end at once.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration in ms, at least `min`, that timers can hold. */
+function durationMs(name: string, value: number | undefined, fallback: number, min = 1): number {
+  const ms = positiveInt(name, value, fallback, min);
+  if (ms > MAX_TIMER_MS) throw invalid(`${name} must be at most ${MAX_TIMER_MS} (about 24.8 days), what a timer can hold, got ${ms}`);
+  return ms;
+}
+
 function parseBaseUrl(raw: string): URL {
   let url: URL;
   try {
@@ -158,11 +171,11 @@ export function compileClientOptions(options: ShardsyncClientOptions): CompiledC
   refuseUnknown(options, CLIENT_OPTION_NAMES, '');
   const retry = options.retry ?? {};
   refuseUnknown(retry, RETRY_OPTION_NAMES, 'retry.');
-  const maxDelayMs = positiveInt('retry.maxDelayMs', retry.maxDelayMs, DEFAULT_RETRY.maxDelayMs, 0);
+  const maxDelayMs = durationMs('retry.maxDelayMs', retry.maxDelayMs, DEFAULT_RETRY.maxDelayMs, 0);
   const compiledRetry = {
     maxAttempts: positiveInt('retry.maxAttempts', retry.maxAttempts, DEFAULT_RETRY.maxAttempts),
     // A maximum below the default first delay lowers that default with it.
-    initialDelayMs: positiveInt('retry.initialDelayMs', retry.initialDelayMs, Math.min(DEFAULT_RETRY.initialDelayMs, maxDelayMs), 0),
+    initialDelayMs: durationMs('retry.initialDelayMs', retry.initialDelayMs, Math.min(DEFAULT_RETRY.initialDelayMs, maxDelayMs), 0),
     maxDelayMs,
   };
   if (compiledRetry.initialDelayMs > compiledRetry.maxDelayMs) {
@@ -171,11 +184,11 @@ export function compileClientOptions(options: ShardsyncClientOptions): CompiledC
   return {
     baseUrl: parseBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL),
     token,
-    connectTimeoutMs: positiveInt('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
-    idleTimeoutMs: positiveInt('idleTimeoutMs', options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS),
+    connectTimeoutMs: durationMs('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
+    idleTimeoutMs: durationMs('idleTimeoutMs', options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS),
     retry: compiledRetry,
     maxSockets: positiveInt('maxSockets', options.maxSockets, DEFAULT_MAX_SOCKETS),
-    keepAliveMs: positiveInt('keepAliveMs', options.keepAliveMs, DEFAULT_KEEP_ALIVE_MS),
+    keepAliveMs: durationMs('keepAliveMs', options.keepAliveMs, DEFAULT_KEEP_ALIVE_MS),
     onRetry: options.onRetry,
     batch: compileBatch(options.batch),
   };

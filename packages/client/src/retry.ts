@@ -24,21 +24,32 @@ export function nextDelayMs(attempt: number, policy: Required<RetryOptions>, ser
   return Math.min(policy.maxDelayMs, Math.max(backoffDelayMs(attempt, policy, random), serverAskedMs ?? 0));
 }
 
-/** Resolves after `ms`, or rejects with the call's abort error as soon as the signal aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/**
+ * Resolves after `ms`, or rejects with the abort error of the first of `signals` that aborts.
+ * Listens to each directly rather than to `AbortSignal.any(signals)`: on Node 20 every signal
+ * `any` makes stays referenced from its sources (a WeakRef in a set that is never pruned), so a
+ * long-lived source (the client's close signal, a caller's shutdown signal) would grow with
+ * every call.
+ */
+export function sleep(ms: number, signals: readonly AbortSignal[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(abortError(signal));
+    const aborted = signals.find((s) => s.aborted);
+    if (aborted !== undefined) {
+      reject(abortError(aborted));
       return;
     }
-    const onAbort = () => {
+    const stop = () => {
       clearTimeout(timer);
-      reject(abortError(signal));
+      for (const s of signals) s.removeEventListener('abort', onAbort);
+    };
+    const onAbort = (event: Event) => {
+      stop();
+      reject(abortError(event.target as AbortSignal));
     };
     const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      stop();
       resolve();
     }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
+    for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
   });
 }

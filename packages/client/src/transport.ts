@@ -44,11 +44,15 @@ export class Transport {
   readonly #https: boolean;
   /** The base URL's path without its trailing slash; request paths are appended to it. */
   readonly #prefix: string;
+  /** The base URL's host as node:http takes it: an IPv6 literal without the brackets URL keeps around it. */
+  readonly #hostname: string;
 
   constructor(options: CompiledClientOptions) {
     this.#o = options;
     this.#prefix = options.baseUrl.pathname.replace(/\/+$/, '');
     this.#https = options.baseUrl.protocol === 'https:';
+    // `http://[::1]:18080` has the hostname "[::1]", which node:http would look up in DNS (ENOTFOUND).
+    this.#hostname = options.baseUrl.hostname.replace(/^\[(.*)\]$/, '$1');
     // Without `timeout`, node:http keeps an unused connection open until the server closes it, and
     // ignores the server's Keep-Alive hint (it only ever lowers the agent's own timeout): a call
     // could then reuse a connection at the moment the server drops it.
@@ -94,7 +98,7 @@ export class Transport {
 
       const req = (this.#https ? httpsRequest : httpRequest)({
         protocol: baseUrl.protocol,
-        hostname: baseUrl.hostname,
+        hostname: this.#hostname,
         port: baseUrl.port,
         path: `${this.#prefix}${request.path}`,
         method: request.method,

@@ -1,5 +1,7 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { inspect } from 'node:util';
-import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { objectPath, ShardsyncClient, type ShardsyncClientOptions } from '../src/index.js';
@@ -58,6 +60,24 @@ describe('ShardsyncClient requests', () => {
     // Dot segments reach the producer as written (fetch would resolve them away), so it can refuse them.
     expect(objectPath('ds', 'a/../b')).toBe('/v1/objects/ds/a/../b');
     await client.close();
+  });
+
+  it('a baseUrl with an IPv6 literal reaches the producer at that address (not a DNS lookup of "[::1]")', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify(ACCEPTED())));
+    });
+    server.listen(0, '::1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const client = clientFor(`http://[::1]:${port}`, { retry: { maxAttempts: 1 } });
+    try {
+      await expect(client.put('ds', 'k', 'x')).resolves.toEqual(ACCEPTED());
+    } finally {
+      await client.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('a delete sends DELETE without a body', async () => {
@@ -206,6 +226,14 @@ describe('ShardsyncClient errors', () => {
     expect(printed).toContain('ShardsyncClient');
     expect(printed).toContain('127.0.0.1:1');
     expect(printed).not.toContain(client.options.token);
+    void client.close();
+  });
+
+  it('a JSON logger (pino serializes with JSON.stringify) prints the client\'s options but not its bearer token', () => {
+    const client = clientFor('http://127.0.0.1:1');
+    const logged = JSON.stringify({ client });
+    expect(logged).toContain('127.0.0.1:1');
+    expect(logged).not.toContain(client.options.token);
     void client.close();
   });
 

@@ -66,6 +66,18 @@ describe('compileClientOptions', () => {
       expect(err.message).toContain(message);
     }
   });
+  it('refuses a duration a Node timer cannot hold (over 2^31 - 1 ms), which would fire after 1 ms instead', () => {
+    const max = 2 ** 31 - 1;
+    for (const name of ['connectTimeoutMs', 'idleTimeoutMs', 'keepAliveMs'] as const) {
+      expect(compileClientOptions({ token: 't', [name]: max })[name]).toBe(max);
+      const err = refusal(() => compileClientOptions({ token: 't', [name]: max + 1 }));
+      expect(err.code).toBe('SHARDSYNC_CLIENT_INVALID_OPTIONS');
+      expect(err.message).toContain(`${name} must be at most ${max}`);
+    }
+    expect(compileClientOptions({ token: 't', retry: { maxDelayMs: max } }).retry.maxDelayMs).toBe(max);
+    expect(refusal(() => compileClientOptions({ token: 't', retry: { maxDelayMs: Number.MAX_SAFE_INTEGER } })).message).toContain('retry.maxDelayMs must be at most');
+    expect(refusal(() => compileClientOptions({ token: 't', retry: { initialDelayMs: max + 1 } })).message).toContain('retry.initialDelayMs must be at most');
+  });
 });
 
 describe('backoff', () => {

@@ -1,4 +1,8 @@
 import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -57,6 +61,29 @@ describe('ShardsyncClient retries', () => {
     expect(calls).toBe(1);
     expect(fake.requests).toHaveLength(2);
     await client.close();
+  });
+
+  it('an async onRetry hook that rejects is ignored too, not an unhandled rejection that would end the process', async () => {
+    const fake = await startFakeProducer([UNAVAILABLE, { status: 202 }]);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const client = clientFor(fake.url, {
+        // An async function is a valid `(event) => void` to TypeScript (only this lint rule objects).
+        // eslint-disable-next-line @typescript-eslint/no-misused-promises
+        onRetry: async () => {
+          await Promise.resolve();
+          throw new Error('metrics backend down');
+        },
+      });
+      expect(await client.put('ds', 'k', 'body')).toEqual(ACCEPTED());
+      await client.close();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('a connection dropped before the answer is retried with the same key and the same bytes', async () => {
@@ -118,6 +145,17 @@ describe('ShardsyncClient retries', () => {
     await client.close();
   });
 
+  it('a body factory that hands out a stream already read is refused at the retry, instead of resending what is left of it (an empty body)', async () => {
+    const fake = await startFakeProducer([UNAVAILABLE, { status: 202 }]);
+    const client = clientFor(fake.url);
+    const once = Readable.from([Buffer.from('payload')]);
+    const err = await rejection(client.put('ds', 'k', () => once));
+    expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_INVALID_ARGUMENT', retriable: false, attempts: 2 });
+    expect(err.message).toContain('must open a new stream');
+    expect(fake.requests.map((r) => r.body.toString())).toEqual(['payload']);
+    await client.close();
+  });
+
   it('a plain stream is not resent once read, and the error says the update may have been accepted and to pass a factory', async () => {
     const fake = await startFakeProducer([UNAVAILABLE, { status: 202 }]);
     const client = clientFor(fake.url);
@@ -163,6 +201,27 @@ describe('ShardsyncClient retries', () => {
     expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_NETWORK', retriable: true, attempts: 3 });
     expect(opened.map((s) => s.destroyed)).toEqual([true, true, true]);
     await client.close();
+  });
+
+  it('a plain stream whose call failed before reading it is released: the client owns it, and its file stays open otherwise', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shardsync-client-'));
+    const path = join(dir, 'body.bin');
+    await writeFile(path, 'never sent');
+    const client = clientFor(`http://127.0.0.1:${await freePort()}`, { retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2 } });
+    try {
+      const stream = createReadStream(path);
+      const err = await rejection(client.put('ds', 'k', stream));
+      expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_NETWORK', attempts: 2 });
+      expect(stream.destroyed).toBe(true);
+      await expect.poll(() => stream.closed).toBe(true);
+      // The same when the call is aborted before its first attempt.
+      const aborted = createReadStream(path);
+      expect((await rejection(client.put('ds', 'k', aborted, { signal: AbortSignal.abort() }))).code).toBe('SHARDSYNC_CLIENT_ABORTED');
+      expect(aborted.destroyed).toBe(true);
+    } finally {
+      await client.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a stream is sent while it is read, never collected first', async () => {
@@ -279,6 +338,15 @@ describe('ShardsyncClient retries', () => {
       await client.close();
     });
 
+    it('exact, with an empty chunk after its last byte (a generator\'s last yield): sent whole, not held until the idle timeout', async () => {
+      const { fake, received } = await recordingProducer();
+      const client = clientFor(fake.url, { idleTimeoutMs: 2000, retry: { maxAttempts: 1 } });
+      await client.put('ds', 'k', () => Readable.from([Buffer.from('abc'), Buffer.alloc(0)]), { contentLength: 3 });
+      await waitForLength(received, 1);
+      expect(received).toEqual([{ bytes: 3, complete: true }]);
+      await client.close();
+    });
+
     it('empty but declared so: a byte too many fails the call and the producer gets no complete request', async () => {
       const { fake, received } = await recordingProducer();
       const client = clientFor(fake.url);
@@ -311,6 +379,17 @@ describe('ShardsyncClient retries', () => {
     controller.abort(new Error('shutting down'));
     const err = await rejection(call);
     expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_ABORTED', retriable: false });
+    await client.close();
+  });
+
+  it('a long-lived signal passed to every call (a service\'s shutdown signal) keeps nothing of the calls once they are settled', async () => {
+    const fake = await startFakeProducer([{ status: 202 }]);
+    const client = clientFor(fake.url);
+    const shutdown = new AbortController();
+    for (let i = 0; i < 50; i += 1) await client.put('ds', `k${i}`, 'x', { signal: shutdown.signal });
+    // Node 20's AbortSignal.any keeps a WeakRef to each signal it makes in a set of every source,
+    // never pruned: about 50 bytes per call, on the caller's signal and on the client's own.
+    expect(dependantsOf(shutdown.signal)).toBe(0);
     await client.close();
   });
 
@@ -377,6 +456,14 @@ describe('ShardsyncClient retries', () => {
     }
   });
 });
+
+/** How many signals made by AbortSignal.any Node holds on `signal`'s behalf (its internal set; 0 without one). */
+function dependantsOf(signal: AbortSignal): number {
+  const symbol = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'kDependantSignals');
+  // A primordials SafeSet, not `instanceof Set`.
+  const size = symbol === undefined ? undefined : (signal as unknown as Record<symbol, { size?: unknown } | undefined>)[symbol]?.size;
+  return typeof size === 'number' ? size : 0;
+}
 
 /** Waits (briefly) until the server has seen `n` requests end. */
 async function waitForLength(list: readonly unknown[], n: number): Promise<void> {
