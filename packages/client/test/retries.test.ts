@@ -386,6 +386,11 @@ describe('ShardsyncClient retries', () => {
     const fake = await startFakeProducer([{ status: 202 }]);
     const client = clientFor(fake.url);
     const shutdown = new AbortController();
+    // The probe sees what AbortSignal.any keeps on this Node (else the check below could not fail).
+    const probe = new AbortController();
+    const combined = AbortSignal.any([probe.signal]);
+    expect(dependantsOf(probe.signal), 'dependants of a signal given to AbortSignal.any').toBe(1);
+    expect(combined.aborted).toBe(false);
     for (let i = 0; i < 50; i += 1) await client.put('ds', `k${i}`, 'x', { signal: shutdown.signal });
     // Node 20's AbortSignal.any keeps a WeakRef to each signal it makes in a set of every source,
     // never pruned: about 50 bytes per call, on the caller's signal and on the client's own.
