@@ -30,7 +30,12 @@ export class ProducerClient {
   readonly #token: string;
   readonly #attempts: number;
 
-  constructor(baseUrl: string, token: string, attempts = 4) {
+  /**
+   * @param attempts in all, the first included. Generous: at its limit of uploads being staged
+   *   (SHARDSYNC_PRODUCER_MAX_UPLOADS) the producer answers 503 until one of them finishes, which
+   *   for a large shard on a busy machine takes seconds; backoff waits are capped at 4 s.
+   */
+  constructor(baseUrl: string, token: string, attempts = 12) {
     this.#baseUrl = baseUrl;
     this.#token = token;
     this.#attempts = attempts;
@@ -72,7 +77,7 @@ export class ProducerClient {
         if (signal?.aborted === true) throw err;
         last = err;
       }
-      await sleep(200 * 2 ** attempt * (0.5 + Math.random()));
+      if (attempt < this.#attempts) await sleep(Math.min(4_000, 200 * 2 ** attempt) * (0.5 + Math.random()));
     }
     throw last instanceof Error ? last : new Error(String(last));
   }
