@@ -130,21 +130,23 @@ export class ConsumerService {
     // keeps the keys they add meanwhile: TombstoneIndex.) Each attempt lists afresh; a
     // store that is down or a bucket not created yet makes the partitions wait (retried until it
     // works, a newer assignment supersedes it, or the service closes).
-    const indexLoads = new IndexLoads((superseded) =>
-      retry(() => tombstones.reload(), {
-        maxAttempts: Infinity,
-        maxDelayMs: 5000,
-        signal: AbortSignal.any([closing.signal, superseded]),
-        onRetry: (err, attempt, delayMs) => {
-          // Visibly retrying (logs, readiness), like an apply that waits: a store that is down
-          // must not make the watchdog restart the consumer, whose restart only reloads again.
-          watchdog.progress();
-          logRetry(logger, err, { attempt, delayMs }, 'tombstone index not loaded; retrying');
-        },
-      }).then((r) => {
-        metrics.tombstonesExpired.inc(r.expired);
-        logger.info(r, 'tombstone index loaded');
-      }),
+    const indexLoads = new IndexLoads(
+      (cancelled) =>
+        retry(() => tombstones.reload(), {
+          maxAttempts: Infinity,
+          maxDelayMs: 5000,
+          signal: cancelled,
+          onRetry: (err, attempt, delayMs) => {
+            // Visibly retrying (logs, readiness), like an apply that waits: a store that is down
+            // must not make the watchdog restart the consumer, whose restart only reloads again.
+            watchdog.progress();
+            logRetry(logger, err, { attempt, delayMs }, 'tombstone index not loaded; retrying');
+          },
+        }).then((r) => {
+          metrics.tombstonesExpired.inc(r.expired);
+          logger.info(r, 'tombstone index loaded');
+        }),
+      closing.signal,
     );
     const processor = new BatchProcessor({
       datacenter,

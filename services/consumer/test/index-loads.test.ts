@@ -77,4 +77,18 @@ describe('IndexLoads', () => {
     indexLoads.restart();
     expect(loads).toHaveLength(2);
   });
+
+  it('the service closing cancels the running load, and a load asked for afterwards starts cancelled', () => {
+    const loads: ControlledLoad[] = [];
+    const closing = new AbortController();
+    const indexLoads = new IndexLoads((signal) => {
+      const load = new ControlledLoad(signal);
+      loads.push(load);
+      return load.done;
+    }, closing.signal);
+    indexLoads.restart();
+    closing.abort(new Error('closing'));
+    indexLoads.restart();
+    expect(loads.map((l) => l.signal.aborted)).toEqual([true, true]);
+  });
 });

@@ -11,11 +11,19 @@
  */
 export class IndexLoads {
   readonly #load: (signal: AbortSignal) => Promise<void>;
+  readonly #closing: AbortSignal | undefined;
   #current: Loading | undefined;
 
-  /** @param load loads the index once, retrying as long as it should, until `signal` aborts. */
-  constructor(load: (signal: AbortSignal) => Promise<void>) {
+  /**
+   * @param load loads the index once, retrying as long as it should, until `signal` aborts.
+   * @param closing the service's shutdown: cancels the running load (and any later one at once).
+   */
+  constructor(load: (signal: AbortSignal) => Promise<void>, closing?: AbortSignal) {
     this.#load = load;
+    this.#closing = closing;
+    // One listener for the service's life rather than AbortSignal.any per load, whose links Node
+    // 20 keeps on the source signal for good.
+    closing?.addEventListener('abort', () => this.#current?.cancel.abort(closing.reason), { once: true });
   }
 
   /** Starts a load (on an assignment), cancelling the one still running, if any. */
@@ -43,6 +51,7 @@ export class IndexLoads {
   #start(): Loading {
     this.#current?.cancel.abort(new Error('superseded by the load of a newer assignment'));
     const cancel = new AbortController();
+    if (this.#closing?.aborted === true) cancel.abort(this.#closing.reason);
     const done = this.#load(cancel.signal);
     // Handled: a batch awaits it (and starts another if it failed).
     done.catch(() => undefined);
