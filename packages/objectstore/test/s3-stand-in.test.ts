@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { OperationAbortedError } from '../src/index.js';
+import { OperationAbortedError, StoreUnavailableError } from '../src/index.js';
 import { standInS3, storeOn } from './stand-in-s3.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -24,5 +24,17 @@ describe('S3ObjectStore against a stand-in server', () => {
     await expect(second).resolves.toMatchObject({ size: 6 });
     expect(s3.objects.get('ds/second')?.toString()).toBe('second');
     expect(s3.objects.has('ds/first')).toBe(false);
+  });
+
+  test('HTTP 408 Request Timeout (a proxy or server that timed the request out) is retriable', async () => {
+    const s3 = await standInS3((_req, res) => {
+      res.writeHead(408, { 'content-type': 'text/html' });
+      res.end('<html><body>408 Request Time-out</body></html>');
+      return true;
+    });
+    const store = storeOn(s3.endpoint);
+    const err: unknown = await store.put('ds/k', Buffer.from('x')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+    expect((err as StoreUnavailableError).retriable).toBe(true);
   });
 });
