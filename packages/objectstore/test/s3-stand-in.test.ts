@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { OperationAbortedError, StoreUnavailableError } from '../src/index.js';
+import type { ListEntry } from '../src/index.js';
 import { standInS3, storeOn } from './stand-in-s3.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -34,6 +35,27 @@ describe('S3ObjectStore against a stand-in server', () => {
     });
     const store = storeOn(s3.endpoint);
     const err: unknown = await store.put('ds/k', Buffer.from('x')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+    expect((err as StoreUnavailableError).retriable).toBe(true);
+  });
+
+  test('a listing page cut short by a closed connection fails (retriable) instead of ending the listing early', async () => {
+    const entry = (key: string): string =>
+      `<Contents><Key>${key}</Key><LastModified>2026-11-26T10:00:00.000Z</LastModified><ETag>&quot;0cc175b9c0f1b6a831c399e269772661&quot;</ETag><Size>1</Size></Contents>`;
+    const s3 = await standInS3((req, res) => {
+      if (req.method !== 'GET' || req.key !== '') return false;
+      // No Content-Length and no chunking: the body ends where the connection does, so the
+      // client cannot tell a cut from the end. The cut falls between two entries.
+      const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult><Name>b</Name><KeyCount>3</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>${entry('a')}${entry('b')}`;
+      res.socket?.end(`HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nConnection: close\r\n\r\n${xml}`);
+      return true;
+    });
+    const store = storeOn(s3.endpoint);
+    const listed: ListEntry[] = [];
+    const err: unknown = await (async () => {
+      for await (const e of store.list()) listed.push(e);
+    })().catch((e: unknown) => e);
+    expect(listed.map((e) => e.key)).toEqual([]);
     expect(err).toBeInstanceOf(StoreUnavailableError);
     expect((err as StoreUnavailableError).retriable).toBe(true);
   });
