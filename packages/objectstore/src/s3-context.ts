@@ -2,7 +2,7 @@ import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyS3Error } from './classify.js';
 import { withAbortSignal } from './client.js';
 import { normalizeEtag } from './etag.js';
-import { ObjectNotFoundError, OperationAbortedError, StoreClosedError } from './errors.js';
+import { ObjectNotFoundError, OperationAbortedError, StoreClosedError, StoreUnavailableError } from './errors.js';
 import type { CompiledObjectStoreOptions } from './options.js';
 import type { ObjectInfo } from './types.js';
 
@@ -57,10 +57,17 @@ export class S3Context {
     }
   }
 
-  /** The error for a call whose caller aborted it. */
-  aborted(operation: string, key: string | undefined, signal: AbortSignal): OperationAbortedError {
-    const what = key === undefined ? operation : `${operation} of key ${JSON.stringify(key)}`;
-    return new OperationAbortedError(`${what} in bucket "${this.bucket}" (datacenter ${this.datacenter}) was aborted by the caller`, { cause: signal.reason });
+  /**
+   * The error for a call whose caller's signal fired: `OperationAbortedError`, or, for a timeout
+   * signal (`AbortSignal.timeout()`), a retriable `StoreUnavailableError`, as classifyS3Error()
+   * treats a request that signal cut off; otherwise which of the two a put() got depended on
+   * whether the timeout fired in a request or between two.
+   */
+  aborted(operation: string, key: string | undefined, signal: AbortSignal): OperationAbortedError | StoreUnavailableError {
+    const what = `${key === undefined ? operation : `${operation} of key ${JSON.stringify(key)}`} in bucket "${this.bucket}" (datacenter ${this.datacenter})`;
+    const reason: unknown = signal.reason;
+    if (reason instanceof Error && reason.name === 'TimeoutError') return new StoreUnavailableError(`${what} timed out: ${reason.message}`, { cause: reason });
+    return new OperationAbortedError(`${what} was aborted by the caller`, { cause: reason });
   }
 
   assertOpen(operation: string): void {

@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import { OperationAbortedError, StoreUnavailableError } from '../src/index.js';
 import type { ListEntry } from '../src/index.js';
@@ -58,5 +59,19 @@ describe('S3ObjectStore against a stand-in server', () => {
     expect(listed.map((e) => e.key)).toEqual([]);
     expect(err).toBeInstanceOf(StoreUnavailableError);
     expect((err as StoreUnavailableError).retriable).toBe(true);
+  });
+
+  test("a put cut off by the caller's timeout signal is retriable, as any other request the signal times out", async () => {
+    const s3 = await standInS3(() => sleep(1_000));
+    const store = storeOn(s3.endpoint);
+    // The timeout fires while the PUT waits for its answer, and again while the body is read.
+    const slowServer: unknown = await store.put('ds/k', Buffer.from('x'), { signal: AbortSignal.timeout(100) }).catch((e: unknown) => e);
+    expect(slowServer).toBeInstanceOf(StoreUnavailableError);
+    const neverEnds = new PassThrough();
+    const slowSource: unknown = await store.put('ds/k', neverEnds, { signal: AbortSignal.timeout(100) }).catch((e: unknown) => e);
+    expect(slowSource).toBeInstanceOf(StoreUnavailableError);
+    // A head() already treats it so; the caller's own abort stays OperationAbortedError.
+    await expect(store.head('ds/k', { signal: AbortSignal.timeout(100) })).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.put('ds/k', Buffer.from('x'), { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(OperationAbortedError);
   });
 });
