@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyS3Error } from './classify.js';
 import { withAbortSignal } from './client.js';
@@ -38,6 +39,7 @@ export class S3Context {
     try {
       return await run(signal);
     } catch (err) {
+      destroyUnreadBody(err);
       throw classifyS3Error(err, { operation, key, bucket: this.bucket, endpoint: this.endpoint, datacenter: this.datacenter });
     }
   }
@@ -73,6 +75,19 @@ export class S3Context {
   assertOpen(operation: string): void {
     if (this.#closed) throw new StoreClosedError(`${operation} on the object store of datacenter ${this.datacenter} after close()`);
   }
+}
+
+/**
+ * Destroys the body of the response a failed call carries (the SDK's hidden `$response`), unless
+ * it was read to the end. The SDK reads the body of an error answer, but not of a 2xx answer it
+ * failed to deserialize (e.g. a GET whose Last-Modified it cannot parse): left alone, that body
+ * held its keep-alive socket for good, and enough such failures ran the pool dry. A body already
+ * read is left as it is (its socket is back in the pool).
+ */
+function destroyUnreadBody(err: unknown): void {
+  const response: unknown = typeof err === 'object' && err !== null ? (err as { $response?: unknown }).$response : undefined;
+  const body: unknown = typeof response === 'object' && response !== null ? (response as { body?: unknown }).body : undefined;
+  if (body instanceof Readable && !body.readableEnded && !body.destroyed) body.destroy();
 }
 
 /** True once `signal` fired. A function, so TypeScript does not narrow `signal.aborted` across awaits. */

@@ -74,4 +74,18 @@ describe('S3ObjectStore against a stand-in server', () => {
     await expect(store.head('ds/k', { signal: AbortSignal.timeout(100) })).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.put('ds/k', Buffer.from('x'), { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(OperationAbortedError);
   });
+
+  test('a GET answered with headers the SDK cannot read fails without keeping the socket of its unread body', async () => {
+    const s3 = await standInS3((req, res) => {
+      if (req.method !== 'GET') return false;
+      res.writeHead(200, { 'content-length': String(4 * 1024 * 1024), 'last-modified': 'not a date', etag: '"0cc175b9c0f1b6a831c399e269772661"' });
+      res.write(Buffer.alloc(1024 * 1024)); // and never more: the body stays unread
+      return true;
+    });
+    const store = storeOn(s3.endpoint);
+    await expect(store.get('ds/k')).rejects.toThrow(/GetObject/);
+    const deadline = Date.now() + 2_000;
+    while (store.connectionStats().activeSockets > 0 && Date.now() < deadline) await sleep(20);
+    expect(store.connectionStats().activeSockets).toBe(0);
+  });
 });
