@@ -93,7 +93,7 @@ function where(ctx: S3ErrorContext): string {
  * into an {@link ObjectStoreError} with a stable code and a `retriable` flag. Never throws;
  * an error that already is an `ObjectStoreError` is returned unchanged.
  *
- * Retriable: 5xx except 501, 429/503 throttling, 409 conflicts, S3's `RequestTimeout`, socket
+ * Retriable: 5xx except 501, 429/503 throttling, 408 and S3's `RequestTimeout`, 409 conflicts, socket
  * errors (ECONNREFUSED, ECONNRESET, EPIPE, "socket hang up", ...) and timeouts.
  * Not retriable: 404 (not found / no such bucket), 412, 403, 416, 501 and other 4xx, aborts by the caller.
  */
@@ -153,7 +153,9 @@ function classify(err: unknown, ctx: S3ErrorContext): ObjectStoreError {
       opts,
     );
   }
-  if (status === 429 || status === 409 || status >= 500) {
+  // 408: the server (or a proxy in front of it) gave up waiting for the request, a timeout like
+  // any other; refused, the update behind it was dead-lettered.
+  if (status === 408 || status === 429 || status === 409 || status >= 500) {
     return new StoreUnavailableError(`${at} failed with HTTP ${status} (${s3Code ?? 'no error code'}); try again later`, opts);
   }
   return new RequestRejectedError(`${at} was rejected with HTTP ${status} (${s3Code ?? 'no error code'}): ${f.message}`, opts);

@@ -46,13 +46,27 @@ export class ConditionalWrites {
     if (configured !== 'auto') this.#support = Promise.resolve({ write: configured, copy: configured, delete: configured });
   }
 
-  /** The support in force; in `auto` mode the first call probes the server (a failed probe is retried next time). */
+  /**
+   * The support in force; in `auto` mode the first call probes the server (a failed probe is
+   * retried next time). `signal` stops only this caller's wait: the probe is shared by every
+   * caller waiting for it, so it runs under none of their signals (its requests have the store's
+   * timeouts). Run under the first caller's, its abort failed every other caller with an
+   * `OperationAbortedError` they never asked for, which is not retriable (a consumer
+   * dead-letters such an update).
+   */
   async support(signal?: AbortSignal): Promise<ConditionalWriteSupport> {
-    this.#support ??= this.#probe(signal).catch((err: unknown) => {
+    this.#support ??= this.#probe().catch((err: unknown) => {
       this.#support = undefined;
       throw err;
     });
-    return this.#support;
+    if (signal === undefined) return this.#support;
+    if (signal.aborted) throw this.#ctx.aborted('conditional write probe', undefined, signal);
+    const probing = this.#support;
+    return new Promise<ConditionalWriteSupport>((resolve, reject) => {
+      const onAbort = (): void => reject(this.#ctx.aborted('conditional write probe', undefined, signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      probing.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   /**
@@ -87,7 +101,7 @@ export class ConditionalWrites {
    * with `If-None-Match: *`, then deletes it with an `If-Match` no object has: a 412 means the
    * server enforces conditions for that kind of request.
    */
-  async #probe(signal?: AbortSignal): Promise<ConditionalWriteSupport> {
+  async #probe(): Promise<ConditionalWriteSupport> {
     const ctx = this.#ctx;
     const key = `${CONDITIONAL_PROBE_PREFIX}${randomUUID()}`;
     const enforced = async (request: () => Promise<unknown>): Promise<'native' | 'emulated'> => {
@@ -100,20 +114,20 @@ export class ConditionalWrites {
       }
     };
     const put = (headers: ConditionalHeaders) =>
-      ctx.call('PutObject', key, signal, (abortSignal) =>
+      ctx.call('PutObject', key, undefined, (abortSignal) =>
         ctx.client.send(withAbortSignal(new PutObjectCommand({ Bucket: ctx.bucket, Key: key, Body: 'probe', ...headers }), abortSignal)),
       );
     try {
       await put({});
       const write = await enforced(() => put({ IfNoneMatch: '*' }));
       const copy = await enforced(() =>
-        ctx.call('CopyObject', key, signal, (abortSignal) =>
+        ctx.call('CopyObject', key, undefined, (abortSignal) =>
           ctx.client.send(withAbortSignal(new CopyObjectCommand({ Bucket: ctx.bucket, Key: key, CopySource: `${ctx.bucket}/${key}`, MetadataDirective: 'REPLACE', IfNoneMatch: '*' }), abortSignal)),
         ),
       );
       // Last: a server that ignores the condition deletes the probe.
       const del = await enforced(() =>
-        ctx.call('DeleteObject', key, signal, (abortSignal) =>
+        ctx.call('DeleteObject', key, undefined, (abortSignal) =>
           ctx.client.send(withAbortSignal(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: key, IfMatch: NO_SUCH_ETAG }), abortSignal)),
         ),
       );

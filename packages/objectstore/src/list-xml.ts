@@ -30,7 +30,17 @@ export interface ListPageXml {
 
 /** Thrown when a response body is not the document it should be; the message says what is wrong. */
 export class ListXmlError extends Error {
-  override readonly name = 'ListXmlError';
+  override readonly name: string = 'ListXmlError';
+}
+
+/**
+ * The document stops before its root element closes: the body was cut short, e.g. a connection
+ * that closed mid-body where the response had no length, so the client saw a normal end.
+ */
+export class TruncatedListXmlError extends ListXmlError {
+  override readonly name = 'TruncatedListXmlError';
+  /** Node's code for a stream that ended early, so the store classifies it as the network failure it is (retriable). */
+  readonly code = 'ERR_STREAM_PREMATURE_CLOSE';
 }
 
 const ENTITY = /&(?:(amp|lt|gt|quot|apos)|#(\d+)|#x([0-9a-fA-F]+));/g;
@@ -108,8 +118,13 @@ function rootContent(xml: string, root: string): { start: number; end: number } 
     throw new ListXmlError(`expected a <${root}> document, got ${first === undefined ? 'no XML element' : `<${first}>`}`);
   }
   const start = xml.indexOf('>', open) + 1;
+  if (start === 0) throw new TruncatedListXmlError(`the document is truncated inside its <${root}> tag`);
+  if (xml[start - 2] === '/') return { start, end: start }; // <root/>: an empty document
+  // Required, not assumed: a body cut between two entries parses as a shorter page, and a last
+  // page (IsTruncated false) cut that way would end the listing without the keys after the cut.
   const close = xml.lastIndexOf(`</${root}>`);
-  return { start, end: close === -1 ? xml.length : close };
+  if (close === -1 || close < start) throw new TruncatedListXmlError(`the document is truncated: it ends before </${root}>`);
+  return { start, end: close };
 }
 
 /** Parses a ListObjectsV2 `ListBucketResult` page. Throws {@link ListXmlError} for anything else. */

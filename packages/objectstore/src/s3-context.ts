@@ -1,8 +1,9 @@
+import { Readable } from 'node:stream';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyS3Error } from './classify.js';
 import { withAbortSignal } from './client.js';
 import { normalizeEtag } from './etag.js';
-import { ObjectNotFoundError, OperationAbortedError, StoreClosedError } from './errors.js';
+import { ObjectNotFoundError, OperationAbortedError, StoreClosedError, StoreUnavailableError } from './errors.js';
 import type { CompiledObjectStoreOptions } from './options.js';
 import type { ObjectInfo } from './types.js';
 
@@ -38,6 +39,7 @@ export class S3Context {
     try {
       return await run(signal);
     } catch (err) {
+      destroyUnreadBody(err);
       throw classifyS3Error(err, { operation, key, bucket: this.bucket, endpoint: this.endpoint, datacenter: this.datacenter });
     }
   }
@@ -57,15 +59,35 @@ export class S3Context {
     }
   }
 
-  /** The error for a call whose caller aborted it. */
-  aborted(operation: string, key: string | undefined, signal: AbortSignal): OperationAbortedError {
-    const what = key === undefined ? operation : `${operation} of key ${JSON.stringify(key)}`;
-    return new OperationAbortedError(`${what} in bucket "${this.bucket}" (datacenter ${this.datacenter}) was aborted by the caller`, { cause: signal.reason });
+  /**
+   * The error for a call whose caller's signal fired: `OperationAbortedError`, or, for a timeout
+   * signal (`AbortSignal.timeout()`), a retriable `StoreUnavailableError`, as classifyS3Error()
+   * treats a request that signal cut off; otherwise which of the two a put() got depended on
+   * whether the timeout fired in a request or between two.
+   */
+  aborted(operation: string, key: string | undefined, signal: AbortSignal): OperationAbortedError | StoreUnavailableError {
+    const what = `${key === undefined ? operation : `${operation} of key ${JSON.stringify(key)}`} in bucket "${this.bucket}" (datacenter ${this.datacenter})`;
+    const reason: unknown = signal.reason;
+    if (reason instanceof Error && reason.name === 'TimeoutError') return new StoreUnavailableError(`${what} timed out: ${reason.message}`, { cause: reason });
+    return new OperationAbortedError(`${what} was aborted by the caller`, { cause: reason });
   }
 
   assertOpen(operation: string): void {
     if (this.#closed) throw new StoreClosedError(`${operation} on the object store of datacenter ${this.datacenter} after close()`);
   }
+}
+
+/**
+ * Destroys the body of the response a failed call carries (the SDK's hidden `$response`), unless
+ * it was read to the end. The SDK reads the body of an error answer, but not of a 2xx answer it
+ * failed to deserialize (e.g. a GET whose Last-Modified it cannot parse): left alone, that body
+ * held its keep-alive socket for good, and enough such failures ran the pool dry. A body already
+ * read is left as it is (its socket is back in the pool).
+ */
+function destroyUnreadBody(err: unknown): void {
+  const response: unknown = typeof err === 'object' && err !== null ? (err as { $response?: unknown }).$response : undefined;
+  const body: unknown = typeof response === 'object' && response !== null ? (response as { body?: unknown }).body : undefined;
+  if (body instanceof Readable && !body.readableEnded && !body.destroyed) body.destroy();
 }
 
 /** True once `signal` fired. A function, so TypeScript does not narrow `signal.aborted` across awaits. */

@@ -1,6 +1,6 @@
 import { ListObjectsV2Command, S3ServiceException, type ListObjectsV2CommandInput, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import type { DeserializeHandlerOptions, DeserializeMiddleware, ResponseMetadata } from '@smithy/types';
-import { ListXmlError, parseListObjectsV2, parseS3Error } from './list-xml.js';
+import { ListXmlError, parseListObjectsV2, parseS3Error, TruncatedListXmlError } from './list-xml.js';
 
 /**
  * A ListObjectsV2Command whose response is parsed by {@link parseListObjectsV2} instead of the
@@ -87,7 +87,8 @@ const listDeserializer: DeserializeMiddleware<ListObjectsV2CommandInput, ListObj
     page = parseListObjectsV2(text);
   } catch (cause) {
     if (!(cause instanceof ListXmlError)) throw cause;
-    throw new ListXmlError(`ListObjectsV2 answered HTTP ${response.statusCode} with a body that is not a listing page: ${cause.message}`, { cause });
+    const message = `ListObjectsV2 answered HTTP ${response.statusCode} with a body that is not a listing page: ${cause.message}`;
+    throw cause instanceof TruncatedListXmlError ? new TruncatedListXmlError(message, { cause }) : new ListXmlError(message, { cause });
   }
   const output: ListObjectsV2CommandOutput = {
     $metadata,

@@ -22,6 +22,7 @@ describe('classifyS3Error', () => {
     ['502 without a code', serviceError('Unknown', 502), 'SHARDSYNC_STORE_UNAVAILABLE', true],
     ['429', serviceError('TooManyRequests', 429), 'SHARDSYNC_STORE_UNAVAILABLE', true],
     ['400 RequestTimeout', serviceError('RequestTimeout', 400), 'SHARDSYNC_STORE_UNAVAILABLE', true],
+    ['408 from a proxy (no S3 code)', serviceError('Unknown', 408), 'SHARDSYNC_STORE_UNAVAILABLE', true],
     ['409 ConditionalRequestConflict', serviceError('ConditionalRequestConflict', 409), 'SHARDSYNC_STORE_UNAVAILABLE', true],
     ['404 NoSuchUpload', serviceError('NoSuchUpload', 404), 'SHARDSYNC_STORE_UNAVAILABLE', true],
     ['ECONNREFUSED', socketError('ECONNREFUSED'), 'SHARDSYNC_STORE_UNAVAILABLE', true],

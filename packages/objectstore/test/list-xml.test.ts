@@ -70,6 +70,7 @@ describe('parseListObjectsV2', () => {
       isTruncated: false,
       nextContinuationToken: undefined,
     });
+    expect(parseListObjectsV2('<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>').contents).toEqual([]);
   });
 
   test.each([
@@ -80,6 +81,9 @@ describe('parseListObjectsV2', () => {
     ['a size that is not a number', page(contents('a', '"e"', Number.NaN)), /<Size> of key "a" is not a byte count/],
     ['a truncation flag that is not a boolean', page('<IsTruncated>maybe</IsTruncated>'), /<IsTruncated> must be true or false/],
     ['a character reference out of range', page(contents('&#x110000;')), /invalid character reference/],
+    // A body cut short at an element boundary (a connection closed mid-body, where the response
+    // had no length) must not read as a complete last page: the keys after the cut would vanish.
+    ['a page that stops before its root closes', page(`<IsTruncated>false</IsTruncated>${contents('a')}${contents('b')}`).replace(/<Contents><Key>b<\/Key>.*$/, ''), /truncated/],
   ])('rejects %s with a message that says what is wrong', (_name, xml, message) => {
     expect(() => parseListObjectsV2(xml)).toThrow(ListXmlError);
     expect(() => parseListObjectsV2(xml)).toThrow(message);
