@@ -56,7 +56,13 @@ export async function runMultipart(ctx: S3Context, plan: MultipartPlan): Promise
   if (uploadId === undefined) throw new UnexpectedStoreError(`CreateMultipartUpload of key ${JSON.stringify(key)} returned no UploadId`);
 
   const stopReading = new AbortController();
-  const stop = signal === undefined ? stopReading.signal : AbortSignal.any([stopReading.signal, signal]);
+  // The caller's signal stops the reading too. Not through AbortSignal.any: Node 20 keeps every
+  // signal it makes in a never-pruned set on its sources, and a caller's signal may live as long
+  // as the service (one entry per upload, for good).
+  const onAbort = (): void => stopReading.abort(signal?.reason);
+  if (signal?.aborted === true) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  const stop = stopReading.signal;
   const inFlight = new Set<Promise<void>>();
   const parts: CompletedPart[] = [];
   let failure: { error: unknown } | undefined;
@@ -104,6 +110,8 @@ export async function runMultipart(ctx: S3Context, plan: MultipartPlan): Promise
       .catch(() => undefined);
     // Report the first failure, not its echoes (a source destroyed because a part failed).
     throw failure.error;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
   return verifyCompletedEtag(ctx, key, completed.ETag, parts);
 }

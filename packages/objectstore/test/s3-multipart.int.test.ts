@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { ChecksumMismatchError } from '@shardsync/integrity';
 import { describe, expect, test } from 'vitest';
@@ -117,4 +118,28 @@ describe('multipart writes against a real S3 server', () => {
     for await (const e of store.list()) after.push(e.key);
     expect(after).toEqual(['ds/kept', 'ds/pending']);
   });
+
+  test('a long-lived signal given to every multipart upload (a service\'s shutdown signal) keeps nothing of them once they are done', async () => {
+    const { store } = await createTestStore(SMALL_PARTS);
+    const shutdown = new AbortController();
+    // The probe sees what AbortSignal.any keeps on this Node (else the check below could not fail).
+    const probe = new AbortController();
+    expect(AbortSignal.any([probe.signal]).aborted).toBe(false);
+    expect(dependantsOf(probe.signal)).toBe(1);
+    const data = body(11 * MiB);
+    for (const key of ['ds/a', 'ds/b', 'ds/c']) await store.put(key, chunked(data), { signal: shutdown.signal });
+    expect(dependantsOf(shutdown.signal)).toBe(0);
+    expect(listenersOf(shutdown.signal)).toBe(0);
+  });
 });
+
+/** Signals Node keeps on `signal` for AbortSignal.any (an internal set; read through its symbol). */
+function dependantsOf(signal: AbortSignal): number {
+  const symbol = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'kDependantSignals');
+  const size = symbol === undefined ? undefined : (signal as unknown as Record<symbol, { size?: unknown } | undefined>)[symbol]?.size;
+  return typeof size === 'number' ? size : 0;
+}
+
+function listenersOf(signal: AbortSignal): number {
+  return getEventListeners(signal, 'abort').length;
+}
