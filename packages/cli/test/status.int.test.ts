@@ -123,3 +123,27 @@ describe('shardsync status', () => {
     expect(run.json.problems).toContainEqual(expect.stringMatching(/^the last reconcile passes could not be read: Redis at redis:\/\/127\.0\.0\.1:1\/?: /));
   });
 });
+
+describe('shardsync status, a group behind retention', () => {
+  it('counts as lag only the retained events a group has not applied, not those retention removed before it got to them', async () => {
+    const topology = await createTestTopology({ partitions: 1 });
+    const dataset = topology.datasets[0]?.name ?? '';
+    const topic = topology.kafka.topics.updates;
+    await produce(topology, topic, ['a', 'b', 'c', 'd'].map((k, i) => makeUpdate(dataset, k, v(1000 + i), `body ${k}`)));
+    const admin = await testAdmin();
+    // dc-c applied nothing, then retention removed the first three events; its consumers resume at the fourth.
+    await admin.setOffsets({ groupId: consumerGroupOf('dc-c'), topic, partitions: [{ partition: 0, offset: '0' }] });
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '3' }] });
+
+    const run = await cliJson<StatusReport>(topology, ['status', '--no-age'], withPassHistory(dataset));
+    expect(run.json.datacenters[2]).toMatchObject({ datacenter: 'dc-c', lag: 1, laggingPartitions: 1 });
+    expect(run.json.problems).toContainEqual(expect.stringMatching(/^dc-c: 1 event\(s\) wait and no consumer is running/));
+
+    // Everything it missed is gone: nothing waits, and there is no unapplied event to wait for.
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '4' }] });
+    const started = Date.now();
+    const gone = await cliJson<StatusReport>(topology, ['status'], withPassHistory(dataset));
+    expect(gone.json.datacenters[2]).toMatchObject({ datacenter: 'dc-c', lag: 0, laggingPartitions: 0, oldestUnapplied: null });
+    expect(Date.now() - started).toBeLessThan(8000);
+  });
+});

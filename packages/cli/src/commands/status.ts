@@ -66,7 +66,7 @@ export async function status(ctx: CliContext, options: StatusOptions = {}): Prom
   const names = topology.datacenters.map((d) => d.name);
   const groups = names.map(consumerGroupOf);
 
-  const [lags, offsets, groupInfo, deadLetters, stores, lastPasses] = await Promise.all([
+  const [rawLags, offsets, groupInfo, deadLetters, stores, lastPasses] = await Promise.all([
     // Retried: right after a broker start, group lookups fail for a moment (NOT_COORDINATOR) while
     // the offsets topic is created.
     Promise.all(groups.map((g) => retry(() => ctx.admin().groupLag(g, topic), RETRY))),
@@ -87,13 +87,22 @@ export async function status(ctx: CliContext, options: StatusOptions = {}): Prom
     lastPassSummaries(ctx),
   ]);
 
-  // A group that fell behind retention resumes at the oldest retained event: read that one.
+  // A group that fell behind retention resumes at the oldest retained event: its lag counts from
+  // there (the events retention removed will never be applied, and no consumer waits for them),
+  // and that is the event whose age is read.
   const lows = new Map(offsets.map((p) => [p.partition, p.low]));
   const startOf = (partition: number, committed: string): bigint => {
     const low = lows.get(partition) ?? 0n;
     return BigInt(committed) < low ? low : BigInt(committed);
   };
-  const targets: UnappliedTarget[] = lags.flatMap((partitions) => partitions.filter((p) => p.lag > 0).map((p) => ({ partition: p.partition, offset: startOf(p.partition, p.committed) })));
+  const lags = rawLags.map((partitions) =>
+    partitions.map((p) => {
+      const start = startOf(p.partition, p.committed);
+      const high = BigInt(p.high);
+      return { ...p, committed: start.toString(), lag: high > start ? Number(high - start) : 0 };
+    }),
+  );
+  const targets: UnappliedTarget[] = lags.flatMap((partitions) => partitions.filter((p) => p.lag > 0).map((p) => ({ partition: p.partition, offset: BigInt(p.committed) })));
   const produced: Map<string, ProducedAt> = options.age === false || targets.length === 0 ? new Map<string, ProducedAt>() : await readProducedAt(ctx.kafka(), topic, targets, options.ageTimeoutMs ?? 10_000);
   const now = ctx.now();
 
@@ -103,7 +112,7 @@ export async function status(ctx: CliContext, options: StatusOptions = {}): Prom
     let oldest: DatacenterStatus['oldestUnapplied'] = null;
     for (const p of partitions) {
       if (p.lag === 0) continue;
-      const at = produced.get(producedAtKey(p.partition, startOf(p.partition, p.committed)));
+      const at = produced.get(producedAtKey(p.partition, BigInt(p.committed)));
       if (at !== undefined && (oldest === null || now - at.producedAtMs > oldest.ageMs)) {
         oldest = { ageMs: Math.max(0, now - at.producedAtMs), producedAt: new Date(at.producedAtMs).toISOString(), partition: at.partition, offset: at.offset };
       }
