@@ -1,7 +1,7 @@
 import { createTestTopology, readTopic, testAdmin, testKafka, waitFor } from '@shardsync/testing';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { DlqDiscardReport, DlqListReport, DlqReplayReport, StatusReport } from '../src/index.js';
-import { DLQ_REPLAY_GROUP } from '../src/index.js';
+import { DLQ_REPLAY_GROUP, runCli } from '../src/index.js';
 import { cli, writeTopology } from './helpers.js';
 import { cliJson, deadLetterOf, makeUpdate, produce, v } from './int-helpers.js';
 
@@ -224,6 +224,28 @@ describe('shardsync dlq', () => {
     expect(run.code).toBe(2);
     expect(run.json).toMatchObject({ error: 'SHARDSYNC_CLI_CONFLICT', message: expect.stringContaining('another dlq replay or discard is running') as unknown });
     await member.disconnect();
+    expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json).toMatchObject({ pending: 5, discarded: 0 });
+  });
+
+  it('stops reading, sending and recording when interrupted (Ctrl-C), and says so, instead of carrying on until the end', async () => {
+    const { topology } = await withDeadLetters();
+    const interrupted = async (args: readonly string[]) => {
+      const controller = new AbortController();
+      controller.abort(new Error('interrupted by SIGINT'));
+      let stdout = '';
+      const code = await runCli([...args, '--topology', writeTopology(topology), '--json'], {
+        stdout: { write: (s) => ((stdout += s), true) },
+        stderr: { write: () => true },
+        signal: controller.signal,
+      });
+      return { code, json: JSON.parse(stdout) as { error?: string; message?: string } };
+    };
+    for (const args of [['dlq', 'replay'], ['dlq', 'discard', '--all', '--yes'], ['dlq', 'list']]) {
+      const run = await interrupted(args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.json, args.join(' ')).toMatchObject({ error: 'SHARDSYNC_CLI_INTERRUPTED' });
+    }
+    expect(await readTopic(topology.kafka.topics.updates)).toHaveLength(0);
     expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json).toMatchObject({ pending: 5, discarded: 0 });
   });
 });

@@ -5,7 +5,7 @@ import { describeFilter, identityOf, isFiltered, type DeadLetterFilter, type Dea
 import { noPendingMatchMessage } from '../dlq/no-match.js';
 import { countMatchingLetters, type LetterCounts } from '../dlq/read-letters.js';
 import { compilePendingLetterOptions, walkPendingLetters, type PendingLetterOptions } from '../dlq/walk.js';
-import { CliError } from '../errors.js';
+import { CliError, InterruptedError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CommandResult } from '../output.js';
 import { renderFields, renderTable } from '../table.js';
@@ -96,6 +96,10 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
         if (sink !== undefined && taken.length > 0) await sink.append(updatesTopic, taken.map((l) => fromDeadLetter(l.event)));
       },
     });
+    if (outcome.interrupted) {
+      const done = dryRun ? 'nothing was sent or recorded' : `what was replayed until then is recorded (${outcome.counts.decisions.take} letter(s) in this run)`;
+      throw new InterruptedError(`the replay was interrupted; ${done}`, 'run dlq replay again to continue');
+    }
     if (!outcome.complete) {
       throw new CliError('SHARDSYNC_CLI_TIMEOUT', `the replay did not finish within ${Math.round(walk.timeoutMs / 1000)} s; what was replayed so far is recorded`, {
         retriable: true,
