@@ -1,3 +1,4 @@
+import { toDeadLetter } from '@shardsync/eventlog';
 import { createTestTopology, readTopic, testAdmin, testKafka, waitFor } from '@shardsync/testing';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { DlqDiscardReport, DlqListReport, DlqReplayReport, StatusReport } from '../src/index.js';
@@ -247,5 +248,27 @@ describe('shardsync dlq', () => {
     }
     expect(await readTopic(topology.kafka.topics.updates)).toHaveLength(0);
     expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json).toMatchObject({ pending: 5, discarded: 0 });
+  });
+
+  it('does not replay a letter it cannot decode (a newer schema) that was dead-lettered longer than the tombstone grace period ago: its update is older still, and may be a put of a key deleted since', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const day = 24 * 3600 * 1000;
+    const now = Date.now();
+    // Written by a producer newer than this CLI: the consumers, upgraded, decode it; the CLI cannot tell its version.
+    const newer = (e: ReturnType<typeof makeUpdate>) => ({ ...e, headers: { ...e.headers, 'shardsync-schema': 'ffffffffffffffff' } });
+    const oldPut = newer(makeUpdate(dataset, 'old.bin', v(now - 10 * day), 'old'));
+    const recentPut = newer(makeUpdate(dataset, 'new.bin', v(now - 1000), 'new'));
+    const reason = { datacenter: 'dc-b', code: 'SHARDSYNC_UNKNOWN_SCHEMA', message: 'event was written with unknown schema ffffffffffffffff' };
+    const consumed = (e: ReturnType<typeof makeUpdate>, offset: string) => ({ topic: topology.kafka.topics.updates, partition: 0, offset, key: Buffer.from(e.key), value: e.value, headers: e.headers, timestampMs: now });
+    await produce(topology, topology.kafka.topics.deadLetters, [
+      toDeadLetter(consumed(oldPut, '1'), reason, now - 9 * day),
+      toDeadLetter(consumed(recentPut, '2'), reason, now - 500),
+    ]);
+
+    const run = await cliJson<DlqReplayReport>(topology, ['dlq', 'replay']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json).toMatchObject({ replayed: 1, tooOld: 1 });
+    expect((await readTopic(topology.kafka.topics.updates)).map((m) => m.key?.toString())).toEqual([recentPut.key]);
   });
 });

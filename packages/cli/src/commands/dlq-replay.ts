@@ -1,5 +1,5 @@
 import { decodeShardUpdate } from '@shardsync/events';
-import { fromDeadLetter, KafkaEventSink, type ConsumedEvent } from '@shardsync/eventlog';
+import { fromDeadLetter, KafkaEventSink, readDeadLetter, type ConsumedEvent } from '@shardsync/eventlog';
 import type { CliContext } from '../context.js';
 import { describeFilter, identityOf, isFiltered, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
 import { noPendingMatchMessage } from '../dlq/no-match.js';
@@ -134,16 +134,21 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
 /**
  * A put whose version is older than the tombstone grace period: a delete of its key after it may
  * have been applied and its tombstone expired since, so nothing would stop the put from bringing
- * the key back (and the reconciler from copying it everywhere). Deletes and letters that do not
- * decode are replayed whatever their age: a delete cannot resurrect anything, and an event the
- * consumers cannot read is dead-lettered again.
+ * the key back (and the reconciler from copying it everywhere). Deletes are replayed whatever
+ * their age: a delete cannot resurrect anything.
+ *
+ * A letter this CLI cannot decode may still be one the consumers can (a newer producer's schema,
+ * the consumers upgraded since: `SHARDSYNC_UNKNOWN_SCHEMA`), so its operation and version are
+ * unknown here. It was dead-lettered after it was versioned, though: one dead-lettered longer
+ * than the grace period ago holds an update older still, maybe such a put, and is not replayed.
  */
 export function tooOldToReplay(event: ConsumedEvent, nowMs: number, tombstoneGraceMs: number): boolean {
   let update;
   try {
     update = decodeShardUpdate(event.value, event.headers);
   } catch {
-    return false;
+    const atMs = readDeadLetter(event.headers)?.atMs ?? 0;
+    return atMs > 0 && nowMs - atMs > tombstoneGraceMs;
   }
   return update.operation === 'PUT' && nowMs - update.version.physicalMs > tombstoneGraceMs;
 }
