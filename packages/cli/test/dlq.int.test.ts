@@ -1,4 +1,4 @@
-import { toDeadLetter } from '@shardsync/eventlog';
+import { toDeadLetter, withoutValue } from '@shardsync/eventlog';
 import { createTestTopology, readTopic, testAdmin, testKafka, waitFor } from '@shardsync/testing';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { DlqDiscardReport, DlqListReport, DlqReplayReport, StatusReport } from '../src/index.js';
@@ -270,5 +270,20 @@ describe('shardsync dlq', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.json).toMatchObject({ replayed: 1, tooOld: 1 });
     expect((await readTopic(topology.kafka.topics.updates)).map((m) => m.key?.toString())).toEqual([recentPut.key]);
+  });
+
+  it('does not replay a letter written without its update (too large with its headers) as an empty record, which every consumer would dead-letter again', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const e = makeUpdate(dataset, 'a.bin', v(Date.now() - 1000), 'one');
+    const reason = { datacenter: 'dc-b', code: 'SHARDSYNC_SOURCE_UNAVAILABLE', message: 'the staged payload is gone' };
+    await produce(topology, topology.kafka.topics.deadLetters, [withoutValue(deadLetterOf(topology, e, { partition: 0, offset: '0' }, reason))]);
+
+    const run = await cli(['dlq', 'replay', '--topology', writeTopology(topology)]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('warning: 1 letter(s) were written without their update');
+    expect(await readTopic(topology.kafka.topics.updates)).toEqual([]);
+    expect((await cliJson<DlqReplayReport>(topology, ['dlq', 'replay'])).json).toMatchObject({ replayed: 0, valueDropped: 1, tooOld: 0 });
+    expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json.pending).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
 import { decodeShardUpdate } from '@shardsync/events';
-import { fromDeadLetter, KafkaEventSink, readDeadLetter, type ConsumedEvent } from '@shardsync/eventlog';
+import { DLQ_HEADERS, fromDeadLetter, KafkaEventSink, readDeadLetter, type ConsumedEvent } from '@shardsync/eventlog';
 import type { CliContext } from '../context.js';
 import { describeFilter, identityOf, isFiltered, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
 import { noPendingMatchMessage } from '../dlq/no-match.js';
@@ -38,6 +38,11 @@ export interface DlqReplayReport {
   readonly duplicates: number;
   /** Puts older than the tombstone grace period: not replayed, left pending (see {@link tooOldToReplay}). */
   readonly tooOld: number;
+  /**
+   * Letters written without the update's value (too large for the dead-letter topic with its
+   * headers): not replayed, left pending; the update is still in its original topic until retention.
+   */
+  readonly valueDropped: number;
   /** The tombstone grace period the letters' age was judged by. */
   readonly tombstoneGraceMs: number;
   /** Letters left for a later replay because they do not match the filter. */
@@ -76,16 +81,20 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
   const sink = dryRun ? undefined : new KafkaEventSink(ctx.kafka());
   const tombstoneGraceMs = options.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;
   const nowMs = (options.now ?? Date.now)();
+  let valueDropped = 0;
 
   try {
     const outcome = await walkPendingLetters(ctx, walk, {
       activity: 'replaying dead letters',
       policy: {
         decide: (letter) => {
+          // Sent as it is, it would be an empty record that every consumer dead-letters again as undecodable.
+          if (isValueDropped(letter.event)) return 'leave';
           if (tooOldToReplay(letter.event, nowMs, tombstoneGraceMs)) return 'leave';
           return sent.has(identityOf(letter.view)) ? 'skip-duplicate' : 'take';
         },
         recorded: (letter, decision) => {
+          if (decision === 'leave' && isValueDropped(letter.event)) valueDropped++;
           if (decision !== 'take') return;
           sent.add(identityOf(letter.view));
           if (letters.length < MAX_LISTED) letters.push({ ...letter.view, replayed: true });
@@ -117,7 +126,8 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
       scanned,
       replayed: decisions.take,
       duplicates: decisions['skip-duplicate'],
-      tooOld: decisions.leave,
+      tooOld: decisions.leave - valueDropped,
+      valueDropped,
       tombstoneGraceMs,
       notMatching,
       ignored,
@@ -153,6 +163,11 @@ export function tooOldToReplay(event: ConsumedEvent, nowMs: number, tombstoneGra
   return update.operation === 'PUT' && nowMs - update.version.physicalMs > tombstoneGraceMs;
 }
 
+/** A letter the consumer wrote without the update's value, since Kafka refused it for its size (`withoutValue`). */
+function isValueDropped(event: ConsumedEvent): boolean {
+  return event.headers[DLQ_HEADERS.valueDropped] !== undefined;
+}
+
 export function renderDlqReplay(report: DlqReplayReport): string {
   const verb = report.dryRun ? 'would replay' : 'replayed';
   const filter = describeFilter(report.filter);
@@ -171,7 +186,13 @@ export function renderDlqReplay(report: DlqReplayReport): string {
       `warning: ${report.tooOld} put(s) older than the tombstone grace period (${formatDuration(report.tombstoneGraceMs)}) were not replayed: a delete of their key since may have expired, and the put would bring the key back. They stay pending (shardsync dlq list); write the objects again through the producer if they should exist, then discard the letters (shardsync dlq discard).`,
     );
   }
-  if (filter !== '' && report.replayed === 0 && report.duplicates === 0 && report.tooOld === 0) {
+  if (report.valueDropped > 0) {
+    lines.push(
+      '',
+      `warning: ${report.valueDropped} letter(s) were written without their update (too large for the dead-letter topic with its headers) and were not replayed. They stay pending (shardsync dlq list; ORIGINAL names where the update is, until the topic's retention); have the producer send the update again if it should be applied, then discard the letters (shardsync dlq discard).`,
+    );
+  }
+  if (filter !== '' && report.replayed === 0 && report.duplicates === 0 && report.tooOld === 0 && report.valueDropped === 0) {
     lines.push('', noPendingMatchMessage(report.filter, report.matching));
   }
   if (report.letters.length > 0) {
