@@ -5,6 +5,7 @@ export type CliErrorCode =
   | 'SHARDSYNC_CLI_NOT_AVAILABLE'
   | 'SHARDSYNC_CLI_TIMEOUT'
   | 'SHARDSYNC_CLI_CONFLICT'
+  | 'SHARDSYNC_CLI_INTERRUPTED'
   | 'SHARDSYNC_CLI_FAILED';
 
 /**
@@ -41,6 +42,17 @@ export class InvalidArgumentError extends CliError {
     super('SHARDSYNC_CLI_INVALID_ARGUMENT', `${option}: ${message}`);
     this.name = 'InvalidArgumentError';
     this.option = option;
+  }
+}
+
+/**
+ * The operator interrupted the command (Ctrl-C, SIGTERM) before it finished. The message says what
+ * stays done; the hint how to continue.
+ */
+export class InterruptedError extends CliError {
+  constructor(message: string, hint?: string) {
+    super('SHARDSYNC_CLI_INTERRUPTED', message, hint === undefined ? { retriable: true } : { retriable: true, hint });
+    this.name = 'InterruptedError';
   }
 }
 

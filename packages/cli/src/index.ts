@@ -1,6 +1,6 @@
 export { runCli, type CliIO, type CliStream } from './program.js';
 export { CliContext, type CliContextOptions, type KafkaAdmin, type KafkaClient } from './context.js';
-export { CliError, InvalidArgumentError, UsageError, describeError, type CliErrorCode, type DescribedError } from './errors.js';
+export { CliError, InterruptedError, InvalidArgumentError, UsageError, describeError, type CliErrorCode, type DescribedError } from './errors.js';
 export { ExitCode } from './exit-codes.js';
 export { formatError, formatResult, type CommandResult } from './output.js';
 export { formatProgressLine, silentProgress, TerminalProgress, type Progress } from './progress.js';

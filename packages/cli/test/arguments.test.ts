@@ -134,6 +134,10 @@ describe('command line', () => {
     const unpaced = await cli(['reconcile', '--topology', topology, '--bytes-per-second', '50MB/s']);
     expect(unpaced.code).toBe(2);
     expect(unpaced.stderr).toContain('--bytes-per-second paces the reads of --deep');
+    // A limit on an age that is never read would never find a problem: a health check that always passes.
+    const unread = await cli(['status', '--topology', topology, '--max-age', '5min', '--no-age']);
+    expect(unread.code).toBe(2);
+    expect(unread.stderr).toContain('--max-age needs the age of the oldest unapplied events, which --no-age skips reading');
   });
 
   it('says where it looked for a missing topology file and how to point at one', async () => {

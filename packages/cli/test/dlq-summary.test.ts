@@ -25,6 +25,7 @@ const replayReport = (overrides: Partial<DlqReplayReport>): DlqReplayReport => (
   replayed: 0,
   duplicates: 0,
   tooOld: 0,
+  valueDropped: 0,
   tombstoneGraceMs: 7 * 24 * 3600 * 1000,
   notMatching: 0,
   ignored: 0,

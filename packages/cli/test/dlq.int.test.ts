@@ -1,7 +1,8 @@
+import { toDeadLetter, withoutValue } from '@shardsync/eventlog';
 import { createTestTopology, readTopic, testAdmin, testKafka, waitFor } from '@shardsync/testing';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { DlqDiscardReport, DlqListReport, DlqReplayReport, StatusReport } from '../src/index.js';
-import { DLQ_REPLAY_GROUP } from '../src/index.js';
+import { DLQ_REPLAY_GROUP, runCli } from '../src/index.js';
 import { cli, writeTopology } from './helpers.js';
 import { cliJson, deadLetterOf, makeUpdate, produce, v } from './int-helpers.js';
 
@@ -225,5 +226,64 @@ describe('shardsync dlq', () => {
     expect(run.json).toMatchObject({ error: 'SHARDSYNC_CLI_CONFLICT', message: expect.stringContaining('another dlq replay or discard is running') as unknown });
     await member.disconnect();
     expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json).toMatchObject({ pending: 5, discarded: 0 });
+  });
+
+  it('stops reading, sending and recording when interrupted (Ctrl-C), and says so, instead of carrying on until the end', async () => {
+    const { topology } = await withDeadLetters();
+    const interrupted = async (args: readonly string[]) => {
+      const controller = new AbortController();
+      controller.abort(new Error('interrupted by SIGINT'));
+      let stdout = '';
+      const code = await runCli([...args, '--topology', writeTopology(topology), '--json'], {
+        stdout: { write: (s) => ((stdout += s), true) },
+        stderr: { write: () => true },
+        signal: controller.signal,
+      });
+      return { code, json: JSON.parse(stdout) as { error?: string; message?: string } };
+    };
+    for (const args of [['dlq', 'replay'], ['dlq', 'discard', '--all', '--yes'], ['dlq', 'list']]) {
+      const run = await interrupted(args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.json, args.join(' ')).toMatchObject({ error: 'SHARDSYNC_CLI_INTERRUPTED' });
+    }
+    expect(await readTopic(topology.kafka.topics.updates)).toHaveLength(0);
+    expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json).toMatchObject({ pending: 5, discarded: 0 });
+  });
+
+  it('does not replay a letter it cannot decode (a newer schema) that was dead-lettered longer than the tombstone grace period ago: its update is older still, and may be a put of a key deleted since', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const day = 24 * 3600 * 1000;
+    const now = Date.now();
+    // Written by a producer newer than this CLI: the consumers, upgraded, decode it; the CLI cannot tell its version.
+    const newer = (e: ReturnType<typeof makeUpdate>) => ({ ...e, headers: { ...e.headers, 'shardsync-schema': 'ffffffffffffffff' } });
+    const oldPut = newer(makeUpdate(dataset, 'old.bin', v(now - 10 * day), 'old'));
+    const recentPut = newer(makeUpdate(dataset, 'new.bin', v(now - 1000), 'new'));
+    const reason = { datacenter: 'dc-b', code: 'SHARDSYNC_UNKNOWN_SCHEMA', message: 'event was written with unknown schema ffffffffffffffff' };
+    const consumed = (e: ReturnType<typeof makeUpdate>, offset: string) => ({ topic: topology.kafka.topics.updates, partition: 0, offset, key: Buffer.from(e.key), value: e.value, headers: e.headers, timestampMs: now });
+    await produce(topology, topology.kafka.topics.deadLetters, [
+      toDeadLetter(consumed(oldPut, '1'), reason, now - 9 * day),
+      toDeadLetter(consumed(recentPut, '2'), reason, now - 500),
+    ]);
+
+    const run = await cliJson<DlqReplayReport>(topology, ['dlq', 'replay']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json).toMatchObject({ replayed: 1, tooOld: 1 });
+    expect((await readTopic(topology.kafka.topics.updates)).map((m) => m.key?.toString())).toEqual([recentPut.key]);
+  });
+
+  it('does not replay a letter written without its update (too large with its headers) as an empty record, which every consumer would dead-letter again', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const e = makeUpdate(dataset, 'a.bin', v(Date.now() - 1000), 'one');
+    const reason = { datacenter: 'dc-b', code: 'SHARDSYNC_SOURCE_UNAVAILABLE', message: 'the staged payload is gone' };
+    await produce(topology, topology.kafka.topics.deadLetters, [withoutValue(deadLetterOf(topology, e, { partition: 0, offset: '0' }, reason))]);
+
+    const run = await cli(['dlq', 'replay', '--topology', writeTopology(topology)]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('warning: 1 letter(s) were written without their update');
+    expect(await readTopic(topology.kafka.topics.updates)).toEqual([]);
+    expect((await cliJson<DlqReplayReport>(topology, ['dlq', 'replay'])).json).toMatchObject({ replayed: 0, valueDropped: 1, tooOld: 0 });
+    expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json.pending).toBe(1);
   });
 });

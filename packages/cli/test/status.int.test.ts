@@ -104,7 +104,7 @@ describe('shardsync status', () => {
     expect(run.json.problems[1]).toMatch(/^dc-c: 6 event\(s\) wait and no consumer is running \(group shardsync\.dc\.dc-c (does not exist|is Empty)\)$/);
     expect(run.json.problems[2]).toBe('1 dead letter(s) not replayed; inspect them with: shardsync dlq list, then replay or discard them');
 
-    const limits = await cliJson<StatusReport>(topology, ['status', '--max-lag', '5', '--max-age', '30s', '--no-age'], env);
+    const limits = await cliJson<StatusReport>(topology, ['status', '--max-lag', '5', '--no-age'], env);
     expect(limits.json.datacenters.every((d) => d.oldestUnapplied === null)).toBe(true);
     expect(limits.json.problems).toContain('dc-b: lag 6 is above --max-lag 5');
   });
@@ -121,5 +121,54 @@ describe('shardsync status', () => {
     expect(run.json.problems).toContainEqual(expect.stringMatching(/^dc-b: the store does not answer/));
     // Without the pass history status cannot say the datacenters agree: a problem, naming the Redis it asked.
     expect(run.json.problems).toContainEqual(expect.stringMatching(/^the last reconcile passes could not be read: Redis at redis:\/\/127\.0\.0\.1:1\/?: /));
+  });
+});
+
+describe('shardsync status, a group behind retention', () => {
+  it('counts as lag only the retained events a group has not applied, not those retention removed before it got to them', async () => {
+    const topology = await createTestTopology({ partitions: 1 });
+    const dataset = topology.datasets[0]?.name ?? '';
+    const topic = topology.kafka.topics.updates;
+    await produce(topology, topic, ['a', 'b', 'c', 'd'].map((k, i) => makeUpdate(dataset, k, v(1000 + i), `body ${k}`)));
+    const admin = await testAdmin();
+    // dc-c applied nothing, then retention removed the first three events; its consumers resume at the fourth.
+    await admin.setOffsets({ groupId: consumerGroupOf('dc-c'), topic, partitions: [{ partition: 0, offset: '0' }] });
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '3' }] });
+
+    const run = await cliJson<StatusReport>(topology, ['status', '--no-age'], withPassHistory(dataset));
+    expect(run.json.datacenters[2]).toMatchObject({ datacenter: 'dc-c', lag: 1, laggingPartitions: 1 });
+    expect(run.json.problems).toContainEqual(expect.stringMatching(/^dc-c: 1 event\(s\) wait and no consumer is running/));
+
+    // Everything it missed is gone: nothing waits, and there is no unapplied event to wait for.
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '4' }] });
+    const started = Date.now();
+    const gone = await cliJson<StatusReport>(topology, ['status'], withPassHistory(dataset));
+    expect(gone.json.datacenters[2]).toMatchObject({ datacenter: 'dc-c', lag: 0, laggingPartitions: 0, oldestUnapplied: null });
+    expect(Date.now() - started).toBeLessThan(8000);
+  });
+});
+
+describe('shardsync status --max-age', () => {
+  it('is not healthy when events wait and their age, which --max-age asks about, could not be read in time', async () => {
+    const topology = await createTestTopology({ partitions: 1 });
+    const dataset = topology.datasets[0]?.name ?? '';
+    const topic = topology.kafka.topics.updates;
+    await produce(topology, topic, ['a', 'b'].map((k, i) => makeUpdate(dataset, k, v(1000 + i), `body ${k}`, Date.now() - 600_000)));
+    for (const dc of DCS) await idleMember(consumerGroupOf(dc), topic);
+    const env = withPassHistory(dataset);
+    await waitFor(async () => (await cliJson<StatusReport>(topology, ['status', '--no-age'], env)).json.datacenters.every((d) => d.consumers > 0) || undefined, {
+      what: 'a consumer in every datacenter to be seen',
+    });
+
+    // Ten minutes old, so above --max-age 1min; but no time is left to read how old.
+    const run = await cliJson<StatusReport>(topology, ['status', '--max-age', '1min', '--age-timeout', '1ms'], env);
+    expect(run.json.datacenters.map((d) => [d.lag, d.oldestUnapplied])).toEqual([
+      [2, null],
+      [2, null],
+      [2, null],
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.json.healthy).toBe(false);
+    expect(run.json.problems).toContainEqual(expect.stringMatching(/^dc-a: the age of the oldest unapplied event could not be read/));
   });
 });

@@ -4,7 +4,7 @@ import { describeFilter, isFiltered, type DeadLetterFilter, type DeadLetterView 
 import { noPendingMatchMessage } from '../dlq/no-match.js';
 import { countMatchingLetters, type LetterCounts } from '../dlq/read-letters.js';
 import { compilePendingLetterOptions, walkPendingLetters, type PendingLetterOptions } from '../dlq/walk.js';
-import { CliError, UsageError } from '../errors.js';
+import { CliError, InterruptedError, UsageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CommandResult } from '../output.js';
 import { renderFields } from '../table.js';
@@ -73,10 +73,10 @@ export async function dlqDiscard(ctx: CliContext, options: DlqDiscardOptions = {
   if (!outcome.complete) {
     // The letters discarded so far are recorded; say which, since the report is not printed.
     const done = letters.map((l) => `${l.partition}/${l.offset}`).join(', ');
-    throw new CliError('SHARDSYNC_CLI_TIMEOUT', `the discard did not finish within ${Math.round(walk.timeoutMs / 1000)} s; ${dryRun ? 'nothing was recorded' : `discarded so far: ${letters.length} letter(s)${done === '' ? '' : ` (${done})`}`}`, {
-      retriable: true,
-      hint: 'run the same command again to continue',
-    });
+    const sofar = dryRun ? 'nothing was recorded' : `discarded so far: ${letters.length} letter(s)${done === '' ? '' : ` (${done})`}`;
+    const hint = 'run the same command again to continue';
+    if (outcome.interrupted) throw new InterruptedError(`the discard was interrupted; ${sofar}`, hint);
+    throw new CliError('SHARDSYNC_CLI_TIMEOUT', `the discard did not finish within ${Math.round(walk.timeoutMs / 1000)} s; ${sofar}`, { retriable: true, hint });
   }
   const { scanned, ignored, notMatching } = outcome.counts;
   const matching = isFiltered(filter) && outcome.counts.decisions.discard === 0 ? await countMatchingLetters(ctx, filter) : undefined;

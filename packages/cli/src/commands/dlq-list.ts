@@ -51,7 +51,7 @@ export async function dlqList(ctx: CliContext, options: DlqListOptions = {}): Pr
   const letters: DeadLetterView[] = [];
   let truncated = false;
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const complete = await readLetters(ctx, topic, partitions, {
+  const { complete } = await readLetters(ctx, topic, partitions, {
     progressLabel: 'reading dead letters',
     timeoutMs,
     onLetter: (view) => {

@@ -1,11 +1,11 @@
 import { decodeShardUpdate } from '@shardsync/events';
-import { fromDeadLetter, KafkaEventSink, type ConsumedEvent } from '@shardsync/eventlog';
+import { DLQ_HEADERS, fromDeadLetter, KafkaEventSink, readDeadLetter, type ConsumedEvent } from '@shardsync/eventlog';
 import type { CliContext } from '../context.js';
 import { describeFilter, identityOf, isFiltered, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
 import { noPendingMatchMessage } from '../dlq/no-match.js';
 import { countMatchingLetters, type LetterCounts } from '../dlq/read-letters.js';
 import { compilePendingLetterOptions, walkPendingLetters, type PendingLetterOptions } from '../dlq/walk.js';
-import { CliError } from '../errors.js';
+import { CliError, InterruptedError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CommandResult } from '../output.js';
 import { renderFields, renderTable } from '../table.js';
@@ -38,6 +38,11 @@ export interface DlqReplayReport {
   readonly duplicates: number;
   /** Puts older than the tombstone grace period: not replayed, left pending (see {@link tooOldToReplay}). */
   readonly tooOld: number;
+  /**
+   * Letters written without the update's value (too large for the dead-letter topic with its
+   * headers): not replayed, left pending; the update is still in its original topic until retention.
+   */
+  readonly valueDropped: number;
   /** The tombstone grace period the letters' age was judged by. */
   readonly tombstoneGraceMs: number;
   /** Letters left for a later replay because they do not match the filter. */
@@ -76,16 +81,20 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
   const sink = dryRun ? undefined : new KafkaEventSink(ctx.kafka());
   const tombstoneGraceMs = options.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;
   const nowMs = (options.now ?? Date.now)();
+  let valueDropped = 0;
 
   try {
     const outcome = await walkPendingLetters(ctx, walk, {
       activity: 'replaying dead letters',
       policy: {
         decide: (letter) => {
+          // Sent as it is, it would be an empty record that every consumer dead-letters again as undecodable.
+          if (isValueDropped(letter.event)) return 'leave';
           if (tooOldToReplay(letter.event, nowMs, tombstoneGraceMs)) return 'leave';
           return sent.has(identityOf(letter.view)) ? 'skip-duplicate' : 'take';
         },
         recorded: (letter, decision) => {
+          if (decision === 'leave' && isValueDropped(letter.event)) valueDropped++;
           if (decision !== 'take') return;
           sent.add(identityOf(letter.view));
           if (letters.length < MAX_LISTED) letters.push({ ...letter.view, replayed: true });
@@ -96,6 +105,10 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
         if (sink !== undefined && taken.length > 0) await sink.append(updatesTopic, taken.map((l) => fromDeadLetter(l.event)));
       },
     });
+    if (outcome.interrupted) {
+      const done = dryRun ? 'nothing was sent or recorded' : `what was replayed until then is recorded (${outcome.counts.decisions.take} letter(s) in this run)`;
+      throw new InterruptedError(`the replay was interrupted; ${done}`, 'run dlq replay again to continue');
+    }
     if (!outcome.complete) {
       throw new CliError('SHARDSYNC_CLI_TIMEOUT', `the replay did not finish within ${Math.round(walk.timeoutMs / 1000)} s; what was replayed so far is recorded`, {
         retriable: true,
@@ -113,7 +126,8 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
       scanned,
       replayed: decisions.take,
       duplicates: decisions['skip-duplicate'],
-      tooOld: decisions.leave,
+      tooOld: decisions.leave - valueDropped,
+      valueDropped,
       tombstoneGraceMs,
       notMatching,
       ignored,
@@ -130,18 +144,28 @@ export async function dlqReplay(ctx: CliContext, options: DlqReplayOptions = {})
 /**
  * A put whose version is older than the tombstone grace period: a delete of its key after it may
  * have been applied and its tombstone expired since, so nothing would stop the put from bringing
- * the key back (and the reconciler from copying it everywhere). Deletes and letters that do not
- * decode are replayed whatever their age: a delete cannot resurrect anything, and an event the
- * consumers cannot read is dead-lettered again.
+ * the key back (and the reconciler from copying it everywhere). Deletes are replayed whatever
+ * their age: a delete cannot resurrect anything.
+ *
+ * A letter this CLI cannot decode may still be one the consumers can (a newer producer's schema,
+ * the consumers upgraded since: `SHARDSYNC_UNKNOWN_SCHEMA`), so its operation and version are
+ * unknown here. It was dead-lettered after it was versioned, though: one dead-lettered longer
+ * than the grace period ago holds an update older still, maybe such a put, and is not replayed.
  */
 export function tooOldToReplay(event: ConsumedEvent, nowMs: number, tombstoneGraceMs: number): boolean {
   let update;
   try {
     update = decodeShardUpdate(event.value, event.headers);
   } catch {
-    return false;
+    const atMs = readDeadLetter(event.headers)?.atMs ?? 0;
+    return atMs > 0 && nowMs - atMs > tombstoneGraceMs;
   }
   return update.operation === 'PUT' && nowMs - update.version.physicalMs > tombstoneGraceMs;
+}
+
+/** A letter the consumer wrote without the update's value, since Kafka refused it for its size (`withoutValue`). */
+function isValueDropped(event: ConsumedEvent): boolean {
+  return event.headers[DLQ_HEADERS.valueDropped] !== undefined;
 }
 
 export function renderDlqReplay(report: DlqReplayReport): string {
@@ -162,7 +186,13 @@ export function renderDlqReplay(report: DlqReplayReport): string {
       `warning: ${report.tooOld} put(s) older than the tombstone grace period (${formatDuration(report.tombstoneGraceMs)}) were not replayed: a delete of their key since may have expired, and the put would bring the key back. They stay pending (shardsync dlq list); write the objects again through the producer if they should exist, then discard the letters (shardsync dlq discard).`,
     );
   }
-  if (filter !== '' && report.replayed === 0 && report.duplicates === 0 && report.tooOld === 0) {
+  if (report.valueDropped > 0) {
+    lines.push(
+      '',
+      `warning: ${report.valueDropped} letter(s) were written without their update (too large for the dead-letter topic with its headers) and were not replayed. They stay pending (shardsync dlq list; ORIGINAL names where the update is, until the topic's retention); have the producer send the update again if it should be applied, then discard the letters (shardsync dlq discard).`,
+    );
+  }
+  if (filter !== '' && report.replayed === 0 && report.duplicates === 0 && report.tooOld === 0 && report.valueDropped === 0) {
     lines.push('', noPendingMatchMessage(report.filter, report.matching));
   }
   if (report.letters.length > 0) {

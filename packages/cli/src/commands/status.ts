@@ -1,7 +1,7 @@
 import { retry } from '@shardsync/runtime';
 import type { CliContext } from '../context.js';
 import { loadDeadLetterPartitions } from '../dlq/load.js';
-import { describeError } from '../errors.js';
+import { describeError, UsageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { consumerGroupOf, describeGroups, topicOffsets } from '../kafka/offsets.js';
 import { producedAtKey, readProducedAt, type ProducedAt, type UnappliedTarget } from '../kafka/oldest-unapplied.js';
@@ -11,6 +11,9 @@ import { formatCount, formatDuration } from '../units.js';
 import { lastPassSummaries, type LastPassStatus } from './last-pass.js';
 
 const RETRY = { maxAttempts: 3, initialDelayMs: 500, maxDelayMs: 2000 };
+
+/** Time allowed for reading the oldest unapplied events, unless `ageTimeoutMs` says otherwise. */
+const DEFAULT_AGE_TIMEOUT_MS = 10_000;
 
 export interface StatusOptions {
   /** Read the oldest unapplied event of each lagging partition to report its age. Default true. */
@@ -60,13 +63,17 @@ export interface StatusReport {
  * answers; the dead letters; the last reconciliation pass of each dataset.
  */
 export async function status(ctx: CliContext, options: StatusOptions = {}): Promise<CommandResult<StatusReport>> {
+  if (options.age === false && options.maxAgeMs !== undefined) {
+    // Without the ages, --max-age would never find a problem: a health check that always passes.
+    throw new UsageError('--max-age needs the age of the oldest unapplied events, which --no-age skips reading; use one or the other');
+  }
   const { topology } = ctx;
   const topic = topology.kafka.topics.updates;
   const admin = await ctx.rawAdmin();
   const names = topology.datacenters.map((d) => d.name);
   const groups = names.map(consumerGroupOf);
 
-  const [lags, offsets, groupInfo, deadLetters, stores, lastPasses] = await Promise.all([
+  const [rawLags, offsets, groupInfo, deadLetters, stores, lastPasses] = await Promise.all([
     // Retried: right after a broker start, group lookups fail for a moment (NOT_COORDINATOR) while
     // the offsets topic is created.
     Promise.all(groups.map((g) => retry(() => ctx.admin().groupLag(g, topic), RETRY))),
@@ -87,14 +94,23 @@ export async function status(ctx: CliContext, options: StatusOptions = {}): Prom
     lastPassSummaries(ctx),
   ]);
 
-  // A group that fell behind retention resumes at the oldest retained event: read that one.
+  // A group that fell behind retention resumes at the oldest retained event: its lag counts from
+  // there (the events retention removed will never be applied, and no consumer waits for them),
+  // and that is the event whose age is read.
   const lows = new Map(offsets.map((p) => [p.partition, p.low]));
   const startOf = (partition: number, committed: string): bigint => {
     const low = lows.get(partition) ?? 0n;
     return BigInt(committed) < low ? low : BigInt(committed);
   };
-  const targets: UnappliedTarget[] = lags.flatMap((partitions) => partitions.filter((p) => p.lag > 0).map((p) => ({ partition: p.partition, offset: startOf(p.partition, p.committed) })));
-  const produced: Map<string, ProducedAt> = options.age === false || targets.length === 0 ? new Map<string, ProducedAt>() : await readProducedAt(ctx.kafka(), topic, targets, options.ageTimeoutMs ?? 10_000);
+  const lags = rawLags.map((partitions) =>
+    partitions.map((p) => {
+      const start = startOf(p.partition, p.committed);
+      const high = BigInt(p.high);
+      return { ...p, committed: start.toString(), lag: high > start ? Number(high - start) : 0 };
+    }),
+  );
+  const targets: UnappliedTarget[] = lags.flatMap((partitions) => partitions.filter((p) => p.lag > 0).map((p) => ({ partition: p.partition, offset: BigInt(p.committed) })));
+  const produced: Map<string, ProducedAt> = options.age === false || targets.length === 0 ? new Map<string, ProducedAt>() : await readProducedAt(ctx.kafka(), topic, targets, options.ageTimeoutMs ?? DEFAULT_AGE_TIMEOUT_MS);
   const now = ctx.now();
 
   const datacenters = names.map((datacenter, i): DatacenterStatus => {
@@ -103,7 +119,7 @@ export async function status(ctx: CliContext, options: StatusOptions = {}): Prom
     let oldest: DatacenterStatus['oldestUnapplied'] = null;
     for (const p of partitions) {
       if (p.lag === 0) continue;
-      const at = produced.get(producedAtKey(p.partition, startOf(p.partition, p.committed)));
+      const at = produced.get(producedAtKey(p.partition, BigInt(p.committed)));
       if (at !== undefined && (oldest === null || now - at.producedAtMs > oldest.ageMs)) {
         oldest = { ageMs: Math.max(0, now - at.producedAtMs), producedAt: new Date(at.producedAtMs).toISOString(), partition: at.partition, offset: at.offset };
       }
@@ -156,6 +172,11 @@ function findProblems(datacenters: readonly DatacenterStatus[], dlq: StatusRepor
     if (options.maxLag !== undefined && dc.lag > options.maxLag) problems.push(`${dc.datacenter}: lag ${formatCount(dc.lag)} is above --max-lag ${formatCount(options.maxLag)}`);
     if (options.maxAgeMs !== undefined && dc.oldestUnapplied !== null && dc.oldestUnapplied.ageMs > options.maxAgeMs) {
       problems.push(`${dc.datacenter}: the oldest unapplied event is ${formatDuration(dc.oldestUnapplied.ageMs)} old, above --max-age ${formatDuration(options.maxAgeMs)}`);
+    } else if (options.maxAgeMs !== undefined && dc.oldestUnapplied === null && dc.lag > 0) {
+      // Events wait and their age is unknown: the check asked for could not be made, which must not pass for healthy.
+      problems.push(
+        `${dc.datacenter}: the age of the oldest unapplied event could not be read within --age-timeout ${formatDuration(options.ageTimeoutMs ?? DEFAULT_AGE_TIMEOUT_MS)}, so --max-age ${formatDuration(options.maxAgeMs)} cannot be checked`,
+      );
     }
   }
   if (dlq.pending > 0) problems.push(`${dlq.pending} dead letter(s) not replayed; inspect them with: shardsync dlq list, then replay or discard them`);

@@ -1,5 +1,6 @@
 import type { CliContext } from '../context.js';
-import { readRanges } from '../kafka/topic-reader.js';
+import { InterruptedError } from '../errors.js';
+import { readRanges, type ReadOutcome } from '../kafka/topic-reader.js';
 import { matchesFilter, viewOf, type DeadLetterFilter, type DeadLetterView } from './letters.js';
 import { loadDeadLetterPartitions, type DeadLetterPartition } from './load.js';
 import { letterState } from './replay-state.js';
@@ -34,17 +35,19 @@ export interface ReadLettersOptions {
 
 /**
  * Reads every retained record of the dead-letter topic (all of `partitions`) from the beginning,
- * with a throw-away group that commits nothing. False when the time ran out first.
+ * with a throw-away group that commits nothing. Not complete when the time ran out first; throws
+ * {@link InterruptedError} when the operator interrupted it.
  */
-export async function readLetters(ctx: CliContext, topic: string, partitions: readonly DeadLetterPartition[], options: ReadLettersOptions): Promise<boolean> {
+export async function readLetters(ctx: CliContext, topic: string, partitions: readonly DeadLetterPartition[], options: ReadLettersOptions): Promise<ReadOutcome> {
   const total = partitions.reduce((sum, p) => sum + Number(p.high - p.low), 0);
-  if (total === 0) return true;
+  if (total === 0) return { complete: true };
   const states = new Map(partitions.map((p) => [p.partition, p.state]));
   let seen = 0;
   const outcome = await readRanges(ctx.kafka(), {
     topic,
     ranges: partitions.map((p) => ({ partition: p.partition, from: p.low, to: p.high })),
     timeoutMs: options.timeoutMs,
+    signal: ctx.signal,
     onEvents: (partition, events, session) => {
       const state = states.get(partition);
       for (const event of events) {
@@ -58,7 +61,8 @@ export async function readLetters(ctx: CliContext, topic: string, partitions: re
     },
   });
   ctx.progress.stop();
-  return outcome.complete;
+  if (outcome.interrupted === true) throw new InterruptedError(`reading ${topic} was interrupted`);
+  return outcome;
 }
 
 /**
@@ -70,7 +74,7 @@ export async function countMatchingLetters(ctx: CliContext, filter: DeadLetterFi
   const topic = ctx.topology.kafka.topics.deadLetters;
   const partitions = await loadDeadLetterPartitions(await ctx.rawAdmin(), topic);
   const counts = emptyLetterCounts();
-  const complete = await readLetters(ctx, topic, partitions, {
+  const { complete } = await readLetters(ctx, topic, partitions, {
     progressLabel: 'counting matching dead letters',
     timeoutMs,
     onLetter: (view) => {

@@ -137,8 +137,10 @@ export interface WalkHandlers {
 export interface WalkResult {
   /** The dead-letter topic. */
   readonly topic: string;
-  /** False when the time ran out first; what was committed until then stays recorded. */
+  /** False when the time ran out or it was interrupted first; what was committed until then stays recorded. */
   readonly complete: boolean;
+  /** True when the operator interrupted it (Ctrl-C). */
+  readonly interrupted: boolean;
   /** True when it stopped before the end because the record of handled letters is full. */
   readonly stoppedEarly: boolean;
   readonly counts: WalkCounts;
@@ -170,6 +172,7 @@ export async function walkPendingLetters(ctx: CliContext, walk: PendingWalk, han
     groupId: dryRun ? undefined : groupId,
     ranges: toRead.map((p) => ({ partition: p.partition, from: p.state.watermark, to: p.high })),
     timeoutMs: walk.timeoutMs,
+    signal: ctx.signal,
     onEvents: async (partition, events, session) => {
       const tracker = trackers.get(partition);
       if (tracker === undefined) return;
@@ -190,5 +193,5 @@ export async function walkPendingLetters(ctx: CliContext, walk: PendingWalk, han
     },
   });
   ctx.progress.stop();
-  return { topic, complete: outcome.complete, stoppedEarly, counts };
+  return { topic, complete: outcome.complete, interrupted: outcome.interrupted === true, stoppedEarly, counts };
 }

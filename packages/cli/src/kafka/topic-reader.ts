@@ -37,11 +37,18 @@ export interface ReadRangesOptions {
   readonly timeoutMs: number;
   /** Bytes fetched per partition per request. Default 256 KiB: readers here want few events. */
   readonly maxBytesPerPartition?: number | undefined;
+  /**
+   * Stops the read (Ctrl-C): no batch is handed to `onEvents` after it fires, and the one being
+   * handled is finished first (leaving the group waits for it), so what it commits stays consistent.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
-/** How a read ended. `complete` is false when it timed out first. */
+/** How a read ended. `complete` is false when it timed out or was interrupted first. */
 export interface ReadOutcome {
   readonly complete: boolean;
+  /** True when `signal` stopped it. */
+  readonly interrupted?: boolean | undefined;
 }
 
 /** Consumer groups of throw-away readers start with this, so operators recognise them. */
@@ -67,6 +74,7 @@ export async function readRanges(kafka: KafkaClient, options: ReadRangesOptions)
   const states = new Map<number, PartitionState>();
   for (const r of options.ranges) if (r.from < r.to) states.set(r.partition, { next: r.from, to: r.to, done: false });
   if (states.size === 0) return { complete: true };
+  if (options.signal?.aborted === true) return { complete: false, interrupted: true };
 
   const groupId = options.groupId ?? `${READER_GROUP_PREFIX}${randomUUID()}`;
   // The member reading now; replaced when a join is tried again (see `join` below).
@@ -202,6 +210,8 @@ export async function readRanges(kafka: KafkaClient, options: ReadRangesOptions)
   };
 
   const timer = setTimeout(() => settle({ complete: false }), options.timeoutMs);
+  const onAbort = () => settle({ complete: false, interrupted: true });
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     try {
       await withCoordinatorRetry(`joining consumer group ${groupId} to read ${topic}`, join, { signal: ending.signal });
@@ -211,6 +221,7 @@ export async function readRanges(kafka: KafkaClient, options: ReadRangesOptions)
     return await finished;
   } finally {
     clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
     await consumer?.disconnect().catch(() => undefined);
   }
 }
