@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { clockLeaseKeyOf, compareVersions, HybridLogicalClock, type Clock, type Version } from '@shardsync/events';
-import { MemoryObjectStore, StoreUnavailableError } from '@shardsync/objectstore';
+import type { Readable } from 'node:stream';
+import { DelegatingStore, MemoryObjectStore, StoreUnavailableError, type PutOptions, type PutResult } from '@shardsync/objectstore';
 import { createLogger } from '@shardsync/runtime';
 import { ClockLease, DEFAULT_CLOCK_LEASE_RETRY_MS } from '../src/clock/lease.js';
 import { ObjectLeaseStore } from '../src/clock/object-lease-store.js';
@@ -170,5 +171,39 @@ describe('ClockLease', () => {
     const acquiring = ClockLease.acquire({ store: new ObjectLeaseStore(store, PRODUCER), clock: wallClock, logger });
     await expect(acquiring).rejects.toMatchObject({ code: 'SHARDSYNC_CLOCK_LEASE_UNREADABLE', retriable: false });
     await expect(acquiring).rejects.toThrow(/\.shardsync\/producers\/producer-0\/clock is not a lease record/);
+  });
+
+  it('a lease write that landed but whose reply was lost (a timeout, a reset the SDK retried) is not taken for another process: the lease is kept and renewed', async () => {
+    const store = new MemoryObjectStore();
+    /** Applies the next lease write, then fails as if its reply never came back. */
+    const replyLost = { next: false };
+    const flaky = new (class extends DelegatingStore {
+      override async put(key: string, body: Readable | Uint8Array, options?: PutOptions): Promise<PutResult> {
+        const result = await super.put(key, body, options);
+        if (key === LEASE_KEY && replyLost.next) {
+          replyLost.next = false;
+          throw new StoreUnavailableError('PutObject timed out');
+        }
+        return result;
+      }
+    })(store);
+    const lease = await ClockLease.acquire({ store: new ObjectLeaseStore(flaky, PRODUCER), clock: wallClock, logger, windowMs: WINDOW_MS });
+    onTestFinished(() => lease.close());
+    const hlc = new HybridLogicalClock({ producerId: PRODUCER, clock: wallClock, lease });
+
+    replyLost.next = true;
+    await vi.advanceTimersByTimeAsync(WINDOW_MS / 2 + 1);
+    // The write failed as far as the producer knows; it retries after the retry delay.
+    await vi.advanceTimersByTimeAsync(DEFAULT_CLOCK_LEASE_RETRY_MS * 3);
+    await expect(lease.check()).resolves.toBeUndefined();
+    for (let i = 0; i < 30; i++) {
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(hlc.tick().physicalMs).toBe(Date.now());
+    }
+    expect(storedBound(store)).toBe(lease.boundMs);
+    // A second process still takes it over, and this one then learns that it lost it.
+    await startRun(store);
+    await vi.advanceTimersByTimeAsync(WINDOW_MS);
+    await expect(lease.check()).rejects.toMatchObject({ code: 'SHARDSYNC_CLOCK_LEASE_LOST' });
   });
 });

@@ -39,6 +39,8 @@ interface SetupOptions {
   origin?: MemoryObjectStore;
   /** Default: room for 4 uploads. */
   uploads?: Budget;
+  /** Default: 1 MiB. */
+  maxBodyBytes?: number;
 }
 
 function setup(options: SetupOptions = {}) {
@@ -77,7 +79,7 @@ function setup(options: SetupOptions = {}) {
     uploads: options.uploads ?? new Budget(4, 'uploads'),
     metrics: new ProducerMetrics(),
     logger,
-    options: { inlineMaxBytes: 1024, maxBodyBytes: 1024 * 1024, bodyIdleTimeoutMs: 60_000 },
+    options: { inlineMaxBytes: 1024, maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024, bodyIdleTimeoutMs: 60_000 },
   });
   const decoded = () => emitted.map((e) => decodeShardUpdate(e.value, e.headers ?? {}));
   return { ingestor, origin, emitted, decoded, sourceLookups, kafka };
@@ -317,5 +319,17 @@ describe('Ingestor', () => {
     const { ingestor } = setup();
     await expect(ingestor.put(put(Buffer.alloc(1), { dataset: 'nope' }))).rejects.toMatchObject({ code: 'SHARDSYNC_UNKNOWN_DATASET', status: 404 });
     await expect(ingestor.put(put(Buffer.alloc(1), { key: '.shardsync/x' }))).rejects.toMatchObject({ code: 'SHARDSYNC_INVALID_KEY', status: 400 });
+  });
+
+  it('a body over the size limit is refused with 413 however it is sent, also when the limit is below the inline limit', async () => {
+    const { ingestor, emitted } = setup({ maxBodyBytes: 100 });
+    const body = Buffer.alloc(500, 1);
+    // Without Content-Length (chunked), in several chunks, and as a batch item's whole body.
+    const chunked = put(body, { contentLength: undefined, body: Readable.from([body.subarray(0, 250), body.subarray(250)]) });
+    await expect(ingestor.put(chunked)).rejects.toMatchObject({ code: 'SHARDSYNC_BODY_TOO_LARGE', status: 413 });
+    await expect(ingestor.put(put(body, { body }))).rejects.toMatchObject({ code: 'SHARDSYNC_BODY_TOO_LARGE', status: 413 });
+    expect(emitted).toEqual([]);
+    await ingestor.put(put(Buffer.alloc(100, 1), { contentLength: undefined }));
+    expect(emitted).toHaveLength(1);
   });
 });

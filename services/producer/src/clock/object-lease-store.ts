@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import { clockLeaseKeyOf } from '@shardsync/events';
 import { ObjectNotFoundError, PreconditionFailedError, type ObjectStore } from '@shardsync/objectstore';
@@ -17,6 +18,11 @@ const MAX_RECORD_BYTES = 4096;
  * producer id reads the record and writes its own, so the first one's next write fails: it
  * learns that it lost the lease ({@link ClockLeaseError} `SHARDSYNC_CLOCK_LEASE_LOST`) instead of
  * both issuing versions under one id (equal versions for different contents).
+ *
+ * A write can land although its caller saw it fail (a timeout, a connection reset after the
+ * server stored it, which the SDK then retries into a 412): that moves the ETag too. So every
+ * record names the store instance that wrote it, and a failed condition is a takeover only when
+ * the record there is not one of this instance's own.
  */
 export class ObjectLeaseStore implements LeaseStore {
   readonly location: string;
@@ -25,6 +31,8 @@ export class ObjectLeaseStore implements LeaseStore {
   readonly #key: string;
   /** The ETag of the record read or written last; undefined: there was none. */
   #etag: string | undefined;
+  /** Random per instance (per process): tells this instance's records from another process's. */
+  readonly #writer = randomUUID();
 
   constructor(store: ObjectStore, producerId: string) {
     this.#store = store;
@@ -54,18 +62,59 @@ export class ObjectLeaseStore implements LeaseStore {
   }
 
   async write(boundMs: number): Promise<void> {
-    const record = { producerId: this.#producerId, boundMs, bound: new Date(boundMs).toISOString() };
-    const condition = this.#etag === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: this.#etag };
+    const record = Buffer.from(JSON.stringify({ producerId: this.#producerId, boundMs, bound: new Date(boundMs).toISOString(), writer: this.#writer }));
     try {
-      ({ etag: this.#etag } = await this.#store.put(this.#key, Buffer.from(JSON.stringify(record)), { contentType: 'application/json', ...condition }));
+      await this.#put(record);
+      return;
     } catch (err) {
       if (!(err instanceof PreconditionFailedError)) throw err;
-      throw new ClockLeaseError(
-        'SHARDSYNC_CLOCK_LEASE_LOST',
-        `the clock lease at ${this.location} was written by someone else since this producer wrote it: another process runs with SHARDSYNC_PRODUCER_ID "${this.#producerId}" (each id must run once), or the lease was deleted. This producer issues no more versions; give every instance its own id and restart it`,
-        { cause: err },
-      );
+      // One of our own writes that seemed to fail may have landed since (this one included).
+      if (!(await this.#holdsOwnRecord())) throw this.#lost(err);
     }
+    try {
+      await this.#put(record);
+    } catch (err) {
+      throw err instanceof PreconditionFailedError ? this.#lost(err) : err;
+    }
+  }
+
+  async #put(record: Buffer): Promise<void> {
+    const condition = this.#etag === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: this.#etag };
+    ({ etag: this.#etag } = await this.#store.put(this.#key, record, { contentType: 'application/json', ...condition }));
+  }
+
+  /** Whether the record stored now is one this instance wrote; if so, later writes are conditional on it. */
+  async #holdsOwnRecord(): Promise<boolean> {
+    let body;
+    let etag;
+    try {
+      ({ body, info: { etag } } = await this.#store.get(this.#key));
+    } catch (err) {
+      // Deleted: not ours any more ("or the lease was deleted").
+      if (err instanceof ObjectNotFoundError) return false;
+      throw err;
+    }
+    const raw = await text(body);
+    if (raw.length > MAX_RECORD_BYTES || writerOf(raw) !== this.#writer) return false;
+    this.#etag = etag;
+    return true;
+  }
+
+  #lost(cause: PreconditionFailedError): ClockLeaseError {
+    return new ClockLeaseError(
+      'SHARDSYNC_CLOCK_LEASE_LOST',
+      `the clock lease at ${this.location} was written by someone else since this producer wrote it: another process runs with SHARDSYNC_PRODUCER_ID "${this.#producerId}" (each id must run once), or the lease was deleted. This producer issues no more versions; give every instance its own id and restart it`,
+      { cause },
+    );
+  }
+}
+
+function writerOf(raw: string): string | undefined {
+  try {
+    const writer: unknown = (JSON.parse(raw) as { writer?: unknown } | null)?.writer;
+    return typeof writer === 'string' ? writer : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -19,9 +19,10 @@ function toBuffer(chunk: unknown): Buffer {
  * streamed chunks as they are consumed (a 'data' listener would steal them from the reader).
  */
 export async function startBody(body: AsyncIterable<unknown> | Buffer, inlineMaxBytes: number, maxBytes: number, onBytes: (n: number) => void = () => undefined): Promise<BodyStart> {
+  // The limit holds for inline bodies too: it may be configured below the inline limit.
   if (Buffer.isBuffer(body)) {
-    if (body.length <= inlineMaxBytes) return { kind: 'complete', bytes: body };
     if (body.length > maxBytes) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `the body is ${body.length} bytes; this producer accepts at most ${maxBytes}`);
+    if (body.length <= inlineMaxBytes) return { kind: 'complete', bytes: body };
     onBytes(body.length);
     return { kind: 'streaming', stream: Readable.from([body], { objectMode: false }) };
   }
@@ -34,6 +35,7 @@ export async function startBody(body: AsyncIterable<unknown> | Buffer, inlineMax
     const chunk = toBuffer(next.value);
     head.push(chunk);
     size += chunk.length;
+    if (size > maxBytes) throw new ProducerError('SHARDSYNC_BODY_TOO_LARGE', `the body exceeds this producer's limit of ${maxBytes} bytes`);
     if (size > inlineMaxBytes) break;
   }
   async function* rest(): AsyncGenerator<Buffer> {
