@@ -85,6 +85,15 @@ export function isMessageTooLarge(err: unknown): boolean {
   return false;
 }
 
+/** Whether `err`, or an error it wraps (kafkajs' retrier wraps the last one), is Kafka's UNKNOWN_TOPIC_OR_PARTITION. */
+function isTopicMissing(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
+    const k = e as KafkaJsLikeError;
+    if (k.name === 'KafkaJSProtocolError' && k.type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+  }
+  return false;
+}
+
 /**
  * Turns anything kafkajs (or the network) throws into an {@link EventLogError}. Never throws.
  * Connection problems, timeouts and a group coordinator on the move are retriable; protocol
@@ -95,11 +104,14 @@ export function classifyKafkaError(err: unknown, context: string): EventLogError
   const e = (typeof err === 'object' && err !== null ? err : {}) as KafkaJsLikeError;
   const name = typeof e.name === 'string' ? e.name : 'Error';
   const detail = typeof e.message === 'string' ? e.message : String(err);
+  // Checked before the names of unavailability: kafkajs marks UNKNOWN_TOPIC_OR_PARTITION retriable
+  // (metadata may lag a new topic), so once its own retries ran out the missing topic arrives
+  // wrapped in a KafkaJSNumberOfRetriesExceeded, which alone would read as "unavailable".
+  if (isTopicMissing(err)) {
+    return new EventLogError('SHARDSYNC_EVENTLOG_TOPIC_MISSING', `${context}: the topic does not exist (${detail}); create it with "shardsync init" (the producer and the consumers also create it when they start)`, { retriable: false, cause: err });
+  }
   if (UNAVAILABLE.has(name) || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/.test(detail)) {
     return new EventLogError('SHARDSYNC_EVENTLOG_UNAVAILABLE', `${context}: Kafka is unavailable (${name}: ${detail})`, { retriable: true, cause: err });
-  }
-  if (name === 'KafkaJSProtocolError' && e.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
-    return new EventLogError('SHARDSYNC_EVENTLOG_TOPIC_MISSING', `${context}: the topic does not exist (${detail}); create it with "shardsync init" (the producer and the consumers also create it when they start)`, { retriable: false, cause: err });
   }
   // Checked before the flag: kafkajs marks "no coordinator found" as not retriable, and wraps
   // errors in ones that are not, though a moment later the group operation succeeds.

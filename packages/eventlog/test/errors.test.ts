@@ -54,4 +54,12 @@ describe('classifyKafkaError of a missing topic', () => {
       'reading the offsets of topic t: the topic does not exist (This server does not host this topic-partition); create it with "shardsync init" (the producer and the consumers also create it when they start)',
     );
   });
+
+  it('is recognised inside the error kafkajs throws once its own retries ran out (it marks the code retriable)', () => {
+    // What a sendBatch or an admin call on a missing topic rejects with: kafkajs retries
+    // UNKNOWN_TOPIC_OR_PARTITION (its metadata may lag a new topic), then gives up with this.
+    const missing = protocolError('UNKNOWN_TOPIC_OR_PARTITION', 3, true, 'This server does not host this topic-partition');
+    const err = new KafkaJSNumberOfRetriesExceeded(missing, { retryCount: 5, retryTime: 2000 });
+    expect(classifyKafkaError(err, 'appending events')).toMatchObject({ code: 'SHARDSYNC_EVENTLOG_TOPIC_MISSING', retriable: false });
+  });
 });
