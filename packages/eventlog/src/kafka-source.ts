@@ -38,8 +38,12 @@ export interface KafkaEventSourceOptions {
 export function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
-    const first = Array.isArray(value) ? value[0] : value;
-    if (first !== undefined) out[name] = Buffer.isBuffer(first) ? first.toString('utf8') : first;
+    // A header may have no value (other clients write one; kafkajs reads it as null, whatever its
+    // typings say): it is left out, as a null among strings would break whatever reads or
+    // re-sends the headers (a dead letter of the record could never be appended).
+    const values: ReadonlyArray<Buffer | string | null | undefined> = Array.isArray(value) ? value : [value];
+    const first = values.find((v) => v !== null && v !== undefined);
+    if (first !== undefined && first !== null) out[name] = Buffer.isBuffer(first) ? first.toString('utf8') : first;
   }
   return out;
 }
