@@ -1,6 +1,6 @@
 import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { Batcher, type BatcherOptions } from './batcher.js';
-import { classifyKafkaError, EventLogError } from './errors.js';
+import { appendWasUnsent, classifyKafkaError, EventLogError } from './errors.js';
 import type { EventSink, OutgoingEvent } from './types.js';
 
 export interface KafkaEventSinkOptions {
@@ -58,7 +58,16 @@ export class KafkaEventSink implements EventSink {
   }
 
   async append(topic: string, events: readonly OutgoingEvent[]): Promise<void> {
-    await Promise.all(events.map((event) => this.#batcher.submit({ topic, event })));
+    // Every event settled before answering: the events of one append may go in several flushes,
+    // and a failure is "not sent" (appendWasUnsent) only if none of them can have been written.
+    const outcomes = await Promise.allSettled(events.map((event) => this.#batcher.submit({ topic, event })));
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure === undefined) return;
+    const err: unknown = failure.reason;
+    if (err instanceof EventLogError && err.unsent && !outcomes.every((o) => o.status === 'rejected' && appendWasUnsent(o.reason))) {
+      throw new EventLogError(err.code, `${err.message} (other events of this append may have been appended)`, { retriable: err.retriable, cause: err.cause });
+    }
+    throw err;
   }
 
   async ping(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Kafka, Producer, ProducerBatch } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
+import { appendWasUnsent } from '../src/errors.js';
 import { DEFAULT_FLUSH_MAX_BYTES, KafkaEventSink } from '../src/kafka-sink.js';
 
 /** A stand-in for a kafkajs producer: records what it was asked to send, fails when told to. */
@@ -8,9 +9,14 @@ class FakeProducer {
   connects = 0;
   disconnects = 0;
   failNext = false;
+  failConnect = false;
 
   connect(): Promise<void> {
     this.connects += 1;
+    if (this.failConnect) {
+      this.failConnect = false;
+      return Promise.reject(Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), { name: 'KafkaJSConnectionError', retriable: true }));
+    }
     return Promise.resolve();
   }
 
@@ -76,5 +82,21 @@ describe('KafkaEventSink', () => {
       expect(bytes).toBeLessThanOrEqual(DEFAULT_FLUSH_MAX_BYTES);
     }
     await sink.close();
+  });
+
+  it('an append rejected as "not sent" has none of its events written, even those of later flushes', async () => {
+    const { kafka, producers } = fakeKafka();
+    const sink = new KafkaEventSink(kafka, { batching: { maxItems: 1 } });
+    // The first flush cannot connect (nothing sent); the second connects and is written.
+    producers[0]!.failConnect = true;
+    const failed = await sink.append('t', [event('a', 10), event('b', 10)]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await sink.close();
+    const written = producers.flatMap((p) => p.batches).flatMap((b) => b.topicMessages?.flatMap((t) => t.messages.map((m) => m.key)) ?? []);
+    expect(written).toEqual(['b']);
+    // 'b' reached the log: the caller must not be told that nothing did.
+    expect(appendWasUnsent(failed)).toBe(false);
   });
 });
