@@ -83,6 +83,12 @@ export function endpointHostPort(endpoint: string): { host: string; port: number
 
 const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
 
+/** An explicit directory option; '' is refused: resolved, it is the working directory, which `wipe` would delete. */
+function directoryOption(value: string | undefined, what: string): string | undefined {
+  if (value === '') throw new InfraError('SHARDSYNC_INFRA_CONFIG', `${what} must not be empty`);
+  return value;
+}
+
 /** Validates options, reads SHARDSYNC_* variables and the topology, and fills every default. */
 export function compileStackOptions(options: StackOptions = {}): CompiledStackOptions {
   const env = options.env ?? process.env;
@@ -116,8 +122,8 @@ export function compileStackOptions(options: StackOptions = {}): CompiledStackOp
     topology,
     topologyPath,
     env,
-    stateDir: resolve(options.stateDir ?? nonEmpty(env['SHARDSYNC_STATE_DIR']) ?? join(REPO_ROOT, '.shardsync-state')),
-    cacheDir: resolve(options.cacheDir ?? nonEmpty(env['SHARDSYNC_CACHE_DIR']) ?? join(homedir(), '.cache', 'shardsync')),
+    stateDir: resolve(directoryOption(options.stateDir, 'stateDir') ?? nonEmpty(env['SHARDSYNC_STATE_DIR']) ?? join(REPO_ROOT, '.shardsync-state')),
+    cacheDir: resolve(directoryOption(options.cacheDir, 'cacheDir') ?? nonEmpty(env['SHARDSYNC_CACHE_DIR']) ?? join(homedir(), '.cache', 'shardsync')),
     kafka: {
       version: options.kafkaVersion ?? nonEmpty(env['SHARDSYNC_KAFKA_VERSION']) ?? DEFAULT_KAFKA_VERSION,
       host: broker.host,
@@ -139,6 +145,9 @@ export interface ServerPaths {
   logFile: string;
   pidFile: string;
 }
+
+/** Every entry {@link serverPaths} puts in a state directory: all that `wipe` deletes. */
+export const STATE_ENTRIES = ['conf', 'kafka', 'redis', 's3', 'logs', 'pids'] as const;
 
 export function serverPaths(stateDir: string, kind: 'kafka' | 'redis' | 's3', name: string): ServerPaths {
   const id = kind === 's3' ? `s3-${name}` : kind;

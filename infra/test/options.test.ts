@@ -44,6 +44,10 @@ describe('stack options', () => {
     expect(() => compileStackOptions({ topology, env, log: quiet })).toThrow(message);
   });
 
+  it.each([['stateDir'], ['cacheDir']])('refuses an empty %s rather than taking the working directory (wipe would delete it)', (field) => {
+    expect(() => compileStackOptions({ topology, env: {}, log: quiet, [field]: '' })).toThrow(/must not be empty/);
+  });
+
   it('refuses a datacenter named like another server, which start/stop could not tell apart', () => {
     const clash = { ...topology, datacenters: [{ ...topology.datacenters[0]!, name: 'kafka' }] };
     expect(() => compileStackOptions({ topology: clash, env: {}, log: quiet })).toThrow(/collides with the kafka server/);
@@ -64,7 +68,7 @@ describe('command line', () => {
     expect(parseCliArgs([])).toEqual({ command: 'help' });
   });
 
-  it.each([[['start']], [['launch']], [['up', '--verbose']], [['up', '--timeout-ms', 'soon']], [['status', 'extra']]])('rejects %j with usage', (argv) => {
+  it.each([[['start']], [['launch']], [['up', '--verbose']], [['up', '--timeout-ms', 'soon']], [['status', 'extra']], [['wipe', '--state-dir', '']], [['up', '--topology', '']]])('rejects %j with usage', (argv) => {
     expect(() => parseCliArgs(argv)).toThrow(/usage:/);
   });
 });
