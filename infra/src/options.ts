@@ -89,6 +89,31 @@ function directoryOption(value: string | undefined, what: string): string | unde
   return value;
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Refuses two servers of the stack on one port. Both would pass the free-port check, start side by
+ * side, and the one that lost the port would take the other's answers for its own: two
+ * datacenters on one endpoint (valid for a real S3 server with several buckets) were both reported
+ * started, the second one's bucket created in the first one's data directory.
+ */
+function assertOnePortEach(topology: Topology, brokerPort: number, controllerPort: number): void {
+  const owners = new Map<number, string>();
+  const claim = (port: number, server: string) => {
+    const other = owners.get(port);
+    if (other !== undefined) {
+      throw new InfraError('SHARDSYNC_INFRA_CONFIG', `${other} and ${server} both need port ${port}; the local stack runs one server per port, so give each its own (in the topology or its SHARDSYNC_* overrides)`);
+    }
+    owners.set(port, server);
+  };
+  claim(brokerPort, 'kafka');
+  claim(controllerPort, 'kafka (controller)');
+  // A Redis elsewhere is only used, never started here: its port takes nothing from this machine.
+  const redis = new URL(topology.redis.url);
+  if (LOOPBACK_HOSTS.has(redis.hostname)) claim(redis.port === '' ? 6379 : Number(redis.port), 'redis');
+  for (const dc of topology.datacenters) claim(endpointHostPort(dc.s3.endpoint).port, dc.name);
+}
+
 /** Validates options, reads SHARDSYNC_* variables and the topology, and fills every default. */
 export function compileStackOptions(options: StackOptions = {}): CompiledStackOptions {
   const env = options.env ?? process.env;
@@ -106,6 +131,8 @@ export function compileStackOptions(options: StackOptions = {}): CompiledStackOp
   const controllerRaw = options.kafkaControllerPort ?? nonEmpty(env['SHARDSYNC_KAFKA_CONTROLLER_PORT']) ?? broker.port + 1;
   const controllerPort = parsePort(controllerRaw, 'SHARDSYNC_KAFKA_CONTROLLER_PORT');
   if (controllerPort === broker.port) throw new InfraError('SHARDSYNC_INFRA_CONFIG', `the Kafka controller port must differ from the broker port ${broker.port}`);
+
+  assertOnePortEach(topology, broker.port, controllerPort);
 
   const provider = options.s3proxyProvider ?? nonEmpty(env['SHARDSYNC_S3PROXY_PROVIDER']) ?? 'filesystem-nio2';
   if (provider !== 'filesystem' && provider !== 'filesystem-nio2') {

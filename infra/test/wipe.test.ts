@@ -5,11 +5,11 @@ import type { Topology } from '@shardsync/config';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { stackWipe } from '../src/stack.js';
 
-// Nothing listens on port 1: no server of this topology runs, so wipe only deletes.
+// Nothing listens on ports 1-4: no server of this topology runs, so wipe only deletes.
 const topology: Topology = {
   kafka: { brokers: ['127.0.0.1:1'], clientId: 'shardsync', topics: { updates: 'u', deadLetters: 'd' }, partitions: 1, replicationFactor: 1, retentionMs: 86_400_000 },
-  redis: { url: 'redis://127.0.0.1:1' },
-  datacenters: [{ name: 'dc-a', s3: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', bucket: 'shardsync-dc-a', forcePathStyle: true, credentials: { type: 'none' }, listing: 'flat', artifacts: 'none' } }],
+  redis: { url: 'redis://127.0.0.1:3' },
+  datacenters: [{ name: 'dc-a', s3: { endpoint: 'http://127.0.0.1:4', region: 'us-east-1', bucket: 'shardsync-dc-a', forcePathStyle: true, credentials: { type: 'none' }, listing: 'flat', artifacts: 'none' } }],
   datasets: [{ name: 'models', datacenters: ['dc-a'] }],
 };
 
