@@ -41,7 +41,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     const arg = argv[i] ?? '';
     const value = (): string => {
       const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw usageError(`${arg} needs a value`);
+      // An empty value (`--state-dir "$UNSET"`) would resolve to the working directory, which `wipe` deletes.
+      if (v === undefined || v === '' || v.startsWith('--')) throw usageError(`${arg} needs a value`);
       return v;
     };
     if (arg === '-h' || arg === '--help') return { command: 'help' };

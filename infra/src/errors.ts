@@ -20,6 +20,8 @@ export type InfraErrorCode =
   | 'SHARDSYNC_INFRA_REDIS_POLICY'
   /** A server name that is neither kafka, redis nor a datacenter of the topology. */
   | 'SHARDSYNC_INFRA_UNKNOWN_SERVER'
+  /** Another stack command has held a server's start/stop lock for longer than a start and a stop may take. */
+  | 'SHARDSYNC_INFRA_BUSY'
   /** A server process survived SIGKILL. */
   | 'SHARDSYNC_INFRA_STOP_FAILED'
   /** The datacenter bucket could not be created. */

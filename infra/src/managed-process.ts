@@ -1,4 +1,7 @@
+import { readFileSync, statSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import { dirname } from 'node:path';
 import { describeError, InfraError } from './errors.js';
 import { inspectPid, readPidRecord, removePidRecord, writePidRecord, type PidRecord, type PidState } from './pidfile.js';
 import { isAlive, logTail, procfs, spawnDetached, stopProcessGroup } from './process.js';
@@ -35,6 +38,27 @@ export interface ProcessSnapshot {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** How long a lock file may stay empty (created, its holder's pid not yet written) before it counts as abandoned. */
+const EMPTY_LOCK_GRACE_MS = 5_000;
+
+/** Whether the command that wrote a start/stop lock file still runs. */
+function lockHeld(lockFile: string): boolean {
+  let text: string;
+  try {
+    text = readFileSync(lockFile, 'utf8');
+  } catch {
+    // Released meanwhile: try again to take it.
+    return false;
+  }
+  const holder = Number.parseInt(text, 10);
+  if (Number.isInteger(holder) && holder > 0) return isAlive(holder);
+  try {
+    return Date.now() - statSync(lockFile).mtimeMs < EMPTY_LOCK_GRACE_MS;
+  } catch {
+    return false;
+  }
+}
 
 /** Whether something accepts TCP connections on host:port. */
 export function isPortOpen(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
@@ -75,8 +99,51 @@ export class ManagedProcess {
     return undefined;
   }
 
+  /**
+   * Runs `fn` holding `<pid file>.lock`, so two stack commands never start or stop one server at
+   * the same time (two `stack:up`, or a `down` during an `up`). Without it both found no pid file
+   * and launched a server each: the one that lost the port exited, and when its pid was written
+   * last the pid file named a dead process while the serving one was unknown to `down` and made
+   * every later `up` fail with "port taken by a program this stack did not start". A lock whose
+   * holder is gone (a command killed mid-start) is taken over.
+   */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const lockFile = `${this.spec.pidFile}.lock`;
+    await mkdir(dirname(lockFile), { recursive: true });
+    // The holder may be waiting for its server to answer, then for it to stop.
+    const deadline = Date.now() + this.spec.readyTimeoutMs + this.spec.stopGraceMs + 30_000;
+    for (;;) {
+      try {
+        await writeFile(lockFile, `${process.pid}\n`, { flag: 'wx' });
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      if (!lockHeld(lockFile)) {
+        await rm(lockFile, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new InfraError(
+          'SHARDSYNC_INFRA_BUSY',
+          `${this.spec.name}: another stack command (pid ${readFileSync(lockFile, 'utf8').trim() || 'unknown'}) has been starting or stopping it for too long; if no such command runs, delete ${lockFile}`,
+        );
+      }
+      await sleep(100);
+    }
+    try {
+      return await fn();
+    } finally {
+      await rm(lockFile, { force: true });
+    }
+  }
+
   /** Starts the server unless ours already runs; resolves once it answers. */
-  async start(): Promise<'started' | 'already-running'> {
+  start(): Promise<'started' | 'already-running'> {
+    return this.exclusive(() => this.startLocked());
+  }
+
+  private async startLocked(): Promise<'started' | 'already-running'> {
     const live = await this.liveRecord();
     if (live !== undefined) {
       // Ours runs, but where the topology no longer says: waiting for it to answer there would
@@ -140,7 +207,11 @@ export class ManagedProcess {
   }
 
   /** Stops the server if ours runs (SIGTERM, grace period, SIGKILL); the pid file goes either way. */
-  async stop(): Promise<'stopped' | 'not-running'> {
+  stop(): Promise<'stopped' | 'not-running'> {
+    return this.exclusive(() => this.stopLocked());
+  }
+
+  private async stopLocked(): Promise<'stopped' | 'not-running'> {
     const live = await this.liveRecord();
     if (live === undefined) return 'not-running';
     const how = await stopProcessGroup(live.pid, { graceMs: this.spec.stopGraceMs, name: this.spec.name });

@@ -83,6 +83,37 @@ export function endpointHostPort(endpoint: string): { host: string; port: number
 
 const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
 
+/** An explicit directory option; '' is refused: resolved, it is the working directory, which `wipe` would delete. */
+function directoryOption(value: string | undefined, what: string): string | undefined {
+  if (value === '') throw new InfraError('SHARDSYNC_INFRA_CONFIG', `${what} must not be empty`);
+  return value;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Refuses two servers of the stack on one port. Both would pass the free-port check, start side by
+ * side, and the one that lost the port would take the other's answers for its own: two
+ * datacenters on one endpoint (valid for a real S3 server with several buckets) were both reported
+ * started, the second one's bucket created in the first one's data directory.
+ */
+function assertOnePortEach(topology: Topology, brokerPort: number, controllerPort: number): void {
+  const owners = new Map<number, string>();
+  const claim = (port: number, server: string) => {
+    const other = owners.get(port);
+    if (other !== undefined) {
+      throw new InfraError('SHARDSYNC_INFRA_CONFIG', `${other} and ${server} both need port ${port}; the local stack runs one server per port, so give each its own (in the topology or its SHARDSYNC_* overrides)`);
+    }
+    owners.set(port, server);
+  };
+  claim(brokerPort, 'kafka');
+  claim(controllerPort, 'kafka (controller)');
+  // A Redis elsewhere is only used, never started here: its port takes nothing from this machine.
+  const redis = new URL(topology.redis.url);
+  if (LOOPBACK_HOSTS.has(redis.hostname)) claim(redis.port === '' ? 6379 : Number(redis.port), 'redis');
+  for (const dc of topology.datacenters) claim(endpointHostPort(dc.s3.endpoint).port, dc.name);
+}
+
 /** Validates options, reads SHARDSYNC_* variables and the topology, and fills every default. */
 export function compileStackOptions(options: StackOptions = {}): CompiledStackOptions {
   const env = options.env ?? process.env;
@@ -101,6 +132,8 @@ export function compileStackOptions(options: StackOptions = {}): CompiledStackOp
   const controllerPort = parsePort(controllerRaw, 'SHARDSYNC_KAFKA_CONTROLLER_PORT');
   if (controllerPort === broker.port) throw new InfraError('SHARDSYNC_INFRA_CONFIG', `the Kafka controller port must differ from the broker port ${broker.port}`);
 
+  assertOnePortEach(topology, broker.port, controllerPort);
+
   const provider = options.s3proxyProvider ?? nonEmpty(env['SHARDSYNC_S3PROXY_PROVIDER']) ?? 'filesystem-nio2';
   if (provider !== 'filesystem' && provider !== 'filesystem-nio2') {
     throw new InfraError('SHARDSYNC_INFRA_CONFIG', `SHARDSYNC_S3PROXY_PROVIDER must be "filesystem" or "filesystem-nio2", got "${provider}"`);
@@ -116,8 +149,8 @@ export function compileStackOptions(options: StackOptions = {}): CompiledStackOp
     topology,
     topologyPath,
     env,
-    stateDir: resolve(options.stateDir ?? nonEmpty(env['SHARDSYNC_STATE_DIR']) ?? join(REPO_ROOT, '.shardsync-state')),
-    cacheDir: resolve(options.cacheDir ?? nonEmpty(env['SHARDSYNC_CACHE_DIR']) ?? join(homedir(), '.cache', 'shardsync')),
+    stateDir: resolve(directoryOption(options.stateDir, 'stateDir') ?? nonEmpty(env['SHARDSYNC_STATE_DIR']) ?? join(REPO_ROOT, '.shardsync-state')),
+    cacheDir: resolve(directoryOption(options.cacheDir, 'cacheDir') ?? nonEmpty(env['SHARDSYNC_CACHE_DIR']) ?? join(homedir(), '.cache', 'shardsync')),
     kafka: {
       version: options.kafkaVersion ?? nonEmpty(env['SHARDSYNC_KAFKA_VERSION']) ?? DEFAULT_KAFKA_VERSION,
       host: broker.host,
@@ -139,6 +172,9 @@ export interface ServerPaths {
   logFile: string;
   pidFile: string;
 }
+
+/** Every entry {@link serverPaths} puts in a state directory: all that `wipe` deletes. */
+export const STATE_ENTRIES = ['conf', 'kafka', 'redis', 's3', 'logs', 'pids'] as const;
 
 export function serverPaths(stateDir: string, kind: 'kafka' | 'redis' | 's3', name: string): ServerPaths {
   const id = kind === 's3' ? `s3-${name}` : kind;

@@ -1,9 +1,9 @@
 import { readdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError, InfraError, isInfraError } from './errors.js';
 import { ensureArtifacts } from './maven.js';
-import { compileStackOptions, serverPaths, type CompiledStackOptions, type StackOptions } from './options.js';
+import { compileStackOptions, serverPaths, STATE_ENTRIES, type CompiledStackOptions, type StackOptions } from './options.js';
 import { inspectPid, readPidRecord, removePidRecord } from './pidfile.js';
 import { procfs, stopProcessGroup } from './process.js';
 import { stackServers, type ServerHandle, type ServerStatus, type StartOutcome, type StopOutcome } from './servers.js';
@@ -196,15 +196,24 @@ export async function stopServer(name: string, options: StackOptions = {}): Prom
 }
 
 /**
- * Stops the servers the stack started, then deletes the whole state directory (Kafka log, S3
- * objects, Redis data of a Redis it started, logs). Stopping first rather than refusing: a wipe
- * is asked for to get a clean slate, and deleting files under a running server would corrupt it.
- * A Redis the stack did not start is neither stopped nor emptied.
+ * Stops the servers the stack started, then deletes what the stack keeps in the state directory
+ * (Kafka log, S3 objects, Redis data of a Redis it started, logs) and the directory once empty.
+ * Only the stack's own entries: a state directory set to a directory of the user's by mistake
+ * (`--state-dir .`) loses nothing else. Stopping first rather than refusing: a wipe is asked for
+ * to get a clean slate, and deleting files under a running server would corrupt it. A Redis the
+ * stack did not start is neither stopped nor emptied.
  */
 export async function stackWipe(options: StackOptions = {}): Promise<{ stateDir: string }> {
   const compiled = compileStackOptions(options);
   await stackDown({ ...options, topology: compiled.topology });
-  await rm(compiled.stateDir, { recursive: true, force: true });
+  await Promise.all(STATE_ENTRIES.map((entry) => rm(join(compiled.stateDir, entry), { recursive: true, force: true })));
+  try {
+    await rmdir(compiled.stateDir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') compiled.log(`${compiled.stateDir} holds files the stack did not write; left them there`);
+    else if (code !== 'ENOENT') throw error;
+  }
   compiled.log(`wiped ${compiled.stateDir}`);
   return { stateDir: compiled.stateDir };
 }

@@ -44,6 +44,18 @@ describe('stack options', () => {
     expect(() => compileStackOptions({ topology, env, log: quiet })).toThrow(message);
   });
 
+  it.each([['stateDir'], ['cacheDir']])('refuses an empty %s rather than taking the working directory (wipe would delete it)', (field) => {
+    expect(() => compileStackOptions({ topology, env: {}, log: quiet, [field]: '' })).toThrow(/must not be empty/);
+  });
+
+  it.each([
+    ['two datacenters on one endpoint', { ...topology, datacenters: topology.datacenters.map((dc) => ({ ...dc, s3: { ...dc.s3, endpoint: 'http://127.0.0.1:19001' } })) }, {}, /dc-a and dc-b both need port 19001/],
+    ['the controller on a datacenter port', topology, { SHARDSYNC_KAFKA_CONTROLLER_PORT: '19002' }, /kafka \(controller\) and dc-b both need port 19002/],
+    ['redis on a datacenter port', { ...topology, redis: { url: 'redis://127.0.0.1:19001' } }, {}, /redis and dc-a both need port 19001/],
+  ])('refuses %s: one server would take the other for its own', (_what, given, env, message) => {
+    expect(() => compileStackOptions({ topology: given, env, log: quiet })).toThrow(message);
+  });
+
   it('refuses a datacenter named like another server, which start/stop could not tell apart', () => {
     const clash = { ...topology, datacenters: [{ ...topology.datacenters[0]!, name: 'kafka' }] };
     expect(() => compileStackOptions({ topology: clash, env: {}, log: quiet })).toThrow(/collides with the kafka server/);
@@ -64,7 +76,7 @@ describe('command line', () => {
     expect(parseCliArgs([])).toEqual({ command: 'help' });
   });
 
-  it.each([[['start']], [['launch']], [['up', '--verbose']], [['up', '--timeout-ms', 'soon']], [['status', 'extra']]])('rejects %j with usage', (argv) => {
+  it.each([[['start']], [['launch']], [['up', '--verbose']], [['up', '--timeout-ms', 'soon']], [['status', 'extra']], [['wipe', '--state-dir', '']], [['up', '--topology', '']]])('rejects %j with usage', (argv) => {
     expect(() => parseCliArgs(argv)).toThrow(/usage:/);
   });
 });

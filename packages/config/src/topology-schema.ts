@@ -4,9 +4,23 @@ const nameRule = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const name = (what: string) =>
   z.string().regex(nameRule, `${what} names use lower-case letters, digits, ".", "_" and "-" (1-63 characters, starting with a letter or digit)`);
 
+/** The port of a `host:port` the regex below accepted, or undefined for any other text. */
+const portOf = (v: string): number | undefined => {
+  const match = /:(\d{1,5})$/.exec(v);
+  return match === null ? undefined : Number(match[1]);
+};
+
 const hostPort = z
   .string()
-  .regex(/^[^\s:/]+:\d{1,5}$/, 'expected "host:port", e.g. "127.0.0.1:19092"');
+  .regex(/^[^\s:/]+:\d{1,5}$/, 'expected "host:port", e.g. "127.0.0.1:19092"')
+  // Five digits also match 0 and 65536-99999, which no client can connect to.
+  .refine((v) => {
+    const port = portOf(v);
+    return port === undefined || (port >= 1 && port <= 65_535);
+  }, { error: (issue) => `expected a port number 1-65535, got "${String(issue.input)}"` });
+
+/** Kafka's own rule for topic names (kafka.common.internals.Topic); anything else fails only when a topic is created. */
+const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'Kafka topic names are 1-249 letters, digits, ".", "_" and "-"');
 
 const envVarName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name such as "SHARDSYNC_DC_A_ACCESS_KEY_ID"');
 
@@ -68,8 +82,8 @@ export const topologySchema = z
       clientId: z.string().min(1).default('shardsync'),
       topics: z
         .strictObject({
-          updates: z.string().min(1).default('shardsync.updates'),
-          deadLetters: z.string().min(1).default('shardsync.updates.dlq'),
+          updates: topicName.default('shardsync.updates'),
+          deadLetters: topicName.default('shardsync.updates.dlq'),
         })
         .default({ updates: 'shardsync.updates', deadLetters: 'shardsync.updates.dlq' }),
       /** Partitions of the updates topic: the unit of consumer parallelism per datacenter. */
@@ -89,6 +103,11 @@ export const topologySchema = z
     datasets: z.array(datasetSchema).min(1, 'at least one dataset is needed'),
   })
   .superRefine((t, ctx) => {
+    // The consumers read the updates topic and dead-letter into the other: one topic for both
+    // would hand every dead letter back to them as an update.
+    if (t.kafka.topics.deadLetters === t.kafka.topics.updates) {
+      ctx.addIssue({ code: 'custom', path: ['kafka', 'topics', 'deadLetters'], message: `the dead-letter topic must differ from the updates topic "${t.kafka.topics.updates}"` });
+    }
     const dcNames = t.datacenters.map((d) => d.name);
     const known = new Set<string>();
     t.datacenters.forEach((dc, i) => {

@@ -112,6 +112,25 @@ describe('topology', () => {
     expect(() => getDatacenter(topology, 'dc-z')).toThrow('datacenter "dc-z" is not in the topology; known datacenters: dc-a, dc-b, dc-c');
   });
 
+  it.each([
+    ['a broker port above 65535', { SHARDSYNC_KAFKA_BROKERS: '127.0.0.1:99999' }, 'kafka.brokers[0]: expected a port number 1-65535, got "127.0.0.1:99999" (set by SHARDSYNC_KAFKA_BROKERS)'],
+    ['broker port 0', { SHARDSYNC_KAFKA_BROKERS: '127.0.0.1:0' }, 'kafka.brokers[0]: expected a port number 1-65535, got "127.0.0.1:0" (set by SHARDSYNC_KAFKA_BROKERS)'],
+  ])('refuses %s, which no client could connect to', (_what, env, problem) => {
+    expect(problemsOf(valid, env)).toEqual([problem]);
+  });
+
+  it('refuses a topic name Kafka would refuse, naming the variable that set it', () => {
+    expect(problemsOf(valid, { SHARDSYNC_KAFKA_TOPIC_UPDATES: 'my updates' })).toEqual([
+      'kafka.topics.updates: Kafka topic names are 1-249 letters, digits, ".", "_" and "-" (set by SHARDSYNC_KAFKA_TOPIC_UPDATES)',
+    ]);
+  });
+
+  it('refuses a dead-letter topic that is the updates topic: consumers would read their dead letters back as updates', () => {
+    expect(problemsOf(valid, { SHARDSYNC_KAFKA_TOPIC_DEAD_LETTERS: 'shardsync.updates' })).toEqual([
+      'kafka.topics.deadLetters: the dead-letter topic must differ from the updates topic "shardsync.updates" (set by SHARDSYNC_KAFKA_TOPIC_DEAD_LETTERS)',
+    ]);
+  });
+
   it('refuses a tombstone grace or body retention that the updates topic would outlive, naming both settings', () => {
     const topology = loadTopology({ path: defaultFile, env: {} });
     expect(topology.kafka.retentionMs).toBe(3 * 24 * 3600 * 1000);
