@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Topology } from '@shardsync/config';
 import { createKafkaClient, KafkaEventSink, toDeadLetter, type ConsumedEvent, type DeadLetterReason } from '@shardsync/eventlog';
-import { createInlinePayload, encodeShardUpdate, formatVersion, META, objectKeyOf, tombstoneKeyOf, type ShardUpdate, type Version } from '@shardsync/events';
+import { createInlinePayload, datasetPrefix, encodeShardUpdate, formatVersion, META, objectKeyOf, tombstoneKeyOf, type ShardUpdate, type Version } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
 import { passHistoryKey } from '@shardsync/reconcile';
 import { testRedis, uniqueName } from '@shardsync/testing';
@@ -93,4 +93,11 @@ export function withPassHistory(dataset: string): NodeJS.ProcessEnv {
     await testRedis().del(passHistoryKey(dataset, { keyPrefix: `${prefix}:reconcile-history` }));
   });
   return { ...process.env, SHARDSYNC_RECONCILER_REDIS_PREFIX: prefix };
+}
+
+/** The keys a datacenter lists under a dataset, relative to it, sorted. */
+export async function keysIn(pool: StorePool, datacenter: string, dataset: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const entry of pool.of(datacenter).list({ prefix: datasetPrefix(dataset) })) keys.push(entry.key.slice(dataset.length + 1));
+  return keys.sort();
 }

@@ -1,16 +1,8 @@
-import { datasetPrefix } from '@shardsync/events';
-import type { StorePool } from '@shardsync/objectstore';
 import { passLockKey } from '@shardsync/reconcile';
 import { createTestTopology, testRedis } from '@shardsync/testing';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ReconcileResult } from '../src/index.js';
-import { cliJson, putManaged, storesOf, v, withPassHistory } from './int-helpers.js';
-
-async function keysIn(pool: StorePool, datacenter: string, dataset: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const entry of pool.of(datacenter).list({ prefix: datasetPrefix(dataset) })) keys.push(entry.key.slice(dataset.length + 1));
-  return keys.sort();
-}
+import { cliJson, keysIn, putManaged, storesOf, v, withPassHistory } from './int-helpers.js';
 
 describe('shardsync reconcile and the pass lock the scheduled passes take', () => {
   it('refuses to repair a dataset whose pass a reconciler job holds, runs a dry run beside it, repairs with --ignore-pass-lock, and holds the lock only while its own pass runs', async () => {

@@ -1,17 +1,10 @@
-import { datasetPrefix, objectKeyOf } from '@shardsync/events';
-import type { StorePool } from '@shardsync/objectstore';
+import { objectKeyOf } from '@shardsync/events';
 import { lastPassSummary } from '@shardsync/reconcile';
 import { createTestTopology, testRedis, uniqueName } from '@shardsync/testing';
 import { describe, expect, it } from 'vitest';
 import { historyOptions, type BootstrapResult, type ReconcileResult } from '../src/index.js';
-import { cliJson, putManaged, putTombstone, storesOf, v, withPassHistory } from './int-helpers.js';
+import { cliJson, keysIn, putManaged, putTombstone, storesOf, v, withPassHistory } from './int-helpers.js';
 import { cli, writeTopology } from './helpers.js';
-
-async function keysIn(pool: StorePool, datacenter: string, dataset: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const entry of pool.of(datacenter).list({ prefix: datasetPrefix(dataset) })) keys.push(entry.key.slice(dataset.length + 1));
-  return keys.sort();
-}
 
 describe('shardsync reconcile and bootstrap', () => {
   it('fills an empty datacenter from its peers after a dry run that changed nothing, and a second bootstrap copies nothing', async () => {
