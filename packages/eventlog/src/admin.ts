@@ -3,10 +3,11 @@ import { classifyKafkaError } from './errors.js';
 
 export interface PartitionLag {
   partition: number;
-  /** Next offset the group will read (its committed offset), or the low watermark when it has none. */
+  /** The group's committed offset, or the low watermark when it has none (it may lie below the low watermark: retention removed what it never read). */
   committed: string;
   /** The partition's high watermark: the offset the next event will get. */
   high: string;
+  /** Retained events the group has not read yet: from the later of its committed offset and the low watermark. */
   lag: number;
 }
 
@@ -80,7 +81,11 @@ export class EventLogAdmin {
           const c = committedByPartition.get(w.partition);
           // Negative offsets are "none yet" (-1) or a reset marker (-2 earliest): the group starts at the low watermark.
           const start = c === undefined || c.startsWith('-') ? w.low : c;
-          return { partition: w.partition, committed: start, high: w.high, lag: Math.max(0, Number(BigInt(w.high) - BigInt(start))) };
+          // A group behind retention resumes at the oldest retained event: the events retention
+          // removed will never be applied, so they are not lag (they were counted, and the
+          // consumer's lag metric and watchdog saw events waiting that no consumer would get).
+          const from = BigInt(start) < BigInt(w.low) ? BigInt(w.low) : BigInt(start);
+          return { partition: w.partition, committed: start, high: w.high, lag: Math.max(0, Number(BigInt(w.high) - from)) };
         })
         .sort((a, b) => a.partition - b.partition);
     } catch (err) {
