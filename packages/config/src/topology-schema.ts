@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { envSegment } from './env-overrides.js';
 
 const nameRule = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const name = (what: string) =>
@@ -110,11 +111,19 @@ export const topologySchema = z
     }
     const dcNames = t.datacenters.map((d) => d.name);
     const known = new Set<string>();
+    const bySegment = new Map<string, string>();
     t.datacenters.forEach((dc, i) => {
       if (known.has(dc.name)) {
         ctx.addIssue({ code: 'custom', path: ['datacenters', i, 'name'], message: `datacenter "${dc.name}" is declared twice` });
       }
       known.add(dc.name);
+      // Their SHARDSYNC_DC_<NAME>_S3_* overrides would be the same variables: one setting both.
+      const segment = envSegment(dc.name);
+      const other = bySegment.get(segment);
+      if (other !== undefined && other !== dc.name) {
+        ctx.addIssue({ code: 'custom', path: ['datacenters', i, 'name'], message: `datacenters "${other}" and "${dc.name}" would share the overrides SHARDSYNC_DC_${segment}_S3_*; rename one` });
+      }
+      bySegment.set(segment, dc.name);
     });
     const endpoints = new Map<string, string>();
     t.datacenters.forEach((dc, i) => {

@@ -51,6 +51,11 @@ describe('topology', () => {
     expect(problems.join('\n')).toMatch(/datacenters\[1\]\.s3\.bucket: .*share the same endpoint and bucket/);
   });
 
+  it('two datacenters whose names give the same override variables (dc-b, dc_b) are rejected: one variable would set both', () => {
+    const problems = problemsOf(valid.replace(/name: dc-b\b/, 'name: dc_b').replace(/- dc-b\b/g, '- dc_b').replace('name: dc-a', 'name: dc-b'));
+    expect(problems).toContainEqual(expect.stringMatching(/^datacenters\[\d\]\.name: datacenters "dc-b" and "dc_b" would share the overrides SHARDSYNC_DC_DC_B_S3_\*; rename one$/));
+  });
+
   it('environment variables override single fields of the file', () => {
     const topology = parseTopology(valid, {
       env: {
