@@ -4,16 +4,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import { inspect } from 'node:util';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { objectPath, ShardsyncClient, type ShardsyncClientOptions } from '../src/index.js';
+import { objectPath } from '../src/index.js';
 import { ACCEPTED, startFakeProducer, type FakeProducer } from './fake-producer.js';
+import { clientFor, TOKEN } from './client-fixtures.js';
 import { rejection } from './rejection.js';
-
-const TOKEN = 'client-test-token-0123456789';
-
-function clientFor(url: string, options: Partial<ShardsyncClientOptions> = {}): ShardsyncClient {
-  const client = new ShardsyncClient({ baseUrl: url, token: TOKEN, retry: { initialDelayMs: 1, maxDelayMs: 5 }, ...options });
-  return client;
-}
 
 describe('ShardsyncClient requests', () => {
   it('a put sends the body, bearer token, digest, content type and metadata, and returns the typed answer', async () => {

@@ -243,14 +243,7 @@ describe('BatchProcessor, updates that wait across fetches', () => {
   });
 
   it('a commit refused at the end of a batch that left updates waiting loses nothing: no dead letter goes twice', async () => {
-    vi.useFakeTimers();
-    onTestFinished(() => void vi.useRealTimers());
-    const letters: OutgoingEvent[] = [];
-    const p = processor(async (u) => {
-      if (u.key === 'slow') throw unavailable();
-      return applied;
-    }, letters, createLogger('test', {}, 'silent'), { sourceWaitMs: 3600_000 });
-    const events = [at(10, put('slow', 1)), at(11, Buffer.from('garbage'))];
+    const { p, letters, events } = waitingThenGarbage(3600_000);
     const first = fakeBatch(events);
     first.commit = () => Promise.reject(Object.assign(new Error('The group is rebalancing'), { type: 'REBALANCE_IN_PROGRESS' }));
     const h1 = p.handle(first).catch(() => 'threw');
@@ -265,14 +258,7 @@ describe('BatchProcessor, updates that wait across fetches', () => {
   });
 
   it('a partition not fetched for half an hour (Kafka unreachable) keeps what its last batch left: no dead letter goes twice', async () => {
-    vi.useFakeTimers();
-    onTestFinished(() => void vi.useRealTimers());
-    const letters: OutgoingEvent[] = [];
-    const p = processor(async (u) => {
-      if (u.key === 'slow') throw unavailable();
-      return applied;
-    }, letters, createLogger('test', {}, 'silent'), { sourceWaitMs: 3 * 3600_000 });
-    const events = [at(10, put('slow', 1)), at(11, Buffer.from('garbage'))];
+    const { p, letters, events } = waitingThenGarbage(3 * 3600_000);
     const first = fakeBatch(events);
     await handleFor(p, first);
     expect(letters).toHaveLength(1);
@@ -327,3 +313,18 @@ describe('BatchProcessor, updates that wait across fetches', () => {
     expect(stored.get('k')).toBe(2);
   });
 });
+
+/**
+ * Under fake timers: an update that waits for its source (up to `sourceWaitMs`), then garbage
+ * that is dead-lettered at once; `letters` collects the dead letters.
+ */
+function waitingThenGarbage(sourceWaitMs: number) {
+  vi.useFakeTimers();
+  onTestFinished(() => void vi.useRealTimers());
+  const letters: OutgoingEvent[] = [];
+  const p = processor(async (u) => {
+    if (u.key === 'slow') throw unavailable();
+    return applied;
+  }, letters, createLogger('test', {}, 'silent'), { sourceWaitMs });
+  return { p, letters, events: [at(10, put('slow', 1)), at(11, Buffer.from('garbage'))] };
+}
