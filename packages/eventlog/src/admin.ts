@@ -7,7 +7,9 @@ export interface PartitionLag {
   committed: string;
   /** The partition's high watermark: the offset the next event will get. */
   high: string;
-  /** Retained events the group has not read yet: from the later of its committed offset and the low watermark. */
+  /** Where the group reads next: the later of its committed offset and the low watermark (what retention left). */
+  next: string;
+  /** Retained events the group has not read yet: from `next` to `high`. */
   lag: number;
 }
 
@@ -84,8 +86,8 @@ export class EventLogAdmin {
           // A group behind retention resumes at the oldest retained event: the events retention
           // removed will never be applied, so they are not lag (they were counted, and the
           // consumer's lag metric and watchdog saw events waiting that no consumer would get).
-          const from = BigInt(start) < BigInt(w.low) ? BigInt(w.low) : BigInt(start);
-          return { partition: w.partition, committed: start, high: w.high, lag: Math.max(0, Number(BigInt(w.high) - from)) };
+          const next = BigInt(start) < BigInt(w.low) ? BigInt(w.low) : BigInt(start);
+          return { partition: w.partition, committed: start, high: w.high, next: next.toString(), lag: Math.max(0, Number(BigInt(w.high) - next)) };
         })
         .sort((a, b) => a.partition - b.partition);
     } catch (err) {

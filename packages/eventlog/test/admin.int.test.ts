@@ -13,10 +13,10 @@ describe('EventLogAdmin.groupLag against Kafka', () => {
     await kafkaAdmin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '1' }] });
     const admin = new EventLogAdmin(testKafka());
     onTestFinished(() => admin.close());
-    expect(await admin.groupLag(groupId, topic)).toEqual([{ partition: 0, committed: '1', high: '4', lag: 3 }]);
+    expect(await admin.groupLag(groupId, topic)).toEqual([{ partition: 0, committed: '1', high: '4', next: '1', lag: 3 }]);
 
     // Retention removes the first three events: the group resumes at the fourth, the only one left to read.
     await kafkaAdmin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '3' }] });
-    expect(await admin.groupLag(groupId, topic)).toEqual([{ partition: 0, committed: '1', high: '4', lag: 1 }]);
+    expect(await admin.groupLag(groupId, topic)).toEqual([{ partition: 0, committed: '1', high: '4', next: '3', lag: 1 }]);
   });
 });

@@ -3,7 +3,7 @@ import type { CliContext } from '../context.js';
 import { loadDeadLetterPartitions } from '../dlq/load.js';
 import { describeError, UsageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
-import { consumerGroupOf, describeGroups, topicOffsets } from '../kafka/offsets.js';
+import { consumerGroupOf, describeGroups } from '../kafka/offsets.js';
 import { producedAtKey, readProducedAt, type ProducedAt, type UnappliedTarget } from '../kafka/oldest-unapplied.js';
 import type { CommandResult } from '../output.js';
 import { renderTable } from '../table.js';
@@ -73,11 +73,10 @@ export async function status(ctx: CliContext, options: StatusOptions = {}): Prom
   const names = topology.datacenters.map((d) => d.name);
   const groups = names.map(consumerGroupOf);
 
-  const [rawLags, offsets, groupInfo, deadLetters, stores, lastPasses] = await Promise.all([
+  const [lags, groupInfo, deadLetters, stores, lastPasses] = await Promise.all([
     // Retried: right after a broker start, group lookups fail for a moment (NOT_COORDINATOR) while
     // the offsets topic is created.
     Promise.all(groups.map((g) => retry(() => ctx.admin().groupLag(g, topic), RETRY))),
-    retry(() => topicOffsets(admin, topic), RETRY),
     retry(() => describeGroups(admin, groups), RETRY),
     retry(() => loadDeadLetterPartitions(admin, topology.kafka.topics.deadLetters), RETRY),
     Promise.all(
@@ -94,22 +93,9 @@ export async function status(ctx: CliContext, options: StatusOptions = {}): Prom
     lastPassSummaries(ctx),
   ]);
 
-  // A group that fell behind retention resumes at the oldest retained event: its lag counts from
-  // there (the events retention removed will never be applied, and no consumer waits for them),
-  // and that is the event whose age is read.
-  const lows = new Map(offsets.map((p) => [p.partition, p.low]));
-  const startOf = (partition: number, committed: string): bigint => {
-    const low = lows.get(partition) ?? 0n;
-    return BigInt(committed) < low ? low : BigInt(committed);
-  };
-  const lags = rawLags.map((partitions) =>
-    partitions.map((p) => {
-      const start = startOf(p.partition, p.committed);
-      const high = BigInt(p.high);
-      return { ...p, committed: start.toString(), lag: high > start ? Number(high - start) : 0 };
-    }),
-  );
-  const targets: UnappliedTarget[] = lags.flatMap((partitions) => partitions.filter((p) => p.lag > 0).map((p) => ({ partition: p.partition, offset: BigInt(p.committed) })));
+  // A group that fell behind retention resumes at the oldest retained event (groupLag's `next`):
+  // its lag counts from there, and that is the event whose age is read.
+  const targets: UnappliedTarget[] = lags.flatMap((partitions) => partitions.filter((p) => p.lag > 0).map((p) => ({ partition: p.partition, offset: BigInt(p.next) })));
   const produced: Map<string, ProducedAt> = options.age === false || targets.length === 0 ? new Map<string, ProducedAt>() : await readProducedAt(ctx.kafka(), topic, targets, options.ageTimeoutMs ?? DEFAULT_AGE_TIMEOUT_MS);
   const now = ctx.now();
 
@@ -119,7 +105,7 @@ export async function status(ctx: CliContext, options: StatusOptions = {}): Prom
     let oldest: DatacenterStatus['oldestUnapplied'] = null;
     for (const p of partitions) {
       if (p.lag === 0) continue;
-      const at = produced.get(producedAtKey(p.partition, BigInt(p.committed)));
+      const at = produced.get(producedAtKey(p.partition, BigInt(p.next)));
       if (at !== undefined && (oldest === null || now - at.producedAtMs > oldest.ageMs)) {
         oldest = { ageMs: Math.max(0, now - at.producedAtMs), producedAt: new Date(at.producedAtMs).toISOString(), partition: at.partition, offset: at.offset };
       }
