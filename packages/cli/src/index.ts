@@ -45,5 +45,6 @@ export {
   type ReplayState,
 } from './dlq/replay-state.js';
 export { describeFilter, identityOf, isFiltered, matchesFilter, type DeadLetterFilter, type DeadLetterView } from './dlq/letters.js';
+export { formatPositions, parsePositions, type LetterPositions } from './dlq/positions.js';
 export { consumerGroupOf } from './kafka/offsets.js';
 export { readRanges, READER_GROUP_PREFIX, type PartitionRange, type ReadRangesOptions, type ReadSession } from './kafka/topic-reader.js';

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { bootstrap } from './commands/bootstrap.js';
 import { dlqDiscard } from './commands/dlq-discard.js';
+import { parsePositions } from './dlq/positions.js';
 import { dlqList } from './commands/dlq-list.js';
 import { tombstoneGraceFromEnv } from './commands/common.js';
 import { dlqReplay } from './commands/dlq-replay.js';
@@ -203,9 +204,15 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
     .option('--all', 'every pending letter (required when neither --datacenter nor --code is given)')
     .option('--dry-run', 'show what would be discarded; record nothing')
     .option('--yes', 'confirm: discard the matching letters (required unless --dry-run)')
-    .addHelpText('after', '\nPrints every letter it discarded. Run it with --dry-run first, then the same command with --yes.')
-    .action((o: { datacenter?: string; code?: string; all?: boolean; dryRun?: boolean; yes?: boolean }, command: Command) =>
-      execute(command, 'dlq discard', (ctx) => dlqDiscard(ctx, { datacenter: o.datacenter, code: o.code, all: o.all, dryRun: o.dryRun, yes: o.yes })),
+    .option('--through <positions>', "read no further than these offsets (partition:offset,...), as the dry run prints them; partitions not named are not read")
+    .addHelpText(
+      'after',
+      '\nPrints every letter it discarded. Run it with --dry-run first, then the command the dry run prints: the same one with --yes and\n--through, so that letters dead-lettered after the dry run are not discarded unseen.',
+    )
+    .action((o: { datacenter?: string; code?: string; all?: boolean; dryRun?: boolean; yes?: boolean; through?: string }, command: Command) =>
+      execute(command, 'dlq discard', (ctx) =>
+        dlqDiscard(ctx, { datacenter: o.datacenter, code: o.code, all: o.all, dryRun: o.dryRun, yes: o.yes, through: o.through === undefined ? undefined : parsePositions(o.through) }),
+      ),
     );
 
   program

@@ -84,6 +84,7 @@ describe('a filtered replay or discard that found nothing pending', () => {
       finishedAt: '2026-01-01T00:00:00.000Z',
       dryRun: false,
       filter: { code: CODE },
+      through: '',
       scanned: 0,
       discarded: 0,
       notMatching: 0,

@@ -122,7 +122,8 @@ describe('settling pending dead letters', () => {
     // Offset 0 is left pending, so offset 1 would need a range of its own.
     const settled = settleLetters(full, [recordAt(0, 'dc-a'), recordAt(1, 'dc-b'), recordAt(2, 'dc-b')], { datacenter: 'dc-b' }, policy, counts);
 
-    expect(settled).toEqual({ taken: [], stopped: true });
+    // Offset 0 was settled (left pending), offset 1 was not: a dry run stopping here reports 0.
+    expect(settled).toEqual({ taken: [], stopped: true, lastSettled: 0n });
     expect(policy.recordedLetters).toEqual([]);
     expect(counts).toMatchObject({ scanned: 1, notMatching: 1, decisions: { take: 0, discard: 0, 'skip-duplicate': 0, leave: 0 } });
     expect(full.isReplayed(1n)).toBe(false);

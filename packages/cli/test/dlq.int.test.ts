@@ -197,6 +197,46 @@ describe('shardsync dlq', () => {
     expect(status.json.problems.filter((p) => p.includes('dead letter'))).toEqual([]);
   });
 
+  it('discards only what its dry run showed when given the positions the dry run printed, not a letter dead-lettered in between', async () => {
+    const { topology, dataset } = await withDeadLetters();
+    const discard = ['dlq', 'discard', '--code', 'SHARDSYNC_UNKNOWN_SCHEMA'];
+    const dry = await cliJson<DlqDiscardReport>(topology, [...discard, '--dry-run']);
+    expect(dry.json).toMatchObject({ dryRun: true, discarded: 3, through: '0:4' });
+    const text = await cli([...discard, '--dry-run', '--topology', writeTopology(topology)]);
+    expect(text.stdout).toContain('\n  shardsync dlq discard --code SHARDSYNC_UNKNOWN_SCHEMA --yes --through 0:4');
+
+    // A consumer dead-letters another update with the same code after the operator reviewed the list.
+    const late = makeUpdate(dataset, 'late.bin', v(Date.now()), 'late');
+    await produce(topology, topology.kafka.topics.deadLetters, [
+      deadLetterOf(topology, late, { partition: 2, offset: '7' }, { datacenter: 'dc-a', code: 'SHARDSYNC_UNKNOWN_SCHEMA', message: 'event was written with unknown schema 1234' }),
+    ]);
+
+    const run = await cliJson<DlqDiscardReport>(topology, [...discard, '--yes', '--through', dry.json.through]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json.letters.map((l) => l.offset)).toEqual(['0', '1', '3']);
+    const list = await cliJson<DlqListReport>(topology, ['dlq', 'list']);
+    expect(list.json.letters.map((l) => [l.offset, l.key, l.discarded])).toEqual([
+      ['0', `${dataset}/a.bin`, true],
+      ['1', `${dataset}/a.bin`, true],
+      ['2', `${dataset}/b.bin`, false],
+      ['3', `${dataset}/a.bin`, true],
+      ['4', 'junk', false],
+      ['5', `${dataset}/late.bin`, false],
+    ]);
+
+    // Positions naming a partition the topic does not have are a mistake, refused before anything is read.
+    const wrong = await cliJson<{ error: string; message: string }>(topology, [...discard, '--yes', '--through', '0:5,3:1']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.json).toMatchObject({ error: 'SHARDSYNC_CLI_USAGE', message: expect.stringContaining('--through names partition(s) 3') as unknown });
+    const garbled = await cliJson<{ error: string }>(topology, [...discard, '--yes', '--through', '0-5']);
+    expect(garbled.code).toBe(2);
+    expect(garbled.json.error).toBe('SHARDSYNC_CLI_INVALID_ARGUMENT');
+
+    // Without positions, the late letter is discarded too.
+    const rest = await cliJson<DlqDiscardReport>(topology, [...discard, '--yes']);
+    expect(rest.json.letters.map((l) => l.offset)).toEqual(['5']);
+  });
+
   it('discards every pending letter with --all, leaving replayed ones as they were', async () => {
     const { topology } = await withDeadLetters();
     const replayed = await cliJson<DlqReplayReport>(topology, ['dlq', 'replay', '--datacenter', 'dc-b']);

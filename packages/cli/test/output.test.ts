@@ -160,6 +160,7 @@ describe('rendering', () => {
       finishedAt: '2026-01-01T03:00:00.000Z',
       dryRun: false,
       filter: { code: 'SHARDSYNC_UNDECODABLE_EVENT' },
+      through: '0:9',
       scanned: 3,
       discarded: 2,
       notMatching: 1,
@@ -184,6 +185,13 @@ describe('rendering', () => {
     const dry = renderDlqDiscard({ ...report, dryRun: true });
     expect(dry).toMatch(/^would discard: +2$/m);
     expect(dry).toContain('dry run: nothing was recorded');
+    // What it prints to confirm names where the dry run stopped reading, so nothing newer is discarded unseen.
+    expect(dry).toContain('\n  shardsync dlq discard --code SHARDSYNC_UNDECODABLE_EVENT --yes --through 0:9');
+    const all = renderDlqDiscard({ ...report, dryRun: true, filter: {}, through: '0:9,3:2' });
+    expect(all).toContain('\n  shardsync dlq discard --all --yes --through 0:9,3:2');
+    const quoted = renderDlqDiscard({ ...report, dryRun: true, filter: { datacenter: 'dc-a', code: "it's odd" }, through: '0:9' });
+    expect(quoted).toContain(`shardsync dlq discard --datacenter dc-a --code 'it'\\''s odd' --yes --through 0:9`);
+    expect(renderDlqDiscard({ ...report, dryRun: true, discarded: 0, letters: [] })).not.toContain('--through');
   });
 
   it('treats letters of one update from several datacenters as one update', () => {

@@ -1,7 +1,8 @@
 import type { CliContext } from '../context.js';
 import { renderLetterTable } from '../dlq/letter-table.js';
 import { describeFilter, isFiltered, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
-import { noPendingMatchMessage } from '../dlq/no-match.js';
+import { filterFlags, noPendingMatchMessage } from '../dlq/no-match.js';
+import { formatPositions } from '../dlq/positions.js';
 import { countMatchingLetters, type LetterCounts } from '../dlq/read-letters.js';
 import { compilePendingLetterOptions, walkPendingLetters, type PendingLetterOptions } from '../dlq/walk.js';
 import { CliError, InterruptedError, UsageError } from '../errors.js';
@@ -23,6 +24,12 @@ export interface DlqDiscardReport {
   readonly finishedAt: string;
   readonly dryRun: boolean;
   readonly filter: DeadLetterFilter;
+  /**
+   * Where the run stopped reading, as `--through` takes it (`partition:offset,...`; '' when it read
+   * nothing): a dry run's value, given to the confirmed run, limits that run to the letters the dry
+   * run showed, so letters arriving in between are not discarded unseen.
+   */
+  readonly through: string;
   /** Letters read (those not replayed or discarded by an earlier run). */
   readonly scanned: number;
   /** Letters discarded (or, in a dry run, that would be). */
@@ -85,6 +92,7 @@ export async function dlqDiscard(ctx: CliContext, options: DlqDiscardOptions = {
     finishedAt: new Date(ctx.now()).toISOString(),
     dryRun,
     filter,
+    through: formatPositions(outcome.through),
     scanned,
     discarded: outcome.counts.decisions.discard,
     notMatching,
@@ -97,6 +105,12 @@ export async function dlqDiscard(ctx: CliContext, options: DlqDiscardOptions = {
 }
 
 const MESSAGE_CHARS = 60;
+
+/** The command that discards what a dry run showed: its filter, `--yes`, and where it stopped reading. */
+function confirmCommand(report: DlqDiscardReport): string {
+  const flags = filterFlags(report.filter);
+  return `shardsync dlq discard ${flags === '' ? '--all' : flags} --yes --through ${report.through}`;
+}
 
 /** The counts, then every discarded letter (the record an operator keeps), then warnings. */
 export function renderDlqDiscard(report: DlqDiscardReport): string {
@@ -126,7 +140,9 @@ export function renderDlqDiscard(report: DlqDiscardReport): string {
   lines.push(
     '',
     report.dryRun
-      ? 'dry run: nothing was recorded; run the same command with --yes instead of --dry-run to discard these letters'
+      ? report.discarded > 0
+        ? `dry run: nothing was recorded; to discard exactly these letters (and none that arrive meanwhile), run:\n  ${confirmCommand(report)}`
+        : 'dry run: nothing was recorded'
       : report.discarded > 0
         ? 'these letters will never be replayed; they stay in the topic (dlq list shows them as discarded) until its retention removes them'
         : 'nothing was discarded',

@@ -1,9 +1,11 @@
 import type { ConsumedEvent, DeadLetterInfo } from '@shardsync/eventlog';
 import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
 import { readRanges } from '../kafka/topic-reader.js';
 import { ensureNoOtherRun } from './exclusive.js';
 import { matchesFilter, viewOf, type DeadLetterFilter, type DeadLetterView } from './letters.js';
 import { loadDeadLetterPartitions } from './load.js';
+import { formatPositions, type LetterPositions } from './positions.js';
 import { DLQ_REPLAY_GROUP, encodeReplayState, ReplayTracker } from './replay-state.js';
 
 /**
@@ -56,6 +58,8 @@ export interface SettledBatch {
   readonly taken: readonly PendingLetter[];
   /** True when it stopped before a letter whose decision the replay state had no room to record. */
   readonly stopped: boolean;
+  /** Offset of the last record it settled, if any. */
+  readonly lastSettled: bigint | undefined;
 }
 
 /**
@@ -67,18 +71,21 @@ export interface SettledBatch {
  */
 export function settleLetters(tracker: ReplayTracker, events: readonly ConsumedEvent[], filter: DeadLetterFilter, policy: LetterPolicy, counts: WalkCounts): SettledBatch {
   const taken: PendingLetter[] = [];
+  let lastSettled: bigint | undefined;
   for (const event of events) {
     const offset = BigInt(event.offset);
     if (tracker.isReplayed(offset)) {
       tracker.markDone(offset);
+      lastSettled = offset;
       continue;
     }
     const view = viewOf(event, 'pending');
     const { deadLetter } = view;
     const letter: PendingLetter | undefined = deadLetter !== undefined && matchesFilter(deadLetter, filter) ? { event, view: { ...view, deadLetter } } : undefined;
     const decided = letter === undefined ? undefined : { letter, decision: policy.decide(letter) };
-    if (decided !== undefined && decided.decision !== 'leave' && !(decided.decision === 'discard' ? tracker.canDiscard(offset) : tracker.canMarkDone(offset))) return { taken, stopped: true };
+    if (decided !== undefined && decided.decision !== 'leave' && !(decided.decision === 'discard' ? tracker.canDiscard(offset) : tracker.canMarkDone(offset))) return { taken, stopped: true, lastSettled };
     counts.scanned++;
+    lastSettled = offset;
     if (deadLetter === undefined) {
       counts.ignored++;
       tracker.markDone(offset);
@@ -95,7 +102,7 @@ export function settleLetters(tracker: ReplayTracker, events: readonly ConsumedE
       policy.recorded(decided.letter, decision);
     }
   }
-  return { taken, stopped: false };
+  return { taken, stopped: false, lastSettled };
 }
 
 /** Options `dlq replay` and `dlq discard` share: which letters, and how. */
@@ -106,6 +113,8 @@ export interface PendingLetterOptions extends DeadLetterFilter {
   readonly groupId?: string | undefined;
   /** Give up after this long; what was handled until then stays recorded. Default 30 min. */
   readonly timeoutMs?: number | undefined;
+  /** Read no further than these offsets (see {@link LetterPositions}). Default: to the end of every partition. */
+  readonly through?: LetterPositions | undefined;
 }
 
 /** {@link PendingLetterOptions} with the defaults filled in. */
@@ -114,6 +123,7 @@ export interface PendingWalk {
   readonly dryRun: boolean;
   readonly groupId: string;
   readonly timeoutMs: number;
+  readonly through: LetterPositions | undefined;
 }
 
 export function compilePendingLetterOptions(options: PendingLetterOptions): PendingWalk {
@@ -122,6 +132,7 @@ export function compilePendingLetterOptions(options: PendingLetterOptions): Pend
     dryRun: options.dryRun ?? false,
     groupId: options.groupId ?? DLQ_REPLAY_GROUP,
     timeoutMs: options.timeoutMs ?? 30 * 60_000,
+    through: options.through,
   };
 }
 
@@ -144,6 +155,11 @@ export interface WalkResult {
   /** True when it stopped before the end because the record of handled letters is full. */
   readonly stoppedEarly: boolean;
   readonly counts: WalkCounts;
+  /**
+   * The last offset settled in each partition that had records to read: a later run given these
+   * as its `through` acts on no letter this walk did not see.
+   */
+  readonly through: LetterPositions;
 }
 
 /**
@@ -159,10 +175,11 @@ export async function walkPendingLetters(ctx: CliContext, walk: PendingWalk, han
   if (!dryRun) await ensureNoOtherRun(admin, groupId);
 
   const partitions = await loadDeadLetterPartitions(admin, topic, groupId);
-  const toRead = partitions.filter((p) => p.state.watermark < p.high);
-  const total = toRead.reduce((sum, p) => sum + Number(p.high - p.state.watermark), 0);
+  const ranges = readableRanges(partitions, walk.through, topic);
+  const total = ranges.reduce((sum, r) => sum + Number(r.to - r.from), 0);
   const trackers = new Map(partitions.map((p) => [p.partition, new ReplayTracker(p.state)]));
-  const ends = new Map(partitions.map((p) => [p.partition, p.high]));
+  const ends = new Map(ranges.map((r) => [r.partition, r.to]));
+  const settledThrough = new Map<number, bigint>();
   const counts = emptyCounts();
   let stoppedEarly = false;
 
@@ -170,13 +187,14 @@ export async function walkPendingLetters(ctx: CliContext, walk: PendingWalk, han
     topic,
     // A dry run reads with a throw-away group, so it neither records anything nor disturbs a real run.
     groupId: dryRun ? undefined : groupId,
-    ranges: toRead.map((p) => ({ partition: p.partition, from: p.state.watermark, to: p.high })),
+    ranges,
     timeoutMs: walk.timeoutMs,
     signal: ctx.signal,
     onEvents: async (partition, events, session) => {
       const tracker = trackers.get(partition);
       if (tracker === undefined) return;
       const settled = settleLetters(tracker, events, walk.filter, handlers.policy, counts);
+      if (settled.lastSettled !== undefined) settledThrough.set(partition, settled.lastSettled);
       if (settled.stopped) {
         stoppedEarly = true;
         session.stop();
@@ -193,5 +211,25 @@ export async function walkPendingLetters(ctx: CliContext, walk: PendingWalk, han
     },
   });
   ctx.progress.stop();
-  return { topic, complete: outcome.complete, interrupted: outcome.interrupted === true, stoppedEarly, counts };
+  return { topic, complete: outcome.complete, interrupted: outcome.interrupted === true, stoppedEarly, counts, through: settledThrough };
+}
+
+/**
+ * What to read of each partition: from where the replay state's watermark says no earlier run
+ * handled everything, to its end, or to the offset after `through`'s (whose unnamed partitions
+ * are not read). A `through` naming a partition the topic does not have is a mistake: refused.
+ */
+function readableRanges(partitions: ReadonlyArray<{ partition: number; high: bigint; state: { watermark: bigint } }>, through: LetterPositions | undefined, topic: string) {
+  if (through !== undefined) {
+    const unknown = [...through.keys()].filter((partition) => !partitions.some((p) => p.partition === partition));
+    if (unknown.length > 0) {
+      throw new UsageError(`--through names partition(s) ${unknown.join(', ')}, which ${topic} does not have (it has ${partitions.length})`, `give the positions the dry run printed (${formatPositions(through)} was given)`);
+    }
+  }
+  return partitions.flatMap((p) => {
+    const last = through === undefined ? p.high - 1n : through.get(p.partition);
+    if (last === undefined) return [];
+    const to = last + 1n < p.high ? last + 1n : p.high;
+    return p.state.watermark < to ? [{ partition: p.partition, from: p.state.watermark, to }] : [];
+  });
 }
