@@ -67,7 +67,13 @@ export async function applyRepair(
   switch (action.type) {
     case 'copy': {
       if (winner?.kind !== 'put') throw new Error('a copy repair needs a winning put');
-      const tombstone = state.object === undefined || state.tombstone !== undefined ? await freshTombstone(store, dataset, key, signal) : undefined;
+      if (state.object === undefined) {
+        await copyIntoAbsent(store, target, datacenter, state, winner, effects);
+        return;
+      }
+      // Over an existing copy (If-Match its ETag), a consumer's delete racing the copy makes the
+      // write fail or removes what it wrote: only a tombstone read earlier needs checking first.
+      const tombstone = state.tombstone === undefined ? undefined : await freshTombstone(store, dataset, key, signal);
       if (tombstone?.version !== undefined && compareVersions(tombstone.version, winner.version) >= 0) {
         throw new StateChangedError(`datacenter ${datacenter} now has a delete at least as new as the winning put`);
       }
@@ -101,7 +107,30 @@ export async function applyRepair(
   }
 }
 
-async function copyFromSources(target: RepairTarget, datacenter: string, state: CopyState, winner: Extract<Winner, { kind: 'put' }>, effects: RepairEffects): Promise<void> {
+/**
+ * Copies the winner where the key has no object (If-None-Match), then reads the tombstone. A
+ * consumer applying a newer delete meanwhile (its tombstone, then the removal of an object that
+ * was not there yet) would otherwise leave the copy readable until a later pass: a tombstone at
+ * least as new as the winner takes the copy back at once (only this very write: If-Match its
+ * ETag), and the key is decided again. An older one is removed, as the consumer removes a
+ * tombstone its put outranks (that one only: one written since is the next pass's to judge).
+ * Checking after the write rather than before costs no more requests, and covers both a stale
+ * read and the race.
+ */
+async function copyIntoAbsent(store: ObjectStore, target: RepairTarget, datacenter: string, state: CopyState, winner: Extract<Winner, { kind: 'put' }>, effects: RepairEffects): Promise<void> {
+  const { dataset, key, signal } = target;
+  const written = await copyFromSources(target, datacenter, state, winner, effects);
+  const tombstone = await freshTombstone(store, dataset, key, signal);
+  if (tombstone === undefined) return;
+  if (tombstone.version !== undefined && compareVersions(tombstone.version, winner.version) >= 0) {
+    await conditional(() => store.delete(objectKeyOf(dataset, key), { ifMatch: written, signal }));
+    throw new StateChangedError(`datacenter ${datacenter} received a delete at least as new as the winning put while it was being copied`);
+  }
+  await conditional(() => store.delete(tombstoneKeyOf(dataset, key), { ifMatch: tombstone.etag, signal }));
+}
+
+/** Copies the winner into `datacenter` from the first source that has it intact; returns the ETag written. */
+async function copyFromSources(target: RepairTarget, datacenter: string, state: CopyState, winner: Extract<Winner, { kind: 'put' }>, effects: RepairEffects): Promise<string> {
   const { dataset, key } = target;
   const destination = storeOf(target.stores, datacenter);
   const conditions = state.object === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: state.object.etag };
@@ -110,8 +139,9 @@ async function copyFromSources(target: RepairTarget, datacenter: string, state: 
   for (const source of winner.sources) {
     if (source === datacenter) continue;
     try {
-      effects.bytes += await copyOnce(target, storeOf(target.stores, source), destination, conditions, winner);
-      return;
+      const copied = await copyOnce(target, storeOf(target.stores, source), destination, conditions, winner);
+      effects.bytes += copied.bytes;
+      return copied.etag;
     } catch (err) {
       if (err instanceof StateChangedError) throw err;
       lastError = err;
@@ -137,14 +167,14 @@ class CorruptSourceError extends Error {
   }
 }
 
-/** Streams one source's copy into the destination; returns the bytes written. */
+/** Streams one source's copy into the destination; returns the bytes written and the new object's ETag. */
 async function copyOnce(
   target: RepairTarget,
   source: ObjectStore,
   destination: ObjectStore,
   conditions: { ifNoneMatch: '*' } | { ifMatch: string },
   winner: Extract<Winner, { kind: 'put' }>,
-): Promise<number> {
+): Promise<{ bytes: number; etag: string }> {
   const bucketKey = objectKeyOf(target.dataset, target.key);
   const { info, body } = await conditional(() => source.get(bucketKey, { signal: target.signal }));
   try {
@@ -156,8 +186,9 @@ async function copyOnce(
     // visible, so a bad byte anywhere in the source aborts the write.
     const counter = new ByteCounter();
     body.on('error', (err) => counter.destroy(err));
+    let etag: string;
     try {
-      await conditional(() =>
+      ({ etag } = await conditional(() =>
         destination.put(bucketKey, body.pipe(counter), {
           ...conditions,
           size: info.size,
@@ -166,12 +197,12 @@ async function copyOnce(
           expectedSha256: winner.sha256,
           signal: target.signal,
         }),
-      );
+      ));
     } catch (err) {
       if (codeOf(err) === 'SHARDSYNC_CHECKSUM_MISMATCH') throw new CorruptSourceError(info.etag, err);
       throw err;
     }
-    return counter.bytes;
+    return { bytes: counter.bytes, etag };
   } finally {
     body.destroy();
   }
