@@ -1,6 +1,6 @@
 import { brotliCompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { objectKeyOf, type ShardUpdate } from '@shardsync/events';
+import { META, objectKeyOf, type ShardUpdate } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
 import { MemoryObjectStore } from '@shardsync/objectstore';
 import { Applier } from '../src/apply/applier.js';
@@ -44,5 +44,21 @@ describe('Applier: inputs it cannot trust', () => {
     };
     await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_INVALID_EVENT', retriable: false });
     expect(await local.head(objectKeyOf('ds', 'bomb'))).toBeUndefined();
+  });
+
+  it('a peer object whose version metadata is not a version (written by another tool) does not make the update superseded', async () => {
+    const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a' });
+    const peer = new MemoryObjectStore({ datacenter: 'dc-c', bucket: 'c' });
+    const { local, applier } = setup({ 'dc-a': origin, 'dc-c': peer });
+    // The staged copy is not there (yet), and the peer holds an object of the key that another
+    // tool wrote with a version field of its own format, which sorts above every real version.
+    await peer.put(objectKeyOf('ds', 'k'), Buffer.from('by hand'), { metadata: { [META.version]: 'v2-manual' } });
+    const u: ShardUpdate = { ...put('k', v(7), 'right bytes'), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: '.shardsync/staging/s1' } };
+    await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_SOURCE_UNAVAILABLE', retriable: true });
+
+    // Once the staged copy is readable, the update applies.
+    await origin.put('.shardsync/staging/s1', Buffer.from('right bytes'));
+    expect(await applier.apply(u)).toMatchObject({ result: 'applied', mode: 'stream' });
+    expect((await local.head(objectKeyOf('ds', 'k')))?.size).toBe('right bytes'.length);
   });
 });
