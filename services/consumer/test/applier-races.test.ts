@@ -121,6 +121,30 @@ describe('Applier: a key left with both an object and a tombstone, and writers r
     expect(versionOf(local, TOMBSTONE)).toBe(formatVersion(v(9)));
   });
 
+  it('a put that outlived its member\'s hold on the partition, over a tombstone written by hand, removes itself when the new owner applied a newer delete meanwhile', async () => {
+    const { local, release, arrived } = holdingStore(OBJECT);
+    // A tombstone without a readable version decides nothing, and a put leaves it where it is.
+    await local.put(TOMBSTONE, Buffer.from('by hand'), { metadata: { [META.version]: 'not a version' } });
+    const zombie = await instance(local);
+    const owner = await instance(local);
+    let held = true;
+    const zombiePut = zombie.apply(put('a', v(8), 'eight'), undefined, { held: () => held });
+    await arrived;
+    // The new owner's delete replaces the hand-written tombstone with its own (If-Match on it).
+    expect(await owner.apply(del('a', v(9)))).toMatchObject({ result: 'applied' });
+    held = false;
+    release();
+    expect(await zombiePut).toEqual({ result: 'skipped', reason: 'stale' });
+    expect(local.peek(OBJECT)).toBeUndefined();
+    expect(versionOf(local, TOMBSTONE)).toBe(formatVersion(v(9)));
+
+    // The hand-written tombstone alone, still there after the write, is no newer delete.
+    const other = tombstoneKeyOf('ds', 'b');
+    await local.put(other, Buffer.from('by hand'), { metadata: { [META.version]: 'not a version' } });
+    const late = await instance(local);
+    expect(await late.apply(put('b', v(8), 'eight'), undefined, { held: () => false })).toMatchObject({ result: 'applied' });
+  });
+
   it('a put under a held fence makes no request beyond its write', async () => {
     const requests: string[] = [];
     const local = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'b', beforeOperation: (operation, key) => void requests.push(`${operation} ${key ?? ''}`) });

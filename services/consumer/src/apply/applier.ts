@@ -87,11 +87,14 @@ export class Applier {
   async #put(update: Extract<ShardUpdate, { operation: 'PUT' }>, state: KeyState, signal?: AbortSignal, fence?: OwnershipFence): Promise<ApplyOutcome> {
     const result = await transfer(update, conditionsOn(state.object?.etag ?? state.unversionedEtag), this.#d, signal);
     if (result.mode === 'superseded') return { result: 'skipped', reason: 'superseded' };
-    if (state.tombstone === undefined && state.unversionedTombstoneEtag === undefined && fence?.held() !== true) {
+    if (state.tombstone === undefined && fence?.held() !== true) {
       // This instance may have lost the partition while it wrote, and the new owner may have
       // applied a newer delete meanwhile: its tombstone is a key our conditional create could not
-      // see. If one is there now, read the key again: the settling removes whichever lost.
-      if ((await this.#d.local.head(tombstoneKeyOf(update.dataset, update.key), { signal })) !== undefined) {
+      // see. If one is there now, read the key again: the settling removes whichever lost. That
+      // holds over a tombstone without a version too: the put leaves it in place, so only its
+      // ETag tells whether a newer delete replaced it meanwhile.
+      const tombstone = await this.#d.local.head(tombstoneKeyOf(update.dataset, update.key), { signal });
+      if (tombstone !== undefined && tombstone.etag !== state.unversionedTombstoneEtag) {
         throw new ApplyError('SHARDSYNC_APPLY_CONFLICT', 'a tombstone appeared while the object was written', { retriable: true });
       }
     }
