@@ -170,7 +170,10 @@ export class Applier {
         await this.#d.local.delete(objectKeyOf(dataset, key), { ifMatch: etag, signal });
         return false;
       } catch (err) {
-        if (codeOf(err) !== 'SHARDSYNC_PRECONDITION_FAILED' || round >= MAX_CONFLICT_ROUNDS) throw err;
+        if (codeOf(err) !== 'SHARDSYNC_PRECONDITION_FAILED') throw err;
+        // Changed under every attempt: a conflict like any other (retriable), not the
+        // store's PreconditionFailedError, which is not retriable and would dead-letter the update.
+        if (round >= MAX_CONFLICT_ROUNDS) throw new ApplyError('SHARDSYNC_APPLY_CONFLICT', 'the object kept changing while it was being deleted', { retriable: true, cause: err });
         etag = undefined;
       }
     }
