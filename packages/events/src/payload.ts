@@ -23,11 +23,23 @@ function compress(raw: Buffer, compression: Compression): Buffer {
 }
 
 /**
+ * The most bytes an inline payload may inflate to. Producers send bodies inline only up to
+ * `SHARDSYNC_PRODUCER_INLINE_MAX_BYTES` (at most 512 KiB), so anything larger is not an event a
+ * producer wrote: its declared size must not decide how much a consumer inflates (a few KiB of
+ * brotli declaring a GiB would be inflated into memory, synchronously, by every consumer).
+ */
+export const MAX_INLINE_PAYLOAD_BYTES = 1024 * 1024;
+
+/**
  * The object's original bytes. Throws {@link InvalidEventError} if they do not decompress, or
  * decompress to a length other than `uncompressedSize`; decompression stops at that length, so
- * a hostile payload cannot expand without bound.
+ * a hostile payload cannot expand without bound, and a declared length above
+ * {@link MAX_INLINE_PAYLOAD_BYTES} is refused before anything is decompressed.
  */
 export function inflateInlinePayload(payload: InlinePayload): Buffer {
+  if (payload.uncompressedSize > MAX_INLINE_PAYLOAD_BYTES) {
+    throw new InvalidEventError([`inline payload declares ${payload.uncompressedSize} bytes; inline payloads carry at most ${MAX_INLINE_PAYLOAD_BYTES}`], 'inline payload');
+  }
   const limit = Math.max(payload.uncompressedSize, 1); // zlib rejects a limit of 0
   let raw: Buffer;
   try {

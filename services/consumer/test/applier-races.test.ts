@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatVersion, META, objectKeyOf, tombstoneKeyOf } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
-import { MemoryObjectStore, StoreUnavailableError } from '@shardsync/objectstore';
+import { MemoryObjectStore, PreconditionFailedError, StoreUnavailableError } from '@shardsync/objectstore';
 import { Applier } from '../src/apply/applier.js';
 import { TransferSlots } from '../src/apply/transfer-slots.js';
 import { LocalState } from '../src/state/local-state.js';
@@ -119,6 +119,43 @@ describe('Applier: a key left with both an object and a tombstone, and writers r
     expect(await zombiePut).toEqual({ result: 'skipped', reason: 'stale' });
     expect(local.peek(OBJECT)).toBeUndefined();
     expect(versionOf(local, TOMBSTONE)).toBe(formatVersion(v(9)));
+  });
+
+  it('a put that outlived its member\'s hold on the partition, over a tombstone written by hand, removes itself when the new owner applied a newer delete meanwhile', async () => {
+    const { local, release, arrived } = holdingStore(OBJECT);
+    // A tombstone without a readable version decides nothing, and a put leaves it where it is.
+    await local.put(TOMBSTONE, Buffer.from('by hand'), { metadata: { [META.version]: 'not a version' } });
+    const zombie = await instance(local);
+    const owner = await instance(local);
+    let held = true;
+    const zombiePut = zombie.apply(put('a', v(8), 'eight'), undefined, { held: () => held });
+    await arrived;
+    // The new owner's delete replaces the hand-written tombstone with its own (If-Match on it).
+    expect(await owner.apply(del('a', v(9)))).toMatchObject({ result: 'applied' });
+    held = false;
+    release();
+    expect(await zombiePut).toEqual({ result: 'skipped', reason: 'stale' });
+    expect(local.peek(OBJECT)).toBeUndefined();
+    expect(versionOf(local, TOMBSTONE)).toBe(formatVersion(v(9)));
+
+    // The hand-written tombstone alone, still there after the write, is no newer delete.
+    const other = tombstoneKeyOf('ds', 'b');
+    await local.put(other, Buffer.from('by hand'), { metadata: { [META.version]: 'not a version' } });
+    const late = await instance(local);
+    expect(await late.apply(put('b', v(8), 'eight'), undefined, { held: () => false })).toMatchObject({ result: 'applied' });
+  });
+
+  it('an object that keeps changing under a delete is a retriable conflict, never a dead letter, and the delete finishes once it holds still', async () => {
+    const local = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'b' });
+    const applier = await instance(local);
+    await applier.apply(put('a', v(1), 'one'));
+    // Every conditional delete of the object finds another ETag than the one just read.
+    const removeFault = local.injectFault({ operation: 'delete', key: OBJECT, error: () => new PreconditionFailedError('changed meanwhile'), times: 1000 });
+    await expect(applier.apply(del('a', v(3)))).rejects.toMatchObject({ retriable: true });
+    removeFault();
+    await applier.apply(del('a', v(3)));
+    expect(local.peek(OBJECT)).toBeUndefined();
+    expect(versionOf(local, TOMBSTONE)).toBe(formatVersion(v(3)));
   });
 
   it('a put under a held fence makes no request beyond its write', async () => {

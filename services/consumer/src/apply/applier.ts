@@ -87,11 +87,14 @@ export class Applier {
   async #put(update: Extract<ShardUpdate, { operation: 'PUT' }>, state: KeyState, signal?: AbortSignal, fence?: OwnershipFence): Promise<ApplyOutcome> {
     const result = await transfer(update, conditionsOn(state.object?.etag ?? state.unversionedEtag), this.#d, signal);
     if (result.mode === 'superseded') return { result: 'skipped', reason: 'superseded' };
-    if (state.tombstone === undefined && state.unversionedTombstoneEtag === undefined && fence?.held() !== true) {
+    if (state.tombstone === undefined && fence?.held() !== true) {
       // This instance may have lost the partition while it wrote, and the new owner may have
       // applied a newer delete meanwhile: its tombstone is a key our conditional create could not
-      // see. If one is there now, read the key again: the settling removes whichever lost.
-      if ((await this.#d.local.head(tombstoneKeyOf(update.dataset, update.key), { signal })) !== undefined) {
+      // see. If one is there now, read the key again: the settling removes whichever lost. That
+      // holds over a tombstone without a version too: the put leaves it in place, so only its
+      // ETag tells whether a newer delete replaced it meanwhile.
+      const tombstone = await this.#d.local.head(tombstoneKeyOf(update.dataset, update.key), { signal });
+      if (tombstone !== undefined && tombstone.etag !== state.unversionedTombstoneEtag) {
         throw new ApplyError('SHARDSYNC_APPLY_CONFLICT', 'a tombstone appeared while the object was written', { retriable: true });
       }
     }
@@ -167,7 +170,10 @@ export class Applier {
         await this.#d.local.delete(objectKeyOf(dataset, key), { ifMatch: etag, signal });
         return false;
       } catch (err) {
-        if (codeOf(err) !== 'SHARDSYNC_PRECONDITION_FAILED' || round >= MAX_CONFLICT_ROUNDS) throw err;
+        if (codeOf(err) !== 'SHARDSYNC_PRECONDITION_FAILED') throw err;
+        // Changed under every attempt: a conflict like any other (retriable), not the
+        // store's PreconditionFailedError, which is not retriable and would dead-letter the update.
+        if (round >= MAX_CONFLICT_ROUNDS) throw new ApplyError('SHARDSYNC_APPLY_CONFLICT', 'the object kept changing while it was being deleted', { retriable: true, cause: err });
         etag = undefined;
       }
     }

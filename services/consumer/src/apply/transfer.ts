@@ -1,5 +1,5 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { inflateInlinePayload, META, objectKeyOf, formatVersion, type PutShardUpdate, type StagedPayload } from '@shardsync/events';
+import { compareVersions, inflateInlinePayload, META, objectKeyOf, formatVersion, parseVersion, type PutShardUpdate, type StagedPayload, type Version } from '@shardsync/events';
 import { hashStream } from '@shardsync/integrity';
 import { SizeMismatchError, SourceStreamError, StoreUnavailableError, type ObjectStore, type WriteConditions } from '@shardsync/objectstore';
 import { ApplyError, codeOf, conflictOnPrecondition } from './errors.js';
@@ -58,7 +58,7 @@ interface Source {
   bucket: string;
   key: string;
   /** For a peer's copy of the object, the version it must carry to be this update's bytes. */
-  requireVersion?: string;
+  requireVersion?: Version;
 }
 
 /**
@@ -189,11 +189,14 @@ async function openSource(source: Source, size: number, deps: TransferDeps, sign
   try {
     const store = deps.storeFor(source.datacenter, source.bucket);
     const info = await store.head(source.key, { signal });
-    const held = info?.metadata[META.version];
-    // formatVersion strings sort like versions.
-    if (source.requireVersion !== undefined && held !== undefined && held > source.requireVersion) return { kind: 'superseded' };
     if (info === undefined) return { kind: 'unusable', why: 'not found', absent: true };
-    if (source.requireVersion !== undefined && held !== source.requireVersion) return { kind: 'unusable', why: 'holds another version', absent: true };
+    if (source.requireVersion !== undefined) {
+      // Only a version that parses says anything: another tool's object may carry the field in a
+      // format of its own, which as text can sort above every real version.
+      const held = heldVersion(info.metadata[META.version]);
+      if (held !== undefined && compareVersions(held, source.requireVersion) > 0) return { kind: 'superseded' };
+      if (held === undefined || compareVersions(held, source.requireVersion) !== 0) return { kind: 'unusable', why: 'holds another version', absent: true };
+    }
     // Not worth a GET: a truncated staged copy, an announced source rewritten since.
     if (info.size !== size) return { kind: 'mismatch', why: `holds ${info.size} bytes, not ${size}` };
     const { body } = await store.get(source.key, { ifMatch: info.etag, signal });
@@ -204,8 +207,18 @@ async function openSource(source: Source, size: number, deps: TransferDeps, sign
   }
 }
 
+/** The version an object's metadata names, if it is one. */
+function heldVersion(text: string | undefined): Version | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseVersion(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function sourcesFor(update: PutShardUpdate, staged: StagedPayload, deps: TransferDeps): Source[] {
-  const version = formatVersion(update.version);
+  const version = update.version;
   const peers = deps
     .peersOf(update.dataset)
     .filter((p) => !(p.datacenter === deps.local.datacenter && p.bucket === deps.local.bucket))
