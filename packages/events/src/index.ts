@@ -53,7 +53,7 @@ export {
 export type { KeyValidation } from './keys.js';
 
 export { assertValidShardUpdate, MAX_USER_METADATA_BYTES, shardUpdateProblems, userMetadataProblems } from './validate.js';
-export { createInlinePayload, inflateInlinePayload } from './payload.js';
+export { createInlinePayload, inflateInlinePayload, MAX_INLINE_PAYLOAD_BYTES } from './payload.js';
 
 export {
   compileSchema,
