@@ -3,6 +3,14 @@ import { InvalidEventError } from './errors.js';
 import type { Compression, InlinePayload } from './types.js';
 
 /**
+ * Largest object that may travel inline, uncompressed: the Kafka message limit (1 MiB by default).
+ * Producers inline at most 512 KiB (`SHARDSYNC_PRODUCER_INLINE_MAX_BYTES`). Without a fixed cap an
+ * event's own declared size would bound inflation, so a few hundred bytes of brotli declaring
+ * gigabytes would make every consumer allocate them.
+ */
+export const MAX_INLINE_PAYLOAD_BYTES = 1024 * 1024;
+
+/**
  * Wraps an object's bytes as an inline payload, compressed with `compression` (default `NONE`).
  * Compression is worth it for text-like metadata shards; checkpoint tensors rarely shrink.
  */
@@ -23,22 +31,14 @@ function compress(raw: Buffer, compression: Compression): Buffer {
 }
 
 /**
- * The most bytes an inline payload may inflate to. Producers send bodies inline only up to
- * `SHARDSYNC_PRODUCER_INLINE_MAX_BYTES` (at most 512 KiB), so anything larger is not an event a
- * producer wrote: its declared size must not decide how much a consumer inflates (a few KiB of
- * brotli declaring a GiB would be inflated into memory, synchronously, by every consumer).
- */
-export const MAX_INLINE_PAYLOAD_BYTES = 1024 * 1024;
-
-/**
  * The object's original bytes. Throws {@link InvalidEventError} if they do not decompress, or
- * decompress to a length other than `uncompressedSize`; decompression stops at that length, so
- * a hostile payload cannot expand without bound, and a declared length above
- * {@link MAX_INLINE_PAYLOAD_BYTES} is refused before anything is decompressed.
+ * decompress to a length other than `uncompressedSize`, or declare more than
+ * {@link MAX_INLINE_PAYLOAD_BYTES}; decompression stops at that length, so a hostile payload
+ * cannot expand without bound.
  */
 export function inflateInlinePayload(payload: InlinePayload): Buffer {
-  if (payload.uncompressedSize > MAX_INLINE_PAYLOAD_BYTES) {
-    throw new InvalidEventError([`inline payload declares ${payload.uncompressedSize} bytes; inline payloads carry at most ${MAX_INLINE_PAYLOAD_BYTES}`], 'inline payload');
+  if (!(payload.uncompressedSize <= MAX_INLINE_PAYLOAD_BYTES)) {
+    throw new InvalidEventError([`inline payload declares ${payload.uncompressedSize} bytes; at most ${MAX_INLINE_PAYLOAD_BYTES} travel inline`], 'inline payload');
   }
   const limit = Math.max(payload.uncompressedSize, 1); // zlib rejects a limit of 0
   let raw: Buffer;

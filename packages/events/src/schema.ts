@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import avro from 'avsc';
 import type { Schema, Type } from 'avsc';
+import { boundedMapsHook } from './bounded-maps.js';
 import { IncompatibleSchemaError } from './errors.js';
 
 // Both src/ and dist/ sit one level below the package root, so the same relative URL finds the
@@ -26,11 +27,12 @@ export interface SchemaSource {
 /**
  * Compiles an Avro schema with the options every part of shardsync must share. `wrapUnions:
  * 'auto'` leaves `["null", "string"]` unwrapped but wraps the payload union (two records are
- * ambiguous), so the codec maps between that shape and the TypeScript types explicitly.
+ * ambiguous), so the codec maps between that shape and the TypeScript types explicitly. Maps are
+ * compiled so that a corrupt block count cannot make decoding spin (see `bounded-maps.ts`).
  */
 export function compileSchema(schema: object, label = 'schema'): Type {
   try {
-    return avro.Type.forSchema(schema as Schema, { wrapUnions: 'auto' });
+    return avro.Type.forSchema(schema as Schema, { wrapUnions: 'auto', typeHook: boundedMapsHook });
   } catch (err) {
     throw new IncompatibleSchemaError(`${label} is not a valid Avro schema: ${(err as Error).message}`, err);
   }

@@ -1,5 +1,6 @@
 import { InvalidEventError } from './errors.js';
 import { validateDatasetName, validateObjectKey } from './keys.js';
+import { MAX_INLINE_PAYLOAD_BYTES } from './payload.js';
 import type { Payload, ShardUpdate } from './types.js';
 import { producerIdProblem, versionProblems } from './version.js';
 
@@ -72,7 +73,9 @@ function payloadProblems(payload: Payload, size: number): string[] {
   const p: string[] = [];
   if (!COMPRESSIONS.has(payload.compression)) p.push(`inline payload compression must be NONE, GZIP or BROTLI, got ${JSON.stringify(payload.compression)}`);
   if (!Buffer.isBuffer(payload.bytes)) p.push('inline payload bytes must be a Buffer');
-  if (payload.uncompressedSize !== size) {
+  if (!(payload.uncompressedSize <= MAX_INLINE_PAYLOAD_BYTES)) {
+    p.push(`inline payload uncompressedSize (${String(payload.uncompressedSize)}) is over ${MAX_INLINE_PAYLOAD_BYTES} bytes; larger objects are staged`);
+  } else if (payload.uncompressedSize !== size) {
     p.push(`inline payload uncompressedSize (${String(payload.uncompressedSize)}) must equal the update size (${size})`);
   } else if (payload.compression === 'NONE' && Buffer.isBuffer(payload.bytes) && payload.bytes.length !== size) {
     p.push(`uncompressed inline payload is ${payload.bytes.length} bytes but the update size is ${size}`);
