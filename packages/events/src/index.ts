@@ -88,4 +88,5 @@ export {
   tombstoneBody,
   tombstoneKeyOf,
   tombstonePrefix,
+  maxKeyBytesIn,
 } from './layout.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { RESERVED_PREFIX } from './keys.js';
+import { MAX_KEY_BYTES, RESERVED_PREFIX } from './keys.js';
 import { VERSION_METADATA_KEY } from './version.js';
 
 /**
@@ -66,4 +66,13 @@ export function tombstoneBody(eventId: string | undefined): Buffer {
 /** The prefix under which all of a dataset's tombstones live. */
 export function tombstonePrefix(dataset: string): string {
   return `${TOMBSTONE_PREFIX}${dataset}/`;
+}
+
+/**
+ * The longest key (UTF-8 bytes) a dataset's objects may have. The longest bucket key shardsync
+ * writes for an object is its tombstone's, `.shardsync/tombstones/<dataset>/<key>`, and S3 refuses
+ * keys over {@link MAX_KEY_BYTES}: a longer key could be written but never deleted there.
+ */
+export function maxKeyBytesIn(dataset: string): number {
+  return MAX_KEY_BYTES - Buffer.byteLength(tombstonePrefix(dataset), 'utf8');
 }

@@ -321,6 +321,17 @@ describe('Ingestor', () => {
     await expect(ingestor.put(put(Buffer.alloc(1), { key: '.shardsync/x' }))).rejects.toMatchObject({ code: 'SHARDSYNC_INVALID_KEY', status: 400 });
   });
 
+  it("refuses a key whose delete marker would exceed S3's 1024-byte key limit, and emits nothing", async () => {
+    const { ingestor, emitted } = setup();
+    // Dataset "ds": its tombstones are ".shardsync/tombstones/ds/<key>", 25 bytes before the key.
+    const longest = 'k'.repeat(1024 - '.shardsync/tombstones/ds/'.length);
+    const err: unknown = await ingestor.put(put(Buffer.alloc(1), { key: `${longest}k` })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'SHARDSYNC_INVALID_KEY', status: 400 });
+    expect(String(err)).toContain('is 1000 UTF-8 bytes; keys of dataset "ds" may have at most 999');
+    expect(emitted).toHaveLength(0);
+    await expect(ingestor.put(put(Buffer.alloc(1), { key: longest }))).resolves.toMatchObject({ key: longest });
+  });
+
   it('a body over the size limit is refused with 413 however it is sent, also when the limit is below the inline limit', async () => {
     const { ingestor, emitted } = setup({ maxBodyBytes: 100 });
     const body = Buffer.alloc(500, 1);

@@ -11,6 +11,8 @@ import {
   formatVersion,
   quotedForMessage,
   userMetadataProblems,
+  maxKeyBytesIn,
+  tombstoneKeyOf,
   validateObjectKey,
   type HybridLogicalClock,
   type Payload,
@@ -208,6 +210,14 @@ export class Ingestor implements Ingest {
     const check = validateObjectKey(key);
     // The message quotes the key already, shortened: the whole key may be a megabyte.
     if (!check.ok) throw new ProducerError('SHARDSYNC_INVALID_KEY', check.message);
+    const bytes = Buffer.byteLength(key, 'utf8');
+    const max = maxKeyBytesIn(dataset);
+    if (bytes > max) {
+      throw new ProducerError(
+        'SHARDSYNC_INVALID_KEY',
+        `key ${quotedForMessage(key)} is ${bytes} UTF-8 bytes; keys of dataset ${quotedForMessage(dataset)} may have at most ${max}: S3 keys are at most 1024 bytes, and the key's delete marker is stored as ${quotedForMessage(tombstoneKeyOf(dataset, '<key>'))}`,
+      );
+    }
   }
 
   async #receiveBody(req: PutRequest, eventId: string, declared: string | undefined): Promise<{ size: number; sha256: string; payload: Payload }> {
