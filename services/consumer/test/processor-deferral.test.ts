@@ -61,6 +61,31 @@ describe('BatchProcessor, updates that wait across fetches', () => {
     expect(calls).toBeGreaterThan(4);
   });
 
+  it('a source that turns from unreadable to mismatching gets the whole mismatch wait, not what is left of the unreadable one', async () => {
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const letters: OutgoingEvent[] = [];
+    const started = Date.now();
+    let letteredAt: number | undefined;
+    // Unreadable for the first 120 s, then readable with the wrong bytes (e.g. a copy being replaced).
+    const p = processor(
+      async () => {
+        if (Date.now() - started < 120_000) throw unavailable();
+        throw new ApplyError('SHARDSYNC_SOURCE_BYTES_MISMATCH', 'the staged copy does not hash to the event', { retriable: true });
+      },
+      letters,
+      createLogger('test', {}, 'silent'),
+      { sourceWaitMs: 600_000, sourceMismatchWaitMs: 60_000, onProgress: () => void (letteredAt ??= letters.length > 0 ? Date.now() : undefined) },
+    );
+    const done = deliverUntilDone(p, [event(put('k', 1))]);
+    await vi.advanceTimersByTimeAsync(600_000);
+    await done;
+    expect(letters.map((l) => readDeadLetter(l.headers ?? {})?.code)).toEqual(['SHARDSYNC_SOURCE_BYTES_MISMATCH']);
+    // At least the 60 s of mismatches after the 120 s unreadable, and not much more.
+    expect((letteredAt ?? 0) - started).toBeGreaterThanOrEqual(180_000);
+    expect((letteredAt ?? Infinity) - started).toBeLessThan(180_000 + 15_000 + 1000);
+  });
+
   it('many keys waiting on one source that is down are each tried at their own backoff, not at every fetch of their partition', async () => {
     vi.useFakeTimers();
     onTestFinished(() => void vi.useRealTimers());

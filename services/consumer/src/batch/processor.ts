@@ -42,8 +42,10 @@ export interface ProcessorDeps {
 /** Retries of one event so far, kept while its partition pauses between batches. */
 interface RetryState {
   attempt: number;
-  /** Since when no source could serve its payload (unbroken run of such failures). */
+  /** Since when no source could serve its payload (unbroken run of such failures of one code). */
   sourceMissingSince?: number | undefined;
+  /** The code of that run: a run of another code starts its own wait. */
+  sourceWaitCode?: string | undefined;
   /** When its next attempt is due: a batch fetched earlier (for another key's turn) does not try it. */
   dueAt?: number | undefined;
 }
@@ -225,10 +227,12 @@ export class BatchProcessor {
         if (signal.aborted) throw err;
         // The source wait counts from the first of an unbroken run of "no source readable"
         // failures, so time spent waiting for something else (this datacenter's bucket, its
-        // store) is not held against the source.
+        // store) is not held against the source; nor is time spent unreadable held against a
+        // source that then mismatches (each has its own wait), or the other way round.
         const code = codeOf(err);
         const waitMs = code === 'SHARDSYNC_SOURCE_UNAVAILABLE' ? this.#d.sourceWaitMs : code === 'SHARDSYNC_SOURCE_BYTES_MISMATCH' ? this.#d.sourceMismatchWaitMs : undefined;
-        state.sourceMissingSince = waitMs === undefined ? undefined : (state.sourceMissingSince ?? Date.now());
+        state.sourceMissingSince = waitMs === undefined ? undefined : state.sourceWaitCode === code ? (state.sourceMissingSince ?? Date.now()) : Date.now();
+        state.sourceWaitCode = waitMs === undefined ? undefined : code;
         if (!isRetriableNow(err, state.sourceMissingSince, waitMs)) {
           await this.#deadLetter(event, code, err instanceof Error ? err.message : String(err), signal);
           return 'dead';
