@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { findDivergence, type Divergence } from './compare.js';
 import { mapConcurrent } from './concurrency.js';
 import { ReconcileAbortedError } from './errors.js';
@@ -5,7 +6,7 @@ import type { KeyObservation, KeyOutcome } from './model.js';
 import { createReconcileContext, type PassOptions, type ReconcileContext } from './options.js';
 import { reconcileKey } from './reconcile-key.js';
 import { buildPassReport, type PassReport, type PassScanSummary } from './report.js';
-import { scanDatacenter, type DatacenterView } from './scan.js';
+import { scanDatacenter, type DatacenterScan, type DatacenterView } from './scan.js';
 
 /** The comparison phase of a pass: what it found and the views it found it in. */
 export interface PassScan {
@@ -33,24 +34,7 @@ function throwIfAborted(ctx: ReconcileContext): void {
  */
 export async function scanPass(ctx: ReconcileContext, views?: readonly DatacenterView[]): Promise<PassScan> {
   const startedAtMs = ctx.now();
-  const scanned =
-    views ??
-    (await Promise.all(
-      ctx.datacenters.map((dc) => {
-        const store = ctx.stores.get(dc);
-        if (store === undefined) throw new Error(`no store for datacenter ${dc}`);
-        return scanDatacenter(store, {
-          dataset: ctx.dataset,
-          prefix: ctx.prefix,
-          leafBits: ctx.leafBits,
-          deep: ctx.deep ? { budget: ctx.budget } : undefined,
-          nowMs: startedAtMs,
-          tombstoneGraceMs: ctx.tombstoneGraceMs,
-          signal: ctx.signal,
-          onProgress: ctx.onProgress,
-        });
-      }),
-    ));
+  const scanned = views ?? (await scanDatacenters(ctx, startedAtMs));
   throwIfAborted(ctx);
   const divergence = await findDivergence(scanned);
   ctx.onProgress({ phase: 'compare', differingBuckets: divergence.differingBuckets, divergentKeys: divergence.keys.length });
@@ -76,6 +60,53 @@ export async function scanPass(ctx: ReconcileContext, views?: readonly Datacente
     candidateKeys: divergence.candidateKeys,
   };
   return { summary, divergence, views: scanned };
+}
+
+/**
+ * Scans every compared datacenter at once. One that fails fails the pass, so the others are
+ * stopped and waited for before it rejects: left running, their listings and (deep) body reads
+ * would go on unobserved for as long as they take, spending the process's shared read budget
+ * under the pass's retry.
+ */
+async function scanDatacenters(ctx: ReconcileContext, nowMs: number): Promise<DatacenterScan[]> {
+  const stop = new AbortController();
+  // Every listing and body read of every datacenter listens on it: many at once is expected, not a leak.
+  setMaxListeners(0, stop.signal);
+  // Linked by hand, not with AbortSignal.any: Node 20 keeps every signal that makes on its sources
+  // for good, and the caller's signal may live as long as the service. The reason is passed on,
+  // so a cut by the caller is still recognised as such.
+  const onAbort = (): void => stop.abort(ctx.signal?.reason);
+  if (ctx.signal?.aborted === true) onAbort();
+  else ctx.signal?.addEventListener('abort', onAbort, { once: true });
+  let failure: { err: unknown } | undefined;
+  try {
+    const results = await Promise.allSettled(
+      ctx.datacenters.map(async (dc) => {
+        try {
+          const store = ctx.stores.get(dc);
+          if (store === undefined) throw new Error(`no store for datacenter ${dc}`);
+          return await scanDatacenter(store, {
+            dataset: ctx.dataset,
+            prefix: ctx.prefix,
+            leafBits: ctx.leafBits,
+            deep: ctx.deep ? { budget: ctx.budget } : undefined,
+            nowMs,
+            tombstoneGraceMs: ctx.tombstoneGraceMs,
+            signal: stop.signal,
+            onProgress: ctx.onProgress,
+          });
+        } catch (err) {
+          failure ??= { err };
+          stop.abort(err);
+          throw err;
+        }
+      }),
+    );
+    if (failure !== undefined) throw failure.err;
+    return results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  } finally {
+    ctx.signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatVersion } from '@shardsync/events';
 import { createReconcileContext, reconcileKeys, runPass, scanPass, TokenBucket } from '../src/index.js';
-import { bodyOf, MemoryStores, passOptions, putByHand, putEverywhere, putObject, rot, v, versionOf } from './helpers.js';
+import { bodyOf, DCS, MemoryStores, passOptions, putByHand, putEverywhere, putObject, rot, v, versionOf } from './helpers.js';
 
 describe('deep mode', () => {
   it('finds bit rot that listings cannot show and repairs it from a healthy copy', async () => {
@@ -94,5 +94,22 @@ describe('deep mode', () => {
     await reconcileKeys(ctx, scan.divergence.keys);
     expect(versionOf(stores.of('dc-b'), 'k')).toBe(formatVersion(v(3)));
     for (const dc of ['dc-a', 'dc-b', 'dc-c']) expect([dc, bodyOf(stores.of(dc), 'k')]).toEqual([dc, 'X']);
+  });
+
+  it('stops reading the other datacenters once one of them cannot be scanned, so no reads go on after the pass failed', async () => {
+    let reads = 0;
+    const stores = new MemoryStores(DCS, (dc) => ({
+      beforeOperation: (operation) => {
+        if (dc === 'dc-c' && operation === 'list') throw new Error('dc-c unreachable');
+        if (operation === 'get') reads++;
+      },
+    }));
+    for (let i = 0; i < 20; i++) await putEverywhere(stores, `k${i}`, 'x'.repeat(1000), v(i));
+    // 40 KB to read in dc-a and dc-b at 20 KB/s: about 2 s of reads, were they left running.
+    const budget = new TokenBucket({ ratePerSecond: 20_000, burst: 1000 });
+    await expect(scanPass(createReconcileContext(passOptions(stores, { deep: true, budget })))).rejects.toThrow('dc-c unreachable');
+    const readsWhenFailed = reads;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(reads).toBe(readsWhenFailed);
   });
 });

@@ -1,9 +1,17 @@
 import type { KeyOutcome, PassReport } from '@shardsync/reconcile';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** The last recorded pass of each dataset, from the pass history every instance shares. */
+export type LastPassReader = () => Promise<readonly PassReport[]>;
+
+/** How long a scrape waits for the pass history before showing this instance's own values (Redis down). */
+const LAST_PASS_READ_TIMEOUT_MS = 2000;
+
 /** Prometheus metrics of the reconciler (`shardsync_reconciler_*`). */
 export class ReconcilerMetrics {
   readonly registry = new Registry();
+  readonly #lastPasses: LastPassReader | undefined;
+  #refreshing: Promise<void> | undefined;
   readonly passes = new Counter({
     name: 'shardsync_reconciler_passes_total',
     help: 'Finished passes: converged (the datacenters agree), diverged (divergence remains), skipped (another pass of the dataset was running)',
@@ -54,22 +62,37 @@ export class ReconcilerMetrics {
     labelNames: ['datacenter'] as const,
     registers: [this.registry],
   });
-  readonly lastDivergentKeys = new Gauge({ name: 'shardsync_reconciler_last_pass_divergent_keys', help: 'Divergent keys found by the last pass', labelNames: ['dataset'] as const, registers: [this.registry] });
+  readonly lastDivergentKeys = new Gauge({
+    name: 'shardsync_reconciler_last_pass_divergent_keys',
+    help: 'Divergent keys found by the last pass',
+    labelNames: ['dataset'] as const,
+    registers: [this.registry],
+    collect: () => this.#refreshLastPasses(),
+  });
   readonly lastRemaining = new Gauge({
     name: 'shardsync_reconciler_last_pass_remaining_copies',
     help: 'Divergent copies left after the last pass (0 = the datacenters agree)',
     labelNames: ['dataset'] as const,
     registers: [this.registry],
+    collect: () => this.#refreshLastPasses(),
   });
   readonly lastPassTimestamp = new Gauge({
     name: 'shardsync_reconciler_last_pass_timestamp_seconds',
     help: 'When the last pass of the dataset finished (Unix time); alert when it is too old',
     labelNames: ['dataset'] as const,
     registers: [this.registry],
+    collect: () => this.#refreshLastPasses(),
   });
   readonly jobs = new Counter({ name: 'shardsync_reconciler_jobs_total', help: 'Jobs run, by name and result', labelNames: ['name', 'result'] as const, registers: [this.registry] });
 
-  constructor() {
+  /**
+   * @param lastPasses where the last-pass gauges are read from at each scrape. Any instance may
+   *   run a dataset's pass (or the CLI may), so the values an instance set when it last ran one
+   *   can be long outdated: an alert on divergence left would keep firing on it after another
+   *   instance repaired everything. Without it (or while it fails) they show this instance's passes.
+   */
+  constructor(lastPasses?: LastPassReader) {
+    this.#lastPasses = lastPasses;
     collectDefaultMetrics({ register: this.registry, prefix: 'shardsync_reconciler_' });
   }
 
@@ -78,9 +101,34 @@ export class ReconcilerMetrics {
     const mode = report.deep ? 'deep' : 'routine';
     this.passes.inc({ dataset: report.dataset, mode, result: report.converged ? 'converged' : 'diverged' });
     this.passSeconds.observe({ dataset: report.dataset, mode }, report.durationMs / 1000);
+    this.#setLastPass(report);
+  }
+
+  #setLastPass(report: PassReport): void {
     this.lastDivergentKeys.set({ dataset: report.dataset }, report.divergentKeys);
     this.lastRemaining.set({ dataset: report.dataset }, report.remaining);
     this.lastPassTimestamp.set({ dataset: report.dataset }, Date.parse(report.finishedAt) / 1000);
+  }
+
+  /** One read of the pass history per scrape, shared by the three gauges (collected at once). */
+  #refreshLastPasses(): Promise<void> {
+    const read = this.#lastPasses;
+    if (read === undefined) return Promise.resolve();
+    this.#refreshing ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('pass history not read in time')), LAST_PASS_READ_TIMEOUT_MS);
+        });
+        for (const report of await Promise.race([read(), timeout])) this.#setLastPass(report);
+      } catch {
+        // Redis unreachable: this instance's own values are the best there is.
+      } finally {
+        clearTimeout(timer);
+        this.#refreshing = undefined;
+      }
+    })();
+    return this.#refreshing;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { assertOutlivesTopic, type Topology } from '@shardsync/config';
 import { StorePool } from '@shardsync/objectstore';
-import { createPassLock, TokenBucket, type PassRequest } from '@shardsync/reconcile';
+import { createPassLock, lastPassSummary, TokenBucket, type PassRequest } from '@shardsync/reconcile';
 import { Shutdown, startOpsServer, type Logger } from '@shardsync/runtime';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -61,16 +61,20 @@ export class ReconcilerService {
 
   static async start(options: ReconcilerServiceOptions): Promise<ReconcilerService> {
     const { topology, env, logger } = options;
-    datasetsToReconcile(topology, env); // fail fast on a misconfigured dataset list
+    const datasets = datasetsToReconcile(topology, env); // fails fast on a misconfigured dataset list
     assertOutlivesTopic(topology, 'SHARDSYNC_TOMBSTONE_GRACE_MS', env.SHARDSYNC_TOMBSTONE_GRACE_MS);
     const prefix = env.SHARDSYNC_RECONCILER_REDIS_PREFIX;
-    const metrics = new ReconcilerMetrics();
+    const historyOptions = { keyPrefix: `${prefix}:reconcile-history` };
     const closing = new AbortController();
     // Every in-flight store request listens on this one signal; many at once is expected, not a leak.
     setMaxListeners(0, closing.signal);
     // BullMQ workers need maxRetriesPerRequest: null; the queue and the history share the connection.
     const redis = new Redis(topology.redis.url, { maxRetriesPerRequest: null });
     redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+    const metrics = new ReconcilerMetrics(async () => {
+      const reports = await Promise.all(datasets.map((dataset) => lastPassSummary(redis, dataset, historyOptions)));
+      return reports.filter((r) => r !== undefined);
+    });
     const stores = new StorePool(topology.datacenters);
     const queue = new Queue(QUEUE_NAME, { connection: redis, prefix });
     const deps: JobDeps = {
@@ -82,7 +86,7 @@ export class ReconcilerService {
       metrics,
       logger,
       budget: new TokenBucket({ ratePerSecond: env.SHARDSYNC_RECONCILER_DEEP_BYTES_PER_SECOND }),
-      history: { keyPrefix: `${prefix}:reconcile-history` },
+      history: historyOptions,
       passLock: createPassLock(redis, prefix, holderRunningIn(queue, JOB.pass)),
       signal: closing.signal,
     };

@@ -1,8 +1,10 @@
-import { testRedis, waitFor } from '@shardsync/testing';
-import { describe, expect, it } from 'vitest';
+import { stackInfo, testRedis, waitFor } from '@shardsync/testing';
+import { FlowProducer, Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { createPassLock } from '@shardsync/reconcile';
 import { holderRunningIn } from '../src/jobs/pass-lock.js';
-import { JOB, type PassJobData, type PassResult } from '../src/jobs/types.js';
+import { JOB, QUEUE_NAME, type PassJobData, type PassResult } from '../src/jobs/types.js';
 import { slowDeepPassSetup, testPrefix } from './helpers.js';
 
 const DAY = 24 * 3600 * 1000;
@@ -75,4 +77,35 @@ describe('pass lock (real Redis)', () => {
     expect(await deep.getState()).toBe('active');
     expect(await redis.get(lockKey)).toBe(deep.id);
   }, 120_000);
+
+  it('is held by a pass that compared over a day ago while one of its range jobs is still running, so a second pass does not repair beside it', async () => {
+    const prefix = testPrefix();
+    const connection = new Redis(stackInfo().redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue(QUEUE_NAME, { connection, prefix });
+    const flows = new FlowProducer({ connection, prefix });
+    let finishRange = (): void => undefined;
+    const rangeRuns = new Promise<void>((resolve) => {
+      finishRange = resolve;
+    });
+    // A range job repairing for longer than a day (a datacenter refilled by a scheduled pass): it runs till the test ends.
+    const worker = new Worker(QUEUE_NAME, async () => rangeRuns, { connection, prefix });
+    onTestFinished(async () => {
+      finishRange();
+      await worker.close();
+      await flows.close();
+      await queue.close();
+      connection.disconnect();
+    });
+    const flow = await flows.add({
+      name: JOB.pass,
+      queueName: QUEUE_NAME,
+      data: { request: { dataset: 'models' } } satisfies PassJobData,
+      opts: { timestamp: Date.now() - DAY - 5_000 },
+      children: [{ name: JOB.range, queueName: QUEUE_NAME, data: {} }],
+    });
+    const pass = flow.job.id ?? '';
+    await waitFor(async () => ((await flow.children?.[0]?.job.getState()) === 'active' ? true : undefined), { timeoutMs: 30_000, what: 'the range job running' });
+    expect(await queue.getJob(pass).then((j) => j?.getState())).toBe('waiting-children');
+    expect(await holderRunningIn(queue, JOB.pass)(pass, 'models')).toBe(true);
+  }, 60_000);
 });

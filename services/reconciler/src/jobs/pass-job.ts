@@ -81,6 +81,24 @@ async function finish(job: Job<PassJobData, PassResult>, deps: JobDeps, passId: 
   return { passId, dataset: report.dataset, divergentKeys: report.divergentKeys, remaining: report.remaining, converged: report.converged };
 }
 
+/**
+ * Releases the dataset's pass lock held by a pass job that has just failed for the last time (no
+ * attempt left), unless range jobs of it are still pending. Otherwise the lock stays with a failed
+ * job until the next scheduled pass takes it over, and the CLI, which cannot see the queue,
+ * refuses every `reconcile` or `bootstrap` of the dataset meanwhile: after a datacenter is lost,
+ * every scheduled pass fails, so the repair meant to fix it would be refused for good.
+ */
+export async function releaseIfFailedForGood(job: Job<PassJobData, PassResult>, deps: JobDeps): Promise<void> {
+  if (job.attemptsMade + 1 < (job.opts.attempts ?? 1)) return; // BullMQ retries it, holding the lock
+  try {
+    const counts = await job.getDependenciesCount({ unprocessed: true });
+    if ((counts.unprocessed ?? 0) > 0) return; // its ranges still repair: the lock covers them
+    await deps.passLock.release(job.data.request.dataset, job.id ?? '');
+  } catch (err) {
+    deps.logger.warn({ err, dataset: job.data.request.dataset, jobId: job.id }, 'the pass lock of a failed pass could not be released; the next scheduled pass takes it over');
+  }
+}
+
 /** Whether the job has range jobs, pending or finished (their results stay with the parent). */
 async function hasChildren(job: Job<PassJobData, PassResult>): Promise<boolean> {
   const counts = await job.getDependenciesCount();

@@ -1,5 +1,5 @@
 import type { HolderRunning } from '@shardsync/reconcile';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 
 /*
  * The pass lock itself (one pass of a dataset at a time, scheduled or run from the CLI) is in
@@ -29,6 +29,29 @@ export function holderRunningIn(queue: Queue, passJobName: string): HolderRunnin
     if (job === undefined || job.name !== passJobName || (job.data as { request?: { dataset?: unknown } }).request?.dataset !== dataset) return false;
     const state = await job.getState();
     if (state === 'active') return true;
-    return GOING_ON.has(state) && Date.now() - (job.processedOn ?? job.timestamp) < STALE_PASS_MS;
+    if (!GOING_ON.has(state)) return false;
+    if (Date.now() - (job.processedOn ?? job.timestamp) < STALE_PASS_MS) return true;
+    // The pass itself last ran long ago, but its ranges may still be repairing (a datacenter
+    // refilled takes longer than a day): those will report, so it holds while one of them runs.
+    return state === 'waiting-children' && (await rangeRunning(queue, job));
   };
+}
+
+/** Whether one of the pass's pending range jobs runs, or waits for its own repair jobs, or ran within the staleness limit. */
+async function rangeRunning(queue: Queue, pass: Job): Promise<boolean> {
+  const childPrefix = `${queue.qualifiedName}:`;
+  let cursor = 0;
+  do {
+    const page = await pass.getDependencies({ unprocessed: { cursor, count: 100 } });
+    for (const key of page.unprocessed ?? []) {
+      if (!key.startsWith(childPrefix)) continue;
+      const child = await queue.getJob(key.slice(childPrefix.length));
+      if (child === undefined) continue;
+      const state = await child.getState();
+      if (state === 'active' || state === 'waiting-children') return true;
+      if (child.processedOn !== undefined && Date.now() - child.processedOn < STALE_PASS_MS) return true;
+    }
+    cursor = page.nextUnprocessedCursor ?? 0;
+  } while (cursor !== 0);
+  return false;
 }

@@ -1,7 +1,7 @@
 import type { KeyOutcome } from '@shardsync/reconcile';
 import { WaitingChildrenError, WaitingError, type Job } from 'bullmq';
 import type { JobDeps } from './deps.js';
-import { processPass } from './pass-job.js';
+import { processPass, releaseIfFailedForGood } from './pass-job.js';
 import { processRange } from './range-job.js';
 import { processRepair } from './repair-job.js';
 import { processStagingGc } from './staging-job.js';
@@ -33,6 +33,7 @@ export function createProcessor(deps: JobDeps): (job: Job<unknown, unknown>, tok
       } else {
         deps.metrics.jobs.inc({ name: job.name, result: 'failed' });
         deps.logger.warn({ err, job: job.name, jobId: job.id, attemptsMade: job.attemptsMade }, 'reconciler job failed');
+        if (job.name === JOB.pass) await releaseIfFailedForGood(job as Job<PassJobData, PassResult>, deps);
       }
       throw err;
     }
