@@ -7,7 +7,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ReconcilerEnv } from './env.js';
 import type { JobDeps } from './jobs/deps.js';
-import { holderRunningIn } from './jobs/pass-lock.js';
+import { holderRunningIn } from '@shardsync/reconcile-queue';
 import { createProcessor } from './jobs/processor.js';
 import { JOB, QUEUE_NAME, type PassJobData, type StagingGcJobData } from './jobs/types.js';
 import { ReconcilerMetrics } from './metrics.js';

@@ -3,7 +3,7 @@ import { FlowProducer, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createPassLock } from '@shardsync/reconcile';
-import { holderRunningIn } from '../src/jobs/pass-lock.js';
+import { holderRunningIn } from '@shardsync/reconcile-queue';
 import { JOB, QUEUE_NAME, type PassJobData, type PassResult } from '../src/jobs/types.js';
 import { slowDeepPassSetup, testPrefix } from './helpers.js';
 

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { redactRedisUrl } from '@shardsync/config';
-import { CLI_HOLDER_PREFIX, createPassLock, passLockKey, type PassLock } from '@shardsync/reconcile';
+import { CLI_HOLDER_PREFIX, createPassLock, passLockKey, type HolderRunning, type PassLock } from '@shardsync/reconcile';
+import { holderRunningWithWorkers, QUEUE_NAME } from '@shardsync/reconcile-queue';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CliContext } from '../context.js';
 import { CliError, describeError } from '../errors.js';
@@ -33,18 +35,26 @@ export interface PassLeases {
  * lock another pass holds is refused (SHARDSYNC_CLI_CONFLICT); Redis being down is not a reason
  * to refuse a repair, so the pass then runs without the lock, with a warning.
  *
- * @param ignore run without the lock (`--ignore-pass-lock`): for a holder known to be gone
- *   (a pass job that failed without releasing it is taken over by the next scheduled pass).
+ * A lock held by a pass job of the reconciler's queue is taken over when that job does not run:
+ * it is gone, finished, or waits for a worker while no reconciler is connected to the queue (the
+ * reconciler stopped while it ran; see `holderRunningWithWorkers`).
+ *
+ * @param ignore run without the lock (`--ignore-pass-lock`): for a holder known to be gone that
+ *   still looks alive from here.
  */
 export async function passLeases(ctx: CliContext, ignore: boolean): Promise<PassLeases> {
   const warnings: string[] = [];
+  const prefix = reconcilerPrefix(ctx.env);
   let redis: Redis | undefined;
+  let queue: Queue | undefined;
   let lock: PassLock | undefined;
+  let running: HolderRunning = async () => true;
   if (!ignore) {
     try {
       redis = await connectRedis(ctx.topology.redis.url);
-      // The CLI cannot see the reconciler's queue: every holder counts as running.
-      lock = createPassLock(redis, reconcilerPrefix(ctx.env), async () => true);
+      queue = new Queue(QUEUE_NAME, { connection: redis, prefix });
+      running = runningOrUnknown(holderRunningWithWorkers(queue));
+      lock = createPassLock(redis, prefix, running);
     } catch (err) {
       warnings.push(`the pass lock could not be taken (Redis at ${redactRedisUrl(ctx.topology.redis.url)}: ${describeError(err).message}); the passes ran without it`);
     }
@@ -55,25 +65,31 @@ export async function passLeases(ctx: CliContext, ignore: boolean): Promise<Pass
     async assertFree(datasets) {
       if (redis === undefined) return;
       for (const dataset of datasets) {
-        let running: string | null;
+        let current: string | null;
         try {
-          running = await redis.get(passLockKey(reconcilerPrefix(ctx.env), dataset));
+          current = await redis.get(passLockKey(prefix, dataset));
         } catch {
           return; // holding() takes the lock or says why not
         }
-        if (running !== null) throw heldBy(dataset, running);
+        // As the lock itself judges a holder: a CLI run's lease always counts, a pass job only while it runs.
+        if (current !== null && (current.startsWith(CLI_HOLDER_PREFIX) || (await running(current, dataset)))) throw heldBy(dataset, current);
       }
     },
     async holding(dataset, work) {
-      if (lock === undefined) return work();
-      let running: string | undefined;
+      if (lock === undefined || redis === undefined) return work();
+      let other: string | undefined;
+      let before: string | null = null;
       try {
-        running = await lock.lease(dataset, holder, PASS_LEASE_MS);
+        before = await redis.get(passLockKey(prefix, dataset));
+        other = await lock.lease(dataset, holder, PASS_LEASE_MS);
       } catch (err) {
         warnings.push(`dataset ${dataset}: the pass lock could not be taken (${describeError(err).message}); the pass ran without it`);
         return work();
       }
-      if (running !== undefined) throw heldBy(dataset, running);
+      if (other !== undefined) throw heldBy(dataset, other);
+      if (before !== null && !before.startsWith(CLI_HOLDER_PREFIX)) {
+        warnings.push(`dataset ${dataset}: took the pass lock over from the reconciler's pass job ${before}, which no connected reconciler is running (it skips its pass if it runs again while this one holds the lock)`);
+      }
       const owned = lock;
       let lost = false;
       const extend = setInterval(() => {
@@ -94,7 +110,24 @@ export async function passLeases(ctx: CliContext, ignore: boolean): Promise<Pass
         await owned.release(dataset, holder).catch(() => undefined); // expires by itself otherwise
       }
     },
-    close: () => disconnectRedis(redis),
+    async close() {
+      await queue?.close().catch(() => undefined);
+      await disconnectRedis(redis);
+    },
+  };
+}
+
+/**
+ * A holder whose state cannot be read (Redis failing mid-way, a server refusing CLIENT LIST)
+ * counts as running: the operator then gets the conflict and `--ignore-pass-lock`, never two passes.
+ */
+function runningOrUnknown(running: HolderRunning): HolderRunning {
+  return async (holder, dataset) => {
+    try {
+      return await running(holder, dataset);
+    } catch {
+      return true;
+    }
   };
 }
 
@@ -102,6 +135,6 @@ function heldBy(dataset: string, holder: string): CliError {
   const what = holder.startsWith(CLI_HOLDER_PREFIX) ? `another shardsync CLI run (${holder})` : `the reconciler's pass job ${holder}`;
   return new CliError('SHARDSYNC_CLI_CONFLICT', `a pass of dataset ${dataset} is already running: ${what} holds its pass lock`, {
     retriable: true,
-    hint: 'wait for it to finish (shardsync status shows the last pass), or, if no pass is running (a pass job that failed without releasing it), rerun with --ignore-pass-lock',
+    hint: 'wait for it to finish (shardsync status shows the last pass); a pass job counts only while a reconciler is connected to run it, so --ignore-pass-lock is for a holder known to be gone (e.g. a reconciler that cannot reach this Redis any more)',
   });
 }

@@ -1,10 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { KeyOutcome, KeyRange, PassRequest, PassScanSummary } from '@shardsync/reconcile';
 
-/** The one queue every reconciler instance shares: passes, their key ranges and key repairs. */
-export const QUEUE_NAME = 'reconcile';
-
-export const JOB = { pass: 'pass', range: 'range', repair: 'repair', stagingGc: 'staging-gc' } as const;
+export { JOB, QUEUE_NAME } from '@shardsync/reconcile-queue';
 
 /** A pass of one dataset. The scheduler creates it; it runs in two steps around its range jobs. */
 export interface PassJobData {

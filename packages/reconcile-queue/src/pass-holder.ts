@@ -1,10 +1,12 @@
 import type { HolderRunning } from '@shardsync/reconcile';
 import type { Job, Queue } from 'bullmq';
 
+import { JOB } from './names.js';
+
 /*
  * The pass lock itself (one pass of a dataset at a time, scheduled or run from the CLI) is in
  * @shardsync/reconcile (`createPassLock`); what a scheduled pass job holding it looks like while
- * it runs is the queue's business, here.
+ * it runs is the queue's business, here, shared by the reconciler and the CLI.
  */
 
 /**
@@ -23,7 +25,7 @@ const GOING_ON = new Set(['waiting-children', 'waiting', 'prioritized', 'delayed
  * from when it last ran: a scheduled job is created one interval before it runs, so its creation
  * time would make a pass of a daily schedule look a day old as it starts.
  */
-export function holderRunningIn(queue: Queue, passJobName: string): HolderRunning {
+export function holderRunningIn(queue: Queue, passJobName: string = JOB.pass): HolderRunning {
   return async (jobId, dataset) => {
     const job = await queue.getJob(jobId);
     if (job === undefined || job.name !== passJobName || (job.data as { request?: { dataset?: unknown } }).request?.dataset !== dataset) return false;
@@ -54,4 +56,17 @@ async function rangeRunning(queue: Queue, pass: Job): Promise<boolean> {
     cursor = page.nextUnprocessedCursor ?? 0;
   } while (cursor !== 0);
   return false;
+}
+
+/**
+ * {@link HolderRunning} for a run outside the reconciler (the CLI): as {@link holderRunningIn},
+ * and only while some reconciler worker is connected to the queue. A pass job waiting to run
+ * again (cut short by a shutdown) or active on a worker that died runs again only once a worker
+ * picks it up: with none connected (the reconciler stopped, e.g. to repair by hand), it holds the
+ * dataset for nothing, and the CLI takes the lock over. A Redis that does not list its clients
+ * (some managed services) counts as one worker, so the holder counts as running.
+ */
+export function holderRunningWithWorkers(queue: Queue, passJobName: string = JOB.pass): HolderRunning {
+  const running = holderRunningIn(queue, passJobName);
+  return async (jobId, dataset) => (await running(jobId, dataset)) && (await queue.getWorkersCount()) > 0;
 }
