@@ -55,11 +55,12 @@ export class Shutdown {
       }
       signalled = true;
       this.#logger.info({ signal, graceMs }, 'shutting down');
-      const timer = setTimeout(() => {
+      // Not unref'd: a close stuck on a promise nothing will settle leaves the event loop empty,
+      // and Node would then end the process with code 0 before the grace period, as if it were done.
+      setTimeout(() => {
         this.#logger.error({ graceMs }, 'grace period over before shutdown finished: exiting');
         process.exit(1);
       }, graceMs);
-      timer.unref();
       void this.close().then(() => process.exit(0));
     };
     process.on('SIGTERM', onSignal);
