@@ -43,7 +43,8 @@ export class Shutdown {
   }
 
   /**
-   * Closes on SIGTERM/SIGINT; exits 0 when done, or 1 if the grace period runs out first.
+   * Closes on SIGTERM/SIGINT; exits 0 when done (or with the `process.exitCode` a failure set),
+   * or 1 if the grace period runs out first.
    * A second signal exits at once.
    */
   handleSignals(graceMs: number): void {
@@ -61,7 +62,9 @@ export class Shutdown {
         this.#logger.error({ graceMs }, 'grace period over before shutdown finished: exiting');
         process.exit(1);
       }, graceMs);
-      void this.close().then(() => process.exit(0));
+      // process.exit() keeps the code a failure set before (the consumer's fatal exit sets 1 and closes):
+      // exit(0) would report that failure as a clean stop, and the supervisor would not restart.
+      void this.close().then(() => process.exit());
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);

@@ -28,4 +28,8 @@ describe('Shutdown.handleSignals in a real process', () => {
     expect(code).toBe(1);
     expect(ms).toBeGreaterThanOrEqual(900);
   }, 30_000);
+
+  it('keeps the failure exit code a fatal error set before the signal, rather than exiting 0', async () => {
+    expect((await terminate('after-failure', 5000)).code).toBe(1);
+  }, 30_000);
 });
