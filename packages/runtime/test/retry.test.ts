@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, retry } from '../src/retry.js';
+import { backoffDelay, retry, sleep } from '../src/retry.js';
 
 const retriableError = Object.assign(new Error('store down'), { retriable: true });
 const fatalError = Object.assign(new Error('bad input'), { retriable: false });
@@ -66,5 +66,18 @@ describe('retry', () => {
     expect(backoffDelay(4, 100, 10_000, () => 0.999)).toBe(799);
     expect(backoffDelay(20, 100, 10_000, () => 0.999)).toBe(9990);
     expect(backoffDelay(20, 100, 10_000, () => 0)).toBe(0);
+  });
+});
+
+describe('sleep', () => {
+  it('waits for a delay beyond the 2^31-1 ms a single timer can hold instead of resolving at once', async () => {
+    const controller = new AbortController();
+    const settled = sleep(2 ** 31, controller.signal).then(
+      () => 'resolved',
+      () => 'aborted',
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    controller.abort(new Error('test over'));
+    expect(await settled).toBe('aborted');
   });
 });
