@@ -13,3 +13,10 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv,
   }
   return result.data;
 }
+
+/**
+ * The longest delay a Node timer holds (2^31-1 ms, about 24.8 days): a longer one fires after
+ * 1 ms. Durations a service puts on a timer are refused above it, with this message.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MESSAGE = `must be at most ${MAX_TIMER_MS} ms (about 24.8 days), the longest delay a timer can wait`;

@@ -36,3 +36,13 @@ describe('producerEnvSchema', () => {
     expect(clockLeaseWindowMs(producerEnvSchema.parse({ ...required, SHARDSYNC_MAX_CLOCK_DRIFT_MS: '15000' }))).toBe(7_500);
   });
 });
+
+describe('producer durations put on a timer', () => {
+  // Node fires a timer longer than 2^31-1 ms after 1 ms: such a value would time out every request body at once, or end the shutdown at once.
+  it.each(['SHARDSYNC_PRODUCER_BODY_IDLE_TIMEOUT_MS', 'SHARDSYNC_SHUTDOWN_GRACE_MS'])('refuses %s beyond the longest delay a timer holds, naming it', (variable) => {
+    const result = producerEnvSchema.safeParse({ ...required, [variable]: String(2 ** 31) });
+    expect(result.success).toBe(false);
+    expect(formatIssues(result.error?.issues ?? []).join('; ')).toContain(`${variable}: `);
+    expect(producerEnvSchema.safeParse({ ...required, [variable]: String(2 ** 31 - 1) }).success).toBe(true);
+  });
+});
