@@ -4,10 +4,13 @@ import { formatIssues } from './format-issues.js';
 
 /**
  * Parses a service's environment with its zod schema, once at start. Problems name the
- * variable: `SHARDSYNC_PRODUCER_PORT: expected a number`.
+ * variable: `SHARDSYNC_PRODUCER_PORT: expected a number`. Variables set to '' count as unset.
  */
 export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, service: string): z.output<S> {
-  const result = schema.safeParse(env);
+  // A variable set to '' counts as unset, as the topology's overrides do: z.coerce.number() would
+  // read it as 0 (SHARDSYNC_PRODUCER_PORT= would listen on a random port, without a word).
+  const set = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = schema.safeParse(set);
   if (!result.success) {
     throw new ConfigError('SHARDSYNC_CONFIG_INVALID', `invalid environment for the ${service}:`, formatIssues(result.error.issues));
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatIssues } from '@shardsync/config';
+import { formatIssues, parseEnv } from '@shardsync/config';
 import { clockLeaseWindowMs, producerEnvSchema } from '../src/env.js';
 import { CLAIM_TTL_MS } from '../src/idempotency/store.js';
 import { CLAIM_REFRESH_MS } from '../src/ingest/idempotency.js';
@@ -44,5 +44,17 @@ describe('producer durations put on a timer', () => {
     expect(result.success).toBe(false);
     expect(formatIssues(result.error?.issues ?? []).join('; ')).toContain(`${variable}: `);
     expect(producerEnvSchema.safeParse({ ...required, [variable]: String(2 ** 31 - 1) }).success).toBe(true);
+  });
+});
+
+describe('parseEnv on the producer environment', () => {
+  // An empty variable (\`SHARDSYNC_PRODUCER_PORT=\` in a compose file or unit) is coerced by Number('') to 0: a random port.
+  it('treats a variable set to the empty string as unset, so its default applies instead of 0', () => {
+    expect(parseEnv(producerEnvSchema, { ...required, SHARDSYNC_PRODUCER_PORT: '' }, 'producer').SHARDSYNC_PRODUCER_PORT).toBe(18080);
+    expect(parseEnv(producerEnvSchema, { ...required, SHARDSYNC_PRODUCER_MAX_UPLOADS: '' }, 'producer').SHARDSYNC_PRODUCER_MAX_UPLOADS).toBe(4);
+  });
+
+  it('still names a required variable set to the empty string', () => {
+    expect(() => parseEnv(producerEnvSchema, { ...required, SHARDSYNC_DATACENTER: '' }, 'producer')).toThrow(/SHARDSYNC_DATACENTER: /);
   });
 });
