@@ -20,7 +20,8 @@ export function isRetriable(err: unknown): boolean {
 
 /** "Full jitter" exponential backoff: spreads retries of many clients over the whole window. */
 export function backoffDelay(attempt: number, initialDelayMs: number, maxDelayMs: number, random: () => number): number {
-  const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.max(0, attempt - 1));
+  // The exponent stops at 1023: 2 ** 1024 is Infinity, and 0 ms * Infinity would be NaN.
+  const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(1023, Math.max(0, attempt - 1)));
   return Math.floor(random() * ceiling);
 }
 

@@ -67,6 +67,12 @@ describe('retry', () => {
     expect(backoffDelay(20, 100, 10_000, () => 0.999)).toBe(9990);
     expect(backoffDelay(20, 100, 10_000, () => 0)).toBe(0);
   });
+
+  it('backoff stays a finite number after more than a thousand attempts, also with no initial delay', () => {
+    // 2 ** 1024 is Infinity, and 0 * Infinity is NaN: a retry with maxAttempts Infinity would be handed a NaN delay.
+    expect(backoffDelay(1100, 0, 10_000, () => 0.5)).toBe(0);
+    expect(backoffDelay(1100, 100, 10_000, () => 0.5)).toBe(5000);
+  });
 });
 
 describe('sleep', () => {
