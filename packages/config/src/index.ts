@@ -3,5 +3,5 @@ export { topologySchema, type Topology, type Datacenter, type Dataset, type S3Cr
 export { loadTopology, parseTopology, topologyPath, DEFAULT_TOPOLOGY_FILE, type LoadTopologyOptions } from './load.js';
 export { applyEnvOverrides, envSegment, type OverrideResult } from './env-overrides.js';
 export { getDatacenter, findDataset, datasetsOf, resolveCredentials, consumerGroupOf, topicsOf, assertOutlivesTopic, redactRedisUrl, type ResolvedCredentials, type TopicSpec } from './lookup.js';
-export { parseEnv } from './env.js';
+export { parseEnv, MAX_TIMER_MS, MAX_TIMER_MESSAGE } from './env.js';
 export { formatIssues, formatPath } from './format-issues.js';

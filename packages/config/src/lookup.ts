@@ -97,6 +97,8 @@ export function redactRedisUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password !== '') u.password = '***';
+    // ioredis takes query parameters as options too: `?password=...` (or sentinelPassword) is as secret.
+    for (const key of [...u.searchParams.keys()]) if (/password/i.test(key)) u.searchParams.set(key, '***');
     return u.toString();
   } catch {
     return '(unparsable redis URL)';

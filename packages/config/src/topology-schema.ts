@@ -76,6 +76,19 @@ const datasetSchema = z.strictObject({
   datacenters: z.array(name('datacenter')).min(1, 'a dataset must replicate to at least one datacenter'),
 });
 
+/**
+ * An endpoint as the S3 client will reach it, so that spellings of one server compare equal
+ * (`HTTP://Host:80/` and `http://host`): host case, default port and trailing slashes aside.
+ */
+function storeOrigin(endpoint: string): string {
+  try {
+    const u = new URL(endpoint);
+    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return endpoint;
+  }
+}
+
 export const topologySchema = z
   .strictObject({
     kafka: z.strictObject({
@@ -127,7 +140,7 @@ export const topologySchema = z
     });
     const endpoints = new Map<string, string>();
     t.datacenters.forEach((dc, i) => {
-      const where = `${dc.s3.endpoint} ${dc.s3.bucket}`;
+      const where = `${storeOrigin(dc.s3.endpoint)} ${dc.s3.bucket}`;
       const other = endpoints.get(where);
       if (other !== undefined) {
         ctx.addIssue({

@@ -51,6 +51,17 @@ describe('topology', () => {
     expect(problems.join('\n')).toMatch(/datacenters\[1\]\.s3\.bucket: .*share the same endpoint and bucket/);
   });
 
+  it('two datacenters sharing one store are rejected however its endpoint is spelt (trailing slash, upper-case host, default port)', () => {
+    const sameBucket = valid.replace('bucket: shardsync-dc-b', 'bucket: shardsync-dc-a');
+    for (const spelling of ['http://127.0.0.1:19001/', 'http://LOCALHOST:19001', 'http://localhost:19001/']) {
+      const first = spelling.toLowerCase().includes('localhost') ? { SHARDSYNC_DC_DC_A_S3_ENDPOINT: 'http://localhost:19001' } : {};
+      const problems = problemsOf(sameBucket, { ...first, SHARDSYNC_DC_DC_B_S3_ENDPOINT: spelling });
+      expect(problems.join('\n'), spelling).toMatch(/datacenters\[1\]\.s3\.bucket: .*share the same endpoint and bucket/);
+    }
+    const defaultPort = valid.replace('endpoint: http://127.0.0.1:19001', 'endpoint: http://store.dc:80').replace('endpoint: http://127.0.0.1:19002', 'endpoint: http://store.dc').replace('bucket: shardsync-dc-b', 'bucket: shardsync-dc-a');
+    expect(problemsOf(defaultPort).join('\n')).toMatch(/share the same endpoint and bucket/);
+  });
+
   it('two datacenters whose names give the same override variables (dc-b, dc_b) are rejected: one variable would set both', () => {
     const problems = problemsOf(valid.replace(/name: dc-b\b/, 'name: dc_b').replace(/- dc-b\b/g, '- dc_b').replace('name: dc-a', 'name: dc-b'));
     expect(problems).toContainEqual(expect.stringMatching(/^datacenters\[\d\]\.name: datacenters "dc-b" and "dc_b" would share the overrides SHARDSYNC_DC_DC_B_S3_\*; rename one$/));

@@ -20,7 +20,8 @@ export function isRetriable(err: unknown): boolean {
 
 /** "Full jitter" exponential backoff: spreads retries of many clients over the whole window. */
 export function backoffDelay(attempt: number, initialDelayMs: number, maxDelayMs: number, random: () => number): number {
-  const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.max(0, attempt - 1));
+  // The exponent stops at 1023: 2 ** 1024 is Infinity, and 0 ms * Infinity would be NaN.
+  const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(1023, Math.max(0, attempt - 1)));
   return Math.floor(random() * ceiling);
 }
 
@@ -29,6 +30,9 @@ function abortReason(signal: AbortSignal | undefined): Error {
   return reason instanceof Error ? reason : new Error(`aborted: ${String(reason)}`);
 }
 
+/** The longest delay one timer holds: Node fires a longer one after 1 ms (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -36,10 +40,22 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       reject(abortReason(signal));
       return;
     }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
+    // A longer wait is a chain of timers, each at most MAX_TIMER_MS.
+    let remaining = ms;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      const step = Math.min(remaining, MAX_TIMER_MS);
+      remaining -= step;
+      timer = setTimeout(() => {
+        if (remaining > 0) {
+          arm();
+          return;
+        }
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, step);
+    };
+    arm();
     const onAbort = () => {
       clearTimeout(timer);
       reject(abortReason(signal));

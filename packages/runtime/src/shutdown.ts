@@ -43,7 +43,8 @@ export class Shutdown {
   }
 
   /**
-   * Closes on SIGTERM/SIGINT; exits 0 when done, or 1 if the grace period runs out first.
+   * Closes on SIGTERM/SIGINT; exits 0 when done (or with the `process.exitCode` a failure set),
+   * or 1 if the grace period runs out first.
    * A second signal exits at once.
    */
   handleSignals(graceMs: number): void {
@@ -55,12 +56,15 @@ export class Shutdown {
       }
       signalled = true;
       this.#logger.info({ signal, graceMs }, 'shutting down');
-      const timer = setTimeout(() => {
+      // Not unref'd: a close stuck on a promise nothing will settle leaves the event loop empty,
+      // and Node would then end the process with code 0 before the grace period, as if it were done.
+      setTimeout(() => {
         this.#logger.error({ graceMs }, 'grace period over before shutdown finished: exiting');
         process.exit(1);
       }, graceMs);
-      timer.unref();
-      void this.close().then(() => process.exit(0));
+      // process.exit() keeps the code a failure set before (the consumer's fatal exit sets 1 and closes):
+      // exit(0) would report that failure as a clean stop, and the supervisor would not restart.
+      void this.close().then(() => process.exit());
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);

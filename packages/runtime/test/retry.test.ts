@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, retry } from '../src/retry.js';
+import { backoffDelay, retry, sleep } from '../src/retry.js';
 
 const retriableError = Object.assign(new Error('store down'), { retriable: true });
 const fatalError = Object.assign(new Error('bad input'), { retriable: false });
@@ -66,5 +66,24 @@ describe('retry', () => {
     expect(backoffDelay(4, 100, 10_000, () => 0.999)).toBe(799);
     expect(backoffDelay(20, 100, 10_000, () => 0.999)).toBe(9990);
     expect(backoffDelay(20, 100, 10_000, () => 0)).toBe(0);
+  });
+
+  it('backoff stays a finite number after more than a thousand attempts, also with no initial delay', () => {
+    // 2 ** 1024 is Infinity, and 0 * Infinity is NaN: a retry with maxAttempts Infinity would be handed a NaN delay.
+    expect(backoffDelay(1100, 0, 10_000, () => 0.5)).toBe(0);
+    expect(backoffDelay(1100, 100, 10_000, () => 0.5)).toBe(5000);
+  });
+});
+
+describe('sleep', () => {
+  it('waits for a delay beyond the 2^31-1 ms a single timer can hold instead of resolving at once', async () => {
+    const controller = new AbortController();
+    const settled = sleep(2 ** 31, controller.signal).then(
+      () => 'resolved',
+      () => 'aborted',
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    controller.abort(new Error('test over'));
+    expect(await settled).toBe('aborted');
   });
 });

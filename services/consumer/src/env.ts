@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_TIMER_MESSAGE, MAX_TIMER_MS } from '@shardsync/config';
 
 /** The consumer's environment, parsed once at start (README "Configuration reference"). */
 export const consumerEnvSchema = z.object({
@@ -29,7 +30,7 @@ export const consumerEnvSchema = z.object({
    * also deletes them). Default: a quarter of the grace period, at most 1 h, at least 1 s
    * ({@link tombstoneSweepIntervalMs}); a tombstone thus outlives its grace by at most this much.
    */
-  SHARDSYNC_TOMBSTONE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).optional(),
+  SHARDSYNC_TOMBSTONE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).max(MAX_TIMER_MS, MAX_TIMER_MESSAGE).optional(),
   /** How long a referenced payload may stay unreadable everywhere before the event is dead-lettered. Default 10 min. */
   SHARDSYNC_SOURCE_WAIT_MS: z.coerce.number().int().positive().default(10 * 60 * 1000),
   /**
@@ -48,7 +49,7 @@ export const consumerEnvSchema = z.object({
   /** Versions of applied keys remembered to skip a HEAD. Default 100000. */
   SHARDSYNC_CONSUMER_STATE_CACHE_ENTRIES: z.coerce.number().int().min(0).default(100_000),
   /** Time allowed to drain, commit and leave the group on SIGTERM. Default 30 s. */
-  SHARDSYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(30_000),
+  SHARDSYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().max(MAX_TIMER_MS, MAX_TIMER_MESSAGE).default(30_000),
 });
 
 export type ConsumerEnv = z.output<typeof consumerEnvSchema>;

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { MAX_TIMER_MESSAGE, MAX_TIMER_MS } from '@shardsync/config';
 import { DEFAULT_CLOCK_LEASE_WINDOW_MS } from './clock/lease.js';
 import { CLAIM_TTL_MS } from './idempotency/store.js';
 import { CLAIM_REFRESH_MS } from './ingest/idempotency.js';
@@ -34,7 +35,7 @@ export const producerEnvSchema = z.object({
    * How long a request's body may send nothing before the request is abandoned (its
    * Idempotency-Key freed, its memory and staging upload dropped). Default 60 s.
    */
-  SHARDSYNC_PRODUCER_BODY_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1000).default(60_000),
+  SHARDSYNC_PRODUCER_BODY_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(MAX_TIMER_MS, MAX_TIMER_MESSAGE).default(60_000),
   /** Large bodies streamed into the origin's staging area at once; more get 503 (each holds up to ~5 parts of memory). Default 4. */
   SHARDSYNC_PRODUCER_MAX_UPLOADS: z.coerce.number().int().min(1).default(4),
   /** Bytes of `POST /v1/batch` bodies held at once; more get 503. Default 64 MiB, at least SHARDSYNC_PRODUCER_BATCH_MAX_BYTES. */
@@ -52,7 +53,7 @@ export const producerEnvSchema = z.object({
     )
     .default(24 * 3600 * 1000),
   /** Time allowed for in-flight requests to finish on SIGTERM. Default 30 s. */
-  SHARDSYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(30_000),
+  SHARDSYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().max(MAX_TIMER_MS, MAX_TIMER_MESSAGE).default(30_000),
   /**
    * How far ahead of the wall clock the clock lease's persisted bound lies (README "Restarts"):
    * the producer writes the bound to its origin store once per half window. A restarted producer

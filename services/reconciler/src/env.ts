@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_TIMER_MESSAGE, MAX_TIMER_MS } from '@shardsync/config';
 
 const MiB = 1024 * 1024;
 const bool = (fallback: 'true' | 'false') =>
@@ -64,7 +65,7 @@ export const reconcilerEnvSchema = z
     /** Pass reports kept per dataset. Default 50. */
     SHARDSYNC_RECONCILER_HISTORY_LENGTH: z.coerce.number().int().min(1).max(10_000).default(50),
     /** Time allowed to finish running jobs on SIGTERM; unfinished ones are retried by another instance. Default 30 s. */
-    SHARDSYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(30_000),
+    SHARDSYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().max(MAX_TIMER_MS, MAX_TIMER_MESSAGE).default(30_000),
   })
   .superRefine((env, ctx) => {
     const deep = env.SHARDSYNC_RECONCILER_DEEP_INTERVAL_MS;

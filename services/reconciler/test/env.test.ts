@@ -48,3 +48,13 @@ describe('reconcilerEnvSchema', () => {
     expect(reconcilerEnvSchema.safeParse({ SHARDSYNC_RECONCILER_REDIS_PREFIX: 'a:b' }).success).toBe(false);
   });
 });
+
+describe('reconciler durations put on a timer', () => {
+  // Node fires a timer longer than 2^31-1 ms after 1 ms: the shutdown would end (and cut running jobs) at once.
+  it('refuses SHARDSYNC_SHUTDOWN_GRACE_MS beyond the longest delay a timer holds, naming it', () => {
+    const result = reconcilerEnvSchema.safeParse({ SHARDSYNC_SHUTDOWN_GRACE_MS: String(2 ** 31) });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.path.join('.'))).toContain('SHARDSYNC_SHUTDOWN_GRACE_MS');
+    expect(reconcilerEnvSchema.safeParse({ SHARDSYNC_SHUTDOWN_GRACE_MS: String(2 ** 31 - 1) }).success).toBe(true);
+  });
+});

@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest';
+import { formatIssues } from '@shardsync/config';
+import { consumerEnvSchema } from '../src/env.js';
+
+const required = { SHARDSYNC_DATACENTER: 'dc-b' };
+
+describe('consumer durations put on a timer', () => {
+  // Node fires a timer longer than 2^31-1 ms after 1 ms: such a value would sweep tombstones back to back, or end the shutdown at once.
+  it.each(['SHARDSYNC_TOMBSTONE_SWEEP_INTERVAL_MS', 'SHARDSYNC_SHUTDOWN_GRACE_MS'])('refuses %s beyond the longest delay a timer holds, naming it', (variable) => {
+    const result = consumerEnvSchema.safeParse({ ...required, [variable]: String(2 ** 31) });
+    expect(result.success).toBe(false);
+    expect(formatIssues(result.error?.issues ?? []).join('; ')).toContain(`${variable}: `);
+    expect(consumerEnvSchema.safeParse({ ...required, [variable]: String(2 ** 31 - 1) }).success).toBe(true);
+  });
+});
