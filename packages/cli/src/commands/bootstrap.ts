@@ -1,7 +1,7 @@
 import { NoSuchBucketError } from '@shardsync/objectstore';
 import { renderPassReport, type DatacenterCounts, type PassReport } from '@shardsync/reconcile';
 import type { CliContext } from '../context.js';
-import { CliError } from '../errors.js';
+import { CliError, InterruptedError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CommandResult } from '../output.js';
 import { renderTable } from '../table.js';
@@ -47,6 +47,7 @@ export async function bootstrap(ctx: CliContext, options: BootstrapOptions): Pro
   try {
     await ctx.stores().of(options.datacenter).ping(ctx.signal);
   } catch (err) {
+    if (ctx.signal?.aborted === true) throw new InterruptedError(`interrupted before the first pass; nothing was copied into ${options.datacenter}`, 'run the same command again');
     if (err instanceof NoSuchBucketError) {
       throw new CliError('SHARDSYNC_CLI_FAILED', `the bucket of ${options.datacenter} does not exist: ${err.message}`, { cause: err, hint: 'create it with: shardsync init' });
     }
