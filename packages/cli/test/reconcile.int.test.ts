@@ -161,6 +161,18 @@ describe('shardsync reconcile and bootstrap', () => {
     expect(JSON.parse(stdout)).toMatchObject({ error: 'SHARDSYNC_CLI_INTERRUPTED', retriable: true });
   });
 
+  it('says when a bootstrap could not be recorded in the pass history, as reconcile does, since status keeps showing the older pass', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    await putManaged(storesOf(topology), 'dc-a', dataset, 'k', 'body', v(1000));
+    const env = { ...withPassHistory(dataset), SHARDSYNC_REDIS_URL: 'redis://127.0.0.1:1' };
+    const run = await cliJson<BootstrapResult>(topology, ['bootstrap', '--datacenter', 'dc-c'], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json.historyWarning).toEqual(expect.any(String));
+    const text = await cli(['bootstrap', '--datacenter', 'dc-c', '--topology', writeTopology(topology)], env);
+    expect(text.stdout).toContain('note: the pass was not recorded in the pass history');
+  });
+
   it('refuses to bootstrap into a bucket that does not exist, pointing at init', async () => {
     const topology = await createTestTopology();
     const env = withPassHistory(topology.datasets[0]?.name ?? '');

@@ -32,6 +32,8 @@ export interface BootstrapResult {
   readonly repaired: number;
   readonly bytesMoved: number;
   readonly passes: readonly PassReport[];
+  /** Why the passes could not be recorded in the pass history, if they could not. */
+  readonly historyWarning?: string | undefined;
   /** Why some passes ran without their dataset's pass lock, if any did. */
   readonly lockWarnings?: readonly string[] | undefined;
 }
@@ -54,7 +56,7 @@ export async function bootstrap(ctx: CliContext, options: BootstrapOptions): Pro
     throw err;
   }
   const { reports: passes, lockWarnings } = await runLockedPasses(ctx, requests, options.ignorePassLock === true);
-  await recordPasses(ctx, passes.filter((p) => coversDataset(ctx, p)));
+  const historyWarning = await recordPasses(ctx, passes.filter((p) => coversDataset(ctx, p)));
   const counts = passes.map((p) => p.perDatacenter.find((c) => c.datacenter === options.datacenter));
   const result: BootstrapResult = {
     datacenter: options.datacenter,
@@ -62,6 +64,7 @@ export async function bootstrap(ctx: CliContext, options: BootstrapOptions): Pro
     repaired: counts.reduce((sum, c) => sum + (c?.repaired ?? 0), 0),
     bytesMoved: passes.reduce((sum, p) => sum + p.bytesMoved, 0),
     passes,
+    ...(historyWarning === undefined ? {} : { historyWarning }),
     ...(lockWarnings.length === 0 ? {} : { lockWarnings }),
   };
   return { data: result, text: renderBootstrap(result), exitCode: result.complete ? ExitCode.ok : ExitCode.divergence };
@@ -102,6 +105,8 @@ export function renderBootstrap(result: BootstrapResult): string {
       ? `dry run: nothing was copied into ${result.datacenter}; run the same command without --dry-run to fill it`
       : `${result.datacenter} is not complete yet; run the same command again: it resumes where the stores stand`;
   const failures = result.passes.some((p) => p.failures.length > 0) ? `\n\n${result.passes.map((p) => renderPassReport(p, { maxKeys: 10 }).trimEnd()).join('\n\n')}` : '';
-  const notes = (result.lockWarnings ?? []).map((w) => `\nnote: ${w}`).join('');
+  // Unrecorded, the run leaves `status` reporting the last pass before it (a lost datacenter's).
+  const history = result.historyWarning === undefined ? [] : [`the pass was not recorded in the pass history: ${result.historyWarning}`];
+  const notes = [...history, ...(result.lockWarnings ?? [])].map((w) => `\nnote: ${w}`).join('');
   return `bootstrap of ${result.datacenter}\n\n${table}\n\n${verdict}${failures}${notes}`;
 }
