@@ -173,6 +173,23 @@ describe('shardsync reconcile and bootstrap', () => {
     expect(text.stdout).toContain('note: the pass was not recorded in the pass history');
   });
 
+  it('does not tell to run a bootstrap again when what keeps it incomplete is objects shardsync never wrote, which it never touches', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const env = withPassHistory(dataset);
+    const pool = storesOf(topology);
+    await putManaged(pool, 'dc-a', dataset, 'k', 'body', v(1000));
+    await pool.of('dc-c').put(objectKeyOf(dataset, 'by-hand.bin'), Buffer.from('written behind shardsync'));
+    for (let run = 0; run < 2; run++) {
+      const text = await cli(['bootstrap', '--datacenter', 'dc-c', '--topology', writeTopology(topology)], env);
+      expect(text.code, text.stderr).toBe(1);
+      expect(text.stdout).not.toContain('run the same command again');
+      expect(text.stdout).toContain(`shardsync reconcile --dataset ${dataset} --datacenter dc-c --dry-run`);
+      // The table counts the object among the divergence that keeps the datacenter incomplete.
+      expect(text.stdout).toMatch(new RegExp(`${dataset}\\s+${run === 0 ? 1 : 0}\\s+1\\s+${run === 0 ? 1 : 0}\\s+0\\s+[0-9]+ B\\s+incomplete`));
+    }
+  });
+
   it('refuses to bootstrap into a bucket that does not exist, pointing at init', async () => {
     const topology = await createTestTopology();
     const env = withPassHistory(topology.datasets[0]?.name ?? '');

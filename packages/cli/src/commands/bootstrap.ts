@@ -80,7 +80,7 @@ export function renderBootstrap(result: BootstrapResult): string {
     return [
       p.dataset,
       String(c?.missing ?? 0),
-      String((c?.stale ?? 0) + (c?.corrupt ?? 0) + (c?.shouldBeDeleted ?? 0)),
+      String((c?.stale ?? 0) + (c?.corrupt ?? 0) + (c?.shouldBeDeleted ?? 0) + (c?.unmanaged ?? 0)),
       String(c?.repaired ?? 0),
       String(c?.failed ?? 0),
       formatBytes(p.bytesMoved),
@@ -99,11 +99,20 @@ export function renderBootstrap(result: BootstrapResult): string {
     ],
     rows,
   );
+  const target = (p: PassReport) => p.perDatacenter.find((d) => d.datacenter === result.datacenter);
+  // Copies a pass decided to leave (objects shardsync never wrote, reported only) stay so however
+  // often the bootstrap runs: only failed copies are worth running it again for.
+  const left = result.passes.filter((p) => !p.dryRun && (target(p)?.notRepaired ?? 0) > 0);
+  const failed = result.passes.some((p) => (target(p)?.failed ?? 0) > 0);
+  const leftNotes = left.map(
+    (p) =>
+      `${target(p)?.notRepaired ?? 0} cop(ies) of dataset ${p.dataset} in ${result.datacenter} were left as they are (objects shardsync never wrote are reported, never changed, by bootstrap); see them with: shardsync reconcile --dataset ${p.dataset} --datacenter ${result.datacenter} --dry-run`,
+  );
   const verdict = result.complete
     ? `${result.datacenter} holds every dataset's current state (${result.repaired} copies written, ${formatBytes(result.bytesMoved)} moved)`
     : result.passes.some((p) => p.dryRun)
       ? `dry run: nothing was copied into ${result.datacenter}; run the same command without --dry-run to fill it`
-      : `${result.datacenter} is not complete yet; run the same command again: it resumes where the stores stand`;
+      : [...(failed || left.length === 0 ? [`${result.datacenter} is not complete yet; run the same command again: it resumes where the stores stand`] : [`${result.datacenter} is not complete`]), ...leftNotes].join('\n');
   const failures = result.passes.some((p) => p.failures.length > 0) ? `\n\n${result.passes.map((p) => renderPassReport(p, { maxKeys: 10 }).trimEnd()).join('\n\n')}` : '';
   // Unrecorded, the run leaves `status` reporting the last pass before it (a lost datacenter's).
   const history = result.historyWarning === undefined ? [] : [`the pass was not recorded in the pass history: ${result.historyWarning}`];
