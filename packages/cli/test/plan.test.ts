@@ -51,6 +51,16 @@ describe('the capacity model', () => {
     expect(plan.assumptions.join('\n')).toContain('as given by --per-shard-overhead-ms');
   });
 
+  it('has no more shards in flight than the data set has: a single shard pays its whole overhead, over one stream', () => {
+    const plan = planReplication({ sizeBytes: 10 * MiB, shardBytes: GiB, datacenters: 2, bandwidthBytesPerSecond: 10e9, rttMs: 100 });
+    expect(plan.shards).toBe(1);
+    expect(plan.overheadSeconds).toBeCloseTo(0.205, 9);
+    expect(plan.streamsPerLink).toBe(1);
+    expect(plan.effectiveBandwidthBytesPerSecond).toBeCloseTo((4 * MiB) / 0.1, 6);
+    expect(plan.predictedSeconds).toBeGreaterThan(0.205);
+    expect(renderPlan(plan)).toContain('205 ms x 1 shards / 1 in flight = 205 ms');
+  });
+
   it.each([
     [{ datacenters: 1 }, /--datacenters must be a whole number of at least 2/],
     [{ sizeBytes: 0 }, /--size must be a positive number/],

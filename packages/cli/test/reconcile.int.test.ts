@@ -2,7 +2,7 @@ import { objectKeyOf } from '@shardsync/events';
 import { lastPassSummary } from '@shardsync/reconcile';
 import { createTestTopology, testRedis, uniqueName } from '@shardsync/testing';
 import { describe, expect, it } from 'vitest';
-import { historyOptions, type BootstrapResult, type ReconcileResult } from '../src/index.js';
+import { historyOptions, runCli, type BootstrapResult, type ReconcileResult } from '../src/index.js';
 import { cliJson, keysIn, putManaged, putTombstone, storesOf, v, withPassHistory } from './int-helpers.js';
 import { cli, writeTopology } from './helpers.js';
 
@@ -112,6 +112,82 @@ describe('shardsync reconcile and bootstrap', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.json).toMatchObject({ complete: true, repaired: 1 });
     expect(run.json.passes[0]?.converged).toBe(false);
+  });
+
+  it('says a bootstrap interrupted mid-pass was interrupted, that its copies stay and to run it again, and the next run completes it', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const env = withPassHistory(dataset);
+    const pool = storesOf(topology);
+    const keys = Array.from({ length: 40 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+    await Promise.all(['dc-a', 'dc-b'].flatMap((dc) => keys.map((key) => putManaged(pool, dc, dataset, key, `body of ${key}`, v(1000)))));
+    // Ctrl-C as main.ts delivers it, once the pass has started copying (its progress line says so).
+    const controller = new AbortController();
+    let stderr = '';
+    const code = await runCli(['bootstrap', '--datacenter', 'dc-c', '--topology', writeTopology(topology)], {
+      stdout: { write: () => true, isTTY: true },
+      stderr: {
+        write: (s) => {
+          stderr += s;
+          if (s.includes('reconciling keys')) controller.abort(new Error('interrupted by SIGINT'));
+          return true;
+        },
+      },
+      env,
+      signal: controller.signal,
+    });
+    expect(code).toBe(2);
+    expect(stderr).toContain('[SHARDSYNC_CLI_INTERRUPTED]');
+    expect(stderr).toContain(`interrupted during the pass of dataset ${dataset}`);
+    expect(stderr).toContain('hint: run the same command again');
+
+    const again = await cliJson<BootstrapResult>(topology, ['bootstrap', '--datacenter', 'dc-c'], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await keysIn(pool, 'dc-c', dataset)).toEqual(keys);
+  });
+
+  it('reports an interrupted reconcile as retriable SHARDSYNC_CLI_INTERRUPTED in --json, not as a store failure', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    await putManaged(storesOf(topology), 'dc-a', dataset, 'k', 'body', v(1000));
+    let stdout = '';
+    const code = await runCli(['reconcile', '--dataset', dataset, '--json', '--topology', writeTopology(topology)], {
+      stdout: { write: (s) => ((stdout += s), true) },
+      stderr: { write: () => true },
+      env: withPassHistory(dataset),
+      signal: AbortSignal.abort(new Error('interrupted by SIGINT')),
+    });
+    expect(code).toBe(2);
+    expect(JSON.parse(stdout)).toMatchObject({ error: 'SHARDSYNC_CLI_INTERRUPTED', retriable: true });
+  });
+
+  it('says when a bootstrap could not be recorded in the pass history, as reconcile does, since status keeps showing the older pass', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    await putManaged(storesOf(topology), 'dc-a', dataset, 'k', 'body', v(1000));
+    const env = { ...withPassHistory(dataset), SHARDSYNC_REDIS_URL: 'redis://127.0.0.1:1' };
+    const run = await cliJson<BootstrapResult>(topology, ['bootstrap', '--datacenter', 'dc-c'], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json.historyWarning).toEqual(expect.any(String));
+    const text = await cli(['bootstrap', '--datacenter', 'dc-c', '--topology', writeTopology(topology)], env);
+    expect(text.stdout).toContain('note: the pass was not recorded in the pass history');
+  });
+
+  it('does not tell to run a bootstrap again when what keeps it incomplete is objects shardsync never wrote, which it never touches', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const env = withPassHistory(dataset);
+    const pool = storesOf(topology);
+    await putManaged(pool, 'dc-a', dataset, 'k', 'body', v(1000));
+    await pool.of('dc-c').put(objectKeyOf(dataset, 'by-hand.bin'), Buffer.from('written behind shardsync'));
+    for (let run = 0; run < 2; run++) {
+      const text = await cli(['bootstrap', '--datacenter', 'dc-c', '--topology', writeTopology(topology)], env);
+      expect(text.code, text.stderr).toBe(1);
+      expect(text.stdout).not.toContain('run the same command again');
+      expect(text.stdout).toContain(`shardsync reconcile --dataset ${dataset} --datacenter dc-c --dry-run`);
+      // The table counts the object among the divergence that keeps the datacenter incomplete.
+      expect(text.stdout).toMatch(new RegExp(`${dataset}\\s+${run === 0 ? 1 : 0}\\s+1\\s+${run === 0 ? 1 : 0}\\s+0\\s+[0-9]+ B\\s+incomplete`));
+    }
   });
 
   it('refuses to bootstrap into a bucket that does not exist, pointing at init', async () => {

@@ -1,7 +1,7 @@
 import { NoSuchBucketError } from '@shardsync/objectstore';
 import { renderPassReport, type DatacenterCounts, type PassReport } from '@shardsync/reconcile';
 import type { CliContext } from '../context.js';
-import { CliError } from '../errors.js';
+import { CliError, InterruptedError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CommandResult } from '../output.js';
 import { renderTable } from '../table.js';
@@ -32,6 +32,8 @@ export interface BootstrapResult {
   readonly repaired: number;
   readonly bytesMoved: number;
   readonly passes: readonly PassReport[];
+  /** Why the passes could not be recorded in the pass history, if they could not. */
+  readonly historyWarning?: string | undefined;
   /** Why some passes ran without their dataset's pass lock, if any did. */
   readonly lockWarnings?: readonly string[] | undefined;
 }
@@ -47,13 +49,14 @@ export async function bootstrap(ctx: CliContext, options: BootstrapOptions): Pro
   try {
     await ctx.stores().of(options.datacenter).ping(ctx.signal);
   } catch (err) {
+    if (ctx.signal?.aborted === true) throw new InterruptedError(`interrupted before the first pass; nothing was copied into ${options.datacenter}`, 'run the same command again');
     if (err instanceof NoSuchBucketError) {
       throw new CliError('SHARDSYNC_CLI_FAILED', `the bucket of ${options.datacenter} does not exist: ${err.message}`, { cause: err, hint: 'create it with: shardsync init' });
     }
     throw err;
   }
   const { reports: passes, lockWarnings } = await runLockedPasses(ctx, requests, options.ignorePassLock === true);
-  await recordPasses(ctx, passes.filter((p) => coversDataset(ctx, p)));
+  const historyWarning = await recordPasses(ctx, passes.filter((p) => coversDataset(ctx, p)));
   const counts = passes.map((p) => p.perDatacenter.find((c) => c.datacenter === options.datacenter));
   const result: BootstrapResult = {
     datacenter: options.datacenter,
@@ -61,6 +64,7 @@ export async function bootstrap(ctx: CliContext, options: BootstrapOptions): Pro
     repaired: counts.reduce((sum, c) => sum + (c?.repaired ?? 0), 0),
     bytesMoved: passes.reduce((sum, p) => sum + p.bytesMoved, 0),
     passes,
+    ...(historyWarning === undefined ? {} : { historyWarning }),
     ...(lockWarnings.length === 0 ? {} : { lockWarnings }),
   };
   return { data: result, text: renderBootstrap(result), exitCode: result.complete ? ExitCode.ok : ExitCode.divergence };
@@ -76,7 +80,7 @@ export function renderBootstrap(result: BootstrapResult): string {
     return [
       p.dataset,
       String(c?.missing ?? 0),
-      String((c?.stale ?? 0) + (c?.corrupt ?? 0) + (c?.shouldBeDeleted ?? 0)),
+      String((c?.stale ?? 0) + (c?.corrupt ?? 0) + (c?.shouldBeDeleted ?? 0) + (c?.unmanaged ?? 0)),
       String(c?.repaired ?? 0),
       String(c?.failed ?? 0),
       formatBytes(p.bytesMoved),
@@ -95,12 +99,23 @@ export function renderBootstrap(result: BootstrapResult): string {
     ],
     rows,
   );
+  const target = (p: PassReport) => p.perDatacenter.find((d) => d.datacenter === result.datacenter);
+  // Copies a pass decided to leave (objects shardsync never wrote, reported only) stay so however
+  // often the bootstrap runs: only failed copies are worth running it again for.
+  const left = result.passes.filter((p) => !p.dryRun && (target(p)?.notRepaired ?? 0) > 0);
+  const failed = result.passes.some((p) => (target(p)?.failed ?? 0) > 0);
+  const leftNotes = left.map(
+    (p) =>
+      `${target(p)?.notRepaired ?? 0} cop(ies) of dataset ${p.dataset} in ${result.datacenter} were left as they are (objects shardsync never wrote are reported, never changed, by bootstrap); see them with: shardsync reconcile --dataset ${p.dataset} --datacenter ${result.datacenter} --dry-run`,
+  );
   const verdict = result.complete
     ? `${result.datacenter} holds every dataset's current state (${result.repaired} copies written, ${formatBytes(result.bytesMoved)} moved)`
     : result.passes.some((p) => p.dryRun)
       ? `dry run: nothing was copied into ${result.datacenter}; run the same command without --dry-run to fill it`
-      : `${result.datacenter} is not complete yet; run the same command again: it resumes where the stores stand`;
+      : [...(failed || left.length === 0 ? [`${result.datacenter} is not complete yet; run the same command again: it resumes where the stores stand`] : [`${result.datacenter} is not complete`]), ...leftNotes].join('\n');
   const failures = result.passes.some((p) => p.failures.length > 0) ? `\n\n${result.passes.map((p) => renderPassReport(p, { maxKeys: 10 }).trimEnd()).join('\n\n')}` : '';
-  const notes = (result.lockWarnings ?? []).map((w) => `\nnote: ${w}`).join('');
+  // Unrecorded, the run leaves `status` reporting the last pass before it (a lost datacenter's).
+  const history = result.historyWarning === undefined ? [] : [`the pass was not recorded in the pass history: ${result.historyWarning}`];
+  const notes = [...history, ...(result.lockWarnings ?? [])].map((w) => `\nnote: ${w}`).join('');
   return `bootstrap of ${result.datacenter}\n\n${table}\n\n${verdict}${failures}${notes}`;
 }

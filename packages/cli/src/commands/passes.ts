@@ -1,5 +1,6 @@
 import { runPass, type PassProgress, type PassReport, type PassRequest, type StoreLookup } from '@shardsync/reconcile';
 import type { CliContext } from '../context.js';
+import { InterruptedError } from '../errors.js';
 import type { Progress } from '../progress.js';
 import { tombstoneGraceFromEnv } from './common.js';
 import { passLeases, type PassLeases } from './pass-lease.js';
@@ -47,11 +48,27 @@ export async function runPasses(ctx: CliContext, requests: readonly PassRequest[
         now: ctx.now,
         onProgress: showPassProgress(ctx.progress, request.dataset),
       });
-    // A dry run writes nothing: it runs beside any other pass.
-    reports.push(await (request.dryRun === true ? pass() : leases.holding(request.dataset, pass)));
-    ctx.progress.stop();
+    try {
+      // A dry run writes nothing: it runs beside any other pass.
+      reports.push(await (request.dryRun === true ? pass() : leases.holding(request.dataset, pass)));
+    } catch (err) {
+      // Ctrl-C surfaces as whatever the pass was doing when it stopped (a store request or the pass
+      // "aborted", not retriable): say it was the operator's interruption and what it left behind.
+      if (ctx.signal?.aborted === true) throw interrupted(request, reports.length, requests.length);
+      throw err;
+    } finally {
+      ctx.progress.stop();
+    }
   }
   return reports;
+}
+
+function interrupted(request: PassRequest, finished: number, total: number): InterruptedError {
+  const done = request.dryRun === true ? 'a dry run changes nothing' : 'copies repaired before the interruption stay repaired';
+  return new InterruptedError(
+    `interrupted during the pass of dataset ${request.dataset} (${finished} of ${total} pass(es) finished); ${done}, and no report of this run was recorded`,
+    'run the same command again: a pass compares the stores first, so it continues where they stand',
+  );
 }
 
 /** Passes run by {@link runLockedPasses}, and why some ran without their dataset's pass lock. */

@@ -54,7 +54,7 @@ export function renderPlan(p: Plan): string {
     ],
     [
       'per-shard overhead',
-      `${formatDuration(input.perShardOverheadMs)} x ${formatCount(p.shards)} shards / ${input.concurrency} in flight = ${seconds(p.overheadSeconds)}`,
+      `${formatDuration(input.perShardOverheadMs)} x ${formatCount(p.shards)} shards / ${p.inFlight} in flight = ${seconds(p.overheadSeconds)}`,
     ],
     ['transfer', `${formatBytes(p.bytesOnBottleneck)} / ${formatRate(p.effectiveBandwidthBytesPerSecond)} = ${seconds(p.transferSeconds)}`],
     ['predicted time', `${seconds(p.predictedSeconds)} (at least ${seconds(p.lowerBoundSeconds)} if overhead fully overlaps transfer)`],

@@ -3,6 +3,7 @@ import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CommandResult } from '../output.js';
+import { shellWord } from '../shell.js';
 import { requireDatacenter, requireDataset } from './common.js';
 import { commonPrefix, compileExactKeys, ExactKeyScope } from './exact-keys.js';
 import { recordPasses } from './last-pass.js';
@@ -126,12 +127,12 @@ function scopedReport(p: PassReport, keys: readonly string[] | undefined): strin
 function prefixNotes(p: PassReport): string[] {
   // Keys are relative to the dataset; a prefix that repeats its name matches nothing, silently.
   const doubled = p.prefix.startsWith(`${p.dataset}/`) && p.totals.scanned === 0;
-  return doubled ? [`--prefix is relative to the dataset and matched no key; did you mean --prefix ${JSON.stringify(p.prefix.slice(p.dataset.length + 1))}?`] : [];
+  return doubled ? [`--prefix is relative to the dataset and matched no key; did you mean --prefix ${shellWord(p.prefix.slice(p.dataset.length + 1))}?`] : [];
 }
 
 function keyNotes(dataset: string, notFound: readonly string[]): string[] {
   return notFound.map((key) => {
-    const doubled = key.startsWith(`${dataset}/`) ? `; keys are relative to the dataset: did you mean --key ${JSON.stringify(key.slice(dataset.length + 1))}?` : '';
+    const doubled = key.startsWith(`${dataset}/`) ? `; keys are relative to the dataset: did you mean --key ${shellWord(key.slice(dataset.length + 1))}?` : '';
     return `no datacenter holds key ${JSON.stringify(key)} (neither an object nor a tombstone)${doubled}`;
   });
 }

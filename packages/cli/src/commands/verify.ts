@@ -4,6 +4,7 @@ import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CommandResult } from '../output.js';
+import { shellWord } from '../shell.js';
 import { renderTable } from '../table.js';
 import { formatBytes } from '../units.js';
 import { requireDataset, tombstoneGraceFromEnv } from './common.js';
@@ -81,7 +82,7 @@ export function renderVerify(inspection: KeyInspection): string {
  */
 function repairCommand(inspection: KeyInspection): string {
   // --key, not --prefix: a prefix would also reach every key that starts with this one.
-  const base = `shardsync reconcile --dataset ${inspection.dataset} --key ${JSON.stringify(inspection.key)}`;
+  const base = `shardsync reconcile --dataset ${inspection.dataset} --key ${shellWord(inspection.key)}`;
   const deep = inspection.copies.some((c) => c.status === 'corrupt') ? ' --deep' : '';
   const unmanaged = inspection.copies.filter((c) => c.status === 'unmanaged');
   if (unmanaged.length === 0) return `${base}${deep}`;

@@ -45,6 +45,8 @@ export interface Plan {
   readonly input: Required<PlanInput>;
   readonly shards: number;
   readonly peers: number;
+  /** Shards in flight per peer: `concurrency`, or every shard when there are fewer. */
+  readonly inFlight: number;
   /** Bytes crossing the bottleneck link(s): all peers' on a shared link, one peer's with per-peer links. */
   readonly bytesOnBottleneck: number;
   /** Bytes written into peers in all. */
@@ -102,11 +104,14 @@ export function planReplication(raw: PlanInput): Plan {
   const peers = input.datacenters - 1;
   const shards = Math.ceil(input.sizeBytes / input.shardBytes);
   const shared = input.link === 'shared';
-  const streamsPerLink = input.concurrency * (shared ? peers : 1);
+  // A data set of fewer shards than `concurrency` cannot have more in flight: one shard pays its
+  // whole overhead and moves over one stream per peer.
+  const inFlight = Math.min(input.concurrency, shards);
+  const streamsPerLink = inFlight * (shared ? peers : 1);
   const windowLimit = input.rttMs === 0 ? Number.POSITIVE_INFINITY : (streamsPerLink * input.tcpWindowBytes) / (input.rttMs / 1000);
   const effective = Math.min(input.bandwidthBytesPerSecond, windowLimit);
   const bytesOnBottleneck = input.sizeBytes * (shared ? peers : 1);
-  const overheadSeconds = (input.perShardOverheadMs / 1000) * (shards / input.concurrency);
+  const overheadSeconds = (input.perShardOverheadMs / 1000) * (shards / inFlight);
   const transferSeconds = bytesOnBottleneck / effective;
   const predictedSeconds = overheadSeconds + transferSeconds;
   const defaultOverhead = raw.perShardOverheadMs === undefined;
@@ -114,6 +119,7 @@ export function planReplication(raw: PlanInput): Plan {
     input,
     shards,
     peers,
+    inFlight,
     bytesOnBottleneck,
     bytesReplicated: input.sizeBytes * peers,
     streamsPerLink,
