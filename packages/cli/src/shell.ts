@@ -7,3 +7,8 @@ export function shellWord(text: string): string {
   if (!/[$`\\"!]/.test(text)) return `"${text}"`;
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
+
+/** As {@link shellWord}, but a plain word (letters, digits, `._:@/+-`) stays bare: option values such as error codes and datacenter names. */
+export function shellToken(text: string): string {
+  return /^[\w.:@/+-]+$/.test(text) ? text : shellWord(text);
+}

@@ -190,7 +190,7 @@ describe('rendering', () => {
     const all = renderDlqDiscard({ ...report, dryRun: true, filter: {}, through: '0:9,3:2' });
     expect(all).toContain('\n  shardsync dlq discard --all --yes --through 0:9,3:2');
     const quoted = renderDlqDiscard({ ...report, dryRun: true, filter: { datacenter: 'dc-a', code: "it's odd" }, through: '0:9' });
-    expect(quoted).toContain(`shardsync dlq discard --datacenter dc-a --code 'it'\\''s odd' --yes --through 0:9`);
+    expect(quoted).toContain(`shardsync dlq discard --datacenter dc-a --code "it's odd" --yes --through 0:9`);
     expect(renderDlqDiscard({ ...report, dryRun: true, discarded: 0, letters: [] })).not.toContain('--through');
   });
 

@@ -1,16 +1,12 @@
+import { shellToken } from '../shell.js';
 import { describeFilter, type DeadLetterFilter } from './letters.js';
 import type { LetterCounts } from './read-letters.js';
 
 /** The options that select a filter's letters, e.g. `--datacenter dc-b --code SHARDSYNC_X`, ready to paste into a shell. */
 export function filterFlags(filter: DeadLetterFilter): string {
-  return [filter.datacenter === undefined ? undefined : `--datacenter ${shellWord(filter.datacenter)}`, filter.code === undefined ? undefined : `--code ${shellWord(filter.code)}`]
+  return [filter.datacenter === undefined ? undefined : `--datacenter ${shellToken(filter.datacenter)}`, filter.code === undefined ? undefined : `--code ${shellToken(filter.code)}`]
     .filter((s) => s !== undefined)
     .join(' ');
-}
-
-/** `text` as one POSIX shell word: as it is when plainly safe, else single-quoted. */
-function shellWord(text: string): string {
-  return /^[\w.:@/+-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /**
