@@ -86,7 +86,8 @@ export function parseInteger(text: string, option: string, min = 0, max = Number
 export function parseNumber(text: string, option: string, min = 0): number {
   const trimmed = text.trim();
   const value = Number(trimmed);
-  if (trimmed === '' || !Number.isFinite(value) || value < min) {
+  // Plain decimals only: Number() also reads 0x10, 0b11 and 1e2, which nobody means as a figure.
+  if (!/^-?\d+(\.\d+)?$/.test(trimmed) || !Number.isFinite(value) || value < min) {
     throw new InvalidArgumentError(option, `${JSON.stringify(text)} is not a number of at least ${min}`);
   }
   return value;

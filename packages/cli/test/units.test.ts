@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDuration, formatRate, parseDuration, parseInteger, parseRate, parseSize } from '../src/index.js';
+import { formatBytes, formatDuration, formatRate, parseDuration, parseInteger, parseNumber, parseRate, parseSize } from '../src/index.js';
 
 describe('parseSize', () => {
   it.each([
@@ -101,5 +101,16 @@ describe('formatting', () => {
       '2 h 03 min',
       '3 days',
     ]);
+  });
+});
+
+describe('parseNumber', () => {
+  it('reads plain decimals', () => {
+    expect(parseNumber('12.5', '--per-shard-overhead-ms')).toBe(12.5);
+    expect(parseNumber(' 0 ', '--per-shard-overhead-ms')).toBe(0);
+  });
+
+  it.each(['0x10', '0b11', '1e2', '', '.5', '5.', 'NaN', 'Infinity', '-1'])('refuses %j, naming the option', (text) => {
+    expect(() => parseNumber(text, '--per-shard-overhead-ms')).toThrow(/^--per-shard-overhead-ms: .* is not a number of at least 0$/);
   });
 });
