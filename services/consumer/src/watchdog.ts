@@ -53,6 +53,9 @@ export class Watchdog {
   }
 
   start(): void {
+    // The service builds its watchdog before it creates topics and joins its group, which can take
+    // minutes (a join waits for the other members' batches): that is no time it could progress in.
+    this.#lastProgress = this.#now();
     this.#timer = setInterval(() => void this.check(), this.#o.intervalMs ?? Math.max(1000, this.#o.stallMs / 5));
     this.#timer.unref();
   }
