@@ -19,6 +19,7 @@ export class Watchdog {
   #lastProgress: number;
   #timer: NodeJS.Timeout | undefined;
   #stalled = false;
+  #stopped = false;
 
   constructor(options: WatchdogOptions) {
     this.#o = options;
@@ -40,9 +41,13 @@ export class Watchdog {
 
   /** One check; exposed for tests. */
   async check(): Promise<void> {
-    const idle = this.#now() - this.#lastProgress;
+    const since = this.#lastProgress;
+    const idle = this.#now() - since;
     if (idle < this.#o.stallMs) return;
     const pending = await this.#o.pending().catch(() => 0);
+    // Reading the lag can take seconds (retried while the coordinator moves): progress made
+    // meanwhile, or a stop (the service draining on SIGTERM), ends this check's verdict.
+    if (this.#lastProgress !== since || this.#stopped) return;
     if (pending > 0) {
       this.#stalled = true;
       this.#o.onStall(idle, pending);
@@ -56,11 +61,13 @@ export class Watchdog {
     // The service builds its watchdog before it creates topics and joins its group, which can take
     // minutes (a join waits for the other members' batches): that is no time it could progress in.
     this.#lastProgress = this.#now();
+    this.#stopped = false;
     this.#timer = setInterval(() => void this.check(), this.#o.intervalMs ?? Math.max(1000, this.#o.stallMs / 5));
     this.#timer.unref();
   }
 
   stop(): void {
+    this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
   }

@@ -27,4 +27,40 @@ describe('Watchdog', () => {
       watchdog.stop();
     }
   });
+
+  it('a check still waiting for the lag when the watchdog is stopped (SIGTERM drain) does not fire', async () => {
+    const c = clock();
+    const stalls: number[] = [];
+    let answer: (pending: number) => void = () => undefined;
+    const watchdog = new Watchdog({ stallMs: 1000, pending: () => new Promise<number>((r) => (answer = r)), onStall: (idle) => stalls.push(idle), now: c.now, intervalMs: 3_600_000 });
+    watchdog.start();
+    c.advance(5000);
+    const checking = watchdog.check();
+    watchdog.stop();
+    answer(3);
+    await checking;
+    expect(stalls).toEqual([]);
+    expect(watchdog.stalled).toBe(false);
+  });
+
+  it('progress made while a check waits for the lag is not a stall', async () => {
+    const c = clock();
+    const stalls: number[] = [];
+    let answer: (pending: number) => void = () => undefined;
+    const watchdog = new Watchdog({ stallMs: 1000, pending: () => new Promise<number>((r) => (answer = r)), onStall: (idle) => stalls.push(idle), now: c.now, intervalMs: 3_600_000 });
+    watchdog.start();
+    try {
+      c.advance(1500);
+      const checking = watchdog.check();
+      // The lag read retries while the group coordinator moves; a batch finishes meanwhile.
+      c.advance(500);
+      watchdog.progress();
+      answer(3);
+      await checking;
+      expect(stalls).toEqual([]);
+      expect(watchdog.stalled).toBe(false);
+    } finally {
+      watchdog.stop();
+    }
+  });
 });
