@@ -121,6 +121,10 @@ export class ConsumerService {
         logger.error({ idleMs, pending }, 'watchdog: no progress while events are waiting');
         if (env.SHARDSYNC_CONSUMER_EXIT_ON_STALL) options.onFatal('watchdog: consumer stalled');
       },
+      onRecover: () => {
+        metrics.stalled.set(0);
+        logger.info('watchdog: progress again');
+      },
     });
 
     // The previous owner of a newly assigned partition may have written tombstones and states

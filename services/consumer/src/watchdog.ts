@@ -4,6 +4,8 @@ export interface WatchdogOptions {
   /** Events waiting (consumer lag); progress is only expected when this is above zero. */
   pending: () => Promise<number>;
   onStall: (idleMs: number, pending: number) => void;
+  /** Called when progress ends a stall (e.g. to reset a gauge `onStall` set). */
+  onRecover?: () => void;
   /** Check interval. Default stallMs / 5. */
   intervalMs?: number;
   now?: () => number;
@@ -32,7 +34,9 @@ export class Watchdog {
 
   progress(): void {
     this.#lastProgress = this.#now();
+    if (!this.#stalled) return;
     this.#stalled = false;
+    this.#o.onRecover?.();
   }
 
   get stalled(): boolean {

@@ -189,6 +189,26 @@ describe('consumer operations', () => {
     expect(rejoined.body.checks['consumer-group']).toEqual({ ok: true });
   });
 
+  it('with SHARDSYNC_CONSUMER_EXIT_ON_STALL=false, /healthz and shardsync_consumer_stalled go back to healthy once progress resumes', async () => {
+    const topology = await createTestTopology({ partitions: 1 });
+    const dataset = topology.datasets[0]!.name;
+    // No bucket: the index load's retries soon wait longer than the 1 s stall allowance.
+    const recreate = await deleteBucket(topology, 'dc-b');
+    await produceRaw(topology, [makeUpdate(dataset, 'k', v(1000), 'body')]);
+    const { starting } = startConsumer(topology, 'dc-b', { SHARDSYNC_CONSUMER_STALL_MS: '1000', SHARDSYNC_CONSUMER_EXIT_ON_STALL: 'false' });
+    const consumer = await starting;
+    const stalledGauge = async () => /^shardsync_consumer_stalled (\d+)$/m.exec(await (await fetch(`${consumer.url}/metrics`)).text())?.[1];
+    await waitFor(async () => ((await fetch(`${consumer.url}/healthz`)).status === 503 && (await stalledGauge()) === '1' ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'the watchdog to see the stall',
+    });
+
+    await recreate();
+    await waitFor(async () => ((await storeContents(topology, 'dc-b', dataset))['k'] !== undefined ? true : undefined), { timeoutMs: 60_000, what: 'the event to apply' });
+    await waitFor(async () => ((await fetch(`${consumer.url}/healthz`)).status === 200 ? true : undefined), { what: '/healthz to answer 200 again' });
+    expect(await stalledGauge()).toBe('0');
+  });
+
   // That no line is lost on a congested stdout is shown by test/fatal-exit-process.test.ts; this is the consumer's own path to it.
   it('a consumer that gives up logs why, after naming the missing bucket, and exits 1', async () => {
     const topology = await createTestTopology({ partitions: 1 });
