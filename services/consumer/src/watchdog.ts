@@ -48,16 +48,20 @@ export class Watchdog {
     const since = this.#lastProgress;
     const idle = this.#now() - since;
     if (idle < this.#o.stallMs) return;
-    const pending = await this.#o.pending().catch(() => 0);
+    const pending = await this.#o.pending().catch(() => undefined);
     // Reading the lag can take seconds (retried while the coordinator moves): progress made
     // meanwhile, or a stop (the service draining on SIGTERM), ends this check's verdict.
     if (this.#lastProgress !== since || this.#stopped) return;
-    if (pending > 0) {
+    if (pending === undefined) {
+      // The lag could not be read: no verdict either way; the clock restarts.
+      this.#lastProgress = this.#now();
+    } else if (pending > 0) {
       this.#stalled = true;
       this.#o.onStall(idle, pending);
     } else {
-      // Nothing to do is not a stall: restart the clock.
-      this.#lastProgress = this.#now();
+      // Nothing to do is not a stall: restart the clock, and end a stall seen before (its events
+      // went to another member, or retention removed them), else /healthz stays 503 for good.
+      this.progress();
     }
   }
 

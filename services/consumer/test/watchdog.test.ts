@@ -63,4 +63,24 @@ describe('Watchdog', () => {
       watchdog.stop();
     }
   });
+
+  it('a stall ends when no event waits any more (the partitions went to another member), though this one made no progress', async () => {
+    const c = clock();
+    let pending = 4;
+    let recovered = 0;
+    const watchdog = new Watchdog({ stallMs: 1000, pending: () => Promise.resolve(pending), onStall: () => undefined, onRecover: () => (recovered += 1), now: c.now, intervalMs: 3_600_000 });
+    watchdog.start();
+    try {
+      c.advance(1500);
+      await watchdog.check();
+      expect(watchdog.stalled).toBe(true);
+      pending = 0;
+      c.advance(1500);
+      await watchdog.check();
+      expect(watchdog.stalled).toBe(false);
+      expect(recovered).toBe(1);
+    } finally {
+      watchdog.stop();
+    }
+  });
 });
