@@ -1,5 +1,9 @@
 import { z } from 'zod';
 
+/** The longest delay a Node timer waits: beyond it, Node fires the timer after 1 ms instead. */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+const timerMessage = `at most ${TIMER_MAX_MS} ms (about 24.8 days), the longest a timer can wait`;
+
 /** The consumer's environment, parsed once at start (README "Configuration reference"). */
 export const consumerEnvSchema = z.object({
   /** The datacenter whose store this consumer writes; its group is `shardsync.dc.<datacenter>`. */
@@ -29,7 +33,7 @@ export const consumerEnvSchema = z.object({
    * also deletes them). Default: a quarter of the grace period, at most 1 h, at least 1 s
    * ({@link tombstoneSweepIntervalMs}); a tombstone thus outlives its grace by at most this much.
    */
-  SHARDSYNC_TOMBSTONE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).optional(),
+  SHARDSYNC_TOMBSTONE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).max(TIMER_MAX_MS, timerMessage).optional(),
   /** How long a referenced payload may stay unreadable everywhere before the event is dead-lettered. Default 10 min. */
   SHARDSYNC_SOURCE_WAIT_MS: z.coerce.number().int().positive().default(10 * 60 * 1000),
   /**
@@ -48,7 +52,7 @@ export const consumerEnvSchema = z.object({
   /** Versions of applied keys remembered to skip a HEAD. Default 100000. */
   SHARDSYNC_CONSUMER_STATE_CACHE_ENTRIES: z.coerce.number().int().min(0).default(100_000),
   /** Time allowed to drain, commit and leave the group on SIGTERM. Default 30 s. */
-  SHARDSYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(30_000),
+  SHARDSYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().max(TIMER_MAX_MS, timerMessage).default(30_000),
 });
 
 export type ConsumerEnv = z.output<typeof consumerEnvSchema>;
