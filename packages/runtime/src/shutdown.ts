@@ -43,7 +43,7 @@ export class Shutdown {
   }
 
   /**
-   * Closes on SIGTERM/SIGINT; exits 0 when done, or 1 if the grace period runs out first.
+   * Closes on SIGTERM/SIGINT; exits with `process.exitCode` (0 unless set) when done, or 1 if the grace period runs out first.
    * A second signal exits at once.
    */
   handleSignals(graceMs: number): void {
@@ -60,7 +60,9 @@ export class Shutdown {
         process.exit(1);
       }, graceMs);
       timer.unref();
-      void this.close().then(() => process.exit(0));
+      // Not exit(0): a fatal error that was already ending the process (the consumer's fatalExit
+      // sets exitCode 1 and closes) must not turn into a clean exit its supervisor would not restart.
+      void this.close().then(() => process.exit());
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
