@@ -205,7 +205,14 @@ export class ConsumerService {
       onSwept: (r) => metrics.tombstonesExpired.inc(r.expired),
     });
     const handle = async (batch: PartitionBatch): Promise<void> => {
-      await indexLoads.loaded();
+      // kafkajs heartbeats only between batches: a batch waiting for a long listing or a store
+      // that is down would let the session expire, and each rejoin restarts the load.
+      const beating = setInterval(() => void batch.heartbeat().catch(() => undefined), 3000);
+      try {
+        await indexLoads.loaded();
+      } finally {
+        clearInterval(beating);
+      }
       await processor.handle(batch);
     };
     const offsetLag = new OffsetLagReporter({

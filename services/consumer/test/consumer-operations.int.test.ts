@@ -209,6 +209,30 @@ describe('consumer operations', () => {
     expect(await stalledGauge()).toBe('0');
   });
 
+  it('a batch waiting longer than the session timeout for its tombstone index keeps its membership', async () => {
+    const topology = await createTestTopology({ partitions: 1 });
+    const dataset = topology.datasets[0]!.name;
+    await produceRaw(topology, [makeUpdate(dataset, 'k', v(1000), 'body')]);
+    // The index cannot load while the store is down: the batch waits for it, past the 30 s session.
+    const restart = await stopStackServer('dc-b');
+    onTestFinished(restart);
+    const env = consumerEnvSchema.parse({ SHARDSYNC_DATACENTER: 'dc-b', SHARDSYNC_CONSUMER_PORT: '0' });
+    const logger = createLogger('consumer-test', { datacenter: 'dc-b' }, 'warn');
+    // Calls are recorded whatever the level writes.
+    const info = vi.spyOn(logger, 'info');
+    const assignments = () => info.mock.calls.filter((c) => c[1] === 'partitions assigned').length;
+    const consumer = await ConsumerService.start({ topology, env, logger, onFatal: () => undefined });
+    onTestFinished(() => consumer.close());
+    await waitFor(() => (assignments() === 1 ? true : undefined), { what: 'the partition to be assigned' });
+    await new Promise((r) => setTimeout(r, 40_000));
+
+    await restart();
+    await waitFor(async () => ((await storeContents(topology, 'dc-b', dataset))['k'] !== undefined ? true : undefined), { timeoutMs: 60_000, what: 'the event to apply' });
+    // A member whose session expired meanwhile learns it at its next heartbeat and joins again.
+    await new Promise((r) => setTimeout(r, 8000));
+    expect(assignments()).toBe(1);
+  }, 150_000);
+
   // That no line is lost on a congested stdout is shown by test/fatal-exit-process.test.ts; this is the consumer's own path to it.
   it('a consumer that gives up logs why, after naming the missing bucket, and exits 1', async () => {
     const topology = await createTestTopology({ partitions: 1 });
