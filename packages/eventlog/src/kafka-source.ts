@@ -108,11 +108,15 @@ export class KafkaEventSource implements EventSource {
     });
     this.#consumer.on(CRASH, (e) => {
       this.#ownership.lost();
+      this.#assigned = [];
       options.onMembershipChange?.({ kind: 'crashed', error: e.payload.error, restart: e.payload.restart });
       if (!e.payload.restart) options.onFatal?.(e.payload.error);
     });
     const stopped = () => {
       this.#ownership.lost();
+      // Out of the group (kafkajs left it), maybe for a while: a restart's join can wait on the
+      // other members. Its old partitions are another member's meanwhile, not to be reported here.
+      this.#assigned = [];
       options.onMembershipChange?.({ kind: 'stopped' });
     };
     this.#consumer.on(STOP, stopped);

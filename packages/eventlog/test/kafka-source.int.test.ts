@@ -24,6 +24,34 @@ describe('KafkaEventSource', () => {
     expect(seen.at(-1)).toBe('stopped');
   });
 
+  it('owns no partitions once its consumer crashed or closed, until it joins again', async () => {
+    const topic = await createTestTopic({ partitions: 2 });
+    const sink = new KafkaEventSink(testKafka());
+    onTestFinished(() => sink.close());
+    const ownedWhen: Record<string, number[]> = {};
+    let joins = 0;
+    const source: KafkaEventSource = new KafkaEventSource(testKafka(), {
+      groupId: uniqueName('group'),
+      topic,
+      onMembershipChange: (change) => {
+        if (change.kind === 'joined') joins += 1;
+        else ownedWhen[change.kind] ??= source.assignedPartitions();
+      },
+    });
+    onTestFinished(() => source.close());
+    await source.start(async (batch) => {
+      // Until kafkajs runs out of retries: it leaves the group, reports the crash, starts again.
+      if (ownedWhen['crashed'] === undefined) throw Object.assign(new Error('handler failing'), { retriable: true });
+      batch.markDone(batch.events.at(-1)?.offset ?? '0');
+    });
+    await sink.append(topic, [{ key: 'k', value: Buffer.from('one') }]);
+    await waitFor(() => (joins >= 2 ? true : undefined), { timeoutMs: 30_000, what: 'the source to crash and join again' });
+    expect(ownedWhen['crashed']).toEqual([]);
+    expect(source.assignedPartitions()).toEqual([0, 1]);
+    await source.close();
+    expect(source.assignedPartitions()).toEqual([]);
+  });
+
   it('hands batches a fence that holds while the session is answered, and none once the member stopped', async () => {
     const topic = await createTestTopic({ partitions: 1 });
     const sink = new KafkaEventSink(testKafka());

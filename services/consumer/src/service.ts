@@ -121,6 +121,10 @@ export class ConsumerService {
         logger.error({ idleMs, pending }, 'watchdog: no progress while events are waiting');
         if (env.SHARDSYNC_CONSUMER_EXIT_ON_STALL) options.onFatal('watchdog: consumer stalled');
       },
+      onRecover: () => {
+        metrics.stalled.set(0);
+        logger.info('watchdog: progress again');
+      },
     });
 
     // The previous owner of a newly assigned partition may have written tombstones and states
@@ -201,7 +205,14 @@ export class ConsumerService {
       onSwept: (r) => metrics.tombstonesExpired.inc(r.expired),
     });
     const handle = async (batch: PartitionBatch): Promise<void> => {
-      await indexLoads.loaded();
+      // kafkajs heartbeats only between batches: a batch waiting for a long listing or a store
+      // that is down would let the session expire, and each rejoin restarts the load.
+      const beating = setInterval(() => void batch.heartbeat().catch(() => undefined), 3000);
+      try {
+        await indexLoads.loaded();
+      } finally {
+        clearInterval(beating);
+      }
       await processor.handle(batch);
     };
     const offsetLag = new OffsetLagReporter({

@@ -4,6 +4,8 @@ export interface WatchdogOptions {
   /** Events waiting (consumer lag); progress is only expected when this is above zero. */
   pending: () => Promise<number>;
   onStall: (idleMs: number, pending: number) => void;
+  /** Called when progress ends a stall (e.g. to reset a gauge `onStall` set). */
+  onRecover?: () => void;
   /** Check interval. Default stallMs / 5. */
   intervalMs?: number;
   now?: () => number;
@@ -19,6 +21,7 @@ export class Watchdog {
   #lastProgress: number;
   #timer: NodeJS.Timeout | undefined;
   #stalled = false;
+  #stopped = false;
 
   constructor(options: WatchdogOptions) {
     this.#o = options;
@@ -31,7 +34,9 @@ export class Watchdog {
 
   progress(): void {
     this.#lastProgress = this.#now();
+    if (!this.#stalled) return;
     this.#stalled = false;
+    this.#o.onRecover?.();
   }
 
   get stalled(): boolean {
@@ -40,24 +45,37 @@ export class Watchdog {
 
   /** One check; exposed for tests. */
   async check(): Promise<void> {
-    const idle = this.#now() - this.#lastProgress;
+    const since = this.#lastProgress;
+    const idle = this.#now() - since;
     if (idle < this.#o.stallMs) return;
-    const pending = await this.#o.pending().catch(() => 0);
-    if (pending > 0) {
+    const pending = await this.#o.pending().catch(() => undefined);
+    // Reading the lag can take seconds (retried while the coordinator moves): progress made
+    // meanwhile, or a stop (the service draining on SIGTERM), ends this check's verdict.
+    if (this.#lastProgress !== since || this.#stopped) return;
+    if (pending === undefined) {
+      // The lag could not be read: no verdict either way; the clock restarts.
+      this.#lastProgress = this.#now();
+    } else if (pending > 0) {
       this.#stalled = true;
       this.#o.onStall(idle, pending);
     } else {
-      // Nothing to do is not a stall: restart the clock.
-      this.#lastProgress = this.#now();
+      // Nothing to do is not a stall: restart the clock, and end a stall seen before (its events
+      // went to another member, or retention removed them), else /healthz stays 503 for good.
+      this.progress();
     }
   }
 
   start(): void {
+    // The service builds its watchdog before it creates topics and joins its group, which can take
+    // minutes (a join waits for the other members' batches): that is no time it could progress in.
+    this.#lastProgress = this.#now();
+    this.#stopped = false;
     this.#timer = setInterval(() => void this.check(), this.#o.intervalMs ?? Math.max(1000, this.#o.stallMs / 5));
     this.#timer.unref();
   }
 
   stop(): void {
+    this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
   }

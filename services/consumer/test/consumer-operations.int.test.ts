@@ -189,6 +189,50 @@ describe('consumer operations', () => {
     expect(rejoined.body.checks['consumer-group']).toEqual({ ok: true });
   });
 
+  it('with SHARDSYNC_CONSUMER_EXIT_ON_STALL=false, /healthz and shardsync_consumer_stalled go back to healthy once progress resumes', async () => {
+    const topology = await createTestTopology({ partitions: 1 });
+    const dataset = topology.datasets[0]!.name;
+    // No bucket: the index load's retries soon wait longer than the 1 s stall allowance.
+    const recreate = await deleteBucket(topology, 'dc-b');
+    await produceRaw(topology, [makeUpdate(dataset, 'k', v(1000), 'body')]);
+    const { starting } = startConsumer(topology, 'dc-b', { SHARDSYNC_CONSUMER_STALL_MS: '1000', SHARDSYNC_CONSUMER_EXIT_ON_STALL: 'false' });
+    const consumer = await starting;
+    const stalledGauge = async () => /^shardsync_consumer_stalled (\d+)$/m.exec(await (await fetch(`${consumer.url}/metrics`)).text())?.[1];
+    await waitFor(async () => ((await fetch(`${consumer.url}/healthz`)).status === 503 && (await stalledGauge()) === '1' ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'the watchdog to see the stall',
+    });
+
+    await recreate();
+    await waitFor(async () => ((await storeContents(topology, 'dc-b', dataset))['k'] !== undefined ? true : undefined), { timeoutMs: 60_000, what: 'the event to apply' });
+    await waitFor(async () => ((await fetch(`${consumer.url}/healthz`)).status === 200 ? true : undefined), { what: '/healthz to answer 200 again' });
+    expect(await stalledGauge()).toBe('0');
+  });
+
+  it('a batch waiting longer than the session timeout for its tombstone index keeps its membership', async () => {
+    const topology = await createTestTopology({ partitions: 1 });
+    const dataset = topology.datasets[0]!.name;
+    await produceRaw(topology, [makeUpdate(dataset, 'k', v(1000), 'body')]);
+    // The index cannot load while the store is down: the batch waits for it, past the 30 s session.
+    const restart = await stopStackServer('dc-b');
+    onTestFinished(restart);
+    const env = consumerEnvSchema.parse({ SHARDSYNC_DATACENTER: 'dc-b', SHARDSYNC_CONSUMER_PORT: '0' });
+    const logger = createLogger('consumer-test', { datacenter: 'dc-b' }, 'warn');
+    // Calls are recorded whatever the level writes.
+    const info = vi.spyOn(logger, 'info');
+    const assignments = () => info.mock.calls.filter((c) => c[1] === 'partitions assigned').length;
+    const consumer = await ConsumerService.start({ topology, env, logger, onFatal: () => undefined });
+    onTestFinished(() => consumer.close());
+    await waitFor(() => (assignments() === 1 ? true : undefined), { what: 'the partition to be assigned' });
+    await new Promise((r) => setTimeout(r, 40_000));
+
+    await restart();
+    await waitFor(async () => ((await storeContents(topology, 'dc-b', dataset))['k'] !== undefined ? true : undefined), { timeoutMs: 60_000, what: 'the event to apply' });
+    // A member whose session expired meanwhile learns it at its next heartbeat and joins again.
+    await new Promise((r) => setTimeout(r, 8000));
+    expect(assignments()).toBe(1);
+  }, 150_000);
+
   // That no line is lost on a congested stdout is shown by test/fatal-exit-process.test.ts; this is the consumer's own path to it.
   it('a consumer that gives up logs why, after naming the missing bucket, and exits 1', async () => {
     const topology = await createTestTopology({ partitions: 1 });

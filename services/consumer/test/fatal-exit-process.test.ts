@@ -26,4 +26,13 @@ describe('fatalExit in a real process', () => {
   it('with stdout congested, every line logged before the fatal one, and the fatal one, is written before the process exits 1', async () => {
     expect(await runWithSlowReader('fatalExit')).toEqual({ code: 1, fillers: 2000, fatal: 1 });
   }, 30_000);
+
+  it('a SIGTERM arriving while a fatal error is closing the service does not turn its exit code 1 into 0', async () => {
+    const child = spawn(process.execPath, ['--conditions=@shardsync/source', '--import', 'tsx', 'services/consumer/test/fixtures/signal-during-fatal-exit.ts'], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(1);
+  }, 30_000);
 });

@@ -54,6 +54,23 @@ describe('IndexLoads', () => {
     expect(settled).toBe('loaded');
   });
 
+  it('a batch waiting on a superseded load that still completes (its listing was already running) waits for the newer load too', async () => {
+    // retry() lets an attempt in flight finish when its signal aborts: a cancelled load can resolve.
+    // Its listing is discarded by the index (an older generation), so it proves nothing loaded.
+    const resolvers: Array<() => void> = [];
+    const indexLoads = new IndexLoads(() => new Promise<void>((resolve) => resolvers.push(resolve)));
+    indexLoads.restart();
+    let settled = false;
+    const waiting = indexLoads.loaded().then(() => (settled = true));
+    indexLoads.restart();
+    resolvers[0]?.();
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    resolvers[1]?.();
+    await waiting;
+    expect(settled).toBe(true);
+  });
+
   it('a load that failed for good fails the batch waiting on it, and the next batch starts a load of its own', async () => {
     const { loads, indexLoads } = loadsRecorded();
     indexLoads.restart();

@@ -37,6 +37,9 @@ export class IndexLoads {
       const loading = this.#current ?? this.#start();
       try {
         await loading.done;
+        // A superseded load can still resolve (retry() lets its attempt in flight finish), but the
+        // index keeps only the newest load's listing: this one loaded nothing the batch may use.
+        if (this.#current !== loading) continue;
         return;
       } catch (err) {
         // Cancelled by a newer assignment: wait for that one's load instead.
