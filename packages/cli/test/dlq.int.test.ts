@@ -47,8 +47,10 @@ describe('shardsync dlq', () => {
     const dcB = await cliJson<DlqListReport>(topology, ['dlq', 'list', '--datacenter', 'dc-b']);
     expect(dcB.json.letters.map((l) => l.offset)).toEqual(['1', '2']);
 
-    // Listing twice shows the same: nothing was committed.
-    expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json.letters).toHaveLength(5);
+    // Listing committed nothing: every letter is still pending, none reads as replayed.
+    const again = await cliJson<DlqListReport>(topology, ['dlq', 'list']);
+    expect(again.json).toMatchObject({ depth: 5, pending: 5, discarded: 0 });
+    expect(again.json.letters.map((l) => l.replayed)).toEqual([false, false, false, false, false]);
   });
 
   it('leaves puts older than the tombstone grace period pending with a warning, since a delete since may have expired; deletes of any age are replayed', async () => {

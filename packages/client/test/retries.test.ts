@@ -62,14 +62,16 @@ describe('ShardsyncClient retries', () => {
   });
 
   it('a connection dropped before the answer is retried with the same key and the same bytes', async () => {
-    const fake = await startFakeProducer(['drop', { status: 202 }]);
+    // Each call's first request is read, then its connection cut without an answer.
+    const fake = await startFakeProducer(['drop', { status: 202 }, 'drop', { status: 202 }]);
     const client = clientFor(fake.url);
     await client.delete('ds', 'k', { idempotencyKey: 'del-1' });
     await client.put('ds', 'k', Buffer.from('payload'));
-    expect(fake.requests.map((r) => [r.method, r.headers['idempotency-key']])).toEqual([
-      ['DELETE', 'del-1'],
-      ['DELETE', 'del-1'],
-      ['PUT', fake.requests[2]?.headers['idempotency-key']],
+    expect(fake.requests.map((r) => [r.method, r.headers['idempotency-key'], r.body.toString()])).toEqual([
+      ['DELETE', 'del-1', ''],
+      ['DELETE', 'del-1', ''],
+      ['PUT', expect.stringMatching(/^[0-9a-f-]{36}$/), 'payload'],
+      ['PUT', fake.requests[2]?.headers['idempotency-key'], 'payload'],
     ]);
     await client.close();
   });

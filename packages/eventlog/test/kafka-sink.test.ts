@@ -1,4 +1,4 @@
-import type { Kafka, Producer, ProducerBatch } from 'kafkajs';
+import type { Kafka, Producer, ProducerBatch, ProducerConfig } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { appendWasUnsent } from '../src/errors.js';
 import { DEFAULT_FLUSH_MAX_BYTES, KafkaEventSink } from '../src/kafka-sink.js';
@@ -35,21 +35,32 @@ class FakeProducer {
   }
 }
 
-function fakeKafka(): { kafka: Kafka; producers: FakeProducer[] } {
+function fakeKafka(): { kafka: Kafka; producers: FakeProducer[]; configs: ProducerConfig[] } {
   const producers: FakeProducer[] = [];
+  const configs: ProducerConfig[] = [];
   const kafka = {
-    producer: () => {
+    producer: (config: ProducerConfig = {}) => {
+      configs.push(config);
       const p = new FakeProducer();
       producers.push(p);
       return p as unknown as Producer;
     },
   } as unknown as Kafka;
-  return { kafka, producers };
+  return { kafka, producers, configs };
 }
 
 const event = (key: string, bytes: number) => ({ key, value: Buffer.alloc(bytes), headers: { 'shardsync-schema': 'abc' } });
 
 describe('KafkaEventSink', () => {
+  it('appends ask for acks=all from an idempotent producer, so an acknowledged event is on every in-sync replica', async () => {
+    const { kafka, producers, configs } = fakeKafka();
+    const sink = new KafkaEventSink(kafka);
+    await sink.append('t', [event('k1', 10)]);
+    expect(configs).toMatchObject([{ idempotent: true, maxInFlightRequests: 1 }]);
+    expect(producers[0]?.batches.map((b) => b.acks)).toEqual([-1]);
+    await sink.close();
+  });
+
   it('after a failed send, the next events go out through a new producer (a fresh producer id and sequence numbers)', async () => {
     const { kafka, producers } = fakeKafka();
     const sink = new KafkaEventSink(kafka);

@@ -1,4 +1,4 @@
-import { formatVersion, objectKeyOf, tombstoneKeyOf } from '@shardsync/events';
+import { formatVersion, META, objectKeyOf, tombstoneBody, tombstoneKeyOf } from '@shardsync/events';
 import { describe, expect, it } from 'vitest';
 import { runPass } from '../src/index.js';
 import { bodyOf, DATASET, deleteObject, DCS, hasTombstone, MemoryStores, passOptions, putEverywhere, putObject, Trigger, v, versionOf } from './helpers.js';
@@ -61,6 +61,32 @@ describe('repairs racing a consumer', () => {
     for (const dc of DCS) {
       expect(bodyOf(stores.of(dc), 'k')).toBeUndefined();
       expect(stores.of(dc).peek(tombstoneKeyOf(DATASET, 'k'))?.info.metadata['shardsync-version']).toBe(formatVersion(v(200)));
+    }
+    expect(report.converged).toBe(true);
+  });
+
+  it('a copy over a stale object never removes a newer tombstone a consumer wrote after the pass read the key', async () => {
+    const { stores, trigger } = racingStores();
+    await putEverywhere(stores, 'k', 'v3', v(300), ['dc-a', 'dc-b']);
+    // dc-c holds an older put next to the older tombstone it outranks (left by a put killed between its steps).
+    await deleteObject(stores.of('dc-c'), 'k', v(50));
+    await putObject(stores.of('dc-c'), 'k', 'v1', v(100));
+    // The pass reads dc-c's tombstone (v50) once to decide; just before the repair looks at it
+    // again, dc-c's consumer writes a newer delete's tombstone (its object step not done yet).
+    const tombstoneKey = tombstoneKeyOf(DATASET, 'k');
+    trigger.arm('dc-c', 'head', tombstoneKey, async () => {
+      trigger.arm('dc-c', 'head', tombstoneKey, async () => {
+        await stores.of('dc-c').put(tombstoneKey, tombstoneBody('event-400'), {
+          metadata: { [META.version]: formatVersion(v(400)), [META.eventId]: 'event-400', [META.deletedAtMs]: String(Date.now()) },
+        });
+      });
+    });
+    const report = await runPass(passOptions(stores));
+    expect(trigger.pending).toBe(0);
+    // The delete v400 is newest: it wins everywhere in the same pass, and dc-c's tombstone stays.
+    for (const dc of DCS) {
+      expect(bodyOf(stores.of(dc), 'k'), dc).toBeUndefined();
+      expect(stores.of(dc).peek(tombstoneKey)?.info.metadata[META.version], dc).toBe(formatVersion(v(400)));
     }
     expect(report.converged).toBe(true);
   });
