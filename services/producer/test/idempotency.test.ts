@@ -117,6 +117,18 @@ describe('Idempotency', () => {
     expect(work).toHaveBeenCalledTimes(1);
   });
 
+  it('a key used again for another request (another method or object) is refused with 422, and the work does not run again', async () => {
+    const idempotency = new Idempotency(new MemoryIdempotencyStore(), 60_000, createLogger('test', {}, 'silent'));
+    const first: Accepted = { eventId: 'e-1', dataset: 'ds', key: 'k', version: 'v1', sha256: 'a'.repeat(64), size: 3 };
+    const work = vi.fn(async () => first);
+    expect(await idempotency.run('tests', 'request-1', 'PUT ds/k', work)).toEqual(first);
+    await idempotency.close(); // records the answer
+    for (const other of ['DELETE ds/k', 'PUT ds/other', 'PUT other/k']) {
+      await expect(idempotency.run('tests', 'request-1', other, work)).rejects.toMatchObject({ code: 'SHARDSYNC_IDEMPOTENCY_KEY_REUSED', status: 422, message: 'Idempotency-Key "request-1" was used for a different request' });
+    }
+    expect(work).toHaveBeenCalledTimes(1);
+  });
+
   it('an answer whose first recording attempts fail is recorded by a later one, so a retry gets it and emits nothing', async () => {
     const { store, idempotency, errors, run, emitted } = setup(2);
     expect(await run()).toEqual(accepted);
