@@ -30,6 +30,32 @@ describe('TombstoneIndex', () => {
     expect(store.keys().sort()).toEqual(['ds/live-object', tombstoneKeyOf('ds', 'recent')].sort());
   });
 
+  it('a reload keeps indexed an expired tombstone that another writer (a reconciler repair) wrote again after the listing', async () => {
+    let now = 0;
+    const key = tombstoneKeyOf('ds', 'k');
+    let rewrite = true;
+    const store: MemoryObjectStore = new MemoryObjectStore({
+      now: () => new Date(now),
+      // Between the reload's listing and its delete, a repair writes the key's tombstone again
+      // (straight into the store: nothing tells the index, as nothing does for a reconciler).
+      beforeOperation: async (operation, k) => {
+        if (operation === 'delete' && k === key && rewrite) {
+          rewrite = false;
+          await store.put(key, Buffer.from('repair'), { metadata: { [META.version]: formatVersion(v(10 * HOUR)) } });
+        }
+      },
+    });
+    await store.put(key, Buffer.alloc(0), { metadata: { [META.version]: formatVersion(v(0)) } });
+    now = 10 * HOUR;
+    const index = new TombstoneIndex(store, 5 * HOUR);
+
+    expect(await index.reload(now)).toEqual({ loaded: 1, expired: 0 });
+    expect(rewrite).toBe(false);
+    expect(store.peek(key)?.info.metadata[META.version]).toBe(formatVersion(v(10 * HOUR)));
+    // Indexed: a late, older put of the key reads it and stays refused.
+    expect(index.has('ds', 'k')).toBe(true);
+  });
+
   it('an older reload finishing after a newer one does not replace its keys', async () => {
     let now = 0;
     let release = (): void => undefined;
