@@ -242,13 +242,15 @@ export class ConsumerService {
     const cutRetries = (): void => closing.abort(new Error('consumer closing'));
     const service = new ConsumerService(ops.url, metrics, () => source.assignedPartitions(), async () => {
       stopping = true;
+      // Let in-flight applies finish; cut pending retries short if the store stays down. Armed
+      // first: stopping the lag reader waits for a read in flight, which Kafka being down can
+      // stretch, and that time counts against the same grace period.
+      const cutting = setTimeout(cutRetries, env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);
+      cutting.unref();
       watchdog.stop();
       await offsetLag.stop();
       // Before the stores close under its requests.
       await sweeper.stop();
-      // Let in-flight applies finish; cut pending retries short if the store stays down.
-      const cutting = setTimeout(cutRetries, env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);
-      cutting.unref();
       const steps = new Shutdown(logger);
       steps.add('consumer group', () => source.close());
       steps.add('dead-letter producer', () => deadLetters.close());
