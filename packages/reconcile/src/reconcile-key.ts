@@ -63,7 +63,7 @@ export async function reconcileKey(ctx: ReconcileContext, key: string, listed?: 
     for (const dc of ctx.datacenters) if (records.get(dc)?.result !== 'repaired') records.set(dc, { ...records.get(dc), result: 'failed', failure });
     if (found.size === 0) for (const dc of ctx.datacenters) found.set(dc, 'equal');
   }
-  return outcome(ctx, key, decision, found, records, effects.bytes, { ...counter.counts });
+  return outcome(ctx, key, decision, found, records, effects.bytes, { ...counter.counts }, listed);
 }
 
 /**
@@ -178,10 +178,11 @@ function outcome(
   records: ReadonlyMap<string, CopyRecord>,
   bytesMoved: number,
   requests: RequestCounts,
+  listed: Readonly<Record<string, ListedState>> | undefined,
 ): KeyOutcome {
   const copies: Record<string, CopyOutcome> = {};
   for (const dc of ctx.datacenters) {
-    const status = found.get(dc) ?? 'equal';
+    const status = unscannedAsMissing(found.get(dc) ?? 'equal', listed, dc);
     const record = records.get(dc);
     copies[dc] = status === 'equal' && record?.result !== 'failed' ? { status } : { status, action: record?.action, result: record?.result ?? 'superseded', failure: record?.failure };
   }
@@ -198,4 +199,14 @@ function outcome(
     bytesMoved,
     requests,
   };
+}
+
+/**
+ * A copy the pass's listing left out of the datacenter's digest tree (it listed nothing, or only
+ * a tombstone past the grace period, which the comparison ignores) is not one of that
+ * datacenter's scanned keys. Reported as `stale`, it would be taken off the `equal` count of keys
+ * that do hold the winner; to the comparison it lists nothing, so it is `missing`.
+ */
+function unscannedAsMissing(status: CopyStatus, listed: Readonly<Record<string, ListedState>> | undefined, dc: string): CopyStatus {
+  return status === 'stale' && listed !== undefined && listed[dc]?.fingerprint === undefined ? 'missing' : status;
 }

@@ -67,6 +67,24 @@ describe('pass reports', () => {
     expect(report.totals).toMatchObject({ scanned: 11, objects: 6, tombstones: 5, equal: 10 });
   });
 
+  it('count a copy whose only entry is an expired tombstone as missing, not as a scanned key that is stale', async () => {
+    const deletedAt = 1_700_000_000_000;
+    let now = deletedAt;
+    const stores = new MemoryStores(['dc-a', 'dc-b'], () => ({ now: () => new Date(now) }));
+    await putEverywhere(stores, 'kept', 'K', v(1), ['dc-a', 'dc-b']);
+    await deleteObject(stores.of('dc-b'), 'k', v(deletedAt), deletedAt);
+    // Past the grace period the key is put again; dc-b has not applied it and still lists the
+    // expired tombstone, which the comparison ignores (it is not in dc-b's digest tree).
+    now = deletedAt + 8 * 24 * 3600 * 1000;
+    await putObject(stores.of('dc-a'), 'k', 'new', v(now));
+
+    const report = await runPass(passOptions(stores, { dryRun: true, now: () => now }));
+    const b = report.perDatacenter.find((c) => c.datacenter === 'dc-b');
+    // dc-b's one scanned key, kept, holds the winner; k is one it should hold and lists nothing for.
+    expect(b).toMatchObject({ scanned: 1, equal: 1, stale: 0, missing: 1, notRepaired: 1 });
+    expect(report.converged).toBe(false);
+  });
+
   it('survive a JSON round trip, and refuse a foreign format', async () => {
     const report = await divergentReport();
     expect(parsePassReport(JSON.stringify(report))).toEqual(report);
