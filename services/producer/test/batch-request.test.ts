@@ -16,6 +16,12 @@ describe('parseBatchRequest', () => {
     }
   });
 
+  it('refuses a metadata name no header could carry, saying what names may hold (only what the event rule accepts)', () => {
+    expect(() => parseBatchRequest({ items: [{ operation: 'put', dataset: 'ds', key: 'k', body: '', metadata: { 'Bad Name': 'x' } }] })).toThrow(
+      /items\[0\]: metadata name "Bad Name" must be lower-case letters, digits and "-"$/,
+    );
+  });
+
   it('keeps a metadata name such as "__proto__" as an entry, for the ingest to refuse, instead of dropping it', () => {
     const [item] = parseBatchRequest(JSON.parse('{"items":[{"operation":"put","dataset":"ds","key":"k","body":"","metadata":{"__proto__":"x","a":"1"}}]}'));
     expect(item?.operation === 'put' ? Object.entries(item.metadata) : []).toEqual([
