@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -247,6 +248,35 @@ describe('Dockerfile', () => {
     expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '**/dist', '.git']));
     // What the image needs at run time must not be ignored.
     expect(ignored.some((l) => l === 'infra' || l.startsWith('infra/') || l === 'package-lock.json')).toBe(false);
+  });
+});
+
+describe('npm ci (the image build and every checkout)', () => {
+  // The Dockerfile's `npm ci` runs the root postinstall; outside CI, patch-package reports a patch
+  // that no longer applies and exits 0 unless told otherwise, so the image would ship kafkajs unpatched.
+  it('fails when a patch of patches/ no longer applies, outside CI too', () => {
+    const postinstall = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['postinstall'];
+    expect(postinstall).toMatch(/^patch-package\b/);
+    const app = mkdtempSync(join(tmpdir(), 'shardsync-postinstall-'));
+    try {
+      writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+      mkdirSync(join(app, 'node_modules', 'dep'), { recursive: true });
+      writeFileSync(join(app, 'node_modules', 'dep', 'package.json'), JSON.stringify({ name: 'dep', version: '1.0.0' }));
+      writeFileSync(join(app, 'node_modules', 'dep', 'index.js'), 'module.exports = 1;\n');
+      mkdirSync(join(app, 'patches'));
+      // Made against other contents than the installed file's: it cannot apply.
+      writeFileSync(
+        join(app, 'patches', 'dep+1.0.0.patch'),
+        ['diff --git a/node_modules/dep/index.js b/node_modules/dep/index.js', '--- a/node_modules/dep/index.js', '+++ b/node_modules/dep/index.js', '@@ -1 +1 @@', '-module.exports = 2;', '+module.exports = 3;', ''].join('\n'),
+      );
+      // No CI variables: a docker build and a laptop have none.
+      const env = { PATH: [join(ROOT, 'node_modules', '.bin'), process.env['PATH'] ?? ''].join(delimiter), HOME: app };
+      const result = spawnSync('sh', ['-c', postinstall ?? ''], { cwd: app, env, encoding: 'utf8' });
+      expect(result.stdout + result.stderr).toContain('dep');
+      expect(result.status, 'npm ci must fail instead of installing dep unpatched').not.toBe(0);
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
   });
 });
 
