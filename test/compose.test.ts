@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadTopology, parseTopology, type Topology } from '@shardsync/config';
 import { DEFAULT_KAFKA_VERSION, DEFAULT_S3PROXY_VERSION } from '@shardsync/infra';
+import { renderServerProperties } from '../infra/src/kafka.js';
 import { consumerEnvSchema } from '../services/consumer/src/env.js';
 import { producerEnvSchema } from '../services/producer/src/env.js';
 import { reconcilerEnvSchema } from '../services/reconciler/src/env.js';
@@ -130,6 +131,23 @@ describe('docker-compose.yml', () => {
     const hostPort = Number(hostBroker.split(':')[1]);
     expect(env['KAFKA_ADVERTISED_LISTENERS']?.split(',')).toEqual(expect.arrayContaining(['PLAINTEXT://kafka:9092', `HOST://${hostBroker}`]));
     expect(portMappings(kafka)).toEqual([{ host: hostPort, container: hostPort }]);
+  });
+
+  it('gives Kafka every broker setting of the local stack that does not name an address', () => {
+    // The apache/kafka image turns KAFKA_FOO_BAR into foo.bar; CLUSTER_ID and the listeners differ on purpose.
+    const addressed = new Set(['listeners', 'advertised.listeners', 'controller.quorum.voters', 'listener.security.protocol.map', 'log.dirs']);
+    const local = renderServerProperties({ host: '127.0.0.1', port: 19092, controllerPort: 19093, dataDir: '/data', version: DEFAULT_KAFKA_VERSION })
+      .split('\n')
+      .filter((line) => line !== '' && !line.startsWith('#'))
+      .map((line) => line.split('=') as [string, string])
+      .filter(([key]) => !addressed.has(key));
+    const env = environment(service('kafka'));
+    const asComposeEnv = (key: string) => `KAFKA_${key.toUpperCase().replace(/\./g, '_')}`;
+    // Lists compare as sets: `broker,controller` and `controller,broker` are one setting.
+    const normalized = (value: string | undefined) => value?.split(',').sort().join(',');
+    const expected = Object.fromEntries(local.map(([key, value]) => [asComposeEnv(key), normalized(value)]));
+    const actual = Object.fromEntries(Object.keys(expected).map((name) => [name, normalized(env[name])]));
+    expect(actual).toEqual(expected);
   });
 
   it('runs Redis 7 with noeviction on the local topology\'s Redis port', () => {
