@@ -249,6 +249,15 @@ describe('Dockerfile', () => {
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
 
+  it('makes the copied tree readable by the non-root user whatever the modes of the checkout', () => {
+    // COPY keeps the build context's modes: a checkout made with umask 077 has 0600 files that
+    // the node user cannot read (package.json, the compose topology), so the services die at start.
+    const copy = instructions.findIndex((l) => l.startsWith('COPY '));
+    const user = instructions.findIndex((l) => l.startsWith('USER '));
+    const between = instructions.slice(copy + 1, user).filter((l) => l.startsWith('RUN ')).join(' ');
+    expect(between).toMatch(/chmod -R (a\+rX|go\+rX|a\+r,a\+X) (\.|\/app)( |$)/);
+  });
+
   it('builds on node:20-bookworm-slim with npm ci and npm run build, and runs as a non-root user', () => {
     expect(instructions.filter((l) => l.startsWith('FROM '))).toEqual(['FROM node:20-bookworm-slim']);
     const run = instructions.filter((l) => l.startsWith('RUN ')).join(' ');
