@@ -274,6 +274,20 @@ describe('Dockerfile', () => {
     // What the image needs at run time must not be ignored.
     expect(ignored.some((l) => l === 'infra' || l.startsWith('infra/') || l === 'package-lock.json')).toBe(false);
   });
+
+  it('leaves out of the build context everything git leaves out of the repository', () => {
+    const lines = (file: string) =>
+      readFileSync(join(ROOT, file), 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'));
+    const dockerIgnored = new Set(lines('.dockerignore'));
+    // `name/` in .gitignore matches at any depth; .dockerignore spells that `**/name`, or `name` for the root only.
+    const missing = lines('.gitignore')
+      .map((l) => l.replace(/^\//, '').replace(/\/$/, ''))
+      .filter((l) => !dockerIgnored.has(l) && !dockerIgnored.has(`**/${l}`));
+    expect(missing).toEqual([]);
+  });
 });
 
 describe('npm ci (the image build and every checkout)', () => {
