@@ -12,9 +12,11 @@ ENV TURBO_TELEMETRY_DISABLED=1 \
 # The whole tree (minus .dockerignore) before `npm ci`: npm workspaces need every workspace's
 # package.json, and listing them one by one here would silently miss the next package.
 COPY . .
-# Exactly the lock file's dependencies (dev ones included: the build needs TypeScript and turbo),
-# then every workspace compiled to dist/.
-RUN npm ci && npm run build && npm cache clean --force
+# COPY keeps the checkout's modes, and a checkout made with umask 077 has files only root can
+# read: make the sources readable by the runtime user first. Then exactly the lock file's
+# dependencies (dev ones included: the build needs TypeScript and turbo), then every workspace
+# compiled to dist/ (RUN's umask 022 leaves both readable).
+RUN chmod -R a+rX . && npm ci && npm run build && npm cache clean --force
 
 ENV NODE_ENV=production \
     SHARDSYNC_TOPOLOGY=/app/infra/compose/topology.compose.yaml

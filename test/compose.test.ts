@@ -1,11 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadTopology, parseTopology, type Topology } from '@shardsync/config';
 import { DEFAULT_KAFKA_VERSION, DEFAULT_S3PROXY_VERSION } from '@shardsync/infra';
+import { renderServerProperties } from '../infra/src/kafka.js';
 import { consumerEnvSchema } from '../services/consumer/src/env.js';
 import { producerEnvSchema } from '../services/producer/src/env.js';
 import { reconcilerEnvSchema } from '../services/reconciler/src/env.js';
@@ -79,13 +81,11 @@ const composeTopologyText = readFileSync(COMPOSE_TOPOLOGY_FILE, 'utf8');
 describe('infra/compose/topology.compose.yaml', () => {
   it('is a valid topology with the default topology\'s datacenters, buckets, datasets and topics', () => {
     const t = parseTopology(composeTopologyText, { path: COMPOSE_TOPOLOGY_FILE, env: {} });
+    // Everything but the addresses: s3proxy's listing and artifact settings and the topic retention included.
     const shape = (x: Topology) => ({
-      datacenters: x.datacenters.map((d) => ({ name: d.name, region: d.s3.region, bucket: d.s3.bucket, credentials: d.s3.credentials })),
+      datacenters: x.datacenters.map(({ s3: { endpoint: _endpoint, ...s3 }, ...dc }) => ({ ...dc, s3 })),
       datasets: x.datasets,
-      topics: x.kafka.topics,
-      partitions: x.kafka.partitions,
-      replicationFactor: x.kafka.replicationFactor,
-      clientId: x.kafka.clientId,
+      kafka: { ...x.kafka, brokers: undefined },
     });
     expect(shape(t)).toEqual(shape(defaultTopology));
   });
@@ -129,6 +129,23 @@ describe('docker-compose.yml', () => {
     const hostPort = Number(hostBroker.split(':')[1]);
     expect(env['KAFKA_ADVERTISED_LISTENERS']?.split(',')).toEqual(expect.arrayContaining(['PLAINTEXT://kafka:9092', `HOST://${hostBroker}`]));
     expect(portMappings(kafka)).toEqual([{ host: hostPort, container: hostPort }]);
+  });
+
+  it('gives Kafka every broker setting of the local stack that does not name an address', () => {
+    // The apache/kafka image turns KAFKA_FOO_BAR into foo.bar; CLUSTER_ID and the listeners differ on purpose.
+    const addressed = new Set(['listeners', 'advertised.listeners', 'controller.quorum.voters', 'listener.security.protocol.map', 'log.dirs']);
+    const local = renderServerProperties({ host: '127.0.0.1', port: 19092, controllerPort: 19093, dataDir: '/data', version: DEFAULT_KAFKA_VERSION })
+      .split('\n')
+      .filter((line) => line !== '' && !line.startsWith('#'))
+      .map((line) => line.split('=') as [string, string])
+      .filter(([key]) => !addressed.has(key));
+    const env = environment(service('kafka'));
+    const asComposeEnv = (key: string) => `KAFKA_${key.toUpperCase().replace(/\./g, '_')}`;
+    // Lists compare as sets: `broker,controller` and `controller,broker` are one setting.
+    const normalized = (value: string | undefined) => value?.split(',').sort().join(',');
+    const expected = Object.fromEntries(local.map(([key, value]) => [asComposeEnv(key), normalized(value)]));
+    const actual = Object.fromEntries(Object.keys(expected).map((name) => [name, normalized(env[name])]));
+    expect(actual).toEqual(expected);
   });
 
   it('runs Redis 7 with noeviction on the local topology\'s Redis port', () => {
@@ -232,6 +249,15 @@ describe('Dockerfile', () => {
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
 
+  it('makes the copied tree readable by the non-root user whatever the modes of the checkout', () => {
+    // COPY keeps the build context's modes: a checkout made with umask 077 has 0600 files that
+    // the node user cannot read (package.json, the compose topology), so the services die at start.
+    const copy = instructions.findIndex((l) => l.startsWith('COPY '));
+    const user = instructions.findIndex((l) => l.startsWith('USER '));
+    const between = instructions.slice(copy + 1, user).filter((l) => l.startsWith('RUN ')).join(' ');
+    expect(between).toMatch(/chmod -R (a\+rX|go\+rX|a\+r,a\+X) (\.|\/app)( |$)/);
+  });
+
   it('builds on node:20-bookworm-slim with npm ci and npm run build, and runs as a non-root user', () => {
     expect(instructions.filter((l) => l.startsWith('FROM '))).toEqual(['FROM node:20-bookworm-slim']);
     const run = instructions.filter((l) => l.startsWith('RUN ')).join(' ');
@@ -247,6 +273,49 @@ describe('Dockerfile', () => {
     expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '**/dist', '.git']));
     // What the image needs at run time must not be ignored.
     expect(ignored.some((l) => l === 'infra' || l.startsWith('infra/') || l === 'package-lock.json')).toBe(false);
+  });
+
+  it('leaves out of the build context everything git leaves out of the repository', () => {
+    const lines = (file: string) =>
+      readFileSync(join(ROOT, file), 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'));
+    const dockerIgnored = new Set(lines('.dockerignore'));
+    // `name/` in .gitignore matches at any depth; .dockerignore spells that `**/name`, or `name` for the root only.
+    const missing = lines('.gitignore')
+      .map((l) => l.replace(/^\//, '').replace(/\/$/, ''))
+      .filter((l) => !dockerIgnored.has(l) && !dockerIgnored.has(`**/${l}`));
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('npm ci (the image build and every checkout)', () => {
+  // The Dockerfile's `npm ci` runs the root postinstall; outside CI, patch-package reports a patch
+  // that no longer applies and exits 0 unless told otherwise, so the image would ship kafkajs unpatched.
+  it('fails when a patch of patches/ no longer applies, outside CI too', () => {
+    const postinstall = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['postinstall'];
+    expect(postinstall).toMatch(/^patch-package\b/);
+    const app = mkdtempSync(join(tmpdir(), 'shardsync-postinstall-'));
+    try {
+      writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+      mkdirSync(join(app, 'node_modules', 'dep'), { recursive: true });
+      writeFileSync(join(app, 'node_modules', 'dep', 'package.json'), JSON.stringify({ name: 'dep', version: '1.0.0' }));
+      writeFileSync(join(app, 'node_modules', 'dep', 'index.js'), 'module.exports = 1;\n');
+      mkdirSync(join(app, 'patches'));
+      // Made against other contents than the installed file's: it cannot apply.
+      writeFileSync(
+        join(app, 'patches', 'dep+1.0.0.patch'),
+        ['diff --git a/node_modules/dep/index.js b/node_modules/dep/index.js', '--- a/node_modules/dep/index.js', '+++ b/node_modules/dep/index.js', '@@ -1 +1 @@', '-module.exports = 2;', '+module.exports = 3;', ''].join('\n'),
+      );
+      // No CI variables: a docker build and a laptop have none.
+      const env = { PATH: [join(ROOT, 'node_modules', '.bin'), process.env['PATH'] ?? ''].join(delimiter), HOME: app };
+      const result = spawnSync('sh', ['-c', postinstall ?? ''], { cwd: app, env, encoding: 'utf8' });
+      expect(result.stdout + result.stderr).toContain('dep');
+      expect(result.status, 'npm ci must fail instead of installing dep unpatched').not.toBe(0);
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
   });
 });
 
