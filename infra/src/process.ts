@@ -45,10 +45,10 @@ export const procfs: ProcessTable = {
   },
 };
 
-/** Whether the process exists and is not a zombie. */
+/** Whether the process exists and has not finished exiting (see {@link exited}). */
 export function isAlive(pid: number): boolean {
   const state = procfs.state(pid);
-  return state !== undefined && state !== 'Z' && state !== 'X';
+  return state !== undefined && !exited(pid, state);
 }
 
 /** Live (non-zombie) members of a process group. */
@@ -66,9 +66,24 @@ export function groupMembers(pgid: number): number[] {
     if (!/^\d+$/.test(entry)) continue;
     const fields = statFields(Number(entry));
     // After the command: state, ppid, pgrp.
-    if (fields !== undefined && fields[2] === String(pgid) && fields[0] !== 'Z' && fields[0] !== 'X') members.push(Number(entry));
+    if (fields !== undefined && fields[2] === String(pgid) && !exited(Number(entry), fields[0])) members.push(Number(entry));
   }
   return members;
+}
+
+/**
+ * Whether a process has finished exiting. A zombie main thread is not enough: the leader of a
+ * multi-threaded process (a JVM, node) shows as a zombie as soon as it exits, while its other
+ * threads may still run, and the files and sockets they share are closed only when the last one
+ * is gone: a stop that trusted it could return with the server's port still open.
+ */
+function exited(pid: number, state: string | undefined): boolean {
+  if (state !== 'Z' && state !== 'X') return false;
+  try {
+    return readdirSync(`/proc/${pid}/task`).length <= 1;
+  } catch {
+    return true; // reaped meanwhile
+  }
 }
 
 /** Written to the log before each start, so a failure shows only the lines of its own start. */

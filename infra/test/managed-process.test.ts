@@ -7,6 +7,15 @@ import { isPortOpen, ManagedProcess } from '../src/managed-process.js';
 import { readPidRecord } from '../src/pidfile.js';
 import { isAlive, stopProcessGroup } from '../src/process.js';
 
+/** Polls `condition` every 2 ms, failing after 20 s. */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 20 s');
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
 function stateDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'shardsync-managed-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,18 +84,25 @@ describe('a managed process', () => {
   it('a stop while a start runs waits for it, so the server it launches is stopped too', async () => {
     const dir = stateDir();
     const port = await freePort();
-    const proc = standInServer(dir, port, []);
-    const starting = proc.start();
-    // Let the start get as far as launching the server.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const stopped = await proc.stop();
-    const started = await starting.catch((error: unknown) => error);
+    const launched: number[] = [];
+    const proc = standInServer(dir, port, launched);
+    const pidFile = join(dir, 'pids', 'stand-in.pid');
     onTestFinished(async () => {
-      const record = readPidRecord(join(dir, 'pids', 'stand-in.pid'));
+      const record = readPidRecord(pidFile);
       if (record !== undefined) await stopProcessGroup(record.pid, { graceMs: 1_000, name: 'stand-in' });
     });
+    const starting = proc.start();
+    // Planning the launch happens under the start/stop lock: from here on the start holds it.
+    await waitUntil(() => launched.length === 1);
+    const stopping = proc.stop();
+    // The server the start launches, named by its pid file until the stop removes it.
+    let pid: number | undefined;
+    await waitUntil(() => (pid = readPidRecord(pidFile)?.pid) !== undefined);
+    const stopped = await stopping;
+    const started = await starting.catch((error: unknown) => error);
     expect(started).toBe('started');
     expect(stopped).toBe('stopped');
-    expect(await isPortOpen('127.0.0.1', port)).toBe(false);
+    // The process, not its port: on a busy machine another test may be handed the freed port at once.
+    expect(pid !== undefined && isAlive(pid)).toBe(false);
   });
 });
