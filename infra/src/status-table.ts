@@ -16,6 +16,9 @@ export function formatStatusTable(status: StackStatus): string {
     rows.push([s.name, s.healthy || s.state === 'stopped' || s.state === 'unhealthy' ? s.state : `${s.state} (unhealthy)`, address, s.pid === null ? '-' : String(s.pid), s.detail ?? '']);
   }
   const bad = status.servers.filter((s) => !s.healthy).map((s) => s.name);
-  const summary = bad.length === 0 ? 'all servers healthy' : `not healthy: ${bad.join(', ')} (start with \`npm run stack:up\`; logs in ${status.stateDir}/logs)`;
+  // Starting cannot help a server whose port another program holds: that one must be freed first.
+  const taken = status.servers.filter((s) => s.state === 'port-taken').map((s) => s.name);
+  const hint = taken.length > 0 ? `free the port of ${taken.join(', ')} (another program holds it) or move the stack to other ports, then \`npm run stack:up\`` : 'start with `npm run stack:up`';
+  const summary = bad.length === 0 ? 'all servers healthy' : `not healthy: ${bad.join(', ')} (${hint}; logs in ${status.stateDir}/logs)`;
   return `${renderColumns(rows)}\n\nkafka ${status.kafka.version}, state in ${status.stateDir}\n${summary}`;
 }

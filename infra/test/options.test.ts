@@ -98,7 +98,10 @@ describe('status table', () => {
     const table = formatStatusTable(status);
     expect(table.split('\n')[0]).toMatch(/^SERVER\s+STATE\s+ADDRESS\s+PID\s+DETAIL$/);
     expect(table).toMatch(/dc-b\s+stopped\s+dc-b-addr \(bucket shardsync-dc-b\)\s+-/);
-    expect(table).toContain('not healthy: dc-b');
+    expect(table).toContain('not healthy: dc-b (start with `npm run stack:up`;');
+    // A port another program holds is not fixed by starting: the hint says to free it.
+    const taken = formatStatusTable({ ...status, servers: [row('kafka', 'kafka', true), { ...row('dc-b', 's3', false), state: 'port-taken' }] });
+    expect(taken).toContain('not healthy: dc-b (free the port of dc-b (another program holds it) or move the stack to other ports, then `npm run stack:up`;');
   });
 
   it('says "unhealthy" once for a started server that does not answer, and adds it to an external one that fails', () => {

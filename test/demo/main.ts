@@ -61,7 +61,7 @@ interface KeepState {
 }
 
 async function run(options: CompiledDemoOptions, cleanup: Cleanup, signal: AbortSignal, state: KeepState): Promise<boolean> {
-  const topologyPath = resolve(process.env['SHARDSYNC_TOPOLOGY'] ?? join(REPO_ROOT, 'shardsync.topology.yaml'));
+  const topologyPath = resolve(process.env['SHARDSYNC_TOPOLOGY'] || join(REPO_ROOT, 'shardsync.topology.yaml')); // '' counts as unset
   const topology = loadTopology({ path: topologyPath });
   const datasets = topology.datasets.map((d) => d.name);
   const steps = options.workload ? (options.damage ? 6 : 4) : 2;

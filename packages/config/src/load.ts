@@ -19,7 +19,9 @@ export interface LoadTopologyOptions {
 /** Where the topology would be read from, given these options. */
 export function topologyPath(options: LoadTopologyOptions = {}): string {
   const env = options.env ?? process.env;
-  return resolve(options.path ?? env['SHARDSYNC_TOPOLOGY'] ?? DEFAULT_TOPOLOGY_FILE);
+  // Set to '' counts as unset, as for every other variable (resolve('') is the working directory).
+  const fromEnv = env['SHARDSYNC_TOPOLOGY'] === '' ? undefined : env['SHARDSYNC_TOPOLOGY'];
+  return resolve(options.path ?? fromEnv ?? DEFAULT_TOPOLOGY_FILE);
 }
 
 /** Reads, overrides from the environment and validates the topology file. Throws {@link ConfigError}. */
