@@ -1,6 +1,10 @@
 import { createInlinePayload, type PutShardUpdate, type ShardUpdate, type Version } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
-import type { MemoryObjectStore } from '@shardsync/objectstore';
+import { MemoryObjectStore } from '@shardsync/objectstore';
+import { Applier } from '../src/apply/applier.js';
+import { TransferSlots } from '../src/apply/transfer-slots.js';
+import { LocalState } from '../src/state/local-state.js';
+import { TombstoneIndex } from '../src/state/tombstone-index.js';
 
 /** Updates of dataset `ds` as a producer in dc-a emits them, and reading a memory store back, for the applier's tests. */
 export const v = (physicalMs: number, producerId = 'p1'): Version => ({ physicalMs, logical: 0, producerId });
@@ -33,4 +37,25 @@ export async function body(store: MemoryObjectStore, key: string): Promise<strin
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString();
+}
+
+/** An applier for dc-b over an in-memory store, reading referenced payloads from `stores` (by datacenter). */
+export function applierSetup(stores: Record<string, MemoryObjectStore> = {}) {
+  const local = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'b' });
+  const tombstones = new TombstoneIndex(local, 60_000);
+  const state = new LocalState(local, tombstones, 1000);
+  const applier = new Applier({
+    local,
+    state,
+    tombstones,
+    storeFor: (dc) => {
+      const s = stores[dc];
+      if (s === undefined) throw new Error(`no store ${dc}`);
+      return s;
+    },
+    peersOf: () => Object.values(stores).map((s) => ({ datacenter: s.datacenter, bucket: s.bucket })),
+    onBytes: () => undefined,
+    slots: new TransferSlots(4),
+  });
+  return { local, tombstones, state, applier };
 }

@@ -3,35 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { META, objectKeyOf, type ShardUpdate } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
 import { MemoryObjectStore } from '@shardsync/objectstore';
-import { Applier } from '../src/apply/applier.js';
-import { TransferSlots } from '../src/apply/transfer-slots.js';
-import { LocalState } from '../src/state/local-state.js';
-import { TombstoneIndex } from '../src/state/tombstone-index.js';
-import { put, v } from './applier-fixtures.js';
+import { applierSetup, put, v } from './applier-fixtures.js';
 
 /** Inputs the applier cannot trust: events anyone with write access to the topic can send, objects other tools wrote. */
-function setup(stores: Record<string, MemoryObjectStore> = {}) {
-  const local = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'b' });
-  const tombstones = new TombstoneIndex(local, 60_000);
-  const applier = new Applier({
-    local,
-    state: new LocalState(local, tombstones, 1000),
-    tombstones,
-    storeFor: (dc) => {
-      const s = stores[dc];
-      if (s === undefined) throw new Error(`no store ${dc}`);
-      return s;
-    },
-    peersOf: () => Object.values(stores).map((s) => ({ datacenter: s.datacenter, bucket: s.bucket })),
-    onBytes: () => undefined,
-    slots: new TransferSlots(4),
-  });
-  return { local, applier };
-}
 
 describe('Applier: inputs it cannot trust', () => {
   it('an inline payload declaring more bytes than any inline payload carries is refused before it is decompressed, never written', async () => {
-    const { local, applier } = setup();
+    const { local, applier } = applierSetup();
     // A few KiB on the wire that inflate to 8 MiB: the declared size alone bounded the inflation.
     const inflated = Buffer.alloc(8 * 1024 * 1024);
     const compressed = brotliCompressSync(inflated);
@@ -49,7 +27,7 @@ describe('Applier: inputs it cannot trust', () => {
   it('a peer object whose version metadata is not a version (written by another tool) does not make the update superseded', async () => {
     const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a' });
     const peer = new MemoryObjectStore({ datacenter: 'dc-c', bucket: 'c' });
-    const { local, applier } = setup({ 'dc-a': origin, 'dc-c': peer });
+    const { local, applier } = applierSetup({ 'dc-a': origin, 'dc-c': peer });
     // The staged copy is not there (yet), and the peer holds an object of the key that another
     // tool wrote with a version field of its own format, which sorts above every real version.
     await peer.put(objectKeyOf('ds', 'k'), Buffer.from('by hand'), { metadata: { [META.version]: 'v2-manual' } });

@@ -4,34 +4,15 @@ import { formatVersion, META, objectKeyOf, tombstoneKeyOf, type ShardUpdate } fr
 import { sha256Hex } from '@shardsync/integrity';
 import { MemoryObjectStore, ObjectNotFoundError, StoreUnavailableError } from '@shardsync/objectstore';
 import { Applier } from '../src/apply/applier.js';
-import { body, del, put, v } from './applier-fixtures.js';
 import { TransferSlots } from '../src/apply/transfer-slots.js';
 import { LocalState } from '../src/state/local-state.js';
 import { TombstoneIndex } from '../src/state/tombstone-index.js';
+import { applierSetup, body, del, put, v } from './applier-fixtures.js';
 
-function setup(stores: Record<string, MemoryObjectStore> = {}) {
-  const local = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'b' });
-  const tombstones = new TombstoneIndex(local, 60_000);
-  const state = new LocalState(local, tombstones, 1000);
-  const applier = new Applier({
-    local,
-    state,
-    tombstones,
-    storeFor: (dc) => {
-      const s = stores[dc];
-      if (s === undefined) throw new Error(`no store ${dc}`);
-      return s;
-    },
-    peersOf: () => Object.values(stores).map((s) => ({ datacenter: s.datacenter, bucket: s.bucket })),
-    onBytes: () => undefined,
-    slots: new TransferSlots(4),
-  });
-  return { local, tombstones, state, applier };
-}
 
 describe('Applier', () => {
   it('writes the object with its version, SHA-256 and event id as metadata', async () => {
-    const { local, applier } = setup();
+    const { local, applier } = applierSetup();
     const u = put('a', v(10), 'hello');
     expect(await applier.apply(u)).toMatchObject({ result: 'applied' });
     const info = await local.head(objectKeyOf('ds', 'a'));
@@ -39,7 +20,7 @@ describe('Applier', () => {
   });
 
   it('an equal version is a duplicate and a lower version is stale: neither rewrites the object', async () => {
-    const { local, applier } = setup();
+    const { local, applier } = applierSetup();
     await applier.apply(put('a', v(10), 'ten'));
     expect(await applier.apply(put('a', v(10), 'ten'))).toEqual({ result: 'skipped', reason: 'duplicate' });
     expect(await applier.apply(put('a', v(5), 'five'))).toEqual({ result: 'skipped', reason: 'stale' });
@@ -47,7 +28,7 @@ describe('Applier', () => {
   });
 
   it('a delete leaves a tombstone that a late, older put cannot get past, even after a restart', async () => {
-    const first = setup();
+    const first = applierSetup();
     await first.applier.apply(put('a', v(1), 'one'));
     await first.applier.apply(del('a', v(3)));
     expect(await first.local.head(objectKeyOf('ds', 'a'))).toBeUndefined();
@@ -63,7 +44,7 @@ describe('Applier', () => {
   });
 
   it('a put newer than a tombstone brings the key back and removes the tombstone', async () => {
-    const { local, applier } = setup();
+    const { local, applier } = applierSetup();
     await applier.apply(del('a', v(3)));
     expect(await applier.apply(put('a', v(4), 'back'))).toMatchObject({ result: 'applied' });
     expect(await body(local, objectKeyOf('ds', 'a'))).toBe('back');
@@ -71,7 +52,7 @@ describe('Applier', () => {
   });
 
   it('a newer version written by someone else meanwhile is never overwritten by an older one', async () => {
-    const { local, applier } = setup();
+    const { local, applier } = applierSetup();
     // Another writer (a reconciler repair) put version 9 behind the consumer's back.
     await local.put(objectKeyOf('ds', 'a'), Buffer.from('nine'), { metadata: { [META.version]: formatVersion(v(9)), [META.sha256]: sha256Hex('nine') } });
     expect(await applier.apply(put('a', v(5), 'five'))).toEqual({ result: 'skipped', reason: 'stale' });
@@ -81,7 +62,7 @@ describe('Applier', () => {
   it('a referenced payload whose staged copy is corrupt is taken from a peer holding the same version', async () => {
     const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a' });
     const peer = new MemoryObjectStore({ datacenter: 'dc-c', bucket: 'c' });
-    const { local, applier } = setup({ 'dc-a': origin, 'dc-c': peer });
+    const { local, applier } = applierSetup({ 'dc-a': origin, 'dc-c': peer });
     const good = 'x'.repeat(5000);
     await origin.put('.shardsync/staging/s1', Buffer.from('y'.repeat(5000)));
     const u: ShardUpdate = { ...put('big', v(7), good), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: '.shardsync/staging/s1' } };
@@ -92,7 +73,7 @@ describe('Applier', () => {
 
   it('bytes that match no source never become visible, and the error says so without retrying forever', async () => {
     const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a' });
-    const { local, applier } = setup({ 'dc-a': origin });
+    const { local, applier } = applierSetup({ 'dc-a': origin });
     await origin.put('.shardsync/staging/s1', Buffer.from('corrupt'));
     // The only peer holding this version has bad bytes too.
     await origin.put(objectKeyOf('ds', 'k'), Buffer.from('corrupt'), { metadata: { [META.version]: formatVersion(v(7)) } });
@@ -104,7 +85,7 @@ describe('Applier', () => {
   it('a staged copy with other bytes while no peer holds the version is SHARDSYNC_SOURCE_BYTES_MISMATCH (the short wait), not an unavailable source', async () => {
     const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a' });
     const peer = new MemoryObjectStore({ datacenter: 'dc-c', bucket: 'c' });
-    const { local, applier } = setup({ 'dc-a': origin, 'dc-c': peer });
+    const { local, applier } = applierSetup({ 'dc-a': origin, 'dc-c': peer });
     // What an announcement with the right size and a wrong SHA-256 looks like to every consumer.
     await origin.put('.shardsync/staging/s1', Buffer.from('other bytes'));
     const u: ShardUpdate = { ...put('k', v(7), 'right bytes'), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: '.shardsync/staging/s1' } };
@@ -118,7 +99,7 @@ describe('Applier', () => {
 
   it('a staged copy of another length (truncated) is SHARDSYNC_SOURCE_BYTES_MISMATCH without reading it, not an unavailable source', async () => {
     const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a' });
-    const { local, applier } = setup({ 'dc-a': origin, 'dc-c': new MemoryObjectStore({ datacenter: 'dc-c', bucket: 'c' }) });
+    const { local, applier } = applierSetup({ 'dc-a': origin, 'dc-c': new MemoryObjectStore({ datacenter: 'dc-c', bucket: 'c' }) });
     await origin.put('.shardsync/staging/s1', Buffer.from('right by'));
     const gets = vi.spyOn(origin, 'get');
     const u: ShardUpdate = { ...put('k', v(7), 'right bytes'), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: '.shardsync/staging/s1' } };
@@ -130,7 +111,7 @@ describe('Applier', () => {
   });
 
   it('a local staged copy with other bytes while no peer holds the version is SHARDSYNC_SOURCE_BYTES_MISMATCH too', async () => {
-    const { local, applier } = setup({ 'dc-c': new MemoryObjectStore({ datacenter: 'dc-c', bucket: 'c' }) });
+    const { local, applier } = applierSetup({ 'dc-c': new MemoryObjectStore({ datacenter: 'dc-c', bucket: 'c' }) });
     await local.put('.shardsync/staging/s1', Buffer.from('other bytes'));
     const u: ShardUpdate = { ...put('k', v(7), 'right bytes'), payload: { kind: 'staged', datacenter: 'dc-b', bucket: 'b', key: '.shardsync/staging/s1' } };
     await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_SOURCE_BYTES_MISMATCH', retriable: true });
@@ -138,7 +119,7 @@ describe('Applier', () => {
   });
 
   it("a form encoding sent by the client (curl's default) is not stored as the object's Content-Type", async () => {
-    const { local, applier } = setup();
+    const { local, applier } = applierSetup();
     await applier.apply({ ...put('form', v(1), 'a=b&c'), metadata: { 'content-type': 'application/x-www-form-urlencoded' } });
     await applier.apply({ ...put('text', v(1), 'hello'), metadata: { 'content-type': 'text/plain' } });
     expect((await local.head(objectKeyOf('ds', 'form')))?.contentType).not.toBe('application/x-www-form-urlencoded');
@@ -147,7 +128,7 @@ describe('Applier', () => {
   });
 
   it('an unavailable store is a retriable failure', async () => {
-    const { local, applier } = setup();
+    const { local, applier } = applierSetup();
     local.injectFault({ operation: 'put', error: () => new StoreUnavailableError('injected outage'), times: 1 });
     await expect(applier.apply(put('a', v(1), 'x'))).rejects.toMatchObject({ retriable: true });
     expect(await applier.apply(put('a', v(1), 'x'))).toMatchObject({ result: 'applied' });
@@ -163,7 +144,7 @@ describe('Applier', () => {
       opened.push(result.body);
       return result;
     };
-    const { local, applier } = setup({ 'dc-a': source });
+    const { local, applier } = applierSetup({ 'dc-a': source });
     local.injectFault({ operation: 'put', error: () => new StoreUnavailableError('injected outage'), times: 1 });
     const u: ShardUpdate = { ...put('k', v(7), 'staged bytes'), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: '.shardsync/staging/s1' } };
     await expect(applier.apply(u)).rejects.toMatchObject({ retriable: true });
@@ -174,7 +155,7 @@ describe('Applier', () => {
   it("this datacenter's store failing while a payload streams in is the store's own retriable failure, not a missing source, so no source wait runs out", async () => {
     const origin = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a' });
     await origin.put('.shardsync/staging/s1', Buffer.from('staged bytes'));
-    const { local, applier } = setup({ 'dc-a': origin });
+    const { local, applier } = applierSetup({ 'dc-a': origin });
     local.injectFault({ operation: 'put', error: () => new StoreUnavailableError('injected outage'), times: 1 });
     const u: ShardUpdate = { ...put('k', v(7), 'staged bytes'), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: '.shardsync/staging/s1' } };
     await expect(applier.apply(u)).rejects.toMatchObject({ code: 'SHARDSYNC_STORE_UNAVAILABLE', retriable: true });
@@ -183,7 +164,7 @@ describe('Applier', () => {
   });
 
   it("the origin's store failing while it reads its own staged copy is the store's own retriable failure, not a missing source", async () => {
-    const { local, applier } = setup();
+    const { local, applier } = applierSetup();
     await local.put('.shardsync/staging/s1', Buffer.from('staged bytes'));
     local.injectFault({ operation: 'head', key: '.shardsync/staging/s1', error: () => new StoreUnavailableError('injected outage'), times: 1 });
     const u: ShardUpdate = { ...put('k', v(7), 'staged bytes'), payload: { kind: 'staged', datacenter: 'dc-b', bucket: 'b', key: '.shardsync/staging/s1' } };
@@ -192,7 +173,7 @@ describe('Applier', () => {
   });
 
   it("the origin's store breaking off while it reads its own staged copy back is a retriable failure, never a dead letter", async () => {
-    const { local, applier } = setup();
+    const { local, applier } = applierSetup();
     await local.put('.shardsync/staging/s1', Buffer.from('staged bytes'));
     const get = local.get.bind(local);
     local.get = async (key, options) => {
@@ -227,7 +208,7 @@ describe('Applier', () => {
   });
 
   it('a local staged copy deleted between reading it back and copying it is a missing source (retriable), not a dead letter', async () => {
-    const { local, applier } = setup();
+    const { local, applier } = applierSetup();
     await local.put('.shardsync/staging/s1', Buffer.from('staged bytes'));
     local.injectFault({ operation: 'copy', error: () => new ObjectNotFoundError('deleted meanwhile'), times: 1 });
     const u: ShardUpdate = { ...put('k', v(7), 'staged bytes'), payload: { kind: 'staged', datacenter: 'dc-b', bucket: 'b', key: '.shardsync/staging/s1' } };
@@ -247,7 +228,7 @@ describe('Applier', () => {
       setImmediate(() => broken.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
       return { info: (await origin.head('.shardsync/staging/s1'))!, body: broken };
     };
-    const { local, applier } = setup({ 'dc-a': origin, 'dc-c': peer });
+    const { local, applier } = applierSetup({ 'dc-a': origin, 'dc-c': peer });
     const u: ShardUpdate = { ...put('big', v(7), good), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: '.shardsync/staging/s1' } };
     expect(await applier.apply(u)).toMatchObject({ result: 'applied', mode: 'stream' });
     expect(await body(local, objectKeyOf('ds', 'big'))).toBe(good);
