@@ -62,17 +62,20 @@ export const producerEnvSchema = z.object({
    * Unset: {@link clockLeaseWindowMs}. Used only with SHARDSYNC_PRODUCER_ID.
    */
   SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS: z.coerce.number().int().min(1000, 'must be at least 1000 ms: the bound is rewritten every half window').optional(),
-  /** Largest clock skew accepted from a version seen elsewhere. Default 60 s. */
+  /**
+   * How far ahead of the wall clock the clock lease's bound may run (the lease window is at most
+   * half of it). Producers do not read each other's versions, so nothing else uses it. Default 60 s.
+   */
   SHARDSYNC_MAX_CLOCK_DRIFT_MS: z.coerce.number().int().positive().default(60_000),
 }).superRefine((env, ctx) => {
-  // Versions of a just-restarted producer lie up to one window ahead; another producer or a
-  // consumer refuses a version more than the drift limit ahead, so the window must leave room for real skew.
+  // Versions of a just-restarted producer lie up to one window ahead of its clock: the drift
+  // limit bounds that, with room to spare for the clock's own skew.
   const window = env.SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS;
   if (window !== undefined && window * 2 > env.SHARDSYNC_MAX_CLOCK_DRIFT_MS) {
     ctx.addIssue({
       code: 'custom',
       path: ['SHARDSYNC_PRODUCER_CLOCK_LEASE_WINDOW_MS'],
-      message: `must be at most half of SHARDSYNC_MAX_CLOCK_DRIFT_MS (${env.SHARDSYNC_MAX_CLOCK_DRIFT_MS} ms): a restarted producer's versions lie up to one window ahead of its clock, and versions further ahead than the drift limit are refused`,
+      message: `must be at most half of SHARDSYNC_MAX_CLOCK_DRIFT_MS (${env.SHARDSYNC_MAX_CLOCK_DRIFT_MS} ms): a restarted producer's versions lie up to one window ahead of its clock, and the drift limit bounds how far ahead that may be`,
     });
   }
   if (env.SHARDSYNC_PRODUCER_BATCH_BYTES_IN_FLIGHT < env.SHARDSYNC_PRODUCER_BATCH_MAX_BYTES) {
