@@ -27,6 +27,7 @@ export {
   formatVersion,
   MAX_LOGICAL,
   parseVersion,
+  versionInMetadata,
   PRODUCER_ID_PATTERN,
   VERSION_METADATA_KEY,
   versionProblems,

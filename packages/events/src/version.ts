@@ -98,3 +98,18 @@ export function parseVersion(text: string): Version {
   if (problems.length > 0) throw new InvalidVersionError(`version string ${JSON.stringify(text)} is invalid: ${problems.join('; ')}`);
   return version;
 }
+
+/**
+ * The version recorded in an object's metadata (`shardsync-version`), or undefined when it is
+ * absent or not a version (an object another tool wrote, a field in a format of its own): such an
+ * object counts as unversioned, never as ordered by its text.
+ */
+export function versionInMetadata(metadata: Readonly<Record<string, string>>): Version | undefined {
+  const text = metadata[VERSION_METADATA_KEY];
+  if (text === undefined) return undefined;
+  try {
+    return parseVersion(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,17 +1,7 @@
-import { compareVersions, META, objectKeyOf, parseVersion, tombstoneKeyOf, type Version } from '@shardsync/events';
+import { compareVersions, META, objectKeyOf, tombstoneKeyOf, versionInMetadata, type Version } from '@shardsync/events';
 import type { ObjectInfo, ObjectStore } from '@shardsync/objectstore';
 import type { CopyState, ListedState, ObjectCopy, ObservedInfo, TombstoneCopy } from './model.js';
 
-/** The version recorded in metadata, or undefined when it is absent or malformed (treated as unversioned, like the consumer does). */
-export function versionIn(metadata: Readonly<Record<string, string>>): Version | undefined {
-  const text = metadata[META.version];
-  if (text === undefined) return undefined;
-  try {
-    return parseVersion(text);
-  } catch {
-    return undefined;
-  }
-}
 
 /** An object's state from what a HEAD or GET returned. */
 export function objectCopyOf(info: ObservedInfo, integrity: ObjectCopy['integrity'] = 'unchecked'): ObjectCopy {
@@ -19,7 +9,7 @@ export function objectCopyOf(info: ObservedInfo, integrity: ObjectCopy['integrit
     etag: info.etag,
     size: info.size,
     lastModifiedMs: info.lastModifiedMs,
-    version: versionIn(info.metadata),
+    version: versionInMetadata(info.metadata),
     sha256: info.metadata[META.sha256]?.toLowerCase(),
     metadata: info.metadata,
     contentType: info.contentType,
@@ -30,7 +20,7 @@ export function objectCopyOf(info: ObservedInfo, integrity: ObjectCopy['integrit
 /** A tombstone's state from what a HEAD returned. */
 export function tombstoneCopyOf(info: ObservedInfo): TombstoneCopy {
   const deletedAt = Number(info.metadata[META.deletedAtMs]);
-  return { version: versionIn(info.metadata), metadata: info.metadata, deletedAtMs: Number.isSafeInteger(deletedAt) && deletedAt > 0 ? deletedAt : info.lastModifiedMs };
+  return { version: versionInMetadata(info.metadata), metadata: info.metadata, deletedAtMs: Number.isSafeInteger(deletedAt) && deletedAt > 0 ? deletedAt : info.lastModifiedMs };
 }
 
 /** {@link ObjectInfo} in the JSON-friendly form the model uses. */

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { compareVersions, formatVersion, META, objectKeyOf, tombstoneBody, tombstoneKeyOf, type Version } from '@shardsync/events';
+import { compareVersions, formatVersion, META, objectKeyOf, tombstoneBody, tombstoneKeyOf, versionInMetadata, type Version } from '@shardsync/events';
 import { hashStream } from '@shardsync/integrity';
 import type { ObjectStore } from '@shardsync/objectstore';
 import type { Winner } from './decide.js';
 import { codeOf, NoHealthySourceError } from './errors.js';
 import type { CopyState, RepairAction, TombstoneCopy } from './model.js';
-import { objectCopyOf, observed, tombstoneCopyOf, versionIn } from './read-state.js';
+import { objectCopyOf, observed, tombstoneCopyOf } from './read-state.js';
 
 /**
  * The key changed since it was read (a consumer applied an update, or a source was replaced):
@@ -178,7 +178,7 @@ async function copyOnce(
   const bucketKey = objectKeyOf(target.dataset, target.key);
   const { info, body } = await conditional(() => source.get(bucketKey, { signal: target.signal }));
   try {
-    const version = versionIn(info.metadata);
+    const version = versionInMetadata(info.metadata);
     if (version === undefined || compareVersions(version, winner.version) !== 0) {
       throw new StateChangedError(`the copy in ${source.datacenter} is no longer the winning version`);
     }

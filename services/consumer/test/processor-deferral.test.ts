@@ -81,9 +81,10 @@ describe('BatchProcessor, updates that wait across fetches', () => {
     await vi.advanceTimersByTimeAsync(600_000);
     await done;
     expect(letters.map((l) => readDeadLetter(l.headers ?? {})?.code)).toEqual(['SHARDSYNC_SOURCE_BYTES_MISMATCH']);
-    // At least the 60 s of mismatches after the 120 s unreadable, and not much more.
+    // At least the 60 s of mismatches after the 120 s unreadable (the bug: 122 s), and not much more
+    // (one paused fetch, up to 15 s, and a backoff).
     expect((letteredAt ?? 0) - started).toBeGreaterThanOrEqual(180_000);
-    expect((letteredAt ?? Infinity) - started).toBeLessThan(180_000 + 15_000 + 1000);
+    expect((letteredAt ?? Infinity) - started).toBeLessThan(180_000 + 30_000);
   });
 
   it('many keys waiting on one source that is down are each tried at their own backoff, not at every fetch of their partition', async () => {

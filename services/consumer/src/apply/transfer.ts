@@ -1,5 +1,5 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { compareVersions, inflateInlinePayload, META, objectKeyOf, formatVersion, parseVersion, type PutShardUpdate, type StagedPayload, type Version } from '@shardsync/events';
+import { compareVersions, inflateInlinePayload, META, objectKeyOf, formatVersion, versionInMetadata, type PutShardUpdate, type StagedPayload, type Version } from '@shardsync/events';
 import { hashStream } from '@shardsync/integrity';
 import { SizeMismatchError, SourceStreamError, StoreUnavailableError, type ObjectStore, type WriteConditions } from '@shardsync/objectstore';
 import { ApplyError, codeOf, conflictOnPrecondition } from './errors.js';
@@ -193,7 +193,7 @@ async function openSource(source: Source, size: number, deps: TransferDeps, sign
     if (source.requireVersion !== undefined) {
       // Only a version that parses says anything: another tool's object may carry the field in a
       // format of its own, which as text can sort above every real version.
-      const held = heldVersion(info.metadata[META.version]);
+      const held = versionInMetadata(info.metadata);
       if (held !== undefined && compareVersions(held, source.requireVersion) > 0) return { kind: 'superseded' };
       if (held === undefined || compareVersions(held, source.requireVersion) !== 0) return { kind: 'unusable', why: 'holds another version', absent: true };
     }
@@ -207,15 +207,6 @@ async function openSource(source: Source, size: number, deps: TransferDeps, sign
   }
 }
 
-/** The version an object's metadata names, if it is one. */
-function heldVersion(text: string | undefined): Version | undefined {
-  if (text === undefined) return undefined;
-  try {
-    return parseVersion(text);
-  } catch {
-    return undefined;
-  }
-}
 
 function sourcesFor(update: PutShardUpdate, staged: StagedPayload, deps: TransferDeps): Source[] {
   const version = update.version;

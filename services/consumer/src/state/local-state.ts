@@ -1,4 +1,4 @@
-import { META, objectKeyOf, parseVersion, pickWinner, tombstoneKeyOf, type VersionedState } from '@shardsync/events';
+import { META, objectKeyOf, pickWinner, tombstoneKeyOf, versionInMetadata, type VersionedState } from '@shardsync/events';
 import type { ObjectInfo, ObjectStore } from '@shardsync/objectstore';
 import { LruMap } from '@shardsync/runtime';
 import type { TombstoneIndex } from './tombstone-index.js';
@@ -23,20 +23,11 @@ export function effectiveState(state: KeyState): VersionedState | undefined {
   return pickWinner(candidates);
 }
 
-function versionOf(info: ObjectInfo): VersionedState['version'] | undefined {
-  const text = info.metadata[META.version];
-  if (text === undefined) return undefined;
-  try {
-    return parseVersion(text);
-  } catch {
-    return undefined;
-  }
-}
 
 /** What an object's HEAD says of the key's state: its version, or that it has none (written by hand). */
 function objectState(info: ObjectInfo | undefined): KeyState {
   if (info === undefined) return {};
-  const version = versionOf(info);
+  const version = versionInMetadata(info.metadata);
   return version === undefined ? { unversionedEtag: info.etag } : { object: { version, kind: 'put', etag: info.etag, sha256: info.metadata[META.sha256] } };
 }
 
@@ -78,7 +69,7 @@ export class LocalState {
     ]);
     const state: KeyState = objectState(info);
     if (tombstone !== undefined) {
-      const version = versionOf(tombstone);
+      const version = versionInMetadata(tombstone.metadata);
       if (version !== undefined) state.tombstone = { version, kind: 'delete', etag: tombstone.etag };
       else state.unversionedTombstoneEtag = tombstone.etag;
       this.#tombstones.add(dataset, key);
