@@ -4,3 +4,5 @@ export type { ServerStatus, ServerState, ServerKind, StartOutcome, StopOutcome }
 export { InfraError, isInfraError, type InfraErrorCode } from './errors.js';
 export { DEFAULT_KAFKA_VERSION, DEFAULT_S3PROXY_VERSION } from './versions.js';
 export { formatStatusTable } from './status-table.js';
+export { kafkaServer, probeKafka } from './kafka.js';
+export { createClientCertificate, createSelfSignedKeystore, type SecuredListeners } from './kafka-security.js';

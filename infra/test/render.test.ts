@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randomClusterId, renderLog4j2Properties, renderLog4jProperties, renderServerProperties } from '../src/kafka.js';
+import { scramFormatArguments } from '../src/kafka-security.js';
 import { renderFetchPom } from '../src/maven.js';
 import { redactRedisUrl } from '@shardsync/config';
 import { parseRedisUrl, redisServerArgs } from '../src/redis.js';
@@ -105,5 +106,35 @@ describe('Redis', () => {
     expect(target).toMatchObject({ host: 'localhost', port: 6380, password: 's3cret' });
     expect(redisServerArgs(target, '/d')).toContain('s3cret');
     expect(redactRedisUrl('redis://:s3cret@localhost:6380/2')).not.toContain('s3cret');
+  });
+});
+
+describe('Kafka server.properties with secured listeners', () => {
+  const secured = {
+    saslPlaintextPort: 29194,
+    sslPort: 29195,
+    saslSslPort: 29196,
+    keystore: { path: '/state/tls/broker.p12', password: 'storepass' },
+    users: { svc: 'svc-password' },
+  };
+  const config = { host: '127.0.0.1', port: 19092, controllerPort: 19093, dataDir: '/state/kafka', version: '4.1.1', secured };
+
+  it('opens SASL_PLAINTEXT, SSL and SASL_SSL listeners beside the plaintext one, each advertised', () => {
+    const p = properties(renderServerProperties(config));
+    const secure = 'SASL_PLAINTEXT://127.0.0.1:29194,SSL://127.0.0.1:29195,SASL_SSL://127.0.0.1:29196';
+    expect(p.get('listeners')).toBe(`PLAINTEXT://127.0.0.1:19092,${secure},CONTROLLER://127.0.0.1:19093`);
+    expect(p.get('advertised.listeners')).toBe(`PLAINTEXT://127.0.0.1:19092,${secure}`);
+    expect(p.get('listener.security.protocol.map')).toBe('PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL');
+    expect(p.get('sasl.enabled.mechanisms')).toBe('PLAIN,SCRAM-SHA-256,SCRAM-SHA-512');
+    expect(p.get('ssl.keystore.location')).toBe('/state/tls/broker.p12');
+    expect(p.get('listener.name.sasl_ssl.plain.sasl.jaas.config')).toBe('org.apache.kafka.common.security.plain.PlainLoginModule required user_svc="svc-password";');
+  });
+
+  it('creates every user SCRAM credentials when the storage is formatted', () => {
+    expect(scramFormatArguments(secured)).toEqual(['--add-scram', 'SCRAM-SHA-256=[name=svc,password=svc-password]', '--add-scram', 'SCRAM-SHA-512=[name=svc,password=svc-password]']);
+  });
+
+  it('refuses a password that the JAAS line would have to quote', () => {
+    expect(() => renderServerProperties({ ...config, secured: { ...secured, users: { svc: 'pass"word' } } })).toThrow('the password of SASL user svc "pass"word" may hold only letters, digits, ".", "_" and "-"');
   });
 });

@@ -1,4 +1,4 @@
-import { loadTopology, topologyPath, type Topology } from '@shardsync/config';
+import { kafkaConnectionOf, loadTopology, topologyPath, type Topology } from '@shardsync/config';
 import { classifyKafkaError, createKafkaClient, EventLogAdmin } from '@shardsync/eventlog';
 import { StorePool, type ObjectStoreOptions } from '@shardsync/objectstore';
 import { silentProgress, type Progress } from './progress.js';
@@ -69,7 +69,7 @@ export class CliContext {
 
   kafka(): KafkaClient {
     this.#kafka ??= createKafkaClient({
-      brokers: this.topology.kafka.brokers,
+      ...kafkaConnectionOf(this.topology.kafka, this.env),
       clientId: `${this.topology.kafka.clientId}-cli`,
       log: (level, message, extra) => this.log(`kafkajs ${level}: ${message} ${JSON.stringify(extra)}`),
     });

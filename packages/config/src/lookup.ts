@@ -38,19 +38,22 @@ const UNCHECKED_CREDENTIALS: ResolvedCredentials = { accessKeyId: 'shardsync-loc
 /** Reads the credentials a datacenter names from the environment; a missing variable is named in the error. */
 export function resolveCredentials(credentials: S3Credentials, env: NodeJS.ProcessEnv = process.env): ResolvedCredentials {
   if (credentials.type === 'none') return UNCHECKED_CREDENTIALS;
-  const read = (variable: string): string => {
-    const value = env[variable];
-    if (value === undefined || value === '') {
-      throw new ConfigError('SHARDSYNC_CONFIG_MISSING_SECRET', `environment variable ${variable} is not set; the topology names it as an S3 credential`);
-    }
-    return value;
-  };
+  const read = (variable: string): string => requireSecret(env, variable, 'an S3 credential');
   const resolved: ResolvedCredentials = {
     accessKeyId: read(credentials.accessKeyIdEnv),
     secretAccessKey: read(credentials.secretAccessKeyEnv),
   };
   if (credentials.sessionTokenEnv !== undefined) resolved.sessionToken = read(credentials.sessionTokenEnv);
   return resolved;
+}
+
+/** The value of a secret's environment variable; a missing or empty one is named in the error. */
+export function requireSecret(env: NodeJS.ProcessEnv, variable: string, what: string): string {
+  const value = env[variable];
+  if (value === undefined || value === '') {
+    throw new ConfigError('SHARDSYNC_CONFIG_MISSING_SECRET', `environment variable ${variable} is not set; the topology names it as ${what}`);
+  }
+  return value;
 }
 
 /** The Kafka consumer group of a datacenter's consumers; every instance of one datacenter joins it. */

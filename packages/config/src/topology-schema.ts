@@ -40,6 +40,26 @@ const credentialsSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+/**
+ * TLS to the brokers (Kafka's `SSL`, or `SASL_SSL` with `sasl`). Files, not PEM text, so that
+ * certificates rotate without editing the topology; read once at start. Broker certificates are
+ * always verified: without `caFile`, against Node's built-in CAs.
+ */
+const kafkaTlsSchema = z
+  .strictObject({
+    caFile: z.string().min(1).optional(),
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+  })
+  .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { error: 'certFile and keyFile go together (a client certificate and its key, for mutual TLS)' });
+
+/** SASL authentication (Kafka's `SASL_PLAINTEXT`, or `SASL_SSL` with `tls`); the secrets only named, like S3 credentials. */
+const kafkaSaslSchema = z.strictObject({
+  mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+  usernameEnv: envVarName,
+  passwordEnv: envVarName,
+});
+
 const s3Schema = z.strictObject({
   /** Base URL of the S3 API, e.g. `http://127.0.0.1:19001`. */
   endpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as "http://127.0.0.1:19001"' }),
@@ -109,6 +129,8 @@ export const topologySchema = z
        * the topic can outlive the tombstone or the body it needs. Default 3 days.
        */
       retentionMs: z.number().int().positive().default(3 * 24 * 3600 * 1000),
+      tls: kafkaTlsSchema.optional(),
+      sasl: kafkaSaslSchema.optional(),
     }),
     redis: z.strictObject({
       url: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }),

@@ -2,7 +2,9 @@ export type EventLogErrorCode =
   | 'SHARDSYNC_EVENTLOG_UNAVAILABLE'
   | 'SHARDSYNC_EVENTLOG_REJECTED'
   | 'SHARDSYNC_EVENTLOG_CLOSED'
-  | 'SHARDSYNC_EVENTLOG_TOPIC_MISSING';
+  | 'SHARDSYNC_EVENTLOG_TOPIC_MISSING'
+  | 'SHARDSYNC_EVENTLOG_AUTH_FAILED'
+  | 'SHARDSYNC_EVENTLOG_TLS_FAILED';
 
 /** A failure of the event log (Kafka). `retriable` says whether trying again can help. */
 export class EventLogError extends Error {
@@ -34,6 +36,7 @@ export function appendWasUnsent(err: unknown): boolean {
 
 interface KafkaJsLikeError {
   name?: unknown;
+  code?: unknown;
   message?: unknown;
   retriable?: unknown;
   type?: unknown;
@@ -94,9 +97,42 @@ function isTopicMissing(err: unknown): boolean {
   return false;
 }
 
+/** `err` and the errors it wraps (kafkajs' retrier wraps the last one in `cause`), outermost first. */
+function* causeChain(err: unknown): Generator<KafkaJsLikeError> {
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
+    yield e;
+  }
+}
+
+/**
+ * Node's codes for a broker certificate it could not verify (unknown CA, self-signed, expired,
+ * another host's name) and for a TLS handshake that failed (`EPROTO`: a TLS client at a plaintext
+ * listener, no common protocol version). kafkajs passes the socket error's code on in its
+ * connection error.
+ */
+const TLS_FAILURE = /CERT|SELF_SIGNED|^EPROTO$|^ERR_SSL_|^ERR_TLS_/;
+
+/**
+ * A failure to secure or authenticate the connection: settings to fix, not an outage to wait out.
+ * kafkajs retries connection errors and reports the last one wrapped, so the whole chain is read.
+ */
+function securityFailure(err: unknown, context: string): EventLogError | undefined {
+  for (const e of causeChain(err)) {
+    const detail = typeof e.message === 'string' ? e.message : '';
+    if (e.name === 'KafkaJSSASLAuthenticationError') {
+      return new EventLogError('SHARDSYNC_EVENTLOG_AUTH_FAILED', `${context}: Kafka refused the SASL authentication (${detail}); check kafka.sasl (mechanism, user name, password) against the broker's listener`, { retriable: false, cause: err });
+    }
+    if (e.name === 'KafkaJSConnectionError' && typeof e.code === 'string' && TLS_FAILURE.test(e.code)) {
+      return new EventLogError('SHARDSYNC_EVENTLOG_TLS_FAILED', `${context}: the TLS connection to Kafka failed (${e.code}: ${detail}); check kafka.tls (the CA that signed the brokers' certificates, a broker address its certificate names) and that the brokers' listener speaks TLS`, { retriable: false, cause: err });
+    }
+  }
+  return undefined;
+}
+
 /**
  * Turns anything kafkajs (or the network) throws into an {@link EventLogError}. Never throws.
- * Connection problems, timeouts and a group coordinator on the move are retriable; protocol
+ * Refused credentials and a TLS connection that cannot be verified are not retriable (settings to
+ * fix); connection problems, timeouts and a group coordinator on the move are; protocol
  * errors keep the broker's own retriable flag; anything else is treated as a rejection.
  */
 export function classifyKafkaError(err: unknown, context: string): EventLogError {
@@ -107,6 +143,8 @@ export function classifyKafkaError(err: unknown, context: string): EventLogError
   // Checked before the names of unavailability: kafkajs marks UNKNOWN_TOPIC_OR_PARTITION retriable
   // (metadata may lag a new topic), so once its own retries ran out the missing topic arrives
   // wrapped in a KafkaJSNumberOfRetriesExceeded, which alone would read as "unavailable".
+  const insecure = securityFailure(err, context);
+  if (insecure !== undefined) return insecure;
   if (isTopicMissing(err)) {
     return new EventLogError('SHARDSYNC_EVENTLOG_TOPIC_MISSING', `${context}: the topic does not exist (${detail}); create it with "shardsync init" (the producer and the consumers also create it when they start)`, { retriable: false, cause: err });
   }

@@ -1,8 +1,28 @@
-import { Kafka, logLevel, type LogEntry, type logCreator } from 'kafkajs';
+import { Kafka, logLevel, type LogEntry, type logCreator, type SASLOptions } from 'kafkajs';
+
+/** TLS to the brokers: PEM material already read from its files (`@shardsync/config` reads them). */
+export interface KafkaTls {
+  /** CA certificates that sign the brokers' certificates; Node's built-in CAs when absent. */
+  ca?: string | undefined;
+  /** Client certificate and key, for brokers that require mutual TLS (`ssl.client.auth=required`). */
+  cert?: string | undefined;
+  key?: string | undefined;
+}
+
+/** SASL authentication, the mechanisms kafkajs implements that need only a user name and password. */
+export interface KafkaSasl {
+  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  username: string;
+  password: string;
+}
 
 export interface KafkaClientOptions {
   brokers: string[];
   clientId: string;
+  /** TLS to every broker (Kafka's `SSL` or `SASL_SSL`); plaintext when absent. */
+  tls?: KafkaTls | undefined;
+  /** SASL on the connection (Kafka's `SASL_PLAINTEXT`, or `SASL_SSL` with {@link tls}). */
+  sasl?: KafkaSasl | undefined;
   /** Connection timeout in ms. Default 3000. */
   connectionTimeoutMs?: number;
   /** Request timeout in ms. Default 30000. */
@@ -62,6 +82,8 @@ export function createKafkaClient(options: KafkaClientOptions): Kafka {
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
+    ...(options.tls === undefined ? {} : { ssl: tlsOptions(options.tls) }),
+    ...(options.sasl === undefined ? {} : { sasl: saslOptions(options.sasl) }),
     connectionTimeout: options.connectionTimeoutMs ?? 3000,
     requestTimeout: options.requestTimeoutMs ?? 30_000,
     logLevel: logLevel.WARN,
@@ -70,4 +92,26 @@ export function createKafkaClient(options: KafkaClientOptions): Kafka {
     // (the producer answers 503, the consumer waits), so kafkajs must give up in seconds.
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
   });
+}
+
+/** Node's TLS options: the broker's certificate is always verified (no switch turns that off). */
+function tlsOptions(tls: KafkaTls): { ca?: string; cert?: string; key?: string; rejectUnauthorized: true } {
+  return {
+    rejectUnauthorized: true,
+    ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+    ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+    ...(tls.key === undefined ? {} : { key: tls.key }),
+  };
+}
+
+function saslOptions(sasl: KafkaSasl): SASLOptions {
+  // One object literal per mechanism: kafkajs' types tie each mechanism to its own option shape.
+  switch (sasl.mechanism) {
+    case 'plain':
+      return { mechanism: 'plain', username: sasl.username, password: sasl.password };
+    case 'scram-sha-256':
+      return { mechanism: 'scram-sha-256', username: sasl.username, password: sasl.password };
+    case 'scram-sha-512':
+      return { mechanism: 'scram-sha-512', username: sasl.username, password: sasl.password };
+  }
 }

@@ -1,4 +1,4 @@
-import { KafkaJSConnectionError, KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
+import { KafkaJSConnectionError, KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { classifyKafkaError, isCoordinatorMoving } from '../src/errors.js';
 
@@ -61,5 +61,28 @@ describe('classifyKafkaError of a missing topic', () => {
     const missing = protocolError('UNKNOWN_TOPIC_OR_PARTITION', 3, true, 'This server does not host this topic-partition');
     const err = new KafkaJSNumberOfRetriesExceeded(missing, { retryCount: 5, retryTime: 2000 });
     expect(classifyKafkaError(err, 'appending events')).toMatchObject({ code: 'SHARDSYNC_EVENTLOG_TOPIC_MISSING', retriable: false });
+  });
+});
+
+describe('classifyKafkaError of a connection that cannot be secured or authenticated', () => {
+  it('refused SASL credentials are a non-retriable "auth failed", also once kafkajs wrapped them', () => {
+    // kafkajs' types declare no constructor argument; its code reads the message from one.
+    const SaslError = KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error;
+    const refused = new SaslError('SASL SCRAM SHA256 authentication failed: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256');
+    for (const err of [refused, new KafkaJSNumberOfRetriesExceeded(refused, { retryCount: 5, retryTime: 2000 })]) {
+      expect(classifyKafkaError(err, 'connecting the producer')).toMatchObject({ code: 'SHARDSYNC_EVENTLOG_AUTH_FAILED', retriable: false });
+    }
+  });
+
+  it('a broker certificate that does not verify is a non-retriable "TLS failed"; a refused connection stays "unavailable"', () => {
+    const untrusted = new KafkaJSConnectionError('Connection error: self-signed certificate', { broker: 'b:9093', code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    const otherHost = new KafkaJSConnectionError("Connection error: Hostname/IP does not match certificate's altnames", { broker: 'b:9093', code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+    for (const err of [untrusted, otherHost, new KafkaJSNumberOfRetriesExceeded(untrusted, { retryCount: 5, retryTime: 2000 })]) {
+      const classified = classifyKafkaError(err, 'connecting the producer');
+      expect(classified).toMatchObject({ code: 'SHARDSYNC_EVENTLOG_TLS_FAILED', retriable: false });
+      expect(classified.message).toContain('kafka.tls');
+    }
+    const refused = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9093', { broker: 'b:9093', code: 'ECONNREFUSED' });
+    expect(classifyKafkaError(refused, 'connecting the producer')).toMatchObject({ code: 'SHARDSYNC_EVENTLOG_UNAVAILABLE', retriable: true });
   });
 });

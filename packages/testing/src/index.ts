@@ -8,3 +8,4 @@ export { waitFor } from './wait.js';
 export { stopStackServer, objectFilePath, corruptObjectOnDisk } from './faults.js';
 export { readTopic, type TopicMessage } from './read-topic.js';
 export { spawnService, freePort, type ServiceName, type SpawnedService } from './process.js';
+export { startSecuredKafka, type SecuredKafka } from './secured-kafka.js';

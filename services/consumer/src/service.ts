@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Topology } from '@shardsync/config';
-import { assertOutlivesTopic, consumerGroupOf, getDatacenter, topicsOf } from '@shardsync/config';
+import { assertOutlivesTopic, consumerGroupOf, getDatacenter, kafkaConnectionOf, topicsOf } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, isCoordinatorMoving, KafkaEventSink, KafkaEventSource, type PartitionBatch } from '@shardsync/eventlog';
 import { bundledSchemaRegistry } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
@@ -74,6 +74,8 @@ export class ConsumerService {
     const { topology, env, logger } = options;
     assertOutlivesTopic(topology, 'SHARDSYNC_TOMBSTONE_GRACE_MS', env.SHARDSYNC_TOMBSTONE_GRACE_MS);
     const datacenter = getDatacenter(topology, env.SHARDSYNC_DATACENTER).name;
+    // Before anything opens: a missing certificate or secret stops the start with nothing to close.
+    const kafkaConnection = kafkaConnectionOf(topology.kafka);
     const topic = topology.kafka.topics.updates;
     const groupId = groupIdOf(datacenter);
     const metrics = new ConsumerMetrics();
@@ -88,7 +90,7 @@ export class ConsumerService {
     const local = new LocalStore(pool.of(datacenter));
     const tombstones = new TombstoneIndex(local, env.SHARDSYNC_TOMBSTONE_GRACE_MS);
     const state = new LocalState(local, tombstones, env.SHARDSYNC_CONSUMER_STATE_CACHE_ENTRIES);
-    const kafka = createKafkaClient({ brokers: topology.kafka.brokers, clientId: `${topology.kafka.clientId}-consumer-${datacenter}`, log: logTo(logger, 'kafkajs') });
+    const kafka = createKafkaClient({ ...kafkaConnection, clientId: `${topology.kafka.clientId}-consumer-${datacenter}`, log: logTo(logger, 'kafkajs') });
     const admin = new EventLogAdmin(kafka);
     const deadLetters = new KafkaEventSink(kafka);
 

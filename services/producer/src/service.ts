@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Topology } from '@shardsync/config';
-import { getDatacenter, topicsOf } from '@shardsync/config';
+import { getDatacenter, kafkaConnectionOf, topicsOf } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, KafkaEventSink } from '@shardsync/eventlog';
 import { HybridLogicalClock, systemClock, type Clock } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
@@ -57,10 +57,12 @@ export class ProducerService {
   static async start({ topology, env, logger, clock = systemClock }: ProducerServiceOptions): Promise<ProducerService> {
     const datacenter = getDatacenter(topology, env.SHARDSYNC_DATACENTER).name;
     const auth = new TokenAuthenticator(parseTokens(env.SHARDSYNC_PRODUCER_TOKENS));
+    // Before anything opens: a missing certificate or secret stops the start with nothing to close.
+    const kafkaConnection = kafkaConnectionOf(topology.kafka);
     const metrics = new ProducerMetrics();
     const pool = new StorePool(topology.datacenters);
     const originStore = pool.of(datacenter);
-    const kafka = createKafkaClient({ brokers: topology.kafka.brokers, clientId: `${topology.kafka.clientId}-producer`, log: logTo(logger, 'kafkajs') });
+    const kafka = createKafkaClient({ ...kafkaConnection, clientId: `${topology.kafka.clientId}-producer`, log: logTo(logger, 'kafkajs') });
     const admin = new EventLogAdmin(kafka);
     const sink = new KafkaEventSink(kafka);
     // Auto-pipelining: the claims and answers of a batch's items, issued in the same tick, share one write.
