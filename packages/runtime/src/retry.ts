@@ -25,7 +25,8 @@ export function backoffDelay(attempt: number, initialDelayMs: number, maxDelayMs
   return Math.floor(random() * ceiling);
 }
 
-function abortReason(signal: AbortSignal | undefined): Error {
+/** Why a wait ended by `signal`: its reason when that is an error, else an error naming it (what `sleep` rejects with). */
+export function abortReason(signal: AbortSignal | undefined): Error {
   const reason: unknown = signal?.reason;
   return reason instanceof Error ? reason : new Error(`aborted: ${String(reason)}`);
 }

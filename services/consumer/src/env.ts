@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_TIMER_MESSAGE, MAX_TIMER_MS } from '@shardsync/config';
+import { MIN_STALL_MS } from './watchdog.js';
 
 /** The consumer's environment, parsed once at start (README "Configuration reference"). */
 export const consumerEnvSchema = z.object({
@@ -39,8 +40,17 @@ export const consumerEnvSchema = z.object({
    * moment could still serve it. Default 1 min.
    */
   SHARDSYNC_SOURCE_MISMATCH_WAIT_MS: z.coerce.number().int().positive().default(60 * 1000),
-  /** Watchdog: no progress for this long while lag grows marks the consumer unhealthy. Default 5 min. */
-  SHARDSYNC_CONSUMER_STALL_MS: z.coerce.number().int().positive().default(5 * 60 * 1000),
+  /**
+   * Watchdog: no progress for this long while lag grows marks the consumer unhealthy. Default 5 min;
+   * at least the watchdog's check interval (1 s). Progress is only reported between requests and
+   * retries, so production values should stay above the longest of those a healthy consumer makes
+   * (a retry backoff of up to 15 s, a store request of up to 2 min).
+   */
+  SHARDSYNC_CONSUMER_STALL_MS: z.coerce
+    .number()
+    .int()
+    .min(MIN_STALL_MS, `must be at least ${MIN_STALL_MS} ms: the watchdog checks once a second, so a shorter allowance flags a consumer busy applying as stalled`)
+    .default(5 * 60 * 1000),
   /** Exit (for a supervisor to restart) when the watchdog fires. Default true. */
   SHARDSYNC_CONSUMER_EXIT_ON_STALL: z
     .enum(['true', 'false'])

@@ -24,7 +24,7 @@ export function ownedLag(lags: ReadonlyArray<Pick<PartitionLag, 'partition' | 'l
  * latest offset minus the offset the group committed, refreshed on an interval. Unlike a value
  * taken when a batch is fetched, it keeps moving when no batch arrives (a partition stuck
  * retrying, a consumer that stopped fetching) and counts only what is committed. When Kafka does
- * not answer, the last values stay and one warning says so.
+ * not answer, the last values of the partitions still owned stay and one warning says so.
  */
 export class OffsetLagReporter {
   readonly #o: OffsetLagOptions;
@@ -32,6 +32,8 @@ export class OffsetLagReporter {
   #inFlight: Promise<void> | undefined;
   #failing = false;
   #stopped = false;
+  /** Partitions the gauge holds a value of. */
+  readonly #reported = new Set<number>();
 
   constructor(options: OffsetLagOptions) {
     this.#o = options;
@@ -61,6 +63,7 @@ export class OffsetLagReporter {
     } catch (err) {
       if (!this.#failing) this.#o.logger.warn({ err }, 'offset lag not refreshed; shardsync_consumer_offset_lag_events keeps its last values');
       this.#failing = true;
+      this.#forgetUnowned();
       return;
     }
     if (this.#stopped) return;
@@ -68,8 +71,24 @@ export class OffsetLagReporter {
     this.#failing = false;
     const owned = new Set(this.#o.assigned());
     this.#o.gauge.reset();
+    this.#reported.clear();
     for (const { partition, lag } of lags) {
-      if (owned.has(partition)) this.#o.gauge.set({ partition: String(partition) }, lag);
+      if (!owned.has(partition)) continue;
+      this.#o.gauge.set({ partition: String(partition) }, lag);
+      this.#reported.add(partition);
+    }
+  }
+
+  /**
+   * Drops the last values of partitions this instance no longer owns (a rebalance while Kafka
+   * does not answer): their new owner reports them, and a stale copy here would count them twice.
+   */
+  #forgetUnowned(): void {
+    const owned = new Set(this.#o.assigned());
+    for (const partition of this.#reported) {
+      if (owned.has(partition)) continue;
+      this.#o.gauge.remove({ partition: String(partition) });
+      this.#reported.delete(partition);
     }
   }
 

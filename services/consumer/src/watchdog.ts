@@ -1,3 +1,9 @@
+/**
+ * The watchdog checks at most this often, so it is also the shortest stall it can tell: a
+ * shorter allowance would find a consumer busy applying idle at nearly every check.
+ */
+export const MIN_STALL_MS = 1000;
+
 export interface WatchdogOptions {
   /** No progress for this long while work waits means stalled. */
   stallMs: number;
@@ -70,7 +76,7 @@ export class Watchdog {
     // minutes (a join waits for the other members' batches): that is no time it could progress in.
     this.#lastProgress = this.#now();
     this.#stopped = false;
-    this.#timer = setInterval(() => void this.check(), this.#o.intervalMs ?? Math.max(1000, this.#o.stallMs / 5));
+    this.#timer = setInterval(() => void this.check(), this.#o.intervalMs ?? Math.max(MIN_STALL_MS, this.#o.stallMs / 5));
     this.#timer.unref();
   }
 

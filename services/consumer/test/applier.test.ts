@@ -271,6 +271,31 @@ describe('Applier', () => {
     expect(peak).toBe(2);
   });
 
+  it('an apply waiting for a transfer slot stops as soon as the service closes, though the transfer holding the slot has not noticed yet', async () => {
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // A source slow to notice the abort: its GET returns only once released.
+    const source = new MemoryObjectStore({ datacenter: 'dc-a', bucket: 'a', beforeOperation: async (operation) => void (operation === 'get' ? await released : undefined) });
+    const local = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'b' });
+    const tombstones = new TombstoneIndex(local, 60_000);
+    const applier = new Applier({ local, state: new LocalState(local, tombstones, 1000), tombstones, storeFor: () => source, peersOf: () => [], onBytes: () => undefined, slots: new TransferSlots(1) });
+    const staged = async (i: number): Promise<ShardUpdate> => {
+      await source.put(`.shardsync/staging/s${i}`, Buffer.from(`body ${i}`));
+      return { ...put(`k${i}`, v(7), `body ${i}`), payload: { kind: 'staged', datacenter: 'dc-a', bucket: 'a', key: `.shardsync/staging/s${i}` } };
+    };
+    const [first, second] = [await staged(1), await staged(2)];
+    const closing = new AbortController();
+    const holding = applier.apply(first, closing.signal).catch((err: unknown) => err);
+    const waiting = applier.apply(second, closing.signal).catch((err: unknown) => err);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    closing.abort(new Error('consumer closing'));
+    const outcome = await Promise.race([waiting, new Promise((resolve) => setTimeout(() => resolve('still waiting for the slot'), 500))]);
+    expect(outcome).toMatchObject({ message: 'consumer closing' });
+    release();
+    await holding;
+    expect(local.peek(objectKeyOf('ds', 'k2'))).toBeUndefined();
+  });
+
   it('a delete removes only the object it read: one written meanwhile is kept if newer, deleted if older', async () => {
     for (const [written, expected] of [
       [v(5), 'kept'],

@@ -13,3 +13,18 @@ describe('consumer durations put on a timer', () => {
     expect(consumerEnvSchema.safeParse({ ...required, [variable]: String(2 ** 31 - 1) }).success).toBe(true);
   });
 });
+
+describe('SHARDSYNC_CONSUMER_STALL_MS', () => {
+  // The watchdog checks at most once a second: a shorter allowance cannot be checked, and at each
+  // check finds a consumer that is busy applying idle (1 ms would flag every healthy consumer).
+  it.each(['1', '999'])('refuses %s ms, naming the variable and the bound', (value) => {
+    const result = consumerEnvSchema.safeParse({ ...required, SHARDSYNC_CONSUMER_STALL_MS: value });
+    expect(result.success).toBe(false);
+    expect(formatIssues(result.error?.issues ?? []).join('; ')).toMatch(/^SHARDSYNC_CONSUMER_STALL_MS: must be at least 1000 ms/);
+  });
+
+  it('accepts the bound itself and the default', () => {
+    expect(consumerEnvSchema.parse({ ...required, SHARDSYNC_CONSUMER_STALL_MS: '1000' }).SHARDSYNC_CONSUMER_STALL_MS).toBe(1000);
+    expect(consumerEnvSchema.parse(required).SHARDSYNC_CONSUMER_STALL_MS).toBe(300_000);
+  });
+});

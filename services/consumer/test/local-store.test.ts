@@ -1,13 +1,26 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { readDeadLetter, type OutgoingEvent } from '@shardsync/eventlog';
 import { createInlinePayload, formatVersion, META, objectKeyOf, type PutShardUpdate, type Version } from '@shardsync/events';
 import { sha256Hex } from '@shardsync/integrity';
-import { AccessDeniedError, MemoryObjectStore, NoSuchBucketError, ObjectNotFoundError, StoreUnavailableError } from '@shardsync/objectstore';
+import {
+  AccessDeniedError,
+  MemoryObjectStore,
+  NoSuchBucketError,
+  ObjectNotFoundError,
+  RequestRejectedError,
+  StoreClosedError,
+  StoreUnavailableError,
+  UnexpectedStoreError,
+} from '@shardsync/objectstore';
+import { createLogger } from '@shardsync/runtime';
 import { Applier } from '../src/apply/applier.js';
 import { TransferSlots } from '../src/apply/transfer-slots.js';
 import { LocalAccessDeniedError, LocalBucketMissingError } from '../src/apply/errors.js';
 import { LocalStore } from '../src/apply/local-store.js';
 import { LocalState } from '../src/state/local-state.js';
 import { TombstoneIndex } from '../src/state/tombstone-index.js';
+import { ConsumerMetrics } from '../src/metrics.js';
+import { event, fakeBatch, processor, put as processorPut } from './processor-fixtures.js';
 
 const v = (physicalMs: number): Version => ({ physicalMs, logical: 0, producerId: 'p1' });
 const noBucket = () => new NoSuchBucketError('PutObject failed: bucket "bucket-b" does not exist at http://127.0.0.1:1; create it or fix the topology');
@@ -86,5 +99,53 @@ describe('LocalStore', () => {
     // Once the bucket is there, the same update applies.
     expect(await applier.apply(staged)).toMatchObject({ result: 'applied', mode: 'stream' });
     expect(inner.peek(objectKeyOf('ds', 'big'))?.info.metadata[META.version]).toBe(formatVersion(v(10)));
+  });
+});
+
+describe("LocalStore: failures of this datacenter's store that are not the event's fault", () => {
+  const unrecognised = () => new UnexpectedStoreError('PutObject of key "ds/k" in bucket "bucket-b" failed unexpectedly: Parse Error: Expected HTTP/', { cause: Object.assign(new Error('Parse Error'), { code: 'HPE_INVALID_CONSTANT' }) });
+  const closed = () => new StoreClosedError('PutObject on the object store of datacenter dc-b after close()');
+  const rejected = () => new RequestRejectedError('PutObject was rejected with HTTP 400 (AuthorizationHeaderMalformed)', { statusCode: 400 });
+
+  it.each([
+    ['an error the S3 classifier does not recognise', unrecognised],
+    ['the store client reporting it is closed', closed],
+    ['a request the server rejects for no reason tied to the event', rejected],
+  ])('%s makes the partition wait and retry, never dead-letter, and the log names the datacenter and the bucket', async (_what, failure) => {
+    const inner = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'bucket-b' });
+    const local = new LocalStore(inner);
+    const tombstones = new TombstoneIndex(local, 60_000);
+    const applier = new Applier({ local, state: new LocalState(local, tombstones, 100), tombstones, storeFor: () => inner, peersOf: () => [], onBytes: () => undefined, slots: new TransferSlots(4) });
+    inner.injectFault({ operation: 'put', error: failure, times: 2 });
+    const letters: OutgoingEvent[] = [];
+    const logger = createLogger('test', {}, 'silent');
+    const errors = vi.spyOn(logger, 'error');
+    const metrics = new ConsumerMetrics();
+    const batch = fakeBatch([event(processorPut('k', 1))]);
+
+    await processor((u) => applier.apply(u), letters, logger, { metrics }).handle(batch);
+
+    expect(letters).toEqual([]);
+    expect(batch.marked).toEqual([batch.events[0]?.offset]);
+    expect(inner.peek(objectKeyOf('ds', 'k'))?.info.metadata[META.version]).toBe(formatVersion({ physicalMs: 1, logical: 0, producerId: 'p' }));
+    expect((await metrics.retries.get()).values).toEqual([expect.objectContaining({ labels: { code: 'SHARDSYNC_LOCAL_STORE_FAILED' }, value: 2 })]);
+    expect(errors).toHaveBeenCalledTimes(2);
+    const [fields, message] = errors.mock.calls[0] as unknown as [Record<string, unknown>, string];
+    expect(fields).toMatchObject({ code: 'SHARDSYNC_LOCAL_STORE_FAILED', bucket: 'bucket-b', dataset: 'ds', key: 'k', cause: failure().message });
+    expect(message).toMatch(/^the store of datacenter dc-b failed on bucket "bucket-b"/);
+  });
+
+  it('a failure the event itself causes (inline bytes that are not its SHA-256) is still dead-lettered', async () => {
+    const inner = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'bucket-b' });
+    const local = new LocalStore(inner);
+    const tombstones = new TombstoneIndex(local, 60_000);
+    const applier = new Applier({ local, state: new LocalState(local, tombstones, 100), tombstones, storeFor: () => inner, peersOf: () => [], onBytes: () => undefined, slots: new TransferSlots(4) });
+    const letters: OutgoingEvent[] = [];
+    const update = { ...put('k', 'body'), eventId: '00000000-0000-4000-8000-000000000001', sha256: sha256Hex('other bytes') };
+
+    await processor((u) => applier.apply(u), letters).handle(fakeBatch([event(update)]));
+
+    expect(letters.map((l) => readDeadLetter(l.headers ?? {})?.code)).toEqual(['SHARDSYNC_CHECKSUM_MISMATCH']);
+    expect(inner.peek(objectKeyOf('ds', 'k'))).toBeUndefined();
   });
 });

@@ -58,6 +58,24 @@ describe('OffsetLagReporter', () => {
     expect(warn).toHaveBeenCalledTimes(1);
   });
 
+  it('a partition assigned away while Kafka does not answer is no longer reported: only the partitions still owned keep their last values', async () => {
+    let fail = false;
+    const { metrics, owned, reporter } = setup(async () => {
+      if (fail) throw new Error('Kafka down');
+      return [{ partition: 0, lag: 3 }, { partition: 1, lag: 4 }];
+    });
+    await reporter.refresh();
+    fail = true;
+    // A rebalance gives partition 0 to another member, whose gauge now reports it.
+    owned.partitions = [1];
+    await reporter.refresh();
+    expect(await gaugeValues(metrics)).toEqual({ '1': 4 });
+    // Losing every partition leaves nothing reported.
+    owned.partitions = [];
+    await reporter.refresh();
+    expect(await gaugeValues(metrics)).toEqual({});
+  });
+
   it('refreshes on its interval until stopped, and stop waits for the refresh in flight', async () => {
     vi.useFakeTimers();
     let calls = 0;

@@ -43,6 +43,34 @@ describe('TransferSlots', () => {
     expect(await slots.run(() => Promise.resolve('next'))).toBe('next');
   });
 
+  it('a waiter whose signal aborts (the service closing) stops waiting at once, never runs its work, and the slot goes to the next waiter', async () => {
+    const slots = new TransferSlots(1);
+    const held = gate();
+    const holder = slots.run(() => held.promise);
+    const closing = new AbortController();
+    let ranAborted = false;
+    const aborted = slots.run(async () => {
+      ranAborted = true;
+    }, closing.signal);
+    const next = slots.run(() => Promise.resolve('next'));
+    closing.abort(new Error('consumer closing'));
+    const outcome = await Promise.race([aborted.then(() => 'ran', (err: unknown) => err), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 200))]);
+    expect(outcome).toMatchObject({ message: 'consumer closing' });
+    held.open();
+    await holder;
+    expect(await next).toBe('next');
+    expect(ranAborted).toBe(false);
+    expect(slots.running).toBe(0);
+  });
+
+  it('work whose signal aborted before it asked for a slot is refused without taking one', async () => {
+    const slots = new TransferSlots(1);
+    let ran = false;
+    await expect(slots.run(async () => void (ran = true), AbortSignal.abort(new Error('consumer closing')))).rejects.toThrow('consumer closing');
+    expect(ran).toBe(false);
+    expect(slots.running).toBe(0);
+  });
+
   it('refuses a limit that is not a positive integer', () => {
     expect(() => new TransferSlots(0)).toThrow(/positive integer/);
   });

@@ -1,3 +1,5 @@
+import { isRetriable } from '@shardsync/runtime';
+
 /** Stable codes of the consumer's own failures. */
 export type ApplyErrorCode =
   | 'SHARDSYNC_SOURCE_UNAVAILABLE'
@@ -8,7 +10,9 @@ export type ApplyErrorCode =
   | 'SHARDSYNC_UNKNOWN_DATASET'
   | 'SHARDSYNC_APPLY_CONFLICT'
   | 'SHARDSYNC_NO_SUCH_BUCKET'
-  | 'SHARDSYNC_LOCAL_ACCESS_DENIED';
+  | 'SHARDSYNC_LOCAL_ACCESS_DENIED'
+  /** This datacenter's store failed in a way that is not the event's fault (LocalStoreFailedError). */
+  | 'SHARDSYNC_LOCAL_STORE_FAILED';
 
 /** An apply that failed; `retriable` decides between waiting and dead-lettering. */
 export class ApplyError extends Error {
@@ -24,25 +28,38 @@ export class ApplyError extends Error {
 }
 
 /**
+ * A failure of this consumer's own store that says nothing about the event: retriable, so the
+ * partition waits (visibly: an error logged at each attempt naming the datacenter and the bucket,
+ * `shardsync_consumer_apply_retries_total{code}`) instead of dead-lettering valid updates that
+ * this datacenter would then miss until a reconcile. The wait ends when the service closes.
+ */
+export abstract class LocalStoreError extends ApplyError {
+  readonly datacenter: string;
+  readonly bucket: string;
+
+  constructor(code: ApplyErrorCode, message: string, store: { readonly datacenter: string; readonly bucket: string }, cause?: unknown) {
+    super(code, message, { retriable: true, cause });
+    this.datacenter = store.datacenter;
+    this.bucket = store.bucket;
+  }
+}
+
+/**
  * The bucket of this consumer's own datacenter does not exist. For the object store that is a
  * request that cannot succeed (`NoSuchBucketError`, not retriable), but for the consumer it says
  * nothing about the event: the environment is not ready (an operator has not created the bucket
  * yet, or it was lost). So it is retriable, like a store that is down: the partition waits and
  * nothing is dead-lettered.
  */
-export class LocalBucketMissingError extends ApplyError {
-  readonly datacenter: string;
-  readonly bucket: string;
-
+export class LocalBucketMissingError extends LocalStoreError {
   constructor(datacenter: string, bucket: string, cause?: unknown) {
     super(
       'SHARDSYNC_NO_SUCH_BUCKET',
       `bucket "${bucket}" of datacenter ${datacenter} does not exist; updates for ${datacenter} wait until it does: create it (\`shardsync init\` creates the buckets of the topology) or fix the bucket in the topology`,
-      { retriable: true, cause },
+      { datacenter, bucket },
+      cause,
     );
     this.name = 'LocalBucketMissingError';
-    this.datacenter = datacenter;
-    this.bucket = bucket;
   }
 }
 
@@ -52,19 +69,35 @@ export class LocalBucketMissingError extends ApplyError {
  * event: every update would fail alike until the credentials are fixed, so it is retriable and
  * the partition waits, visibly, instead of dead-lettering every update of the moment.
  */
-export class LocalAccessDeniedError extends ApplyError {
-  readonly datacenter: string;
-  readonly bucket: string;
-
+export class LocalAccessDeniedError extends LocalStoreError {
   constructor(datacenter: string, bucket: string, cause?: unknown) {
     super(
       'SHARDSYNC_LOCAL_ACCESS_DENIED',
       `the store of datacenter ${datacenter} refused access to bucket "${bucket}"; updates for ${datacenter} wait until it accepts this consumer's credentials (check them, the server's clock and the bucket policy)`,
-      { retriable: true, cause },
+      { datacenter, bucket },
+      cause,
     );
     this.name = 'LocalAccessDeniedError';
-    this.datacenter = datacenter;
-    this.bucket = bucket;
+  }
+}
+
+/**
+ * Any other failure of the consumer's own store that the object store does not retry and that
+ * is not the event's fault: an error the S3 classifier does not recognise (an SDK or socket
+ * error of a new shape), the store client closed under a request, a request the server rejects
+ * (a 4xx or 501 its configuration causes), an ETag rule the server breaks. Valid updates must not
+ * go to the dead-letter topic for them: the partition waits until the store works again or an
+ * operator fixes it.
+ */
+export class LocalStoreFailedError extends LocalStoreError {
+  constructor(store: { readonly datacenter: string; readonly bucket: string }, cause: unknown) {
+    super(
+      'SHARDSYNC_LOCAL_STORE_FAILED',
+      `the store of datacenter ${store.datacenter} failed on bucket "${store.bucket}" (${codeOf(cause)}); updates for ${store.datacenter} wait until it works again: check the store and the consumer's log`,
+      store,
+      cause,
+    );
+    this.name = 'LocalStoreFailedError';
   }
 }
 
@@ -75,17 +108,37 @@ export function codeOf(err: unknown): string {
 }
 
 /**
- * What an error of the consumer's own store means to the consumer: a missing bucket or refused
- * access becomes retriable ({@link LocalBucketMissingError}, {@link LocalAccessDeniedError})
- * naming the datacenter and bucket; anything else is returned unchanged (the object store's
- * classification stands: an invalid key, say, is the event's and is dead-lettered). Never throws.
+ * Failures of the consumer's own store that keep the object store's classification: the event's
+ * own fault (a key or metadata the store cannot take, inline bytes that are not its SHA-256), the
+ * bytes of a source failing while they stream in (the transfer tries the next source), and what
+ * the caller handles itself (a precondition that did not hold is a conflict, a missing object a
+ * missing source, an abort the service closing).
+ */
+const KEPT_AS_CLASSIFIED = new Set([
+  'SHARDSYNC_STORE_INVALID_ARGUMENT',
+  'SHARDSYNC_CHECKSUM_MISMATCH',
+  'SHARDSYNC_SIZE_MISMATCH',
+  'SHARDSYNC_SOURCE_FAILED',
+  'SHARDSYNC_PRECONDITION_FAILED',
+  'SHARDSYNC_OBJECT_NOT_FOUND',
+  'SHARDSYNC_STORE_ABORTED',
+]);
+
+/**
+ * What an error of the consumer's own store means to the consumer. Only a failure proven to be
+ * the event's fault may dead-letter it, so everything else becomes retriable: a missing bucket
+ * or refused access ({@link LocalBucketMissingError}, {@link LocalAccessDeniedError}), and any
+ * other failure the object store does not retry ({@link LocalStoreFailedError}), each naming the
+ * datacenter and bucket. Retriable errors (the store down or slow) and those in
+ * {@link KEPT_AS_CLASSIFIED} are returned unchanged. Never throws.
  */
 export function asLocalStoreError(err: unknown, store: { readonly datacenter: string; readonly bucket: string }): unknown {
-  if (err instanceof ApplyError) return err;
+  if (err instanceof ApplyError || isRetriable(err)) return err;
   const code = codeOf(err);
+  if (KEPT_AS_CLASSIFIED.has(code)) return err;
   if (code === 'SHARDSYNC_NO_SUCH_BUCKET') return new LocalBucketMissingError(store.datacenter, store.bucket, err);
   if (code === 'SHARDSYNC_ACCESS_DENIED') return new LocalAccessDeniedError(store.datacenter, store.bucket, err);
-  return err;
+  return new LocalStoreFailedError(store, err);
 }
 
 /**

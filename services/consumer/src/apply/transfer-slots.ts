@@ -1,3 +1,5 @@
+import { abortReason } from '@shardsync/runtime';
+
 /**
  * At most `limit` payload transfers at once in the whole process. Each transfer holds up to a
  * single-put body or a few multipart parts in memory (tens of MiB), and the batch handler runs
@@ -20,9 +22,14 @@ export class TransferSlots {
     return this.#running;
   }
 
-  /** Runs `work` once a slot is free, and frees it when `work` settles. */
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#running >= this.limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  /**
+   * Runs `work` once a slot is free, and frees it when `work` settles. A wait that `signal` ends
+   * (the service closing) rejects at once with its reason, without taking a slot: otherwise a
+   * shutdown would wait for every transfer ahead of it to notice the abort first.
+   */
+  async run<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted === true) throw abortReason(signal);
+    if (this.#running >= this.limit) await this.#waitForSlot(signal);
     else this.#running += 1;
     try {
       return await work();
@@ -32,5 +39,25 @@ export class TransferSlots {
       if (next !== undefined) next();
       else this.#running -= 1;
     }
+  }
+
+  /** Resolves once a finishing run hands this waiter its slot; rejects, leaving the queue, if `signal` aborts first. */
+  #waitForSlot(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (aborted: AbortSignal): void => {
+        const i = this.#waiting.indexOf(granted);
+        // Already handed a slot: the work runs with its aborted signal and frees the slot when it fails.
+        if (i < 0) return;
+        this.#waiting.splice(i, 1);
+        reject(abortReason(aborted));
+      };
+      const listener = signal === undefined ? undefined : () => onAbort(signal);
+      const granted = (): void => {
+        if (listener !== undefined) signal?.removeEventListener('abort', listener);
+        resolve();
+      };
+      if (listener !== undefined) signal?.addEventListener('abort', listener, { once: true });
+      this.#waiting.push(granted);
+    });
   }
 }

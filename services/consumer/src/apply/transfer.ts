@@ -78,7 +78,7 @@ export async function transfer(update: PutShardUpdate, conditions: WriteConditio
     return { etag: put.etag, bytes: bytes.length, mode: 'inline' };
   }
   const staged = update.payload;
-  return deps.slots.run(() => transferReferenced(update, staged, key, conditions, deps, signal));
+  return deps.slots.run(() => transferReferenced(update, staged, key, conditions, deps, signal), signal);
 }
 
 async function transferReferenced(
