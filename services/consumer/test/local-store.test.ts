@@ -135,6 +135,22 @@ describe("LocalStore: failures of this datacenter's store that are not the event
     expect(message).toMatch(/^the store of datacenter dc-b failed on bucket "bucket-b"/);
   });
 
+  it('a store that refuses the object itself (too large for it) dead-letters the update instead of stopping the partition for good', async () => {
+    const inner = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'bucket-b' });
+    const local = new LocalStore(inner);
+    const tombstones = new TombstoneIndex(local, 60_000);
+    const applier = new Applier({ local, state: new LocalState(local, tombstones, 100), tombstones, storeFor: () => inner, peersOf: () => [], onBytes: () => undefined, slots: new TransferSlots(4) });
+    const tooLarge = Object.assign(new Error('Your proposed upload exceeds the maximum allowed size'), { name: 'EntityTooLarge' });
+    inner.injectFault({ operation: 'put', error: () => new RequestRejectedError('PutObject was rejected with HTTP 400 (EntityTooLarge)', { statusCode: 400, cause: tooLarge }), times: 1 });
+    const letters: OutgoingEvent[] = [];
+    const batch = fakeBatch([event(processorPut('k', 1))]);
+
+    await processor((u) => applier.apply(u), letters).handle(batch);
+
+    expect(letters.map((l) => readDeadLetter(l.headers ?? {})?.code)).toEqual(['SHARDSYNC_STORE_REQUEST_REJECTED']);
+    expect(batch.marked).toEqual([batch.events[0]?.offset]);
+  });
+
   it('a failure the event itself causes (inline bytes that are not its SHA-256) is still dead-lettered', async () => {
     const inner = new MemoryObjectStore({ datacenter: 'dc-b', bucket: 'bucket-b' });
     const local = new LocalStore(inner);

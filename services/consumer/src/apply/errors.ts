@@ -125,17 +125,33 @@ const KEPT_AS_CLASSIFIED = new Set([
 ]);
 
 /**
+ * S3 error codes of a request the server refuses because of what this one object is (its size,
+ * key or metadata), not because the store or the consumer's settings are wrong: the store works
+ * for other updates, so retrying would only stop the partition behind this one for good.
+ */
+const REFUSED_FOR_THE_OBJECT = new Set(['EntityTooLarge', 'EntityTooSmall', 'KeyTooLongError', 'MetadataTooLarge', 'InvalidObjectName', 'InvalidArgument']);
+
+/** Whether the store answered that it refuses this object itself (a 4xx with one of {@link REFUSED_FOR_THE_OBJECT}). */
+function refusedForTheObject(err: unknown, code: string): boolean {
+  if (code !== 'SHARDSYNC_STORE_REQUEST_REJECTED') return false;
+  const cause = (err as { cause?: { name?: unknown; Code?: unknown } }).cause;
+  const s3Code = cause?.name ?? cause?.Code;
+  return typeof s3Code === 'string' && REFUSED_FOR_THE_OBJECT.has(s3Code);
+}
+
+/**
  * What an error of the consumer's own store means to the consumer. Only a failure proven to be
  * the event's fault may dead-letter it, so everything else becomes retriable: a missing bucket
  * or refused access ({@link LocalBucketMissingError}, {@link LocalAccessDeniedError}), and any
  * other failure the object store does not retry ({@link LocalStoreFailedError}), each naming the
- * datacenter and bucket. Retriable errors (the store down or slow) and those in
- * {@link KEPT_AS_CLASSIFIED} are returned unchanged. Never throws.
+ * datacenter and bucket. Retriable errors (the store down or slow), those in
+ * {@link KEPT_AS_CLASSIFIED} and a refusal of the object itself ({@link REFUSED_FOR_THE_OBJECT})
+ * are returned unchanged. Never throws.
  */
 export function asLocalStoreError(err: unknown, store: { readonly datacenter: string; readonly bucket: string }): unknown {
   if (err instanceof ApplyError || isRetriable(err)) return err;
   const code = codeOf(err);
-  if (KEPT_AS_CLASSIFIED.has(code)) return err;
+  if (KEPT_AS_CLASSIFIED.has(code) || refusedForTheObject(err, code)) return err;
   if (code === 'SHARDSYNC_NO_SUCH_BUCKET') return new LocalBucketMissingError(store.datacenter, store.bucket, err);
   if (code === 'SHARDSYNC_ACCESS_DENIED') return new LocalAccessDeniedError(store.datacenter, store.bucket, err);
   return new LocalStoreFailedError(store, err);
