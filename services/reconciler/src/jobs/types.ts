@@ -20,8 +20,10 @@ export interface RangeJobData {
   readonly passId: string;
   readonly request: PassRequest;
   readonly range: KeyRange;
-  /** Set when the keys were handled and some repairs were handed to retried repair jobs. */
+  /** Set when the keys were handled (and counted): a later run of the job reuses them. */
   readonly outcomes?: readonly KeyOutcome[] | undefined;
+  /** Set once the repair jobs of the keys to retry were added. */
+  readonly repairsAdded?: boolean | undefined;
 }
 
 /** One key to read and repair again, with retries and backoff. */
