@@ -33,6 +33,11 @@ export const reconcilerEnvSchema = z
     SHARDSYNC_RECONCILER_KEY_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(8),
     /** Divergent keys per range job; a pass with more is shared among workers. Default 500. */
     SHARDSYNC_RECONCILER_KEYS_PER_RANGE: z.coerce.number().int().min(1).max(100_000).default(500),
+    /**
+     * Time a deep pass that found its dataset's pass lock taken waits before trying again (it is
+     * deferred, not skipped, for up to one deep interval). Default 30 s.
+     */
+    SHARDSYNC_RECONCILER_DEFER_MS: z.coerce.number().int().min(100).max(MAX_TIMER_MS, MAX_TIMER_MESSAGE).default(30_000),
     /** Attempts of a key repair that failed with a retriable error (store down, key kept changing). Default 5. */
     SHARDSYNC_RECONCILER_REPAIR_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
     /** First delay of a repair's exponential backoff. Default 5 s. */

@@ -14,7 +14,7 @@ export class ReconcilerMetrics {
   #refreshing: Promise<void> | undefined;
   readonly passes = new Counter({
     name: 'shardsync_reconciler_passes_total',
-    help: 'Finished passes: converged (the datacenters agree), diverged (divergence remains), skipped (another pass of the dataset was running)',
+    help: 'Passes: converged (the datacenters agree), diverged (divergence remains), skipped (another pass of the dataset was running), deferred (a deep pass that found another pass running and waits for it; counted again when it finishes)',
     labelNames: ['dataset', 'mode', 'result'] as const,
     registers: [this.registry],
   });

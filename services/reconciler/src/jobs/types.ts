@@ -13,6 +13,8 @@ export interface PassJobData {
   readonly rangeKeys?: readonly number[] | undefined;
   /** Set once the range jobs were added: a run that finds `scan` without it compares again. */
   readonly rangesAdded?: boolean | undefined;
+  /** When a deep pass first found another pass of its dataset running and was deferred (epoch ms). */
+  readonly deferredSince?: number | undefined;
 }
 
 /** A slice of a pass's divergent keys, with what each datacenter listed for them. */
