@@ -27,6 +27,11 @@ export const reconcilerEnvSchema = z
       .transform((s) => s.split(',').map((d) => d.trim()).filter((d) => d !== '')),
     /** Whether this instance keeps the pass schedules up to date (every instance may; there is still one schedule per dataset). Default true. */
     SHARDSYNC_RECONCILER_SCHEDULE: bool('true'),
+    /**
+     * Time between two checks that the schedules this instance keeps still advance (a schedule
+     * whose due job was picked up this long ago without a next job is restored). Default 1 min.
+     */
+    SHARDSYNC_RECONCILER_SCHEDULE_CHECK_MS: z.coerce.number().int().min(100).max(MAX_TIMER_MS, MAX_TIMER_MESSAGE).default(60_000),
     /** Jobs (passes, key ranges, key repairs) this instance runs at the same time. Default 4. */
     SHARDSYNC_RECONCILER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
     /** Divergent keys one range job reads and repairs at the same time. Default 8. */

@@ -83,6 +83,12 @@ export class ReconcilerMetrics {
     registers: [this.registry],
     collect: () => this.#refreshLastPasses(),
   });
+  readonly schedulesRestored = new Counter({
+    name: 'shardsync_reconciler_schedules_restored_total',
+    help: 'Schedules found stopped (BullMQ added no next job for them after a worker error) and restored, by scheduler id',
+    labelNames: ['scheduler'] as const,
+    registers: [this.registry],
+  });
   readonly jobs = new Counter({ name: 'shardsync_reconciler_jobs_total', help: 'Jobs run, by name and result', labelNames: ['name', 'result'] as const, registers: [this.registry] });
 
   /**
