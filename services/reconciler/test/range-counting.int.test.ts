@@ -41,10 +41,11 @@ function jobDeps(topology: JobDeps['topology'], prefix: string): JobDeps {
 
 async function counted(deps: JobDeps): Promise<Record<string, number>> {
   const [copies, repairs] = await Promise.all([deps.metrics.copies.get(), deps.metrics.repairs.get()]);
-  return Object.fromEntries([
-    ...copies.values.map((m) => [`${String(m.labels.status)}@${String(m.labels.datacenter)}`, m.value]),
-    ...repairs.values.map((m) => [`${String(m.labels.result)}@${String(m.labels.datacenter)}`, m.value]),
-  ]);
+  const entries: [string, number][] = [
+    ...copies.values.map((m): [string, number] => [`${String(m.labels.status)}@${String(m.labels.datacenter)}`, m.value]),
+    ...repairs.values.map((m): [string, number] => [`${String(m.labels.result)}@${String(m.labels.datacenter)}`, m.value]),
+  ];
+  return Object.fromEntries(entries);
 }
 
 describe('range job metrics', () => {
