@@ -27,12 +27,22 @@ export const reconcilerEnvSchema = z
       .transform((s) => s.split(',').map((d) => d.trim()).filter((d) => d !== '')),
     /** Whether this instance keeps the pass schedules up to date (every instance may; there is still one schedule per dataset). Default true. */
     SHARDSYNC_RECONCILER_SCHEDULE: bool('true'),
+    /**
+     * Time between two checks that the schedules this instance keeps still advance (a schedule
+     * whose due job was picked up this long ago without a next job is restored). Default 1 min.
+     */
+    SHARDSYNC_RECONCILER_SCHEDULE_CHECK_MS: z.coerce.number().int().min(100).max(MAX_TIMER_MS, MAX_TIMER_MESSAGE).default(60_000),
     /** Jobs (passes, key ranges, key repairs) this instance runs at the same time. Default 4. */
     SHARDSYNC_RECONCILER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
     /** Divergent keys one range job reads and repairs at the same time. Default 8. */
     SHARDSYNC_RECONCILER_KEY_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(8),
     /** Divergent keys per range job; a pass with more is shared among workers. Default 500. */
     SHARDSYNC_RECONCILER_KEYS_PER_RANGE: z.coerce.number().int().min(1).max(100_000).default(500),
+    /**
+     * Time a deep pass that found its dataset's pass lock taken waits before trying again (it is
+     * deferred, not skipped, for up to one deep interval). Default 30 s.
+     */
+    SHARDSYNC_RECONCILER_DEFER_MS: z.coerce.number().int().min(100).max(MAX_TIMER_MS, MAX_TIMER_MESSAGE).default(30_000),
     /** Attempts of a key repair that failed with a retriable error (store down, key kept changing). Default 5. */
     SHARDSYNC_RECONCILER_REPAIR_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
     /** First delay of a repair's exponential backoff. Default 5 s. */

@@ -14,7 +14,7 @@ export class ReconcilerMetrics {
   #refreshing: Promise<void> | undefined;
   readonly passes = new Counter({
     name: 'shardsync_reconciler_passes_total',
-    help: 'Finished passes: converged (the datacenters agree), diverged (divergence remains), skipped (another pass of the dataset was running)',
+    help: 'Passes: converged (the datacenters agree), diverged (divergence remains), skipped (another pass of the dataset was running), deferred (a deep pass that found another pass running and waits for it; counted again when it finishes)',
     labelNames: ['dataset', 'mode', 'result'] as const,
     registers: [this.registry],
   });
@@ -82,6 +82,12 @@ export class ReconcilerMetrics {
     labelNames: ['dataset'] as const,
     registers: [this.registry],
     collect: () => this.#refreshLastPasses(),
+  });
+  readonly schedulesRestored = new Counter({
+    name: 'shardsync_reconciler_schedules_restored_total',
+    help: 'Schedules found stopped (BullMQ added no next job for them after a worker error) and restored, by scheduler id',
+    labelNames: ['scheduler'] as const,
+    registers: [this.registry],
   });
   readonly jobs = new Counter({ name: 'shardsync_reconciler_jobs_total', help: 'Jobs run, by name and result', labelNames: ['name', 'result'] as const, registers: [this.registry] });
 

@@ -12,6 +12,7 @@ import { createProcessor } from './jobs/processor.js';
 import { JOB, QUEUE_NAME, type PassJobData, type StagingGcJobData } from './jobs/types.js';
 import { ReconcilerMetrics } from './metrics.js';
 import { datasetsToReconcile, syncSchedules } from './schedule.js';
+import { watchSchedules } from './schedule-watch.js';
 
 export interface ReconcilerServiceOptions {
   readonly topology: Topology;
@@ -99,9 +100,11 @@ export class ReconcilerService {
       maxStalledCount: 2,
     });
     worker.on('error', (err) => logger.error({ err }, 'worker error'));
+    let stopWatching = (): void => undefined;
     if (env.SHARDSYNC_RECONCILER_SCHEDULE) {
       const schedules = await syncSchedules(queue, topology, env, logger);
       logger.info({ schedules }, 'pass schedules in place');
+      stopWatching = watchSchedules(queue, topology, env, metrics, logger);
     }
     const ops = await startOpsServer({
       host: env.SHARDSYNC_RECONCILER_HOST,
@@ -120,6 +123,7 @@ export class ReconcilerService {
       // retried by another instance, and nothing half-written is ever visible.
       const cut = setTimeout(() => closing.abort(new Error('reconciler closing')), env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);
       cut.unref();
+      stopWatching();
       const steps = new Shutdown(logger);
       steps.add('worker', () => worker.close());
       steps.add('queue', () => queue.close());

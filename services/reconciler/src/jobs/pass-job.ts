@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { buildPassReport, CLI_HOLDER_PREFIX, recordPass, scanPass, splitIntoRanges, type PassScanSummary } from '@shardsync/reconcile';
-import { WaitingChildrenError, type Job } from 'bullmq';
+import { buildPassReport, CLI_HOLDER_PREFIX, recordPass, scanPass, splitIntoRanges, type PassRequest, type PassScanSummary } from '@shardsync/reconcile';
+import { DelayedError, WaitingChildrenError, type Job } from 'bullmq';
 import { allowedHere, contextFor, type JobDeps } from './deps.js';
 import { JOB, rangeJobId, type PassJobData, type PassResult, type RangeJobData, type RangeResult } from './types.js';
 
@@ -25,11 +25,7 @@ export async function processPass(job: Job<PassJobData, PassResult>, token: stri
   if (scan !== undefined && job.data.rangesAdded !== true && !(await hasChildren(job))) scan = undefined;
   if (scan === undefined) {
     const running = await deps.passLock.claim(request.dataset, job.id ?? '');
-    if (running !== undefined) {
-      deps.logger.info({ dataset: request.dataset, running }, 'a pass of this dataset is still running; skipping this one');
-      deps.metrics.passes.inc({ dataset: request.dataset, mode: request.deep === true ? 'deep' : 'routine', result: 'skipped' });
-      return { passId: passId ?? '', dataset: request.dataset, skipped: running.startsWith(CLI_HOLDER_PREFIX) ? `a shardsync CLI pass (${running}) is still running` : `pass job ${running} is still running` };
-    }
+    if (running !== undefined) return deferOrSkip(job, token, deps, request, running);
     const id = passId ?? randomUUID();
     if (passId === undefined) await job.updateData({ ...job.data, passId: id });
     passId = id;
@@ -64,6 +60,31 @@ export async function processPass(job: Job<PassJobData, PassResult>, token: stri
   }
   if (token !== undefined && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
   return finish(job, deps, passId ?? '', scan, rangeKeys ?? []);
+}
+
+/**
+ * What a pass does when another pass of its dataset holds the lock. A routine pass is skipped: the
+ * next one comes within an interval, and the running pass covers it. A deep pass is deferred
+ * (back to the queue after SHARDSYNC_RECONCILER_DEFER_MS, without using up an attempt) until the
+ * lock is free: deep passes are rare, and with a deep interval that is a multiple of the routine
+ * one, both schedules fire at the same moment every deep interval, so a skipped deep pass that
+ * lost that race would be lost again and again. It gives up (skipped) after one deep interval,
+ * when the next deep pass of the schedule is due anyway.
+ */
+async function deferOrSkip(job: Job<PassJobData, PassResult>, token: string | undefined, deps: JobDeps, request: PassRequest, running: string): Promise<PassResult> {
+  const { dataset } = request;
+  const deferredSince = job.data.deferredSince ?? Date.now();
+  const limitMs = deps.env.SHARDSYNC_RECONCILER_DEEP_INTERVAL_MS || deps.env.SHARDSYNC_RECONCILER_INTERVAL_MS;
+  if (request.deep === true && token !== undefined && Date.now() - deferredSince < limitMs) {
+    await job.updateData({ ...job.data, deferredSince });
+    await job.moveToDelayed(Date.now() + deps.env.SHARDSYNC_RECONCILER_DEFER_MS, token);
+    deps.logger.info({ dataset, running, retryInMs: deps.env.SHARDSYNC_RECONCILER_DEFER_MS }, 'a pass of this dataset is still running; this deep pass waits for it');
+    deps.metrics.passes.inc({ dataset, mode: 'deep', result: 'deferred' });
+    throw new DelayedError();
+  }
+  deps.logger.info({ dataset, running, deferredSince: job.data.deferredSince }, 'a pass of this dataset is still running; skipping this one');
+  deps.metrics.passes.inc({ dataset, mode: request.deep === true ? 'deep' : 'routine', result: 'skipped' });
+  return { passId: job.data.passId ?? '', dataset, skipped: running.startsWith(CLI_HOLDER_PREFIX) ? `a shardsync CLI pass (${running}) is still running` : `pass job ${running} is still running` };
 }
 
 async function finish(job: Job<PassJobData, PassResult>, deps: JobDeps, passId: string, scan: PassScanSummary, rangeKeys: readonly number[]): Promise<PassResult> {

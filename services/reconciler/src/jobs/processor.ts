@@ -1,5 +1,5 @@
 import type { KeyOutcome } from '@shardsync/reconcile';
-import { WaitingChildrenError, WaitingError, type Job } from 'bullmq';
+import { DelayedError, WaitingChildrenError, WaitingError, type Job } from 'bullmq';
 import type { JobDeps } from './deps.js';
 import { processPass, releaseIfFailedForGood } from './pass-job.js';
 import { processRange } from './range-job.js';
@@ -15,8 +15,9 @@ export function createProcessor(deps: JobDeps): (job: Job<unknown, unknown>, tok
       deps.metrics.jobs.inc({ name: job.name, result: 'completed' });
       return result;
     } catch (err) {
-      if (err instanceof WaitingChildrenError) {
-        deps.metrics.jobs.inc({ name: job.name, result: 'waiting-children' });
+      if (err instanceof WaitingChildrenError || err instanceof DelayedError) {
+        // Moved on by the job itself (to wait for its children, or deferred): not a failure.
+        deps.metrics.jobs.inc({ name: job.name, result: err instanceof DelayedError ? 'deferred' : 'waiting-children' });
       } else if (token !== undefined && cutByShutdown(err, deps.signal)) {
         // Cut short by this instance's shutdown, not failed: back to the queue without using up
         // one of its attempts (a pass cut short three times by rolling restarts failed for good).

@@ -13,6 +13,8 @@ export interface PassJobData {
   readonly rangeKeys?: readonly number[] | undefined;
   /** Set once the range jobs were added: a run that finds `scan` without it compares again. */
   readonly rangesAdded?: boolean | undefined;
+  /** When a deep pass first found another pass of its dataset running and was deferred (epoch ms). */
+  readonly deferredSince?: number | undefined;
 }
 
 /** A slice of a pass's divergent keys, with what each datacenter listed for them. */
@@ -20,8 +22,10 @@ export interface RangeJobData {
   readonly passId: string;
   readonly request: PassRequest;
   readonly range: KeyRange;
-  /** Set when the keys were handled and some repairs were handed to retried repair jobs. */
+  /** Set when the keys were handled (and counted): a later run of the job reuses them. */
   readonly outcomes?: readonly KeyOutcome[] | undefined;
+  /** Set once the repair jobs of the keys to retry were added. */
+  readonly repairsAdded?: boolean | undefined;
 }
 
 /** One key to read and repair again, with retries and backoff. */
