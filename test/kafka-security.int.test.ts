@@ -3,8 +3,9 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { kafkaConnectionOf, type Topology } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, KafkaEventSink, type KafkaClientOptions } from '@shardsync/eventlog';
-import { decodeShardUpdate } from '@shardsync/events';
-import { createTestTopology, freePort, spawnService, startSecuredKafka, uniqueName, waitFor, type SecuredKafka } from '@shardsync/testing';
+import { decodeShardUpdate, objectKeyOf } from '@shardsync/events';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { createTestTopology, freePort, rawS3Client, spawnService, startSecuredKafka, uniqueName, waitFor, type SecuredKafka } from '@shardsync/testing';
 
 let broker: SecuredKafka;
 
@@ -109,7 +110,7 @@ describe('Kafka over SASL and TLS (a broker of its own with secured listeners)',
     expect((err as Error).message).toContain('kafka.tls');
   });
 
-  it('the producer service connects with the topology kafka.tls and kafka.sasl, its credentials read from the variables the topology names', async () => {
+  it('the producer and a consumer connect with the topology kafka.tls and kafka.sasl, credentials from the variables it names, and the update reaches the datacenter', async () => {
     const base = await createTestTopology();
     const topology: Topology = {
       ...base,
@@ -120,32 +121,44 @@ describe('Kafka over SASL and TLS (a broker of its own with secured listeners)',
         sasl: { mechanism: 'scram-sha-512', usernameEnv: 'TEST_KAFKA_USER', passwordEnv: 'TEST_KAFKA_PASSWORD' },
       },
     };
-    // What the service will resolve, checked here too: a missing variable would stop it at start.
+    // What the services will resolve, checked here too: a missing variable would stop them at start.
     expect(kafkaConnectionOf(topology.kafka, { TEST_KAFKA_USER: broker.user.name, TEST_KAFKA_PASSWORD: broker.user.password }).sasl).toEqual(sasl('scram-sha-512'));
-    const port = await freePort();
-    const token = 'security-test-token-0123456789';
-    const producer = spawnService('producer', topology, {
-      SHARDSYNC_DATACENTER: base.datacenters[0]?.name ?? 'dc-a',
-      SHARDSYNC_PRODUCER_PORT: String(port),
-      SHARDSYNC_PRODUCER_TOKENS: `tests:${token}:*`,
+    const [origin, peer] = topology.datacenters.map((d) => d.name);
+    const secrets = {
       SHARDSYNC_LOG_LEVEL: 'warn',
       // This process's environment may point every service at the stack's broker; not this one.
       SHARDSYNC_KAFKA_BROKERS: broker.saslSsl,
       TEST_KAFKA_USER: broker.user.name,
       TEST_KAFKA_PASSWORD: broker.user.password,
-    });
+    };
+    const port = await freePort();
+    const token = 'security-test-token-0123456789';
+    const producer = spawnService('producer', topology, { ...secrets, SHARDSYNC_DATACENTER: origin ?? '', SHARDSYNC_PRODUCER_PORT: String(port), SHARDSYNC_PRODUCER_TOKENS: `tests:${token}:*` });
+    const consumer = spawnService('consumer', topology, { ...secrets, SHARDSYNC_DATACENTER: peer ?? '', SHARDSYNC_CONSUMER_PORT: '0' });
     const url = `http://127.0.0.1:${port}`;
     const dataset = topology.datasets[0]?.name ?? '';
     const answer = await waitFor(
       async () => {
         if (producer.child.exitCode !== null) throw new Error(`the producer exited with ${producer.child.exitCode}`);
         const res = await fetch(`${url}/v1/objects/${dataset}/secured.bin`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: 'over SASL_SSL' }).catch(() => undefined);
-        return res?.status === 202 ? ((await res.json()) as { eventId: string }) : undefined;
+        return res?.status === 202 ? ((await res.json()) as { eventId: string; sha256: string }) : undefined;
       },
       { timeoutMs: 60_000, what: 'the producer to accept a put' },
     );
     const [record] = await recordsOf(topology.kafka.topics.updates, 1);
     const event = decodeShardUpdate(record?.value ?? Buffer.alloc(0), record?.headers ?? {});
     expect(event).toMatchObject({ eventId: answer.eventId, dataset, key: 'secured.bin' });
+    // The consumer joined its group and read the event through the same secured listener.
+    const s3 = rawS3Client(peer ?? '');
+    const bucket = topology.datacenters.find((d) => d.name === peer)?.s3.bucket;
+    const body = await waitFor(
+      async () => {
+        if (consumer.child.exitCode !== null) throw new Error(`the consumer exited with ${consumer.child.exitCode}`);
+        const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: objectKeyOf(dataset, 'secured.bin') })).catch(() => undefined);
+        return got?.Body === undefined ? undefined : await got.Body.transformToString();
+      },
+      { timeoutMs: 90_000, what: `the update to reach ${peer ?? ''}` },
+    );
+    expect(body).toBe('over SASL_SSL');
   });
 });
