@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { runCli, type CliIO } from '@shardsync/cli';
 import { kafkaConnectionOf, type Topology } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, KafkaEventSink, type KafkaClientOptions } from '@shardsync/eventlog';
 import { decodeShardUpdate, objectKeyOf } from '@shardsync/events';
@@ -160,5 +163,31 @@ describe('Kafka over SASL and TLS (a broker of its own with secured listeners)',
       { timeoutMs: 90_000, what: `the update to reach ${peer ?? ''}` },
     );
     expect(body).toBe('over SASL_SSL');
+  });
+
+  it('the CLI connects with the topology kafka.tls and kafka.sasl: shardsync init creates the topics on the secured broker', async () => {
+    const base = await createTestTopology();
+    const topics = { updates: uniqueName('cli-secured-updates'), deadLetters: uniqueName('cli-secured-dlq') };
+    const topology: Topology = {
+      ...base,
+      kafka: { ...base.kafka, topics, brokers: [broker.saslSsl], tls: { caFile: broker.caFile }, sasl: { mechanism: 'plain', usernameEnv: 'TEST_KAFKA_USER', passwordEnv: 'TEST_KAFKA_PASSWORD' } },
+    };
+    const file = join(mkdtempSync(join(tmpdir(), 'shardsync-security-')), 'topology.json');
+    writeFileSync(file, JSON.stringify(topology));
+    let stderr = '';
+    const io: CliIO = {
+      stdout: { write: () => true, isTTY: false },
+      stderr: { write: (text) => ((stderr += text), true), isTTY: false },
+      // The secrets only in the environment the CLI is given, none of this process's overrides.
+      env: { TEST_KAFKA_USER: broker.user.name, TEST_KAFKA_PASSWORD: broker.user.password },
+    };
+    expect(await runCli(['init', '--topology', file, '--json'], io), stderr).toBe(0);
+    const admin = new Kafka({ clientId: 'shardsync-security-check', brokers: [broker.plaintext], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      expect(await admin.listTopics()).toEqual(expect.arrayContaining([topics.updates, topics.deadLetters]));
+    } finally {
+      await admin.disconnect();
+    }
   });
 });
