@@ -9,8 +9,8 @@ import { spread } from './stats.js';
 
 const run = promisify(execFile);
 
-/** Shards in flight per peer: the consumer's SHARDSYNC_CONSUMER_CONCURRENCY default. */
-const CONCURRENCY = 16;
+/** Shards in flight per peer: SHARDSYNC_CONSUMER_MAX_TRANSFERS' default, the bench's one consumer per datacenter. */
+const CONCURRENCY = 8;
 
 export interface CapacityCheck {
   readonly sizeBytes: number;

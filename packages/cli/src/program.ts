@@ -235,7 +235,7 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
     .requiredOption('--datacenters <n>', 'datacenters holding the data set, the origin included')
     .requiredOption('--bandwidth <rate>', 'link bandwidth, e.g. 100MB/s or 1Gbit/s')
     .requiredOption('--rtt <duration>', 'round-trip time between datacenters, e.g. 100ms')
-    .option('--concurrency <n>', 'shards in flight per peer datacenter (default 16)')
+    .option('--concurrency <n>', 'shards in flight per peer datacenter (default 8: SHARDSYNC_CONSUMER_MAX_TRANSFERS of one consumer instance; times the instances per datacenter)')
     .option('--per-shard-overhead-ms <ms>', 'latency per shard besides its bytes (default 2 x RTT + 5 ms)')
     .option('--tcp-window <size>', 'largest TCP window of one stream (default 4MiB)')
     .addOption(new Option('--link <kind>', 'whether peers share the origin link or have one each').choices(['shared', 'per-peer']).default('shared'))

@@ -69,7 +69,12 @@ export interface Plan {
   readonly assumptions: readonly string[];
 }
 
-export const DEFAULT_CONCURRENCY = 16;
+/**
+ * Shards in flight per peer datacenter at the consumers' defaults: one consumer instance moves at
+ * most `SHARDSYNC_CONSUMER_MAX_TRANSFERS` (8) referenced payloads at once, whatever its batch
+ * concurrency; a datacenter with n instances has n times that (pass `--concurrency`).
+ */
+export const DEFAULT_CONCURRENCY = 8;
 export const DEFAULT_TCP_WINDOW_BYTES = 4 * 1024 * 1024;
 
 function positive(name: string, value: number, allowZero = false): void {
