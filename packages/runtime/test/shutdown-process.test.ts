@@ -80,3 +80,11 @@ describe('Shutdown.handleSignals in a real process', () => {
     expect(ms).toBeLessThan(10_000);
   }, 30_000);
 });
+
+describe('runService in a real process', () => {
+  it('on a SIGTERM while starting, closes the service once its start ends and exits 0', async () => {
+    const { code, out } = await stop('start-ignores-stop', 5000, [{ signal: 'SIGTERM', afterMs: 0 }], 'run-service.ts');
+    expect(code).toBe(0);
+    expect(out).toContain('service closed');
+  }, 30_000);
+});
