@@ -1,5 +1,5 @@
 import { loadTopology, parseEnv } from '@shardsync/config';
-import { createLogger, Shutdown } from '@shardsync/runtime';
+import { createLogger, runService } from '@shardsync/runtime';
 import { consumerEnvSchema } from './env.js';
 import { fatalExit } from './fatal-exit.js';
 import { ConsumerService } from './service.js';
@@ -11,18 +11,11 @@ async function main(): Promise<void> {
   const logger = createLogger('consumer', { datacenter: env.SHARDSYNC_DATACENTER });
   // What a fatal error closes: nothing until the service runs.
   let release = async (): Promise<void> => undefined;
-  const service = await ConsumerService.start({
-    topology,
-    env,
-    logger,
-    // Exits 1 for a supervisor to restart the consumer, once the fatal line is written. Nothing
-    // is drained: unfinished work is not committed, so the restarted process re-applies it.
-    onFatal: fatalExit({ logger, release: () => release() }),
-  });
-  release = () => service.abort();
-  const shutdown = new Shutdown(logger);
-  shutdown.add('consumer', () => service.close());
-  shutdown.handleSignals(env.SHARDSYNC_SHUTDOWN_GRACE_MS);
+  // Exits 1 for a supervisor to restart the consumer, once the fatal line is written. Nothing
+  // is drained: unfinished work is not committed, so the restarted process re-applies it.
+  const onFatal = fatalExit({ logger, release: () => release() });
+  const service = await runService({ name: 'consumer', logger, graceMs: env.SHARDSYNC_SHUTDOWN_GRACE_MS, start: (signal) => ConsumerService.start({ topology, env, logger, onFatal, signal }) });
+  if (service !== undefined) release = () => service.abort();
 }
 
 main().catch((err: unknown) => {

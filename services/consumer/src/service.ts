@@ -4,7 +4,7 @@ import { assertOutlivesTopic, consumerGroupOf, getDatacenter, kafkaConnectionOf,
 import { createKafkaClient, EventLogAdmin, isCoordinatorMoving, KafkaEventSink, KafkaEventSource, type PartitionBatch } from '@shardsync/eventlog';
 import { bundledSchemaRegistry } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
-import { logTo, retry, Shutdown, startOpsServer, type Logger } from '@shardsync/runtime';
+import { closeService, logTo, retry, startOpsServer, untilAborted, type Logger } from '@shardsync/runtime';
 import { Applier } from './apply/applier.js';
 import { LocalStore } from './apply/local-store.js';
 import { logRetry } from './apply/retry-log.js';
@@ -26,6 +26,8 @@ export interface ConsumerServiceOptions {
   logger: Logger;
   /** Called when the consumer can no longer work (Kafka client gave up, watchdog fired): main exits non-zero. */
   onFatal: (reason: string, err?: unknown) => void;
+  /** Aborted when a stop is requested while the consumer starts: the start gives up, closes what it opened and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** The consumer group of a datacenter: every instance of one datacenter shares it. */
@@ -94,19 +96,6 @@ export class ConsumerService {
     const admin = new EventLogAdmin(kafka);
     const deadLetters = new KafkaEventSink(kafka);
 
-    await retry(() => admin.ensureTopics(topicsOf(topology)), { maxAttempts: 20, maxDelayMs: 3000, signal: closing.signal });
-    // The topology's kafka.retentionMs is checked against the grace above, but a topic created
-    // before (or by hand) keeps its own retention: say so loudly when that one is too long.
-    const retention = await admin.retentionMs(topic).catch((err: unknown) => {
-      logger.warn({ err, topic }, 'could not read the retention of the updates topic');
-      return undefined;
-    });
-    if (retention !== undefined && retention >= env.SHARDSYNC_TOMBSTONE_GRACE_MS) {
-      logger.error(
-        { topic, retentionMs: retention, tombstoneGraceMs: env.SHARDSYNC_TOMBSTONE_GRACE_MS },
-        'the updates topic keeps events at least as long as tombstones live: a late, older put could bring a deleted key back; lower the topic\'s retention.ms below SHARDSYNC_TOMBSTONE_GRACE_MS',
-      );
-    }
 
     // Neither the watchdog nor the lag metrics retry, and kafkajs does not retry an offset fetch:
     // right after a broker restart the group coordinator moves or loads for a moment, which would
@@ -224,44 +213,76 @@ export class ConsumerService {
       logger,
     });
 
-    const ops = await startOpsServer({
-      host: env.SHARDSYNC_CONSUMER_HOST,
-      port: env.SHARDSYNC_CONSUMER_PORT,
-      registry: metrics.registry,
-      readiness: [
-        { name: 'kafka', check: () => deadLetters.ping() },
-        { name: `store:${datacenter}`, check: () => local.ping() },
-        { name: 'consumer-group', check: () => membership.check() },
-      ],
-      health: () => (watchdog.stalled ? { ok: false, detail: 'no progress while events are waiting' } : { ok: true }),
-    });
-    await source.start(handle);
+    let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
+    const cutRetries = (): void => closing.abort(new Error('consumer closing'));
+    const close = (): Promise<void> => {
+      stopping = true;
+      return closeService({
+        logger,
+        graceMs: env.SHARDSYNC_SHUTDOWN_GRACE_MS,
+        // Let in-flight applies finish; cut pending retries short if the store stays down. Armed
+        // first: stopping the lag reader waits for a read in flight, which Kafka being down can
+        // stretch, and that time counts against the same grace period.
+        cutInFlight: cutRetries,
+        addSteps: (steps, bounds) => {
+          steps.add('watchdog', async () => watchdog.stop());
+          steps.add('lag reader', () => offsetLag.stop());
+          // Before the stores close under its requests.
+          steps.add('tombstone sweeper', () => sweeper.stop());
+          steps.add('consumer group', () => source.close(), { timeoutMs: bounds.drainMs });
+          steps.add('dead-letter producer', () => deadLetters.close());
+          steps.add('kafka admin', () => admin.close());
+          steps.add('object stores', () => pool.close());
+          const server = ops;
+          if (server !== undefined) steps.add('ops server', () => server.app.close());
+        },
+      });
+    };
+    try {
+      // Each attempt (kafkajs retries within it for seconds) is given up on a stop, not only the waits between them.
+      const stop = AbortSignal.any([closing.signal, ...(options.signal === undefined ? [] : [options.signal])]);
+      await retry(() => untilAborted(admin.ensureTopics(topicsOf(topology)), stop), { maxAttempts: 20, maxDelayMs: 3000, signal: stop });
+      await warnOfLongRetention(admin, topic, env.SHARDSYNC_TOMBSTONE_GRACE_MS, logger);
+      ops = await startOpsServer({
+        host: env.SHARDSYNC_CONSUMER_HOST,
+        port: env.SHARDSYNC_CONSUMER_PORT,
+        registry: metrics.registry,
+        readiness: [
+          { name: 'kafka', check: () => deadLetters.ping() },
+          { name: `store:${datacenter}`, check: () => local.ping() },
+          { name: 'consumer-group', check: () => membership.check() },
+        ],
+        health: () => (watchdog.stalled ? { ok: false, detail: 'no progress while events are waiting' } : { ok: true }),
+      });
+      // Let finish even on a stop: a consumer closed while it connects could be left running once the connect ends.
+      await source.start(handle);
+    } catch (err) {
+      // Nothing of a start that failed stays open: Kafka and the stores were connected.
+      // A step that fails to close is logged by the Shutdown; the start's own error is the one to report.
+      await close().catch(() => undefined);
+      throw err;
+    }
     watchdog.start();
     offsetLag.start();
     sweeper.start();
     logger.info({ datacenter, groupId, topic, url: ops.url }, 'consumer started');
+    return new ConsumerService(ops.url, metrics, () => source.assignedPartitions(), close, cutRetries);
+  }
+}
 
-    const cutRetries = (): void => closing.abort(new Error('consumer closing'));
-    const service = new ConsumerService(ops.url, metrics, () => source.assignedPartitions(), async () => {
-      stopping = true;
-      // Let in-flight applies finish; cut pending retries short if the store stays down. Armed
-      // first: stopping the lag reader waits for a read in flight, which Kafka being down can
-      // stretch, and that time counts against the same grace period.
-      const cutting = setTimeout(cutRetries, env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);
-      cutting.unref();
-      watchdog.stop();
-      await offsetLag.stop();
-      // Before the stores close under its requests.
-      await sweeper.stop();
-      const steps = new Shutdown(logger);
-      steps.add('consumer group', () => source.close());
-      steps.add('dead-letter producer', () => deadLetters.close());
-      steps.add('kafka admin', () => admin.close());
-      steps.add('object stores', () => pool.close());
-      steps.add('ops server', () => ops.app.close());
-      await steps.close();
-      clearTimeout(cutting);
-    }, cutRetries);
-    return service;
+/**
+ * The topology's kafka.retentionMs is checked against the tombstone grace at start, but a topic
+ * created before (or by hand) keeps its own retention: say so loudly when that one is too long.
+ */
+async function warnOfLongRetention(admin: EventLogAdmin, topic: string, tombstoneGraceMs: number, logger: Logger): Promise<void> {
+  const retention = await admin.retentionMs(topic).catch((err: unknown) => {
+    logger.warn({ err, topic }, 'could not read the retention of the updates topic');
+    return undefined;
+  });
+  if (retention !== undefined && retention >= tombstoneGraceMs) {
+    logger.error(
+      { topic, retentionMs: retention, tombstoneGraceMs },
+      'the updates topic keeps events at least as long as tombstones live: a late, older put could bring a deleted key back; lower the topic\'s retention.ms below SHARDSYNC_TOMBSTONE_GRACE_MS',
+    );
   }
 }

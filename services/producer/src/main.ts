@@ -1,5 +1,5 @@
 import { loadTopology, parseEnv } from '@shardsync/config';
-import { createLogger, Shutdown } from '@shardsync/runtime';
+import { createLogger, runService } from '@shardsync/runtime';
 import { producerEnvSchema } from './env.js';
 import { ProducerService } from './service.js';
 
@@ -8,10 +8,7 @@ async function main(): Promise<void> {
   const env = parseEnv(producerEnvSchema, process.env, 'producer');
   const topology = loadTopology();
   const logger = createLogger('producer', { datacenter: env.SHARDSYNC_DATACENTER });
-  const service = await ProducerService.start({ topology, env, logger });
-  const shutdown = new Shutdown(logger);
-  shutdown.add('producer', () => service.close());
-  shutdown.handleSignals(env.SHARDSYNC_SHUTDOWN_GRACE_MS);
+  await runService({ name: 'producer', logger, graceMs: env.SHARDSYNC_SHUTDOWN_GRACE_MS, start: (signal) => ProducerService.start({ topology, env, logger, signal }) });
 }
 
 main().catch((err: unknown) => {

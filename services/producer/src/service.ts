@@ -6,7 +6,7 @@ import { getDatacenter, kafkaConnectionOf, topicsOf } from '@shardsync/config';
 import { createKafkaClient, EventLogAdmin, KafkaEventSink } from '@shardsync/eventlog';
 import { HybridLogicalClock, systemClock, type Clock } from '@shardsync/events';
 import { StorePool } from '@shardsync/objectstore';
-import { logTo, retry, Shutdown, type Logger } from '@shardsync/runtime';
+import { closeService, logTo, retry, untilAborted, type Logger } from '@shardsync/runtime';
 import { Budget } from './admission.js';
 import { parseTokens, TokenAuthenticator } from './auth/tokens.js';
 import { ClockLease } from './clock/lease.js';
@@ -29,6 +29,8 @@ export interface ProducerServiceOptions {
   logger: Logger;
   /** The wall clock versions are taken from. Default the system clock. */
   clock?: Clock;
+  /** Aborted when a stop is requested while the producer starts: the start gives up, closes what it opened and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** A running producer: the HTTP API and what it writes to. */
@@ -54,7 +56,7 @@ export class ProducerService {
     return this.#closing;
   }
 
-  static async start({ topology, env, logger, clock = systemClock }: ProducerServiceOptions): Promise<ProducerService> {
+  static async start({ topology, env, logger, clock = systemClock, signal }: ProducerServiceOptions): Promise<ProducerService> {
     const datacenter = getDatacenter(topology, env.SHARDSYNC_DATACENTER).name;
     const auth = new TokenAuthenticator(parseTokens(env.SHARDSYNC_PRODUCER_TOKENS));
     // Before anything opens: a missing certificate or secret stops the start with nothing to close.
@@ -74,13 +76,6 @@ export class ProducerService {
       resend: (event) => sink.append(event.topic, [{ key: event.key, value: Buffer.from(event.value, 'base64'), headers: event.headers }]),
     });
 
-    await retry(
-      async () => {
-        await admin.ensureTopics(topicsOf(topology));
-        await sink.connect();
-      },
-      { maxAttempts: 20, maxDelayMs: 3000 },
-    );
     // Before the first version: it must be above every version this producer id issued before.
     // Only a fixed id has earlier runs to stay above (see generatedProducerId).
     const fixedId = env.SHARDSYNC_PRODUCER_ID;
@@ -111,37 +106,52 @@ export class ProducerService {
         ...(fixedId === undefined ? [] : [{ name: 'clock-lease', check: () => (clockLease === undefined ? Promise.reject(new Error('not taken yet')) : clockLease.check()) }]),
       ],
     });
-    const close = async (): Promise<void> => {
-      // The process exits when the grace period ends (main), so in-flight requests get its first
-      // half: a large body still streaming in then would be cut off by the exit with its staging
-      // upload left incomplete (its parts taking space until the staging collector aborts it,
-      // days later). Cut short, its upload is aborted before it is answered 503. Parts already being
-      // sent are let finish first: one cut off mid-request can be stored after the abort (runMultipart).
-      const cut = setTimeout(() => closing.abort(), env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);
-      cut.unref();
-      const steps = new Shutdown(logger);
-      // fastify.close stops accepting and waits for in-flight requests, whose events are
-      // flushed by the sink before they answer (and whose connections then close: see buildServer).
-      steps.add('http server', () => app.close());
-      steps.add('event sink', () => sink.close());
-      const lease = clockLease;
-      if (lease !== undefined) steps.add('clock lease', () => lease.close());
-      steps.add('kafka admin', () => admin.close());
-      steps.add('idempotency answers', () => idempotency.close());
-      steps.add('idempotency store', () => idempotencyStore.close());
-      steps.add('object stores', () => pool.close());
-      await steps.close();
-      clearTimeout(cut);
-    };
+    const close = (): Promise<void> =>
+      closeService({
+        logger,
+        graceMs: env.SHARDSYNC_SHUTDOWN_GRACE_MS,
+        // The process exits when the grace period ends (main), so in-flight requests get its first
+        // half: a large body still streaming in then would be cut off by the exit with its staging
+        // upload left incomplete (its parts taking space until the staging collector aborts it,
+        // days later). Cut short, its upload is aborted before it is answered 503. Parts already being
+        // sent are let finish first: one cut off mid-request can be stored after the abort (runMultipart).
+        cutInFlight: () => closing.abort(),
+        addSteps: (steps, bounds) => {
+          // fastify.close stops accepting and waits for in-flight requests, whose events are
+          // flushed by the sink before they answer (and whose connections then close: see buildServer).
+          steps.add('http server', () => app.close(), { timeoutMs: bounds.drainMs });
+          steps.add('event sink', () => sink.close());
+          const lease = clockLease;
+          if (lease !== undefined) steps.add('clock lease', () => lease.close());
+          steps.add('kafka admin', () => admin.close());
+          steps.add('idempotency answers', () => idempotency.close());
+          steps.add('idempotency store', () => idempotencyStore.close());
+          steps.add('object stores', () => pool.close());
+        },
+      });
     let url: string;
     try {
+      // Each attempt (kafkajs retries within it for seconds) is given up on a stop, not only the waits between them.
+      await retry(
+        () =>
+          untilAborted(
+            (async () => {
+              await admin.ensureTopics(topicsOf(topology));
+              await sink.connect();
+            })(),
+            signal,
+          ),
+        { maxAttempts: 20, maxDelayMs: 3000, signal },
+      );
       // Listening before the lease is taken: a process that cannot bind its port (another one of
       // the same id already runs there) must fail before it takes the lease from the running one,
       // which would leave no working producer of that id.
       url = await app.listen({ host: env.SHARDSYNC_PRODUCER_HOST, port: env.SHARDSYNC_PRODUCER_PORT });
       if (fixedId !== undefined) {
         const id = fixedId;
-        clockLease = await retry(() => ClockLease.acquire({ store: new ObjectLeaseStore(originStore, id), clock, logger, windowMs: clockLeaseWindowMs(env) }), { maxAttempts: 20, maxDelayMs: 3000 });
+        // An acquire is let finish on a stop (only the waits between attempts are cut): one given
+        // up halfway could take the lease after close() looked for it, and never release it.
+        clockLease = await retry(() => ClockLease.acquire({ store: new ObjectLeaseStore(originStore, id), clock, logger, windowMs: clockLeaseWindowMs(env) }), { maxAttempts: 20, maxDelayMs: 3000, signal });
       }
       await redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis unavailable at start; Idempotency-Key requests get 503 until it answers'));
       starting.started(
@@ -167,7 +177,8 @@ export class ProducerService {
       );
     } catch (err) {
       // Nothing of a start that failed stays open: Kafka, Redis and the stores were connected.
-      await close();
+      // A step that fails to close is logged by the Shutdown; the start's own error is the one to report.
+      await close().catch(() => undefined);
       throw err;
     }
     logger.info({ url, producerId, clockLease: clockLease !== undefined }, 'producer started'); // the logger carries the datacenter

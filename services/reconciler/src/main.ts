@@ -1,5 +1,5 @@
 import { loadTopology, parseEnv } from '@shardsync/config';
-import { createLogger, Shutdown } from '@shardsync/runtime';
+import { createLogger, runService } from '@shardsync/runtime';
 import { reconcilerEnvSchema } from './env.js';
 import { ReconcilerService } from './service.js';
 
@@ -8,10 +8,7 @@ async function main(): Promise<void> {
   const env = parseEnv(reconcilerEnvSchema, process.env, 'reconciler');
   const topology = loadTopology();
   const logger = createLogger('reconciler');
-  const service = await ReconcilerService.start({ topology, env, logger });
-  const shutdown = new Shutdown(logger);
-  shutdown.add('reconciler', () => service.close());
-  shutdown.handleSignals(env.SHARDSYNC_SHUTDOWN_GRACE_MS);
+  await runService({ name: 'reconciler', logger, graceMs: env.SHARDSYNC_SHUTDOWN_GRACE_MS, start: (signal) => ReconcilerService.start({ topology, env, logger, signal }) });
 }
 
 main().catch((err: unknown) => {

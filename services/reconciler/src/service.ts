@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { assertOutlivesTopic, type Topology } from '@shardsync/config';
 import { StorePool } from '@shardsync/objectstore';
 import { createPassLock, lastPassSummary, TokenBucket, type PassRequest } from '@shardsync/reconcile';
-import { Shutdown, startOpsServer, type Logger } from '@shardsync/runtime';
+import { closeService, startOpsServer, untilAborted, type Logger } from '@shardsync/runtime';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ReconcilerEnv } from './env.js';
@@ -18,6 +18,8 @@ export interface ReconcilerServiceOptions {
   readonly topology: Topology;
   readonly env: ReconcilerEnv;
   readonly logger: Logger;
+  /** Aborted when a stop is requested while the reconciler starts: the start gives up, closes what it opened and rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
 /** A running reconciler: a BullMQ worker (and, by default, the pass schedules) plus its ops server. */
@@ -100,40 +102,53 @@ export class ReconcilerService {
       maxStalledCount: 2,
     });
     worker.on('error', (err) => logger.error({ err }, 'worker error'));
+    let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
     let stopWatching = (): void => undefined;
-    if (env.SHARDSYNC_RECONCILER_SCHEDULE) {
-      const schedules = await syncSchedules(queue, topology, env, logger);
-      logger.info({ schedules }, 'pass schedules in place');
-      stopWatching = watchSchedules(queue, topology, env, metrics, logger);
+    const close = (): Promise<void> =>
+      closeService({
+        logger,
+        graceMs: env.SHARDSYNC_SHUTDOWN_GRACE_MS,
+        // Long jobs (deep scans, big copies) are retried by another instance, and nothing half-written is ever visible.
+        cutInFlight: () => closing.abort(new Error('reconciler closing')),
+        addSteps: (steps, bounds) => {
+          steps.add('schedule watch', async () => stopWatching());
+          steps.add('worker', () => worker.close(), { timeoutMs: bounds.drainMs });
+          steps.add('queue', () => queue.close());
+          steps.add('redis', async () => {
+            // quit() waits for an answer a Redis that never answered cannot give: disconnect() instead.
+            if (redis.status === 'ready') await redis.quit();
+            else redis.disconnect();
+          });
+          steps.add('object stores', () => stores.close());
+          const server = ops;
+          if (server !== undefined) steps.add('ops server', () => server.app.close());
+        },
+      });
+    try {
+      if (env.SHARDSYNC_RECONCILER_SCHEDULE) {
+        // Waits for Redis as long as it takes (maxRetriesPerRequest: null), unless a stop comes first.
+        const schedules = await untilAborted(syncSchedules(queue, topology, env, logger), options.signal);
+        logger.info({ schedules }, 'pass schedules in place');
+        stopWatching = watchSchedules(queue, topology, env, metrics, logger);
+      }
+      ops = await startOpsServer({
+        host: env.SHARDSYNC_RECONCILER_HOST,
+        port: env.SHARDSYNC_RECONCILER_PORT,
+        registry: metrics.registry,
+        readiness: [
+          { name: 'redis', check: async () => void (await redis.ping()) },
+          ...topology.datacenters.map((dc) => ({ name: `store:${dc.name}`, check: () => stores.of(dc.name).ping() })),
+        ],
+        health: () => (worker.isRunning() ? { ok: true } : { ok: false, detail: 'the BullMQ worker is not running' }),
+      });
+    } catch (err) {
+      // Nothing of a start that failed stays open: the worker, the queue and Redis were connecting.
+      // A step that fails to close is logged by the Shutdown; the start's own error is the one to report.
+      await close().catch(() => undefined);
+      throw err;
     }
-    const ops = await startOpsServer({
-      host: env.SHARDSYNC_RECONCILER_HOST,
-      port: env.SHARDSYNC_RECONCILER_PORT,
-      registry: metrics.registry,
-      readiness: [
-        { name: 'redis', check: async () => void (await redis.ping()) },
-        ...topology.datacenters.map((dc) => ({ name: `store:${dc.name}`, check: () => stores.of(dc.name).ping() })),
-      ],
-      health: () => (worker.isRunning() ? { ok: true } : { ok: false, detail: 'the BullMQ worker is not running' }),
-    });
     logger.info({ url: ops.url, queue: QUEUE_NAME, prefix }, 'reconciler started');
 
-    return new ReconcilerService(ops.url, metrics, queue, deps.history.keyPrefix ?? '', async () => {
-      // Cut long jobs (deep scans, big copies) short halfway through the grace period; they are
-      // retried by another instance, and nothing half-written is ever visible.
-      const cut = setTimeout(() => closing.abort(new Error('reconciler closing')), env.SHARDSYNC_SHUTDOWN_GRACE_MS / 2);
-      cut.unref();
-      stopWatching();
-      const steps = new Shutdown(logger);
-      steps.add('worker', () => worker.close());
-      steps.add('queue', () => queue.close());
-      steps.add('redis', async () => {
-        await redis.quit();
-      });
-      steps.add('object stores', () => stores.close());
-      steps.add('ops server', () => ops.app.close());
-      await steps.close();
-      clearTimeout(cut);
-    });
+    return new ReconcilerService(ops.url, metrics, queue, deps.history.keyPrefix ?? '', close);
   }
 }
