@@ -129,6 +129,24 @@ describe('Idempotency', () => {
     expect(work).toHaveBeenCalledTimes(1);
   });
 
+  it('a retry is compared by its full request description when the record has one too, and by the fingerprint alone against a record of an older producer (none), so retries across a rolling upgrade still match', async () => {
+    const idempotency = new Idempotency(new MemoryIdempotencyStore(), 60_000, createLogger('test', {}, 'silent'));
+    const work = vi.fn(async () => accepted);
+    const described = (request: string, fingerprint = 'PUT ds/k  0') => ({ fingerprint, request });
+
+    // Recorded by an older producer: a fingerprint only.
+    expect(await idempotency.run('tests', 'old', 'PUT ds/k  0', work)).toEqual(accepted);
+    // Recorded with a description.
+    expect(await idempotency.run('tests', 'new', described('metadata a'), work)).toEqual(accepted);
+    await idempotency.close(); // records the answers
+    expect(await idempotency.run('tests', 'old', described('metadata b'), work)).toEqual(accepted);
+    expect(await idempotency.run('tests', 'new', described('metadata a', 'PUT ds/k  '), work)).toEqual(accepted);
+    await expect(idempotency.run('tests', 'new', described('metadata b'), work)).rejects.toMatchObject({ code: 'SHARDSYNC_IDEMPOTENCY_KEY_REUSED', status: 422 });
+    // An older producer, asking with the fingerprint alone, still gets the answer recorded here.
+    expect(await idempotency.run('tests', 'new', 'PUT ds/k  0', work)).toEqual(accepted);
+    expect(work).toHaveBeenCalledTimes(2);
+  });
+
   it('an answer whose first recording attempts fail is recorded by a later one, so a retry gets it and emits nothing', async () => {
     const { store, idempotency, errors, run, emitted } = setup(2);
     expect(await run()).toEqual(accepted);
@@ -352,6 +370,17 @@ describe('Idempotency claims are owned by the request that made them', () => {
       kafkaUp = true;
       expect(await run()).toEqual(accepted);
       expect(resend).toHaveBeenCalledTimes(2);
+      expect(work).toHaveBeenCalledTimes(1);
+    });
+
+    it('the answer recorded once its event is sent again keeps the request description, so a retry asking for another request is still refused', async () => {
+      const { idempotency, work } = withResend(async () => undefined);
+      const asked = (request: string) => idempotency.run('tests', 'request-1', { fingerprint: 'PUT ds/k', request }, work);
+      await expect(asked('metadata a')).rejects.toBeInstanceOf(MaybeAppendedError);
+      await idempotency.close();
+      expect(await asked('metadata a')).toEqual(accepted);
+      await idempotency.close(); // records that it is settled
+      await expect(asked('metadata b')).rejects.toMatchObject({ code: 'SHARDSYNC_IDEMPOTENCY_KEY_REUSED', status: 422 });
       expect(work).toHaveBeenCalledTimes(1);
     });
 

@@ -15,8 +15,19 @@ export interface UnsettledEvent {
 
 /** The answer given to the first request with an Idempotency-Key, replayed to its retries. */
 export interface IdempotentResult {
-  /** What the request was: a retry must ask for the same thing to get the same answer. */
+  /**
+   * What the request was, in the form every producer records and compares: a retry must ask for
+   * the same thing to get the same answer. Compared only when the record or the retry has no
+   * {@link request} (a record of a producer from before it, a request that needs none).
+   */
   fingerprint: string;
+  /**
+   * What the request was, fully (a put's metadata included, its length left to the body check),
+   * compared instead of {@link fingerprint} whenever both sides have one. A separate field, not a
+   * new fingerprint, so that producers from before it, which compare the fingerprint alone, still
+   * answer a retry of a request first run here during a rolling upgrade.
+   */
+  request?: string;
   status: number;
   body: Record<string, unknown>;
   /**

@@ -46,6 +46,30 @@ const CONFLICT_MESSAGES: Record<IdempotencyConflict, string> = {
   'answer-kept': "another request of the same Idempotency-Key recorded its answer first; retries get that answer, not this request's",
 };
 
+/**
+ * What a request is, compared with the first request of its Idempotency-Key (see
+ * `IdempotentResult`): `fingerprint` in the form producers before `request` existed record,
+ * `request` (optional) describing it fully.
+ */
+export interface RequestIdentity {
+  fingerprint: string;
+  request?: string | undefined;
+}
+
+/** Whether a retry asks for what the recorded request did: by `request` where both have one, else as older producers compare. */
+function sameRequest(first: IdempotentResult, retry: RequestIdentity): boolean {
+  if (first.request === undefined || retry.request === undefined) return first.fingerprint === retry.fingerprint;
+  return first.request === retry.request;
+}
+
+/** The record of a request's answer: its identity (without an absent `request`), status and body. */
+function answerRecord(identity: RequestIdentity, accepted: Accepted, unsettled?: UnsettledEvent): IdempotentResult {
+  const record: IdempotentResult = { fingerprint: identity.fingerprint, status: 202, body: { ...accepted } };
+  if (identity.request !== undefined) record.request = identity.request;
+  if (unsettled !== undefined) record.unsettled = unsettled;
+  return record;
+}
+
 const ANSWER_NOT_RECORDED = 'could not record the answer of an Idempotency-Key request; its retries get 409 until the claim expires, then emit a second event';
 
 /**
@@ -101,12 +125,14 @@ export class Idempotency {
   }
 
   /**
-   * Runs `work` once per (scope, key). `fingerprint` describes the request as far as it is known
-   * before its body is read; `sameBody`, given for requests whose body the fingerprint cannot
-   * describe, is asked on a retry whether this request's body is the first one's (it reads it).
+   * Runs `work` once per (scope, key). `identity` (a fingerprint alone, or a {@link RequestIdentity})
+   * describes the request as far as it is known before its body is read; `sameBody`, given for
+   * requests whose body the identity cannot describe, is asked on a retry whether this request's
+   * body is the first one's (it reads it).
    */
-  async run(scope: string, key: string | undefined, fingerprint: string, work: () => Promise<Accepted>, sameBody?: (first: Accepted) => Promise<boolean>): Promise<Accepted> {
+  async run(scope: string, key: string | undefined, identity: string | RequestIdentity, work: () => Promise<Accepted>, sameBody?: (first: Accepted) => Promise<boolean>): Promise<Accepted> {
     if (key === undefined) return work();
+    const asked = typeof identity === 'string' ? { fingerprint: identity } : identity;
     if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
       throw new ProducerError('SHARDSYNC_INVALID_REQUEST', `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters`);
     }
@@ -130,7 +156,7 @@ export class Idempotency {
       throw new ProducerError('SHARDSYNC_IDEMPOTENCY_IN_PROGRESS', `a request with Idempotency-Key "${key}" is still in progress; retry later`);
     }
     if (outcome.kind === 'done') {
-      if (outcome.result.fingerprint !== fingerprint) {
+      if (!sameRequest(outcome.result, asked)) {
         throw new ProducerError('SHARDSYNC_IDEMPOTENCY_KEY_REUSED', `Idempotency-Key "${key}" was used for a different request`);
       }
       const first = outcome.result.body as unknown as Accepted;
@@ -147,7 +173,7 @@ export class Idempotency {
     } catch (err) {
       if (err instanceof MaybeAppendedError && this.#resend !== undefined) {
         // Its event may be in the log: a retry must send that one again, not emit a second.
-        this.#complete(claim, { fingerprint, status: 202, body: { ...err.accepted }, unsettled: err.event });
+        this.#complete(claim, answerRecord(asked, err.accepted, err.event));
       } else {
         this.#release(claim);
       }
@@ -159,7 +185,7 @@ export class Idempotency {
     // and answering need not wait for it: this instance's later commands for the key travel on
     // the same Redis connection, after this one, so its own retries see the answer. (A retry that
     // reaches another instance first gets 409 and retries.)
-    this.#complete(claim, { fingerprint, status: 202, body: { ...accepted } });
+    this.#complete(claim, answerRecord(asked, accepted));
     return accepted;
   }
 
@@ -176,7 +202,8 @@ export class Idempotency {
       const advice = failure.retriable ? 'retry with the same key' : 'Kafka refused it';
       throw new ProducerError(failure.code, `Kafka did not confirm the event of Idempotency-Key "${claim.key}" again; ${advice}: ${failure.message}`, { cause: err });
     }
-    const settled: IdempotentResult = { fingerprint: result.fingerprint, status: result.status, body: result.body };
+    // The same record without its event: `request` included, or the next retry would be compared by fingerprint alone.
+    const { unsettled: _appended, ...settled } = result;
     this.#inBackground(
       async () => {
         await this.#store.settle(claim, result, settled, this.#ttlMs);

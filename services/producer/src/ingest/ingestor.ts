@@ -31,6 +31,7 @@ import { bodySha256, startBody, whileSending } from './body.js';
 import { MaybeAppendedError, toApiError } from './errors.js';
 import type { Idempotency } from './idempotency.js';
 import { parseAnnouncement } from './announcement.js';
+import { announceIdentity, putIdentity } from './fingerprint.js';
 import type { SourceLookup } from './source-stores.js';
 import type { Accepted, AnnounceRequest, DeleteRequest, Ingest, PutRequest } from './types.js';
 
@@ -98,11 +99,14 @@ export class Ingestor implements Ingest {
     if (declared !== undefined && !isSha256Hex(declared)) {
       throw new ProducerError('SHARDSYNC_INVALID_REQUEST', 'x-shardsync-sha256 must be 64 hexadecimal characters');
     }
-    const fingerprint = `PUT ${req.dataset}/${req.key} ${declared ?? ''} ${req.contentLength ?? ''}`;
-    // A retry's body is read and hashed (it was sent anyway): another body of the same length
-    // under the same key is a client's mistake to refuse, not a retry to answer as the first.
-    const sameBody = async (first: Accepted) => (await bodySha256(this.#bodyOf(req), this.#d.options.maxBodyBytes, (n) => this.#d.metrics.bytesIn.inc(n))) === first.sha256;
-    return this.#d.idempotency.run(req.grant.name, req.idempotencyKey, fingerprint, async () => {
+    const identity = putIdentity(req.dataset, req.key, declared, req.contentLength, req.metadata);
+    // A retry's body is read and hashed (it was sent anyway): another body under the same key is a
+    // client's mistake to refuse, not a retry to answer as the first. One whose Content-Length
+    // already differs from the first body's size is refused without reading it.
+    const sameBody = async (first: Accepted) =>
+      (req.contentLength === undefined || req.contentLength === first.size) &&
+      (await bodySha256(this.#bodyOf(req), this.#d.options.maxBodyBytes, (n) => this.#d.metrics.bytesIn.inc(n))) === first.sha256;
+    return this.#d.idempotency.run(req.grant.name, req.idempotencyKey, identity, async () => {
       const eventId = randomUUID();
       const staged = await this.#receiveBody(req, eventId, declared);
       const stagedKey = staged.payload.kind === 'staged' ? staged.payload.key : undefined;
@@ -146,8 +150,7 @@ export class Ingestor implements Ingest {
     }
     this.#checkTarget(a.dataset, a.key);
     if (a.operation === 'put') this.#checkSourceGrant(req.grant, a.source);
-    const fingerprint = JSON.stringify(a);
-    return this.#d.idempotency.run(req.grant.name, req.idempotencyKey, fingerprint, async () => {
+    return this.#d.idempotency.run(req.grant.name, req.idempotencyKey, announceIdentity(a), async () => {
       if (a.operation === 'delete') {
         return this.#emit({ eventId: randomUUID(), dataset: a.dataset, key: a.key, operation: 'DELETE', size: 0, sha256: null, payload: null, metadata: {} });
       }
