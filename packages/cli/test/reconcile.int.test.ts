@@ -100,6 +100,30 @@ describe('shardsync reconcile and bootstrap', () => {
     expect(last?.passId).toBe(full.json.passes[0]?.passId);
   });
 
+  it('exits 3 when a --key is in no datacenter (a typo), naming it, but 0 for a key deleted everywhere', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const env = withPassHistory(dataset);
+    const pool = storesOf(topology);
+    for (const dc of ['dc-a', 'dc-b', 'dc-c']) {
+      await putManaged(pool, dc, dataset, 'models/a.bin', 'same', v(1000));
+      await putTombstone(pool, dc, dataset, 'models/gone.bin', v(1000));
+    }
+
+    const typo = await cli(['reconcile', '--dataset', dataset, '--key', 'models/a.bim', '--topology', writeTopology(topology)], env);
+    expect(typo.code, typo.stderr).toBe(3);
+    expect(typo.stdout).toContain('no datacenter holds key "models/a.bim" (neither an object nor a tombstone)');
+    expect(typo.stdout).toContain('result: 1 of the keys asked for is in no datacenter');
+    // One typo among keys that agree still fails: the typo must not pass for "all consistent".
+    const mixed = await cliJson<ReconcileResult>(topology, ['reconcile', '--dataset', dataset, '--key', 'models/a.bin', '--key', 'models/a.bim'], env);
+    expect(mixed.code).toBe(3);
+    expect(mixed.json).toMatchObject({ converged: true, keysNotFound: ['models/a.bim'] });
+
+    const deleted = await cliJson<ReconcileResult>(topology, ['reconcile', '--dataset', dataset, '--key', 'models/gone.bin', '--key', 'models/a.bin'], env);
+    expect(deleted.code, deleted.stdout).toBe(0);
+    expect(deleted.json.keysNotFound).toEqual([]);
+  });
+
   it('is complete once the datacenter holds the winning state, whatever its peers still disagree on', async () => {
     const topology = await createTestTopology();
     const dataset = topology.datasets[0]?.name ?? '';
