@@ -124,6 +124,27 @@ describe('shardsync reconcile and bootstrap', () => {
     expect(deleted.json.keysNotFound).toEqual([]);
   });
 
+  it('goes on past a key S3 allows and shardsync refuses (a control character), reporting it as unmanaged, named escaped', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const env = withPassHistory(dataset);
+    const pool = storesOf(topology);
+    const odd = 'imports/bad\u0001name.bin';
+    await putManaged(pool, 'dc-a', dataset, 'imports/good.bin', 'good', v(1000));
+    await pool.of('dc-a').put(objectKeyOf(dataset, odd), Buffer.from('written by another tool'));
+    try {
+      const run = await cli(['reconcile', '--dataset', dataset, '--dry-run', '--topology', writeTopology(topology)], env);
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stdout).toMatch(/^dc-a +2 +0 +1 +0 +0 +0 +0 +1 /m);
+      // Named as JSON spells it: a raw control character would be invisible, or act on the terminal.
+      expect(run.stdout).toContain('  "imports/bad\\u0001name.bin"  [no version anywhere]  dc-a=unmanaged/skipped');
+      expect(run.stdout).not.toContain('\u0001');
+      expect(run.stdout).toContain('imports/good.bin  [');
+    } finally {
+      await pool.of('dc-a').delete(objectKeyOf(dataset, odd));
+    }
+  });
+
   it('is complete once the datacenter holds the winning state, whatever its peers still disagree on', async () => {
     const topology = await createTestTopology();
     const dataset = topology.datasets[0]?.name ?? '';
