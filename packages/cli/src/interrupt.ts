@@ -1,4 +1,4 @@
-import { InterruptedError } from './errors.js';
+import type { InterruptedError } from './errors.js';
 
 /**
  * Settles as `work()` does, or rejects with `interruption()` as soon as `signal` aborts (at once

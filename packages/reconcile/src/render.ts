@@ -1,3 +1,4 @@
+import { firstControlCharacter } from '@shardsync/events';
 import type { DatacenterCounts, PassReport } from './report.js';
 
 const COLUMNS: ReadonlyArray<[header: string, field: keyof Omit<DatacenterCounts, 'datacenter'>]> = [
@@ -93,14 +94,11 @@ export function renderPassReport(report: PassReport, options: { maxKeys?: number
   return `${lines.join('\n')}\n`;
 }
 
-// C0 and C1 controls and DEL: what the key rules refuse as invisible or acting on a terminal.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
 /**
  * A key as the report prints it: as it is, unless it holds a control character (a key written by
  * another tool: S3 allows them), which would be invisible in the report or act on the terminal;
  * such a key is printed as a JSON string, quoted and escaped.
  */
 export function displayKey(key: string): string {
-  return CONTROL.test(key) ? JSON.stringify(key) : key;
+  return firstControlCharacter(key) >= 0 ? JSON.stringify(key) : key;
 }
