@@ -8,6 +8,20 @@ export type KafkaClient = ReturnType<typeof createKafkaClient>;
 /** The kafkajs admin client, for the few calls `EventLogAdmin` does not wrap (groups, offset metadata). */
 export type KafkaAdmin = ReturnType<KafkaClient['admin']>;
 
+/** How long an interrupted command waits for its clients to close before it ends anyway. */
+const CLOSE_GRACE_AFTER_INTERRUPT_MS = 500;
+
+/** Waits for `work` to settle, but no longer than `ms`; the timer does not outlive it. */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    await Promise.race([work, elapsed]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** What every command needs besides its own options. All fields optional; defaults documented per field. */
 export interface CliContextOptions {
   /** The topology itself (tests); when given, no file is read. */
@@ -111,7 +125,10 @@ export class CliContext {
       if (this.#admin !== undefined) steps.push(this.#admin.close());
       if (this.#rawAdmin !== undefined) steps.push(this.#rawAdmin.then((a) => a.disconnect()));
       if (this.#stores !== undefined) steps.push(this.#stores.close());
-      await Promise.allSettled(steps);
+      const closed = Promise.allSettled(steps);
+      // A kafkajs client still connecting to a broker that accepts and never answers disconnects
+      // only after its request timeout (30 s): an interrupted command must not wait for that.
+      await (this.signal?.aborted === true ? settledWithin(closed, CLOSE_GRACE_AFTER_INTERRUPT_MS) : closed);
     })();
     return this.#closing;
   }

@@ -19,7 +19,7 @@ export {
 
 export { status, renderStatus, type DatacenterStatus, type StatusOptions, type StatusReport } from './commands/status.js';
 export { reconcile, renderReconcile, passRequests, type ReconcileOptions, type ReconcileResult } from './commands/reconcile.js';
-export { verify, renderVerify, type VerifyOptions } from './commands/verify.js';
+export { verify, renderVerify, type VerifyOptions, type VerifyReport } from './commands/verify.js';
 export { dlqList, renderDlqList, type DlqListOptions, type DlqListReport } from './commands/dlq-list.js';
 export { dlqReplay, renderDlqReplay, type DlqReplayOptions, type DlqReplayReport } from './commands/dlq-replay.js';
 export { dlqDiscard, renderDlqDiscard, type DlqDiscardOptions, type DlqDiscardReport } from './commands/dlq-discard.js';

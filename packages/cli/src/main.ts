@@ -30,5 +30,8 @@ for (const stream of [process.stdout, process.stderr]) {
 
 const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal });
 process.exitCode = code;
+// Interrupted, the command has said what stays done, and a client may still wait on a server that
+// never answers (see CliContext.close): nothing is left worth waiting for.
+if (interrupted) process.exit(code);
 // Every client is closed by now; should a library still hold a socket or timer, do not hang on it.
 setTimeout(() => process.exit(code), 2000).unref();

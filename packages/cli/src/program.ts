@@ -92,7 +92,7 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
     .option('--verbose', 'print Kafka client warnings on stderr')
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok; 1 the datacenters disagree or something is unhealthy; 2 the command failed (the message says why).',
+      '\nExit codes: 0 ok; 1 the datacenters disagree or something is unhealthy; 2 the command failed (the message says why) or was interrupted; 3 a key asked about is in no datacenter (verify, reconcile --key).',
     )
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
@@ -133,7 +133,7 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
     .addOption(new Option('--adopt-unmanaged', 'give objects shardsync never wrote a version, so they replicate').conflicts('removeUnmanaged'))
     .addOption(new Option('--remove-unmanaged', 'delete objects shardsync never wrote').conflicts('adoptUnmanaged'))
     .option('--ignore-pass-lock', "run even if another pass of the dataset holds its pass lock (for a holder known to be gone)")
-    .addHelpText('after', '\nExit codes: 0 the datacenters agree at the end; 1 divergence remains (always, for a dry run that found some); 2 error (another pass of a dataset running included).')
+    .addHelpText('after', '\nExit codes: 0 the datacenters agree at the end; 1 divergence remains (always, for a dry run that found some); 2 error (another pass of a dataset running included); 3 they agree, but a --key is in no datacenter (a typo?).')
     .action(
       (
         o: {
@@ -171,7 +171,7 @@ function buildProgram(io: CliIO, state: { exitCode: number }): Command {
     .argument('<dataset>', 'dataset name')
     .argument('<key>', 'object key, relative to the dataset')
     .option('--deep', "also read every copy's bytes and check its SHA-256")
-    .addHelpText('after', '\nExit codes: 0 every datacenter holds the same state; 1 they disagree; 2 a datacenter could not be read.')
+    .addHelpText('after', '\nExit codes: 0 every datacenter holds the same state (tombstones everywhere included); 1 they disagree; 2 a datacenter could not be read; 3 no datacenter holds the key, neither an object nor a tombstone (a typo?).')
     .action((dataset: string, key: string, o: { deep?: boolean }, command: Command) => execute(command, 'verify', (ctx) => verify(ctx, dataset, key, { deep: o.deep })));
 
   const dlq = program.command('dlq').description('inspect, replay and discard dead-lettered events');

@@ -3,7 +3,7 @@ import { loadTopology, type Topology } from '@shardsync/config';
 import { emptyAndDeleteBucket, rawS3Client, stackInfo, testAdmin, testKafka, uniqueName } from '@shardsync/testing';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { InitReport } from '../src/index.js';
-import { cliJson } from './int-helpers.js';
+import { cliJson, interruptedRun, silentServer } from './int-helpers.js';
 
 /** The stack's topology with topics and buckets that do not exist yet, all removed when the test ends. */
 function freshTopology(): Topology {
@@ -71,5 +71,16 @@ describe('shardsync init', () => {
     expect(run.code).toBe(2);
     expect(run.json.error).toBe('SHARDSYNC_EVENTLOG_UNAVAILABLE');
     expect(run.json.hint).toContain('127.0.0.1:1');
+  });
+
+  it('stops at once when interrupted (Ctrl-C) while it waits on a broker that does not answer, and says it was interrupted', async () => {
+    const topology = freshTopology();
+    const silent = await silentServer();
+    const env = { ...process.env, SHARDSYNC_KAFKA_BROKERS: silent };
+    const run = await interruptedRun({ ...topology, kafka: { ...topology.kafka, brokers: [silent] } }, ['init'], 500, env);
+    expect(run.json).toMatchObject({ error: 'SHARDSYNC_CLI_INTERRUPTED', retriable: true, hint: expect.stringContaining('run init again') as unknown });
+    expect(run.code).toBe(2);
+    // Without the interruption it would wait out kafkajs's request timeout (30 s) and its retries.
+    expect(run.stoppedAfterMs).toBeLessThan(2000);
   });
 });

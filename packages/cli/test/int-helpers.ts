@@ -1,4 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
 import type { Topology } from '@shardsync/config';
 import { createKafkaClient, KafkaEventSink, toDeadLetter, type ConsumedEvent, type DeadLetterReason } from '@shardsync/eventlog';
 import { createInlinePayload, datasetPrefix, encodeShardUpdate, formatVersion, META, objectKeyOf, tombstoneKeyOf, type ShardUpdate, type Version } from '@shardsync/events';
@@ -6,6 +8,7 @@ import { StorePool } from '@shardsync/objectstore';
 import { passHistoryKey } from '@shardsync/reconcile';
 import { testRedis, uniqueName } from '@shardsync/testing';
 import { onTestFinished } from 'vitest';
+import { runCli } from '../src/index.js';
 import { cli, writeTopology, type CliRun } from './helpers.js';
 
 export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -100,4 +103,42 @@ export async function keysIn(pool: StorePool, datacenter: string, dataset: strin
   const keys: string[] = [];
   for await (const entry of pool.of(datacenter).list({ prefix: datasetPrefix(dataset) })) keys.push(entry.key.slice(dataset.length + 1));
   return keys.sort();
+}
+
+/**
+ * A server that accepts TCP connections and never answers, like a broker or store that hangs:
+ * clients wait for their timeouts. Closed when the test ends. Returns its `host:port`.
+ */
+export async function silentServer(): Promise<string> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  onTestFinished(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('the silent server has no TCP address');
+  return `127.0.0.1:${address.port}`;
+}
+
+/** Runs the CLI with `--json` and interrupts it (Ctrl-C, as main.ts delivers it) after `afterMs`; how long it took to stop after that. */
+export async function interruptedRun(topology: Topology, args: readonly string[], afterMs: number, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; json: unknown; stoppedAfterMs: number }> {
+  const controller = new AbortController();
+  let stdout = '';
+  let interruptedAt = Number.NaN;
+  const timer = setTimeout(() => {
+    interruptedAt = Date.now();
+    controller.abort(new Error('interrupted by SIGINT'));
+  }, afterMs);
+  try {
+    const code = await runCli([...args, '--topology', writeTopology(topology), '--json'], { stdout: { write: (s) => ((stdout += s), true) }, stderr: { write: () => true }, env, signal: controller.signal });
+    return { code, json: JSON.parse(stdout) as unknown, stoppedAfterMs: Date.now() - interruptedAt };
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -100,6 +100,51 @@ describe('shardsync reconcile and bootstrap', () => {
     expect(last?.passId).toBe(full.json.passes[0]?.passId);
   });
 
+  it('exits 3 when a --key is in no datacenter (a typo), naming it, but 0 for a key deleted everywhere', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const env = withPassHistory(dataset);
+    const pool = storesOf(topology);
+    for (const dc of ['dc-a', 'dc-b', 'dc-c']) {
+      await putManaged(pool, dc, dataset, 'models/a.bin', 'same', v(1000));
+      await putTombstone(pool, dc, dataset, 'models/gone.bin', v(1000));
+    }
+
+    const typo = await cli(['reconcile', '--dataset', dataset, '--key', 'models/a.bim', '--topology', writeTopology(topology)], env);
+    expect(typo.code, typo.stderr).toBe(3);
+    expect(typo.stdout).toContain('no datacenter holds key "models/a.bim" (neither an object nor a tombstone)');
+    expect(typo.stdout).toContain('result: 1 of the keys asked for is in no datacenter');
+    // One typo among keys that agree still fails: the typo must not pass for "all consistent".
+    const mixed = await cliJson<ReconcileResult>(topology, ['reconcile', '--dataset', dataset, '--key', 'models/a.bin', '--key', 'models/a.bim'], env);
+    expect(mixed.code).toBe(3);
+    expect(mixed.json).toMatchObject({ converged: true, keysNotFound: ['models/a.bim'] });
+
+    const deleted = await cliJson<ReconcileResult>(topology, ['reconcile', '--dataset', dataset, '--key', 'models/gone.bin', '--key', 'models/a.bin'], env);
+    expect(deleted.code, deleted.stdout).toBe(0);
+    expect(deleted.json.keysNotFound).toEqual([]);
+  });
+
+  it('goes on past a key S3 allows and shardsync refuses (a control character), reporting it as unmanaged, named escaped', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const env = withPassHistory(dataset);
+    const pool = storesOf(topology);
+    const odd = 'imports/bad\u0001name.bin';
+    await putManaged(pool, 'dc-a', dataset, 'imports/good.bin', 'good', v(1000));
+    await pool.of('dc-a').put(objectKeyOf(dataset, odd), Buffer.from('written by another tool'));
+    try {
+      const run = await cli(['reconcile', '--dataset', dataset, '--dry-run', '--topology', writeTopology(topology)], env);
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stdout).toMatch(/^dc-a +2 +0 +1 +0 +0 +0 +0 +1 /m);
+      // Named as JSON spells it: a raw control character would be invisible, or act on the terminal.
+      expect(run.stdout).toContain('  "imports/bad\\u0001name.bin"  [no version anywhere]  dc-a=unmanaged/skipped');
+      expect(run.stdout).not.toContain('\u0001');
+      expect(run.stdout).toContain('imports/good.bin  [');
+    } finally {
+      await pool.of('dc-a').delete(objectKeyOf(dataset, odd));
+    }
+  });
+
   it('is complete once the datacenter holds the winning state, whatever its peers still disagree on', async () => {
     const topology = await createTestTopology();
     const dataset = topology.datasets[0]?.name ?? '';

@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import type { KeyInspection } from '@shardsync/reconcile';
 import { describe, expect, it } from 'vitest';
-import { renderVerify } from '../src/index.js';
+import { renderVerify, type VerifyReport } from '../src/index.js';
 
 /** The arguments a POSIX shell passes to `shardsync` when the operator pastes `command`. */
 function argumentsOf(command: string): string[] {
@@ -9,7 +8,7 @@ function argumentsOf(command: string): string[] {
   return out.split('\0').slice(0, -1);
 }
 
-function divergent(key: string): KeyInspection {
+function divergent(key: string): VerifyReport {
   const object = { version: '0000000000001000.0000000000.p', sha256: 'a'.repeat(64), size: 4, etag: '"e"', lastModified: '2026-01-01T00:00:00.000Z', contentType: undefined, integrity: 'unchecked' as const };
   return {
     dataset: 'logs',
@@ -20,6 +19,7 @@ function divergent(key: string): KeyInspection {
       { datacenter: 'dc-b', status: 'missing' },
     ],
     agree: false,
+    found: true,
   };
 }
 

@@ -3,7 +3,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ReconcileResult, StatusReport } from '../src/index.js';
 import { consumerGroupOf } from '../src/index.js';
 import { cli, writeTopology } from './helpers.js';
-import { cliJson, deadLetterOf, makeUpdate, produce, v, withPassHistory } from './int-helpers.js';
+import { cliJson, deadLetterOf, interruptedRun, makeUpdate, produce, silentServer, v, withPassHistory } from './int-helpers.js';
 
 /** A consumer group member that holds its partitions and applies nothing, like a stuck consumer. */
 async function idleMember(groupId: string, topic: string): Promise<void> {
@@ -121,6 +121,19 @@ describe('shardsync status', () => {
     expect(run.json.problems).toContainEqual(expect.stringMatching(/^dc-b: the store does not answer/));
     // Without the pass history status cannot say the datacenters agree: a problem, naming the Redis it asked.
     expect(run.json.problems).toContainEqual(expect.stringMatching(/^the last reconcile passes could not be read: Redis at redis:\/\/127\.0\.0\.1:1\/?: /));
+  });
+
+  it('stops at once when interrupted (Ctrl-C) while it waits on a broker and a store that do not answer, and says it was interrupted', async () => {
+    const topology = await createTestTopology();
+    const silent = await silentServer();
+    // The stack's broker and dc-c endpoint come from the environment, which would override the topology.
+    const env = { ...process.env, SHARDSYNC_KAFKA_BROKERS: silent, SHARDSYNC_DC_DC_C_S3_ENDPOINT: `http://${silent}` };
+    const hanging = { ...topology, kafka: { ...topology.kafka, brokers: [silent] } };
+    const run = await interruptedRun(hanging, ['status'], 500, env);
+    expect(run.json).toMatchObject({ error: 'SHARDSYNC_CLI_INTERRUPTED', retriable: true });
+    expect(run.code).toBe(2);
+    // Without the interruption it would wait out kafkajs's request timeout (30 s) and its retries.
+    expect(run.stoppedAfterMs).toBeLessThan(2000);
   });
 });
 

@@ -93,15 +93,32 @@ describe('shardsync verify', () => {
     expect(differs.stdout).toContain('--remove-unmanaged (deletes them all), or delete all but one by hand, then --adopt-unmanaged');
   });
 
-  it('agrees on a key that exists nowhere', async () => {
+  it('exits 3 for a key that is in no datacenter (a typo), saying so rather than that the datacenters agree', async () => {
     const topology = await createTestTopology();
-    const run = await cliJson<KeyInspection>(topology, ['verify', topology.datasets[0]?.name ?? '', 'never/written']);
-    expect(run.code).toBe(0);
-    expect(run.json.winner).toBeUndefined();
-    // Keys are relative to the dataset: one that repeats the dataset's name gets a note.
     const dataset = topology.datasets[0]?.name ?? '';
+    const run = await cliJson<KeyInspection & { found: boolean }>(topology, ['verify', dataset, 'never/written']);
+    expect(run.code).toBe(3);
+    expect(run.json.winner).toBeUndefined();
+    expect(run.json.found).toBe(false);
+    const text = await cli(['verify', dataset, 'never/written', '--topology', writeTopology(topology)]);
+    expect(text.code).toBe(3);
+    expect(text.stdout).toContain('result: no datacenter holds this key (neither an object nor a tombstone); check its spelling');
+    expect(text.stdout).not.toContain('the datacenters agree');
+    // Keys are relative to the dataset: one that repeats the dataset's name gets a note.
     const doubled = await cli(['verify', dataset, `${dataset}/never/written`, '--topology', writeTopology(topology)]);
+    expect(doubled.code).toBe(3);
     expect(doubled.stdout).toContain('note: the key is relative to the dataset; did you mean "never/written"?');
+  });
+
+  it('exits 0 for a key deleted in every datacenter: tombstones everywhere are a state the datacenters agree on', async () => {
+    const topology = await createTestTopology();
+    const dataset = topology.datasets[0]?.name ?? '';
+    const pool = storesOf(topology);
+    for (const dc of DCS) await putTombstone(pool, dc, dataset, 'deleted.bin', v(1000));
+    const run = await cliJson<KeyInspection & { found: boolean }>(topology, ['verify', dataset, 'deleted.bin']);
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.json.found).toBe(true);
+    expect(run.json.winner).toEqual({ kind: 'delete', version: formatVersion(v(1000)) });
   });
 
   it('exits 2 when a datacenter cannot be read, still showing the others', async () => {

@@ -42,6 +42,7 @@ export { decideApply, kindOf, pickWinner, stateOf } from './decide.js';
 export type { ApplyDecision, UpdateKind, VersionedState } from './decide.js';
 
 export {
+  firstControlCharacter,
   assertDatasetName,
   assertObjectKey,
   DATASET_NAME_PATTERN,

@@ -24,10 +24,10 @@ const OK: KeyValidation = { ok: true };
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
- * Index of the first C0 control, DEL or C1 control. These are invisible in logs and consoles, and
+ * Index of the first C0 control, DEL or C1 control, or -1. These are invisible in logs and consoles, and
  * several S3 implementations reject or mangle them, so such a key would not replicate everywhere.
  */
-function firstControlCharacter(key: string): number {
+export function firstControlCharacter(key: string): number {
   for (let i = 0; i < key.length; i++) {
     const c = key.charCodeAt(i);
     if (c <= 0x1f || (c >= 0x7f && c <= 0x9f)) return i;

@@ -137,6 +137,18 @@ function emptyDigests(params: DigestTreeParams): Buffer[] {
 }
 
 /**
+ * An entry's leaf line: `key NUL fingerprint LF`. S3 allows a NUL in a key (a writer other than
+ * shardsync can list one), where it would be taken for the separator, so such a key is written
+ * `NUL NUL <key as JSON> NUL fingerprint LF` instead: JSON escapes every NUL, and no plain line
+ * starts with two NULs (that would take an empty key and a fingerprint with a NUL), so no two
+ * listings serialise alike. Every other key keeps its line, and so every digest agents shipped.
+ */
+function lineOf(key: string, fingerprint: string): Buffer {
+  const field = key.includes('\0') ? `\0\0${JSON.stringify(key)}` : key;
+  return Buffer.from(`${field}\0${fingerprint}\n`, 'utf8');
+}
+
+/**
  * Accumulates entries in any order and produces a {@link DigestTree}.
  *
  * A leaf's digest is `sha256` over its entries' `key \0 fingerprint \n` lines sorted by the
@@ -168,9 +180,8 @@ export class DigestTreeBuilder {
     if (this.#finished) throw new Error('DigestTreeBuilder.add() after finish(); create a new builder');
     const { key, fingerprint } = entry;
     if (!key.startsWith(this.params.prefix)) return undefined;
-    // The separators must not occur inside the fields, or two different entry sets could
-    // serialise to the same bytes and hide a difference.
-    if (key.includes('\0')) throw new InvalidDigestInputError(`key ${JSON.stringify(key)} contains a NUL character`);
+    // The separators must not occur inside the fingerprint, or two different entry sets could
+    // serialise to the same bytes and hide a difference. Keys are the store's: see lineOf.
     if (fingerprint.includes('\0') || fingerprint.includes('\n')) {
       throw new InvalidDigestInputError(`fingerprint of ${JSON.stringify(key)} contains a NUL or newline character`);
     }
@@ -180,7 +191,7 @@ export class DigestTreeBuilder {
       lines = [];
       this.#buckets.set(bucket, lines);
     }
-    lines.push(Buffer.from(`${key}\0${fingerprint}\n`, 'utf8'));
+    lines.push(lineOf(key, fingerprint));
     return bucket;
   }
 
@@ -205,13 +216,14 @@ export class DigestTreeBuilder {
     this.#finished = true;
     const leaves = new Map<number, StoredNode>();
     for (const [index, lines] of this.#buckets) {
-      // Keys contain no NUL, so comparing whole lines orders by key bytes first: when one key is
-      // a prefix of another, its NUL separator sorts before any byte of the longer key.
+      // Plain keys contain no NUL, so comparing whole lines orders them by key bytes first: when
+      // one key is a prefix of another, its NUL separator sorts before any byte of the longer key.
       lines.sort((a, b) => Buffer.compare(a, b));
       const hash = createHash('sha256');
       let previousKey: Buffer | undefined;
       for (const line of lines) {
-        const key = line.subarray(0, line.indexOf(0));
+        // The fingerprint holds no NUL, so the last one ends the key, escaped or not.
+        const key = line.subarray(0, line.lastIndexOf(0));
         if (previousKey !== undefined && previousKey.equals(key)) {
           throw new InvalidDigestInputError(`key ${JSON.stringify(key.toString('utf8'))} was added more than once`);
         }

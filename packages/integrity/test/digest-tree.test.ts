@@ -182,9 +182,18 @@ describe('digest tree contents', () => {
     expect(() => buildDigestTree([{ key: 'k', fingerprint: '1' }, { key: 'k', fingerprint: '2' }])).toThrow(InvalidDigestInputError);
   });
 
-  it('rejects separators inside keys or fingerprints that would make two listings hash alike', () => {
-    expect(() => buildDigestTree([{ key: 'a\0b', fingerprint: '1' }])).toThrow(/NUL/);
+  it('rejects separators inside fingerprints that would make two listings hash alike', () => {
     expect(() => buildDigestTree([{ key: 'a', fingerprint: '1\nb\0' }])).toThrow(/newline/);
+    expect(() => buildDigestTree([{ key: 'a', fingerprint: '1\0b' }])).toThrow(/NUL/);
+  });
+
+  it('takes keys with a NUL (S3 allows them) in a line of their own that no plain line can be, and still finds them listed twice', () => {
+    const leafOf = (entries: DigestEntry[]) => [...buildDigestTree(entries, SMALL).leaves()].map((l) => l.digest);
+    const [nul, plain] = sameBucketPair((i) => [`a${i}\0b`, `a${i}`]);
+    // The plain line of `nul` would read as key `plain` with fingerprint "b\0f": two listings alike.
+    expect(leafOf([{ key: nul, fingerprint: 'f' }])).toEqual([sha256Hex(`\0\0${JSON.stringify(nul)}\0f\n`)]);
+    expect(leafOf([{ key: nul, fingerprint: 'f' }, { key: plain, fingerprint: 'g' }])).toEqual([sha256Hex(`\0\0${JSON.stringify(nul)}\0f\n${plain}\0g\n`)]);
+    expect(() => buildDigestTree([{ key: nul, fingerprint: '1' }, { key: nul, fingerprint: '2' }])).toThrow(/more than once/);
   });
 
   it('validates the tree shape options with a message naming the rule', () => {

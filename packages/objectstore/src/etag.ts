@@ -115,6 +115,25 @@ export function etagOfBytes(body: Uint8Array, rule: EtagRule): string {
   return new EtagHasher(rule).update(body).digest();
 }
 
+const MD5_ETAG = /^"[0-9a-f]{32}(?:-\d+)?"$/i;
+
+/**
+ * The form in which two ETags, from two servers or from a server and a value recorded or computed
+ * earlier, are compared: quoted ({@link normalizeEtag}), and an MD5 ETag (`"<32 hex>"` or
+ * `"<32 hex>-<parts>"`) in lower case, since servers spell the same MD5 in either case. Other
+ * ETags are opaque and stay as they are. Compare with this, never with `===`: the stores return
+ * each server's own spelling, which conditional requests (`ifMatch`) must send back unchanged.
+ */
+export function comparableEtag(etag: string): string {
+  const quoted = normalizeEtag(etag);
+  return MD5_ETAG.test(quoted) ? quoted.toLowerCase() : quoted;
+}
+
+/** Whether two ETags name the same content, however each server spells it ({@link comparableEtag}). */
+export function sameEtag(a: string, b: string): boolean {
+  return comparableEtag(a) === comparableEtag(b);
+}
+
 /**
  * Brings an ETag to its quoted form (`"abc"`), the form this package always returns. Servers
  * differ: some list ETags unquoted or XML-escaped (`&quot;`), and weak validators start with `W/`.

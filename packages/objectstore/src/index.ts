@@ -51,7 +51,7 @@ export {
 } from './options.js';
 export type { CompiledObjectStoreOptions, ConditionalWriteMode, ListingStrategy, ObjectStoreOptions } from './options.js';
 
-export { EtagHasher, etagOfBytes, expectedEtag, multipartEtag, normalizeEtag, objectLayout, singlePartEtag } from './etag.js';
+export { comparableEtag, EtagHasher, etagOfBytes, expectedEtag, multipartEtag, normalizeEtag, objectLayout, sameEtag, singlePartEtag } from './etag.js';
 export type { EtagRule, ObjectLayout } from './etag.js';
 
 export { normalizeMetadata, SHA256_METADATA_KEY } from './validate.js';

@@ -26,6 +26,8 @@ export interface ListPageXml {
   readonly commonPrefixes: string[];
   readonly isTruncated: boolean;
   readonly nextContinuationToken: string | undefined;
+  /** `url` when the server URL-encoded keys and prefixes (the request's `encoding-type=url`); servers that ignore it send none. */
+  readonly encodingType: string | undefined;
 }
 
 /** Thrown when a response body is not the document it should be; the message says what is wrong. */
@@ -78,6 +80,7 @@ const LAST_MODIFIED = tag('LastModified');
 const PREFIX = tag('Prefix');
 const IS_TRUNCATED = tag('IsTruncated');
 const NEXT_TOKEN = tag('NextContinuationToken');
+const ENCODING_TYPE = tag('EncodingType');
 const CODE = tag('Code');
 const MESSAGE = tag('Message');
 
@@ -157,7 +160,8 @@ export function parseListObjectsV2(xml: string): ListPageXml {
     throw new ListXmlError(`<IsTruncated> must be true or false, got ${JSON.stringify(truncated)}`);
   }
   const token = textOf(xml, NEXT_TOKEN, root.start, root.end);
-  return { contents, commonPrefixes, isTruncated: truncated === 'true', nextContinuationToken: token === '' ? undefined : token };
+  const encodingType = textOf(xml, ENCODING_TYPE, root.start, root.end);
+  return { contents, commonPrefixes, isTruncated: truncated === 'true', nextContinuationToken: token === '' ? undefined : token, encodingType: encodingType === '' ? undefined : encodingType };
 }
 
 /** Code and message of an S3 `<Error>` document; both undefined when the body is not one (e.g. empty). */

@@ -7,7 +7,7 @@ import {
 import { withAbortSignal } from './client.js';
 import { missingAsPreconditionFailure, type ConditionalHeaders } from './conditional.js';
 import { EtagRuleViolationError, UnexpectedStoreError } from './errors.js';
-import { multipartEtag, normalizeEtag } from './etag.js';
+import { multipartEtag, normalizeEtag, sameEtag } from './etag.js';
 import type { S3Context } from './s3-context.js';
 
 /**
@@ -121,7 +121,7 @@ function verifyCompletedEtag(ctx: S3Context, key: string, etag: string | undefin
   if (!ctx.options.verifyEtags) return actual;
   const md5s = parts.map((p) => Buffer.from(normalizeEtag(p.ETag ?? '').slice(1, -1), 'hex'));
   const expected = multipartEtag(md5s);
-  if (actual !== expected) {
+  if (!sameEtag(actual, expected)) {
     throw new EtagRuleViolationError(
       `CompleteMultipartUpload of key ${JSON.stringify(key)} in bucket "${ctx.bucket}" (datacenter ${ctx.datacenter}) returned ETag ${actual}, ` +
         `but the MD5-of-part-MD5s rule gives ${expected}; the object was stored, yet listings cannot be compared by ETag on this server ` +

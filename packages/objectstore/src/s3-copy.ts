@@ -2,7 +2,7 @@ import { CopyObjectCommand, UploadPartCopyCommand } from '@aws-sdk/client-s3';
 import { withAbortSignal } from './client.js';
 import { missingAsPreconditionFailure, type ConditionalWrites } from './conditional.js';
 import { EtagRuleViolationError, ObjectNotFoundError, PreconditionFailedError, UnexpectedStoreError } from './errors.js';
-import { normalizeEtag, objectLayout } from './etag.js';
+import { normalizeEtag, objectLayout, sameEtag } from './etag.js';
 import { runMultipart } from './multipart.js';
 import type { S3Context } from './s3-context.js';
 import type { CopyOptions, CopyResult } from './types.js';
@@ -31,7 +31,7 @@ export async function s3Copy(
   const source = await ctx.head(sourceKey, signal);
   const what = `copy of key ${JSON.stringify(sourceKey)} to ${JSON.stringify(destinationKey)} in bucket "${ctx.bucket}" (datacenter ${ctx.datacenter})`;
   if (source === undefined) throw new ObjectNotFoundError(`${what} failed: the source does not exist`, { statusCode: 404 });
-  if (options.sourceIfMatch !== undefined && normalizeEtag(options.sourceIfMatch) !== source.etag) {
+  if (options.sourceIfMatch !== undefined && !sameEtag(options.sourceIfMatch, source.etag)) {
     throw new PreconditionFailedError(`${what} failed: the source's ETag is ${source.etag}, not ${normalizeEtag(options.sourceIfMatch)}`, { statusCode: 412 });
   }
   const metadata = options.metadata === undefined ? { ...source.metadata } : normalizeMetadata(options.metadata);
@@ -64,7 +64,7 @@ export async function s3Copy(
     const etag = normalizeEtag(out.CopyObjectResult?.ETag ?? '');
     // Same bytes, same single-request layout: same MD5. (A source written another way, e.g. as
     // multipart by another tool, legitimately gets a new ETag.)
-    if (ctx.options.verifyEtags && !source.etag.includes('-') && etag !== source.etag) {
+    if (ctx.options.verifyEtags && !source.etag.includes('-') && !sameEtag(etag, source.etag)) {
       throw new EtagRuleViolationError(`${what} produced ETag ${etag} for a body whose MD5 ETag is ${source.etag}; this server does not compute ETags as MD5`);
     }
     return { etag, size: source.size };

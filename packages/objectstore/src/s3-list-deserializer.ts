@@ -8,7 +8,7 @@ import { ListXmlError, parseListObjectsV2, parseS3Error, TruncatedListXmlError }
  * retries, timeouts, abort) is the SDK's: only the stack's `deserializerMiddleware` entry is
  * replaced, for this one command. The output has the SDK's shape, limited to the fields the
  * store reads (Contents' Key, ETag, Size, LastModified; CommonPrefixes; IsTruncated;
- * NextContinuationToken).
+ * NextContinuationToken; EncodingType).
  */
 export function fastListObjectsV2Command(input: ListObjectsV2CommandInput): ListObjectsV2Command {
   return new FastListObjectsV2Command(input);
@@ -96,6 +96,7 @@ const listDeserializer: DeserializeMiddleware<ListObjectsV2CommandInput, ListObj
     CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: p })),
     IsTruncated: page.isTruncated,
     NextContinuationToken: page.nextContinuationToken,
+    EncodingType: page.encodingType === 'url' ? 'url' : undefined,
   };
   return { response, output };
 };

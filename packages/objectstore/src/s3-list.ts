@@ -43,23 +43,43 @@ async function listPage(
           StartAfter: request.token === undefined ? request.startAfter : undefined,
           ContinuationToken: request.token,
           MaxKeys: request.pageSize,
+          // S3 allows keys with characters XML 1.0 cannot carry (controls, NUL): unencoded, the
+          // server sends a page no parser takes (s3proxy cuts it short), and one such key would
+          // fail every listing of its prefix. Encoded, every key arrives; decoded below.
+          EncodingType: 'url',
         }),
         abortSignal,
       ),
     ),
   );
   const exclude = target.options.listExclude;
+  // A server that ignores encoding-type says so by not echoing it: its keys are as they are.
+  const decode = page.EncodingType === 'url' ? (text: string) => urlDecodedKey(text, target) : (text: string) => text;
   const entries: ListEntry[] = [];
   for (const o of page.Contents ?? []) {
-    if (o.Key === undefined || o.ETag === undefined || exclude?.(o.Key) === true) continue;
-    entries.push({ key: o.Key, size: o.Size ?? 0, etag: normalizeEtag(o.ETag), lastModified: o.LastModified ?? new Date(0) });
+    if (o.Key === undefined || o.ETag === undefined) continue;
+    const key = decode(o.Key);
+    if (exclude?.(key) === true) continue;
+    entries.push({ key, size: o.Size ?? 0, etag: normalizeEtag(o.ETag), lastModified: o.LastModified ?? new Date(0) });
   }
-  const folders = (page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix === undefined ? [] : [p.Prefix]));
+  const folders = (page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix === undefined ? [] : [decode(p.Prefix)]));
   const next = page.IsTruncated === true ? page.NextContinuationToken : undefined;
   if (page.IsTruncated === true && next === undefined) {
     throw new UnexpectedStoreError(`ListObjectsV2 of bucket "${target.bucket}" (datacenter ${target.datacenter}) said the listing is truncated but gave no continuation token`);
   }
   return { entries, folders, next };
+}
+
+/**
+ * A key (or prefix) as an `encoding-type=url` listing gives it. AWS encodes a space as `+` (and a
+ * `+` as `%2B`), other servers as `%20`: both decode to the key.
+ */
+function urlDecodedKey(text: string, target: ListTarget): string {
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '));
+  } catch (cause) {
+    throw new UnexpectedStoreError(`ListObjectsV2 of bucket "${target.bucket}" (datacenter ${target.datacenter}) listed key ${JSON.stringify(text)}, which is not URL-encoded as asked`, { cause });
+  }
 }
 
 /** Every key under the prefix in S3's order: one recursive listing, page after page. */

@@ -4,7 +4,7 @@ import { PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { withAbortSignal } from './client.js';
 import { missingAsPreconditionFailure, type ConditionalWrites } from './conditional.js';
 import { EtagRuleViolationError } from './errors.js';
-import { normalizeEtag, singlePartEtag } from './etag.js';
+import { normalizeEtag, sameEtag, singlePartEtag } from './etag.js';
 import { runMultipart } from './multipart.js';
 import { sharedPartBuffers } from './part-buffers.js';
 import { PartReader } from './part-reader.js';
@@ -180,7 +180,7 @@ async function uploadPart(ctx: S3Context, key: string, uploadId: string, partNum
 function checkEtag(ctx: S3Context, key: string, operation: string, etag: string | undefined, md5: Buffer): string {
   const actual = normalizeEtag(etag ?? '');
   const expected = singlePartEtag(md5);
-  if (ctx.options.verifyEtags && actual !== expected) {
+  if (ctx.options.verifyEtags && !sameEtag(actual, expected)) {
     throw new EtagRuleViolationError(
       `${operation} of key ${JSON.stringify(key)} in bucket "${ctx.bucket}" (datacenter ${ctx.datacenter}) returned ETag ${actual}, not the body's MD5 ${expected}; ` +
         'this server does not compute ETags as MD5 (e.g. SSE-KMS), so listings cannot be compared by ETag (set verifyEtags: false to accept it)',

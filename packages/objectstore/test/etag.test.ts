@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import {
+  comparableEtag,
   EtagHasher,
   etagOfBytes,
   expectedEtag,
@@ -8,6 +9,7 @@ import {
   multipartEtag,
   normalizeEtag,
   objectLayout,
+  sameEtag,
   singlePartEtag,
 } from '../src/index.js';
 
@@ -66,5 +68,16 @@ describe('the ETag rule', () => {
     expect(normalizeEtag('"abc-2"')).toBe('"abc-2"');
     expect(normalizeEtag('&quot;abc&quot;')).toBe('"abc"');
     expect(normalizeEtag('W/"abc"')).toBe('"abc"');
+  });
+
+  test('compares MD5 ETags whatever the case of their hex and their quoting, and other ETags exactly', () => {
+    const md5 = '9e107d9d372bb6826bd81d3542a419d6';
+    expect(comparableEtag(`"${md5.toUpperCase()}"`)).toBe(`"${md5}"`);
+    expect(sameEtag(`"${md5.toUpperCase()}-3"`, `${md5}-3`)).toBe(true);
+    expect(sameEtag(`W/"${md5}"`, `&quot;${md5.toUpperCase()}&quot;`)).toBe(true);
+    expect(sameEtag(`"${md5}-3"`, `"${md5}-4"`)).toBe(false);
+    expect(sameEtag(`"${md5}"`, `"${md5.slice(1)}0"`)).toBe(false);
+    // Not an MD5: opaque, so case matters.
+    expect(sameEtag('"0x8DABC"', '"0x8dabc"')).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, test } from 'vitest';
 import {
   InvalidRangeError,
@@ -214,5 +214,20 @@ describe('S3ObjectStore against a real S3 server', () => {
     } finally {
       await missing.close();
     }
+  });
+
+  test.each(['flat', 'folders'] as const)('a %s listing returns keys with characters XML 1.0 cannot carry (controls) exactly, and every other key with them', async (listing) => {
+    const { store, raw, bucket } = await createTestStore({ listing });
+    // S3 accepts such keys; shardsync's key rules refuse them, so only a writer other than shardsync puts them there.
+    const keys = ['odd/a\u0001b', 'odd/tab\there', 'odd/plus+and space%20.bin', 'odd/ok.bin', 'odd/sub\u001f/deeper.bin'];
+    for (const key of keys) await raw.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }));
+    const listed: string[] = [];
+    try {
+      for await (const entry of store.list({ prefix: 'odd/', order: 'any' })) listed.push(entry.key);
+    } finally {
+      // The bucket's cleanup lists with the SDK, which cannot parse such a listing either.
+      for (const key of keys) await raw.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    }
+    expect(listed.sort()).toEqual([...keys].sort());
   });
 });

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
-import { OperationAbortedError, StoreUnavailableError } from '../src/index.js';
+import { OperationAbortedError, sameEtag, StoreUnavailableError } from '../src/index.js';
 import type { ListEntry } from '../src/index.js';
 import { standInS3, storeOn } from './stand-in-s3.js';
 
@@ -87,5 +88,20 @@ describe('S3ObjectStore against a stand-in server', () => {
     const deadline = Date.now() + 2_000;
     while (store.connectionStats().activeSockets > 0 && Date.now() < deadline) await sleep(20);
     expect(store.connectionStats().activeSockets).toBe(0);
+  });
+
+  test('a server that spells the MD5 ETag in upper case wrote what was sent: the put is not refused as breaking the ETag rule', async () => {
+    const data = Buffer.from('spelled in upper case');
+    const md5 = createHash('md5').update(data).digest('hex');
+    const s3 = await standInS3((req, res) => {
+      if (req.method !== 'PUT') return false;
+      res.writeHead(200, { etag: `"${md5.toUpperCase()}"` });
+      res.end();
+      return true;
+    });
+    const put = await storeOn(s3.endpoint, { verifyEtags: true }).put('ds/upper', data);
+    // The server's own spelling, which later conditional requests must send back.
+    expect(put.etag).toBe(`"${md5.toUpperCase()}"`);
+    expect(sameEtag(put.etag, `"${md5}"`)).toBe(true);
   });
 });

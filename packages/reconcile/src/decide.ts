@@ -1,4 +1,5 @@
 import { compareVersions, pickWinner, validateObjectKey, versionsEqual, type Version, type VersionedState } from '@shardsync/events';
+import { comparableEtag } from '@shardsync/objectstore';
 import { isExpired } from './fingerprint.js';
 import type { CopyState, CopyStatus, RepairAction } from './model.js';
 import type { UnmanagedPolicy } from './options.js';
@@ -131,7 +132,7 @@ function decideUnmanaged(copies: ReadonlyMap<string, CopyState>, policy: Unmanag
   // could never be deleted), and under the reserved prefix it would pass for shardsync's own.
   const invalidKey = key === undefined ? undefined : validateObjectKey(key);
   const holders = [...copies].filter(([, s]) => s.object !== undefined);
-  const etags = new Set(holders.map(([, s]) => s.object?.etag));
+  const etags = new Set(holders.map(([, s]) => (s.object === undefined ? undefined : comparableEtag(s.object.etag))));
   // Adopt the most recently written copy; the others then receive it like any missing or stale copy.
   const newest = holders.reduce<[string, CopyState] | undefined>(
     (best, h) => (best === undefined || (h[1].object?.lastModifiedMs ?? 0) > (best[1].object?.lastModifiedMs ?? 0) ? h : best),

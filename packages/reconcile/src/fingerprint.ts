@@ -1,4 +1,5 @@
 import { META } from '@shardsync/events';
+import { comparableEtag } from '@shardsync/objectstore';
 import type { ListedState } from './model.js';
 
 /**
@@ -7,7 +8,8 @@ import type { ListedState } from './model.js';
  * (an object next to a tombstone always needs one, however equal: the scan flags such keys):
  *
  * - `o<etag>` for an object. Every datacenter writes a body the same way, so equal bytes have
- *   equal ETags everywhere (see `expectedEtag`). Two versions with identical bytes therefore look
+ *   equal ETags everywhere (see `expectedEtag`), once spelled alike (`comparableEtag`: servers
+ *   differ in the case of the hex). Two versions with identical bytes therefore look
  *   equal: harmless, since the bytes are what a reader gets, and any later update of the key that
  *   only one side applied makes the listings differ again.
  * - In deep mode the bytes were read anyway, so the fingerprint adds the version (`;v...`) and a
@@ -24,7 +26,7 @@ export function fingerprintOf(state: Omit<ListedState, 'fingerprint'>, nowMs: nu
   const parts: string[] = [];
   const object = state.object;
   if (object !== undefined) {
-    let part = `o${object.etag}`;
+    let part = `o${comparableEtag(object.etag)}`;
     if (object.deep !== undefined) {
       part += `;v${object.deep.info.metadata[META.version] ?? '-'}`;
       if (object.deep.integrity === 'corrupt') part += ';corrupt';

@@ -1,5 +1,5 @@
 import { compareVersions, META, objectKeyOf, tombstoneKeyOf, versionInMetadata, type Version } from '@shardsync/events';
-import type { ObjectInfo, ObjectStore } from '@shardsync/objectstore';
+import { comparableEtag, sameEtag, type ObjectInfo, type ObjectStore } from '@shardsync/objectstore';
 import type { CopyState, ListedState, ObjectCopy, ObservedInfo, TombstoneCopy } from './model.js';
 
 
@@ -86,14 +86,14 @@ export async function readCopies(
     // same bytes at a newer version since, which an If-Match on the ETag cannot tell): a repair
     // confirms it like a copy taken from another datacenter's.
     if (object.deep !== undefined) objects.set(dc, { ...objectCopyOf(object.deep.info, DEEP_INTEGRITY[object.deep.integrity]), inferred: true });
-    else groups.set(object.etag, [...(groups.get(object.etag) ?? []), dc]);
+    else groups.set(comparableEtag(object.etag), [...(groups.get(comparableEtag(object.etag)) ?? []), dc]);
   }
   await Promise.all(
     [...groups].map(async ([etag, members]) => {
       const [first, ...others] = members as [string, ...string[]];
       const copy = await headObject(storeOf(stores, first), dataset, key, signal);
       objects.set(first, copy);
-      if (copy !== undefined && copy.etag === etag) {
+      if (copy !== undefined && sameEtag(copy.etag, etag)) {
         for (const dc of others) objects.set(dc, { ...copy, inferred: true });
         return;
       }
@@ -149,7 +149,7 @@ export async function confirmInferred(
       const state = copies.get(dc);
       if (state?.object?.inferred !== true) return;
       const read = await headObject(storeOf(stores, dc), dataset, key, signal);
-      confirmed.set(dc, { ...state, object: read?.etag === state.object.etag ? { ...read, integrity: state.object.integrity } : read });
+      confirmed.set(dc, { ...state, object: read !== undefined && sameEtag(read.etag, state.object.etag) ? { ...read, integrity: state.object.integrity } : read });
     }),
   );
   return confirmed;

@@ -1,6 +1,6 @@
 import { compareVersions, formatVersion, META, objectKeyOf } from '@shardsync/events';
 import { hashStream } from '@shardsync/integrity';
-import type { ObjectStore } from '@shardsync/objectstore';
+import { comparableEtag, type ObjectStore } from '@shardsync/objectstore';
 import { countingStores, RequestCounter, type RequestCounts } from './counting.js';
 import { decideKey, type KeyDecision } from './decide.js';
 import { describeFailure, RepairConflictError, type FailureInfo } from './errors.js';
@@ -151,20 +151,22 @@ async function checkDisagreeingCopies(
   const version = newest?.version;
   if (version === undefined) return copies;
   const holders = [...copies].filter(([, s]) => s.object?.version !== undefined && compareVersions(s.object.version, version) === 0 && s.object.integrity === 'unchecked');
-  const etags = new Map<string, string>();
-  for (const [dc, s] of holders) if (s.object !== undefined && !etags.has(s.object.etag)) etags.set(s.object.etag, dc);
+  // Distinct ETags as compared (servers spell the same MD5 in either case), each with a datacenter
+  // holding it and that datacenter's own spelling, which its If-Match must send.
+  const etags = new Map<string, { dc: string; etag: string }>();
+  for (const [dc, s] of holders) if (s.object !== undefined && !etags.has(comparableEtag(s.object.etag))) etags.set(comparableEtag(s.object.etag), { dc, etag: s.object.etag });
   if (etags.size < 2) return copies;
   const verdicts = new Map<string, 'ok' | 'corrupt'>();
-  for (const [etag, dc] of etags) {
+  for (const [comparable, { dc, etag }] of etags) {
     const store = stores.get(dc);
     if (store === undefined) continue;
     const { info, body } = await store.get(objectKeyOf(dataset, key), { ifMatch: etag, signal });
     const digest = await hashStream(body).finally(() => body.destroy());
-    verdicts.set(etag, digest.sha256 === info.metadata[META.sha256]?.toLowerCase() && digest.size === info.size ? 'ok' : 'corrupt');
+    verdicts.set(comparable, digest.sha256 === info.metadata[META.sha256]?.toLowerCase() && digest.size === info.size ? 'ok' : 'corrupt');
   }
   return new Map(
     [...copies].map(([dc, s]) => {
-      const verdict = s.object === undefined ? undefined : verdicts.get(s.object.etag);
+      const verdict = s.object === undefined ? undefined : verdicts.get(comparableEtag(s.object.etag));
       return [dc, verdict === undefined || s.object === undefined || s.object.version === undefined ? s : { ...s, object: { ...s.object, integrity: verdict } }];
     }),
   );

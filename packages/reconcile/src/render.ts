@@ -1,3 +1,4 @@
+import { firstControlCharacter } from '@shardsync/events';
 import type { DatacenterCounts, PassReport } from './report.js';
 
 const COLUMNS: ReadonlyArray<[header: string, field: keyof Omit<DatacenterCounts, 'datacenter'>]> = [
@@ -73,7 +74,7 @@ export function renderPassReport(report: PassReport, options: { maxKeys?: number
   if (report.failures.length > 0) {
     lines.push('');
     lines.push('failures:');
-    for (const f of report.failures.slice(0, maxKeys)) lines.push(`  ${f.datacenter}  ${f.key}  ${f.code}: ${f.message}`);
+    for (const f of report.failures.slice(0, maxKeys)) lines.push(`  ${f.datacenter}  ${displayKey(f.key)}  ${f.code}: ${f.message}`);
   }
   const divergent = report.keys.slice(0, maxKeys);
   if (divergent.length > 0) {
@@ -85,10 +86,19 @@ export function renderPassReport(report: PassReport, options: { maxKeys?: number
         .map(([dc, c]) => `${dc}=${c.status}${c.result === undefined ? '' : `/${c.result}`}`)
         .join(' ');
       const winner = k.winner === undefined ? 'no version anywhere' : `${k.winner.kind} ${k.winner.version}`;
-      lines.push(`  ${k.key}  [${winner}]  ${copies}`);
+      lines.push(`  ${displayKey(k.key)}  [${winner}]  ${copies}`);
     }
     const more = report.divergentKeys - divergent.length;
     if (more > 0) lines.push(`  ... and ${more} more (see --json)`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A key as the report prints it: as it is, unless it holds a control character (a key written by
+ * another tool: S3 allows them), which would be invisible in the report or act on the terminal;
+ * such a key is printed as a JSON string, quoted and escaped.
+ */
+export function displayKey(key: string): string {
+  return firstControlCharacter(key) >= 0 ? JSON.stringify(key) : key;
 }

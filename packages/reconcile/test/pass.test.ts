@@ -1,6 +1,6 @@
 import { formatVersion, META, tombstoneKeyOf } from '@shardsync/events';
 import { describe, expect, it } from 'vitest';
-import { runPass, type PassReport } from '../src/index.js';
+import { renderPassReport, runPass, type PassReport } from '../src/index.js';
 import {
   bodyOf,
   DATASET,
@@ -139,6 +139,16 @@ describe('runPass', () => {
     expect(report.converged).toBe(false);
     expect(bodyOf(stores.of('dc-a'), 'stray.bin')).toBe('who wrote this');
     expect(bodyOf(stores.of('dc-b'), 'stray.bin')).toBeUndefined();
+  });
+
+  it('goes on past a key with a NUL (S3 allows it, a listing can hold it): reports it as unmanaged, named escaped', async () => {
+    const stores = new MemoryStores();
+    await replicated(stores);
+    await putByHand(stores.of('dc-a'), 'stray\0.bin', 'written by another tool');
+    const report = await runPass(passOptions(stores));
+    expect(counts(report, 'dc-a')).toMatchObject({ unmanaged: 1, equal: 50 });
+    expect(report.keys.map((k) => k.key)).toEqual(['stray\0.bin']);
+    expect(renderPassReport(report)).toContain('  "stray\\u0000.bin"  [no version anywhere]  dc-a=unmanaged/skipped');
   });
 
   it('adopts an unmanaged object when asked: gives it a version and replicates it', async () => {

@@ -2,7 +2,8 @@ import { topicsOf, type Datacenter } from '@shardsync/config';
 import { classifyKafkaError } from '@shardsync/eventlog';
 import { NoSuchBucketError } from '@shardsync/objectstore';
 import type { CliContext } from '../context.js';
-import { CliError, describeError } from '../errors.js';
+import { CliError, describeError, InterruptedError } from '../errors.js';
+import { untilInterrupted, withTimeout } from '../interrupt.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CommandResult } from '../output.js';
 import { renderTable } from '../table.js';
@@ -18,7 +19,15 @@ export interface InitReport {
  * topic (partitions and replication factor from the topology), the dead-letter topic (one
  * partition, as the services create it) and each datacenter's bucket.
  */
-export async function init(ctx: CliContext): Promise<CommandResult<InitReport>> {
+export function init(ctx: CliContext): Promise<CommandResult<InitReport>> {
+  return untilInterrupted(
+    ctx.signal,
+    () => initialise(ctx),
+    () => new InterruptedError('init was interrupted; the topics and buckets it created so far stay', 'run init again: it creates only what is still missing'),
+  );
+}
+
+async function initialise(ctx: CliContext): Promise<CommandResult<InitReport>> {
   const { topology } = ctx;
   const topics = await ensureTopics(ctx);
   const buckets = await Promise.all(topology.datacenters.map((dc) => ensureBucket(ctx, dc)));
@@ -56,12 +65,12 @@ async function ensureBucket(ctx: CliContext, dc: Datacenter): Promise<InitReport
   const base = { datacenter: dc.name, bucket: dc.s3.bucket, endpoint: dc.s3.endpoint };
   try {
     try {
-      await ctx.stores().of(dc.name).ping(AbortSignal.timeout(15_000));
+      await ctx.stores().of(dc.name).ping(withTimeout(ctx.signal, 15_000));
       return { ...base, outcome: 'exists' };
     } catch (err) {
       if (!(err instanceof NoSuchBucketError)) throw err;
     }
-    return { ...base, outcome: await createBucket(dc) };
+    return { ...base, outcome: await createBucket(dc, ctx.signal) };
   } catch (err) {
     return { ...base, outcome: 'failed', error: describeError(err).message };
   }
@@ -72,7 +81,7 @@ async function ensureBucket(ctx: CliContext, dc: Datacenter): Promise<InitReport
  * `none`: the local s3proxy emulation, docker-compose): the object store package has no bucket
  * creation, and the CLI takes no S3 SDK dependency of its own for one request.
  */
-async function createBucket(dc: Datacenter): Promise<'created' | 'exists'> {
+async function createBucket(dc: Datacenter, signal: AbortSignal | undefined): Promise<'created' | 'exists'> {
   if (dc.s3.credentials.type !== 'none') {
     throw new CliError(
       'SHARDSYNC_CLI_NOT_AVAILABLE',
@@ -89,7 +98,7 @@ async function createBucket(dc: Datacenter): Promise<'created' | 'exists'> {
     dc.s3.region === 'us-east-1'
       ? undefined
       : `<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>${dc.s3.region}</LocationConstraint></CreateBucketConfiguration>`;
-  const response = await fetch(url, { method: 'PUT', body, signal: AbortSignal.timeout(15_000) });
+  const response = await fetch(url, { method: 'PUT', body, signal: withTimeout(signal, 15_000) });
   const text = await response.text();
   if (response.ok) return 'created';
   if (response.status === 409 && text.includes('BucketAlreadyOwnedByYou')) return 'exists';

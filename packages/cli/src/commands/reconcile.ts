@@ -82,7 +82,7 @@ export function passRequests(ctx: CliContext, options: ReconcileOptions): PassRe
 /**
  * One reconciliation pass per dataset through the code the scheduled job runs (`runPass`), its
  * report printed. Exit 0 when the datacenters agree at the end, 1 when divergence remains (always
- * for a dry run that found some).
+ * for a dry run that found some), 3 when they agree but a `--key` is in no datacenter.
  */
 export async function reconcile(ctx: CliContext, options: ReconcileOptions = {}): Promise<CommandResult<ReconcileResult>> {
   const requests = passRequests(ctx, options);
@@ -101,7 +101,13 @@ export async function reconcile(ctx: CliContext, options: ReconcileOptions = {})
     ...(historyWarning === undefined ? {} : { historyWarning }),
     ...(lockWarnings.length === 0 ? {} : { lockWarnings }),
   };
-  return { data: result, text: renderReconcile(result), exitCode: converged ? ExitCode.ok : ExitCode.divergence };
+  return { data: result, text: renderReconcile(result), exitCode: reconcileExitCode(result) };
+}
+
+/** Divergence left comes first (it needs a repair); then a `--key` no datacenter holds (a typo). */
+function reconcileExitCode(result: ReconcileResult): ExitCode {
+  if (!result.converged) return ExitCode.divergence;
+  return (result.keysNotFound ?? []).length > 0 ? ExitCode.notFound : ExitCode.ok;
 }
 
 export function renderReconcile(result: ReconcileResult): string {
@@ -110,6 +116,8 @@ export function renderReconcile(result: ReconcileResult): string {
     if (result.keys !== undefined || p.prefix !== '') notes.push(partialPassNote(p.dataset));
     return [scopedReport(p, result.keys), ...notes.map((n) => `note: ${n}`)].join('\n');
   });
+  const notFound = result.keysNotFound ?? [];
+  if (notFound.length > 0) parts.push(`result: ${notFound.length} of the keys asked for ${notFound.length === 1 ? 'is' : 'are'} in no datacenter (see the notes above); check their spelling`);
   if (result.historyWarning !== undefined) parts.push(`note: the pass was not recorded in the pass history: ${result.historyWarning}`);
   for (const warning of result.lockWarnings ?? []) parts.push(`note: ${warning}`);
   return parts.join('\n\n');

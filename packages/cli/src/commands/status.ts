@@ -1,7 +1,8 @@
 import { retry } from '@shardsync/runtime';
 import type { CliContext } from '../context.js';
 import { loadDeadLetterPartitions } from '../dlq/load.js';
-import { describeError, UsageError } from '../errors.js';
+import { describeError, InterruptedError, UsageError } from '../errors.js';
+import { untilInterrupted, withTimeout } from '../interrupt.js';
 import { ExitCode } from '../exit-codes.js';
 import { consumerGroupOf, describeGroups } from '../kafka/offsets.js';
 import { producedAtKey, readProducedAt, type ProducedAt, type UnappliedTarget } from '../kafka/oldest-unapplied.js';
@@ -67,22 +68,28 @@ export async function status(ctx: CliContext, options: StatusOptions = {}): Prom
     // Without the ages, --max-age would never find a problem: a health check that always passes.
     throw new UsageError('--max-age needs the age of the oldest unapplied events, which --no-age skips reading; use one or the other');
   }
+  // Status only reads, so an interruption loses nothing: it stops at once, whatever it waits on.
+  return untilInterrupted(ctx.signal, () => readStatus(ctx, options), () => new InterruptedError('status was interrupted; it only reads, so nothing changed', 'run it again'));
+}
+
+async function readStatus(ctx: CliContext, options: StatusOptions): Promise<CommandResult<StatusReport>> {
   const { topology } = ctx;
   const topic = topology.kafka.topics.updates;
   const admin = await ctx.rawAdmin();
   const names = topology.datacenters.map((d) => d.name);
   const groups = names.map(consumerGroupOf);
+  const retrying = { ...RETRY, signal: ctx.signal };
 
   const [lags, groupInfo, deadLetters, stores, lastPasses] = await Promise.all([
     // Retried: right after a broker start, group lookups fail for a moment (NOT_COORDINATOR) while
     // the offsets topic is created.
-    Promise.all(groups.map((g) => retry(() => ctx.admin().groupLag(g, topic), RETRY))),
-    retry(() => describeGroups(admin, groups), RETRY),
-    retry(() => loadDeadLetterPartitions(admin, topology.kafka.topics.deadLetters), RETRY),
+    Promise.all(groups.map((g) => retry(() => ctx.admin().groupLag(g, topic), retrying))),
+    retry(() => describeGroups(admin, groups), retrying),
+    retry(() => loadDeadLetterPartitions(admin, topology.kafka.topics.deadLetters), retrying),
     Promise.all(
       names.map(async (dc): Promise<DatacenterStatus['store']> => {
         try {
-          await ctx.stores().of(dc).ping(AbortSignal.timeout(10_000));
+          await ctx.stores().of(dc).ping(withTimeout(ctx.signal, 10_000));
           return { ok: true };
         } catch (err) {
           const d = describeError(err);

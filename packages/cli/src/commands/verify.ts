@@ -14,24 +14,45 @@ export interface VerifyOptions {
   readonly deep?: boolean | undefined;
 }
 
+/** What `verify` reports: the inspection, and whether any datacenter holds the key at all. */
+export type VerifyReport = KeyInspection & {
+  /** False when every datacenter was read and none holds an object or a tombstone of the key. */
+  readonly found: boolean;
+};
+
 /**
  * One key in every datacenter of its dataset: version, SHA-256, size and tombstone (a HEAD of the
  * object and of its tombstone), and how each copy compares with the winner by the rule passes use.
- * Exit 0 when all agree, 1 when they do not, 2 when a datacenter could not be read.
+ * Exit 0 when all agree, 1 when they do not, 2 when a datacenter could not be read, 3 when no
+ * datacenter holds the key (neither an object nor a tombstone).
  */
-export async function verify(ctx: CliContext, dataset: string, key: string, options: VerifyOptions = {}): Promise<CommandResult<KeyInspection>> {
+export async function verify(ctx: CliContext, dataset: string, key: string, options: VerifyOptions = {}): Promise<CommandResult<VerifyReport>> {
   requireDataset(ctx.topology, dataset);
   const valid = validateObjectKey(key);
   if (!valid.ok) throw new UsageError(`key: ${valid.message}`);
   const inspection = await inspectKey({ topology: ctx.topology, stores: ctx.stores(), dataset, key, verifyBytes: options.deep ?? false, tombstoneGraceMs: tombstoneGraceFromEnv(ctx.env), signal: ctx.signal, now: ctx.now });
-  const unreadable = inspection.copies.some((c) => c.error !== undefined);
-  const exitCode = unreadable ? ExitCode.error : inspection.agree ? ExitCode.ok : ExitCode.divergence;
-  return { data: inspection, text: renderVerify(inspection), exitCode };
+  const report: VerifyReport = { ...inspection, found: isFound(inspection) };
+  return { data: report, text: renderVerify(report), exitCode: verifyExitCode(report) };
+}
+
+/**
+ * Whether some datacenter holds the key. A datacenter that could not be read might, so it counts
+ * as found: its error decides the exit code.
+ */
+function isFound(inspection: KeyInspection): boolean {
+  return inspection.copies.some((c) => c.error !== undefined || c.object !== undefined || c.tombstone !== undefined);
+}
+
+function verifyExitCode(report: VerifyReport): ExitCode {
+  if (report.copies.some((c) => c.error !== undefined)) return ExitCode.error;
+  // Every copy is "equal" to no winner at all; a typo must not pass for datacenters that agree.
+  if (!report.found) return ExitCode.notFound;
+  return report.agree ? ExitCode.ok : ExitCode.divergence;
 }
 
 const short = (sha: string | undefined) => (sha === undefined ? '-' : `${sha.slice(0, 16)}…`);
 
-export function renderVerify(inspection: KeyInspection): string {
+export function renderVerify(inspection: VerifyReport): string {
   const w = inspection.winner;
   const winner =
     w === undefined
@@ -64,15 +85,17 @@ export function renderVerify(inspection: KeyInspection): string {
     ],
     rows,
   );
-  const verdict = inspection.copies.some((c) => c.error !== undefined)
-    ? 'result: some datacenters could not be read'
-    : inspection.agree
-      ? 'result: the datacenters agree'
-      : `result: the datacenters disagree; repair with: ${repairCommand(inspection)}`;
+  const verdict = `result: ${verdictOf(inspection)}`;
   // Keys are relative to the dataset: one that repeats its name names another key.
   const doubled = w === undefined && inspection.key.startsWith(`${inspection.dataset}/`);
   const note = doubled ? `\nnote: the key is relative to the dataset; did you mean ${JSON.stringify(inspection.key.slice(inspection.dataset.length + 1))}?` : '';
   return `${inspection.dataset}/${inspection.key}\nwinner: ${winner}\n\n${table}\n\n${verdict}${note}`;
+}
+
+function verdictOf(report: VerifyReport): string {
+  if (report.copies.some((c) => c.error !== undefined)) return 'some datacenters could not be read';
+  if (!report.found) return 'no datacenter holds this key (neither an object nor a tombstone); check its spelling';
+  return report.agree ? 'the datacenters agree' : `the datacenters disagree; repair with: ${repairCommand(report)}`;
 }
 
 /**

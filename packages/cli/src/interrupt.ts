@@ -1,0 +1,32 @@
+import type { InterruptedError } from './errors.js';
+
+/**
+ * Settles as `work()` does, or rejects with `interruption()` as soon as `signal` aborts (at once
+ * if it already has, without starting the work).
+ *
+ * Why: some waits cannot be cancelled from outside (kafkajs connects and retries on a broker that
+ * accepts connections and never answers, requests with timeouts of their own), so a command made
+ * of them would sit out every timeout after Ctrl-C. The work left running stops when the command's
+ * clients are closed, which the program does right after. Only for commands whose partial work
+ * needs no report beyond the interruption's message.
+ */
+export async function untilInterrupted<T>(signal: AbortSignal | undefined, work: () => Promise<T>, interruption: () => InterruptedError): Promise<T> {
+  if (signal === undefined) return work();
+  if (signal.aborted) throw interruption();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(interruption());
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work(), aborted]);
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** A signal that aborts after `ms`, or earlier with `signal` (the operator's interruption). */
+export function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
+  const timeout = AbortSignal.timeout(ms);
+  return signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+}
