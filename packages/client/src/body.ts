@@ -34,6 +34,16 @@ export function isReadable(value: unknown): value is Readable {
   return value instanceof Readable || (typeof value === 'object' && value !== null && typeof (value as Readable).pipe === 'function' && typeof (value as Readable).on === 'function');
 }
 
+/**
+ * Whether a stream was read from, ended or destroyed already: sending it would send only what is
+ * left of it, and the producer would accept that as the whole object. One that failed (a file
+ * that does not exist) is not "used": its own error reports it better.
+ */
+function alreadyUsed(stream: Readable): boolean {
+  const used = stream.readableDidRead === true || stream.readableEnded === true || stream.destroyed === true;
+  return used && !(stream.errored instanceof Error);
+}
+
 export function bodySource(body: PutBody, declaredLength: number | undefined): BodySource {
   if (typeof body === 'string' || body instanceof Uint8Array) {
     // Buffer.from over the same memory: no copy of a large Uint8Array.
@@ -48,9 +58,7 @@ export function bodySource(body: PutBody, declaredLength: number | undefined): B
         if (!isReadable(stream)) throw invalidArgument('the body factory must return a Readable stream');
         // The same instance handed out again (`() => stream`) would send only what an earlier
         // attempt left of it: after a whole first attempt, an empty body the producer accepts.
-        // (One that failed, like a file that does not exist, is reported with its error instead.)
-        const used = stream.readableDidRead === true || stream.readableEnded === true || stream.destroyed === true;
-        if (used && !(stream.errored instanceof Error)) {
+        if (alreadyUsed(stream)) {
           throw invalidArgument('the body factory returned a stream that was already read, ended or destroyed; it must open a new stream for every attempt, e.g. () => createReadStream(path)');
         }
         return { kind: 'stream', stream, length, perAttempt: true };
@@ -61,6 +69,8 @@ export function bodySource(body: PutBody, declaredLength: number | undefined): B
     };
   }
   if (isReadable(body)) {
+    // Read by the caller before the call (a header parsed off it, say): the rest is not the object.
+    if (alreadyUsed(body)) throw invalidArgument('the body stream was already read from, ended or destroyed before the call; pass a stream positioned at the start of the object, or a factory `() => Readable`');
     let started = false;
     let opened = false;
     return {

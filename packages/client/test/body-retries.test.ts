@@ -35,6 +35,18 @@ describe('ShardsyncClient bodies and retries', () => {
     await client.close();
   });
 
+  it('a plain stream the caller already read from is refused before anything is sent, instead of uploading the rest of it as the object', async () => {
+    const fake = await startFakeProducer([{ status: 202 }]);
+    const client = clientFor(fake.url);
+    const stream = Readable.from([Buffer.from('header;'), Buffer.from('object')]);
+    stream.read(); // the caller consumed the first chunk
+    const err = await rejection(client.put('ds', 'k', stream));
+    expect(err).toMatchObject({ code: 'SHARDSYNC_CLIENT_INVALID_ARGUMENT', retriable: false });
+    expect(err.message).toContain('already read from');
+    expect(fake.requests).toHaveLength(0);
+    await client.close();
+  });
+
   it('a plain stream is not resent once read, and the error says the update may have been accepted and to pass a factory', async () => {
     const fake = await startFakeProducer([UNAVAILABLE, { status: 202 }]);
     const client = clientFor(fake.url);
