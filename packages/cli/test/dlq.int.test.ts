@@ -4,7 +4,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import type { DlqDiscardReport, DlqListReport, DlqReplayReport, StatusReport } from '../src/index.js';
 import { DLQ_REPLAY_GROUP, runCli } from '../src/index.js';
 import { cli, writeTopology } from './helpers.js';
-import { cliJson, deadLetterOf, makeUpdate, produce, v } from './int-helpers.js';
+import { cliJson, deadLetterOf, interruptedRun, makeUpdate, produce, silentServer, v } from './int-helpers.js';
 
 async function withDeadLetters() {
   const topology = await createTestTopology();
@@ -327,5 +327,19 @@ describe('shardsync dlq', () => {
     expect(await readTopic(topology.kafka.topics.updates)).toEqual([]);
     expect((await cliJson<DlqReplayReport>(topology, ['dlq', 'replay'])).json).toMatchObject({ replayed: 0, valueDropped: 1, tooOld: 0 });
     expect((await cliJson<DlqListReport>(topology, ['dlq', 'list'])).json.pending).toBe(1);
+  });
+});
+
+describe('shardsync dlq, interrupted', () => {
+  it.each([['list'], ['replay', '--dry-run'], ['discard', '--all', '--yes']])('dlq %s stops at once when interrupted (Ctrl-C) while it waits on a broker that does not answer, and changes nothing', async (...args) => {
+    const topology = await createTestTopology();
+    const silent = await silentServer();
+    // The stack's broker comes from the environment, which would override the topology.
+    const env = { ...process.env, SHARDSYNC_KAFKA_BROKERS: silent };
+    const run = await interruptedRun({ ...topology, kafka: { ...topology.kafka, brokers: [silent] } }, ['dlq', ...args], 500, env);
+    expect(run.json).toMatchObject({ error: 'SHARDSYNC_CLI_INTERRUPTED', retriable: true });
+    expect(run.code).toBe(2);
+    // Without the interruption it would wait out kafkajs's connection retries and request timeout (30 s).
+    expect(run.stoppedAfterMs).toBeLessThan(2000);
   });
 });

@@ -1,6 +1,6 @@
 import type { CliContext } from '../context.js';
 import { renderLetterTable } from '../dlq/letter-table.js';
-import { loadDeadLetterPartitions } from '../dlq/load.js';
+import { loadPartitionsForCommand } from '../dlq/load.js';
 import { describeFilter, isFiltered, matchesFilter, type DeadLetterFilter, type DeadLetterView } from '../dlq/letters.js';
 import { countLetter, emptyLetterCounts, readLetters, type LetterCounts } from '../dlq/read-letters.js';
 import { CliError } from '../errors.js';
@@ -47,7 +47,7 @@ export async function dlqList(ctx: CliContext, options: DlqListOptions = {}): Pr
   if (options.datacenter !== undefined) requireDatacenter(ctx.topology, options.datacenter);
   const filter: DeadLetterFilter = { datacenter: options.datacenter, code: options.code };
   const topic = ctx.topology.kafka.topics.deadLetters;
-  const partitions = await loadDeadLetterPartitions(await ctx.rawAdmin(), topic);
+  const partitions = await loadPartitionsForCommand(ctx, topic);
   const letters: DeadLetterView[] = [];
   let truncated = false;
   const timeoutMs = options.timeoutMs ?? 60_000;

@@ -1,4 +1,6 @@
-import type { KafkaAdmin } from '../context.js';
+import type { CliContext, KafkaAdmin } from '../context.js';
+import { InterruptedError } from '../errors.js';
+import { untilInterrupted } from '../interrupt.js';
 import { committedOffsets, topicOffsets, type PartitionOffsets } from '../kafka/offsets.js';
 import { discardedCount, DLQ_REPLAY_GROUP, parseReplayState, pendingCount, type ReplayState } from './replay-state.js';
 
@@ -19,4 +21,21 @@ export async function loadDeadLetterPartitions(admin: KafkaAdmin, topic: string,
     const state = parseReplayState(c?.offset, c?.metadata, o.low);
     return { ...o, state, pending: pendingCount(state, o.low, o.high), discarded: discardedCount(state, o.low, o.high) };
   });
+}
+
+/**
+ * {@link loadDeadLetterPartitions} for a command, after `before` (checks on the same admin client),
+ * stopped at once by the operator's Ctrl-C: on a broker that accepts connections and never
+ * answers, kafkajs' connects and retries would otherwise run their timeouts out first. Only reads.
+ */
+export async function loadPartitionsForCommand(ctx: CliContext, topic: string, groupId?: string, before?: (admin: KafkaAdmin) => Promise<void>): Promise<DeadLetterPartition[]> {
+  return untilInterrupted(
+    ctx.signal,
+    async () => {
+      const admin = await ctx.rawAdmin();
+      await before?.(admin);
+      return loadDeadLetterPartitions(admin, topic, groupId);
+    },
+    () => new InterruptedError(`reading the offsets of ${topic} was interrupted; nothing was changed`, 'run it again'),
+  );
 }

@@ -2,7 +2,7 @@ import type { CliContext } from '../context.js';
 import { InterruptedError } from '../errors.js';
 import { readRanges, type ReadOutcome } from '../kafka/topic-reader.js';
 import { matchesFilter, viewOf, type DeadLetterFilter, type DeadLetterView } from './letters.js';
-import { loadDeadLetterPartitions, type DeadLetterPartition } from './load.js';
+import { loadPartitionsForCommand, type DeadLetterPartition } from './load.js';
 import { letterState } from './replay-state.js';
 
 /** Letters counted by what became of them. */
@@ -72,7 +72,7 @@ export async function readLetters(ctx: CliContext, topic: string, partitions: re
  */
 export async function countMatchingLetters(ctx: CliContext, filter: DeadLetterFilter, timeoutMs = 60_000): Promise<LetterCounts | undefined> {
   const topic = ctx.topology.kafka.topics.deadLetters;
-  const partitions = await loadDeadLetterPartitions(await ctx.rawAdmin(), topic);
+  const partitions = await loadPartitionsForCommand(ctx, topic);
   const counts = emptyLetterCounts();
   const { complete } = await readLetters(ctx, topic, partitions, {
     progressLabel: 'counting matching dead letters',

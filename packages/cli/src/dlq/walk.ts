@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { readRanges } from '../kafka/topic-reader.js';
 import { ensureNoOtherRun } from './exclusive.js';
 import { matchesFilter, viewOf, type DeadLetterFilter, type DeadLetterView } from './letters.js';
-import { loadDeadLetterPartitions } from './load.js';
+import { loadPartitionsForCommand } from './load.js';
 import { formatPositions, type LetterPositions } from './positions.js';
 import { DLQ_REPLAY_GROUP, encodeReplayState, ReplayTracker } from './replay-state.js';
 
@@ -171,10 +171,9 @@ export interface WalkResult {
 export async function walkPendingLetters(ctx: CliContext, walk: PendingWalk, handlers: WalkHandlers): Promise<WalkResult> {
   const { dryRun, groupId } = walk;
   const topic = ctx.topology.kafka.topics.deadLetters;
-  const admin = await ctx.rawAdmin();
-  if (!dryRun) await ensureNoOtherRun(admin, groupId);
-
-  const partitions = await loadDeadLetterPartitions(admin, topic, groupId);
+  const partitions = await loadPartitionsForCommand(ctx, topic, groupId, async (admin) => {
+    if (!dryRun) await ensureNoOtherRun(admin, groupId);
+  });
   const ranges = readableRanges(partitions, walk.through, topic);
   const total = ranges.reduce((sum, r) => sum + Number(r.to - r.from), 0);
   const trackers = new Map(partitions.map((p) => [p.partition, new ReplayTracker(p.state)]));
