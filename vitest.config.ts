@@ -10,6 +10,9 @@ export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions, externalConditions: ['node'] } },
   test: {
+    // The AWS SDK's notice that its future releases need Node 22, once per process (and test
+    // files run services as child processes): noise in every test log. README "Quick start".
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     projects: [
       {
         extends: true,
