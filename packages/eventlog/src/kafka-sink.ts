@@ -22,6 +22,9 @@ interface Item {
   event: OutgoingEvent;
 }
 
+/** What became of one item of a flush: undefined when Kafka acknowledged it, else why it failed. */
+type SendResult = EventLogError | undefined;
+
 /**
  * {@link EventSink} on a kafkajs producer: idempotent, acks=all, with concurrent appends
  * coalesced into `sendBatch` calls so throughput grows with concurrency.
@@ -29,7 +32,7 @@ interface Item {
 export class KafkaEventSink implements EventSink {
   #producer: Producer;
   readonly #kafka: Kafka;
-  readonly #batcher: Batcher<Item, undefined>;
+  readonly #batcher: Batcher<Item, SendResult>;
   readonly #ackTimeoutMs: number;
   #connected: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -60,7 +63,7 @@ export class KafkaEventSink implements EventSink {
   async append(topic: string, events: readonly OutgoingEvent[]): Promise<void> {
     // Every event settled before answering: the events of one append may go in several flushes,
     // and a failure is "not sent" (appendWasUnsent) only if none of them can have been written.
-    const outcomes = await Promise.allSettled(events.map((event) => this.#batcher.submit({ topic, event })));
+    const outcomes = await Promise.allSettled(events.map((event) => this.#submit({ topic, event })));
     const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failure === undefined) return;
     const err: unknown = failure.reason;
@@ -90,36 +93,50 @@ export class KafkaEventSink implements EventSink {
     return this.#closing;
   }
 
-  async #send(items: Item[]): Promise<undefined[]> {
+  async #submit(item: Item): Promise<void> {
+    const failure = await this.#batcher.submit(item);
+    if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Sends each topic of a flush in a request of its own, so that one topic's failure is only
+   * its own events'. In one `sendBatch` it would be everyone's: a topic missing from kafkajs'
+   * metadata fails the whole call before anything is sent, and a topic deleted after kafkajs
+   * cached its metadata is refused by the broker in the same request in which it appends the
+   * other topics' records, while kafkajs reports the whole request as failed. A flush holds one
+   * topic nearly always (each service appends to one), so this costs no round trip in practice.
+   */
+  async #send(items: Item[]): Promise<SendResult[]> {
+    const results: SendResult[] = [];
+    for (const [topic, indexes] of indexesByTopic(items)) {
+      const failure = await this.#sendTopic(topic, indexes.map((i) => (items[i] as Item).event));
+      for (const i of indexes) results[i] = failure;
+    }
+    return results;
+  }
+
+  async #sendTopic(topic: string, events: readonly OutgoingEvent[]): Promise<SendResult> {
     try {
       await this.connect();
     } catch (err) {
       // Connecting (and fetching a producer id) sends no record.
-      throw unsent(classifyKafkaError(err, 'connecting the producer'));
-    }
-    const byTopic = new Map<string, Item[]>();
-    for (const item of items) {
-      const list = byTopic.get(item.topic) ?? [];
-      list.push(item);
-      byTopic.set(item.topic, list);
+      return unsent(classifyKafkaError(err, 'connecting the producer'));
     }
     try {
       await this.#producer.sendBatch({
         acks: -1,
         timeout: this.#ackTimeoutMs,
         compression: CompressionTypes.None,
-        topicMessages: [...byTopic].map(([topic, list]) => ({
-          topic,
-          messages: list.map(({ event }) => ({ key: event.key, value: event.value, headers: event.headers ?? {} })),
-        })),
+        topicMessages: [{ topic, messages: events.map((event) => ({ key: event.key, value: event.value, headers: event.headers ?? {} })) }],
       });
+      return undefined;
     } catch (err) {
       await this.#renewProducer();
       const e = classifyKafkaError(err, 'appending events');
-      // A missing topic is refused before anything is appended; other failures may come after.
-      throw e.code === 'SHARDSYNC_EVENTLOG_TOPIC_MISSING' ? unsent(e) : e;
+      // A missing topic is refused before anything is appended to it, and the request carried
+      // no other topic; other failures may come after the broker appended the records.
+      return e.code === 'SHARDSYNC_EVENTLOG_TOPIC_MISSING' ? unsent(e) : e;
     }
-    return items.map(() => undefined);
   }
 
   /**
@@ -136,6 +153,17 @@ export class KafkaEventSink implements EventSink {
     this.#connected = undefined;
     await old.disconnect().catch(() => undefined);
   }
+}
+
+/** The positions of a flush's items, by topic, in order. */
+function indexesByTopic(items: readonly Item[]): Map<string, number[]> {
+  const byTopic = new Map<string, number[]>();
+  items.forEach((item, i) => {
+    const list = byTopic.get(item.topic) ?? [];
+    list.push(i);
+    byTopic.set(item.topic, list);
+  });
+  return byTopic;
 }
 
 function sizeOf(item: Item): number {
