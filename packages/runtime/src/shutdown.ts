@@ -31,6 +31,8 @@ export type ShutdownErrorCode = 'SHARDSYNC_SHUTDOWN_FAILED' | 'SHARDSYNC_SHUTDOW
 /** A close where at least one step failed or timed out; every step was still run. */
 export class ShutdownError extends Error {
   readonly code: ShutdownErrorCode = 'SHARDSYNC_SHUTDOWN_FAILED';
+  /** The process is stopping: nothing to try again. */
+  readonly retriable = false;
   /** The steps that failed, in the order they ran. */
   readonly steps: readonly string[];
 
@@ -44,6 +46,7 @@ export class ShutdownError extends Error {
 /** A step still running when its bound ran out; it is left running, and the next step starts. */
 export class ShutdownStepTimeoutError extends Error {
   readonly code: ShutdownErrorCode = 'SHARDSYNC_SHUTDOWN_STEP_TIMEOUT';
+  readonly retriable = false;
   readonly step: string;
   readonly timeoutMs: number;
 
