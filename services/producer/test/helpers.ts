@@ -2,7 +2,8 @@ import { type IncomingHttpHeaders, request } from 'node:http';
 import { onTestFinished } from 'vitest';
 import type { Topology } from '@shardsync/config';
 import type { Clock } from '@shardsync/events';
-import { freePort, spawnService, waitFor, type SpawnedService } from '@shardsync/testing';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { createTestBucket, freePort, rawS3Client, spawnService, waitFor, type SpawnedService } from '@shardsync/testing';
 import { createLogger } from '@shardsync/runtime';
 import { producerEnvSchema } from '../src/env.js';
 import { ProducerService } from '../src/service.js';
@@ -82,4 +83,13 @@ export function rawRequest(baseUrl: string, method: string, path: string, header
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** An object a service wrote to a bucket of its own in dc-a (`out/a.bin`), as announcements name them. */
+export async function serviceWrittenObject(): Promise<{ bucket: string; key: string; body: Buffer }> {
+  const { bucket } = await createTestBucket('dc-a', 'svc');
+  const body = Buffer.from('written by the service itself');
+  const key = 'out/a.bin';
+  await rawS3Client('dc-a').send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+  return { bucket, key, body };
 }

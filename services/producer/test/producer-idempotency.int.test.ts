@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { decodeShardUpdate, type ShardUpdate } from '@shardsync/events';
-import { createTestBucket, createTestTopology, rawS3Client, readTopic, uniqueName } from '@shardsync/testing';
-import { auth, rawRequest, startTestProducer } from './helpers.js';
+import { createTestTopology, readTopic, uniqueName } from '@shardsync/testing';
+import { auth, rawRequest, serviceWrittenObject, startTestProducer } from './helpers.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -79,9 +78,7 @@ describe('Idempotency-Key: what makes a retry the same request', () => {
     const topology = await createTestTopology();
     const producer = await startTestProducer(topology);
     const dataset = topology.datasets[0]!.name;
-    const { bucket } = await createTestBucket('dc-a', 'svc');
-    const body = Buffer.from('written by the service itself');
-    await rawS3Client('dc-a').send(new PutObjectCommand({ Bucket: bucket, Key: 'out/a.bin', Body: body }));
+    const { bucket, body } = await serviceWrittenObject();
     const idempotencyKey = uniqueName('request');
     const announce = (metadata: Record<string, string>) =>
       rawRequest(producer.url, 'POST', '/v1/events', { ...auth(), 'content-type': 'application/json', 'idempotency-key': idempotencyKey }, JSON.stringify({

@@ -2,10 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { decodeShardUpdate, type ShardUpdate } from '@shardsync/events';
-import { createTestBucket, createTestTopology, rawS3Client, readTopic, uniqueName, waitFor } from '@shardsync/testing';
-import { auth, OTHER_TOKEN, rawRequest, startTestProducer } from './helpers.js';
+import { createTestTopology, rawS3Client, readTopic, uniqueName, waitFor } from '@shardsync/testing';
+import { auth, OTHER_TOKEN, rawRequest, serviceWrittenObject, startTestProducer } from './helpers.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -182,9 +182,7 @@ describe('producer', () => {
     const topology = await createTestTopology();
     const producer = await startTestProducer(topology);
     const dataset = topology.datasets[0]!.name;
-    const { bucket } = await createTestBucket('dc-a', 'svc');
-    const body = Buffer.from('written by the service itself');
-    await rawS3Client('dc-a').send(new PutObjectCommand({ Bucket: bucket, Key: 'out/a.bin', Body: body }));
+    const { bucket, body } = await serviceWrittenObject();
     const announce = (fields: Record<string, unknown>) =>
       rawRequest(producer.url, 'POST', '/v1/events', { ...auth(), 'content-type': 'application/json' }, JSON.stringify({
         dataset, key: 'a.bin', operation: 'put', source: { datacenter: 'dc-a', bucket, key: 'out/a.bin' }, size: body.length, sha256: sha(body), ...fields,
