@@ -73,6 +73,36 @@ describe('BatchProcessor', () => {
     expect(batch.marked.at(-1)).toBe(batch.events[1]?.offset);
   });
 
+  it('a dead letter that cannot be written stops waiting once a heartbeat is refused (rebalance): the batch returns and leaves its events unmarked for the next owner', async () => {
+    const closing = new AbortController();
+    onTestFinished(() => closing.abort(new Error('test over')));
+    const deadLetters: EventSink = {
+      append: async () => {
+        throw new EventLogError('SHARDSYNC_EVENTLOG_TOPIC_MISSING', 'appending events: the topic does not exist', { retriable: false });
+      },
+      ping: async () => undefined,
+      close: async () => undefined,
+    };
+    const batch = fakeBatch([event(put('before', 1)), event(Buffer.from('garbage')), event(put('after', 1))]);
+    batch.heartbeat = () => Promise.reject(Object.assign(new Error('The group is rebalancing, so a rejoin is needed'), { type: 'REBALANCE_IN_PROGRESS' }));
+    const applies: string[] = [];
+    const handled = processor(
+      async (u) => {
+        applies.push(u.key);
+        return applied;
+      },
+      [],
+      createLogger('test', {}, 'silent'),
+      { deadLetters, heartbeatMs: 5, signal: closing.signal },
+    ).handle(batch);
+    // Before, the letter was retried (up to 10 s apart) until the service closed, holding the
+    // batch, and every partition fetched with it, through the rebalance until the member was dropped.
+    const outcome = await Promise.race([handled.then(() => 'returned'), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 3000))]);
+    expect(outcome).toBe('returned');
+    expect(applies).toEqual([]);
+    expect(batch.marked).toEqual([]);
+  });
+
   it('a dataset this datacenter does not hold is skipped without touching the store', async () => {
     const seen: string[] = [];
     await processor(async (u) => {

@@ -123,10 +123,14 @@ export class BatchProcessor {
     // rejoin in time (kafkajs' rebalance timeout) instead of being dropped while it still applies.
     // What was not marked done is fetched again, by whichever member gets the partition.
     let rebalancing = false;
+    // Ends a dead letter's wait for a dead-letter topic that does not take it: that wait has no
+    // bound of its own, and would hold the batch through the rebalance.
+    const leaving = new AbortController();
     const heartbeat = setInterval(() => {
       batch.heartbeat().catch((err: unknown) => {
         if (!rebalancing) this.#d.logger.info({ err, partition: batch.partition }, 'heartbeat refused (rebalancing): finishing the keys in flight and starting no more');
         rebalancing = true;
+        leaving.abort(err);
       });
     }, this.#d.heartbeatMs ?? 3000);
     const stop = new AbortController();
@@ -145,7 +149,8 @@ export class BatchProcessor {
         }
         const c = classify(event, this.#d.topology, this.#d.datacenter, this.#d.registry);
         if (c.kind === 'dead') {
-          await this.#deadLetter(event, c.code, c.message, stop.signal);
+          // Left unmarked, with everything after it, for whichever member gets the partition.
+          if (!(await this.#deadLetterUnlessLeaving(event, c.code, c.message, stop.signal, leaving.signal))) break;
           finish([event]);
         } else if (c.kind === 'not-ours') {
           this.#d.metrics.skipped.inc({ reason: 'other-datacenters' });
@@ -306,6 +311,29 @@ export class BatchProcessor {
     }
     if (ahead.size > 0 || waiting.size > 0) this.#deferred.set(partition, { finished: ahead, waits: waiting });
     else this.#deferred.delete(partition);
+  }
+
+  /**
+   * {@link #deadLetter}, given up when `leaving` aborts first (a refused heartbeat): resolves false
+   * then, the letter unwritten. A stop of the service (`signal`) still rejects, as it always did.
+   */
+  async #deadLetterUnlessLeaving(event: ConsumedEvent, code: string, message: string, signal: AbortSignal, leaving: AbortSignal): Promise<boolean> {
+    if (leaving.aborted) return false;
+    const either = new AbortController();
+    const onStop = (): void => either.abort(signal.reason);
+    const onLeave = (): void => either.abort(leaving.reason);
+    signal.addEventListener('abort', onStop, { once: true });
+    leaving.addEventListener('abort', onLeave, { once: true });
+    try {
+      await this.#deadLetter(event, code, message, either.signal);
+      return true;
+    } catch (err) {
+      if (leaving.aborted && !signal.aborted) return false;
+      throw err;
+    } finally {
+      signal.removeEventListener('abort', onStop);
+      leaving.removeEventListener('abort', onLeave);
+    }
   }
 
   async #deadLetter(event: ConsumedEvent, code: string, message: string, signal: AbortSignal): Promise<void> {
