@@ -1,3 +1,4 @@
+import { untilAborted } from '@shardsync/runtime';
 import type { InterruptedError } from './errors.js';
 
 /**
@@ -13,15 +14,12 @@ import type { InterruptedError } from './errors.js';
 export async function untilInterrupted<T>(signal: AbortSignal | undefined, work: () => Promise<T>, interruption: () => InterruptedError): Promise<T> {
   if (signal === undefined) return work();
   if (signal.aborted) throw interruption();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(interruption());
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
   try {
-    return await Promise.race([work(), aborted]);
-  } finally {
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    return await untilAborted(work(), signal);
+  } catch (err) {
+    // The race lost to the operator's signal, not a failure of the work: say so as every command does.
+    if (signal.aborted && err === signal.reason) throw interruption();
+    throw err;
   }
 }
 
